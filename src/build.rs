@@ -1,0 +1,701 @@
+//! Stage 3, build: compiles the workspace for every planned target with cargo's JSON messages and
+//! `--keep-going`, and attributes every failure to the package, triple and stage that caused it.
+//!
+//! One cargo invocation per stage covers all targets planned at or above it (several `--target`
+//! flags). Cargo's `compiler-message`s carry no triple, so success is read from artifacts: a
+//! package passed a stage on a triple when every unit it should produce there was reported. When
+//! only one triple failed, the messages are its own; when several did, a narrowed re-run per
+//! failing triple (only the failing packages) tells the messages apart. A package blocked by a
+//! failing dependency or dev-dependency is told which one, with that dependency's diagnostics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cargo_metadata::Message;
+use cargo_metadata::diagnostic::DiagnosticLevel;
+use serde::Serialize;
+
+use crate::discover::workspace::unit_kind;
+use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
+use crate::error::{Error, Result};
+use crate::level::Level;
+use crate::plan::Plan;
+use crate::process::{Next, Stream, Supervised};
+use crate::shell;
+
+/// Cargo flags shared by every invocation.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    pub cargo: PathBuf,
+    pub manifest_path: PathBuf,
+    pub features: FeatureArgs,
+    pub release: bool,
+    pub jobs: Option<usize>,
+    /// `--locked`, `--offline`, `--frozen` as given.
+    pub extra: Vec<String>,
+}
+
+impl CargoOptions {
+    /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr.
+    pub fn command(&self, subcommand: &str) -> Command {
+        let mut cmd = Command::new(&self.cargo);
+        cmd.arg(subcommand)
+            .arg("--manifest-path")
+            .arg(&self.manifest_path)
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_TERM_PROGRESS_WHEN", "never");
+        if self.release {
+            cmd.arg("--release");
+        }
+        if let Some(j) = self.jobs {
+            cmd.arg("--jobs").arg(j.to_string());
+        }
+        if self.features.all_features {
+            cmd.arg("--all-features");
+        }
+        if self.features.no_default_features {
+            cmd.arg("--no-default-features");
+        }
+        if !self.features.features.is_empty() {
+            cmd.arg("--features").arg(self.features.features.join(","));
+        }
+        cmd.args(&self.extra);
+        cmd
+    }
+}
+
+/// One compile error, attributed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildError {
+    pub stage: Level,
+    /// The diagnostic's one-line message.
+    pub message: String,
+    /// Cargo's or rustc's full rendered diagnostic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<String>,
+}
+
+/// How far one package got on one triple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageBuild {
+    /// The strongest stage it passed (`none` if it failed the first one).
+    pub reached: Level,
+    pub failed: Option<Level>,
+    pub errors: Vec<BuildError>,
+}
+
+/// A test executable cargo reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestBinary {
+    pub triple: String,
+    pub package_id: String,
+    /// `lib`, `bin/NAME` or `test/NAME`.
+    pub id: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct BuildResult {
+    /// Keyed by (triple, package id), for every selected, non-excluded package of every target
+    /// planned at `check` or above.
+    pub packages: BTreeMap<(String, String), PackageBuild>,
+    pub binaries: Vec<TestBinary>,
+    pub interrupted: bool,
+}
+
+/// A compile unit as cargo reports it; `triple` is `None` for host units (proc-macros).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Unit {
+    name: String,
+    kind: UnitKind,
+    test: bool,
+    triple: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct CargoOutput {
+    artifacts: BTreeSet<(String, Unit)>,
+    executables: Vec<(String, Unit, PathBuf)>,
+    errors: BTreeMap<String, Vec<BuildError>>,
+    /// `error:` blocks from cargo's stderr that name no package.
+    general: Vec<String>,
+    status: String,
+}
+
+pub fn build(plan: &Plan, ws: &Workspace, opts: &CargoOptions) -> Result<BuildResult> {
+    let mut result = BuildResult::default();
+    for target in &plan.targets {
+        if target.level < Level::Check {
+            continue;
+        }
+        for id in selected(plan, ws, &target.triple) {
+            result.packages.insert(
+                (target.triple.clone(), id.clone()),
+                PackageBuild {
+                    reached: Level::None,
+                    failed: None,
+                    errors: Vec::new(),
+                },
+            );
+        }
+    }
+    for stage in [Level::Check, Level::Build, Level::BuildTests] {
+        // Targets at `build` or above never run the `check` stage: `build` implies it.
+        let triples: Vec<&crate::plan::TargetPlan> = plan
+            .targets
+            .iter()
+            .filter(|t| match stage {
+                Level::Check => t.level == Level::Check,
+                s => t.level >= s,
+            })
+            .collect();
+        // Targets with the same exclusions share one cargo invocation.
+        let mut groups: BTreeMap<BTreeSet<&String>, Vec<&crate::plan::TargetPlan>> =
+            BTreeMap::new();
+        for t in triples {
+            groups
+                .entry(t.excluded.keys().collect())
+                .or_default()
+                .push(t);
+        }
+        for group in groups.values() {
+            if crate::process::interrupted() {
+                result.interrupted = true;
+                return Ok(result);
+            }
+            let names: Vec<String> = group.iter().map(|t| t.triple.clone()).collect();
+            // Packages that already failed on every triple of the group are not built again.
+            let packages: Vec<String> = selected(plan, ws, &names[0])
+                .into_iter()
+                .filter(|id| {
+                    names.iter().any(|t| {
+                        result
+                            .packages
+                            .get(&(t.clone(), id.clone()))
+                            .is_some_and(|p| p.failed.is_none())
+                    })
+                })
+                .collect();
+            if packages.is_empty() {
+                continue;
+            }
+            let env: Vec<(String, String)> =
+                group.iter().flat_map(|t| t.cargo_env.clone()).collect();
+            shell::status(
+                "Building",
+                format!(
+                    "{} for {} ({} packages)",
+                    stage_verb(stage),
+                    names.join(", "),
+                    packages.len()
+                ),
+            );
+            let started = Instant::now();
+            let out = run_cargo(opts, ws, stage, &names, &packages, &env)?;
+            result.interrupted |= crate::process::interrupted();
+            attribute_group(
+                &mut result,
+                ws,
+                opts,
+                &plan.host,
+                stage,
+                &names,
+                &packages,
+                &env,
+                out,
+            )?;
+            shell::status(
+                "Built",
+                format!(
+                    "{} for {} in {:.1}s",
+                    stage_verb(stage),
+                    names.join(", "),
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+        }
+    }
+    Ok(result)
+}
+
+fn stage_verb(stage: Level) -> &'static str {
+    match stage {
+        Level::Check => "check",
+        Level::Build => "build",
+        _ => "build-tests",
+    }
+}
+
+/// Selected, non-excluded member ids for `triple`.
+fn selected(plan: &Plan, ws: &Workspace, triple: &str) -> Vec<String> {
+    let excluded = plan
+        .targets
+        .iter()
+        .find(|t| t.triple == triple)
+        .map(|t| &t.excluded);
+    plan.packages
+        .iter()
+        .filter(|id| {
+            let name = ws.package_name(id);
+            excluded.is_none_or(|e| !e.contains_key(name))
+        })
+        .cloned()
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attribute_group(
+    result: &mut BuildResult,
+    ws: &Workspace,
+    opts: &CargoOptions,
+    host: &str,
+    stage: Level,
+    triples: &[String],
+    packages: &[String],
+    env: &[(String, String)],
+    out: CargoOutput,
+) -> Result<()> {
+    for (pkg, unit, path) in &out.executables {
+        if let Some(id) = binary_id(unit) {
+            // Host units (proc-macro tests) belong to the host target only.
+            let triple = unit.triple.clone().unwrap_or_else(|| host.to_owned());
+            result.binaries.push(TestBinary {
+                triple,
+                package_id: pkg.clone(),
+                id,
+                path: path.clone(),
+            });
+        }
+    }
+    let mut failing: BTreeMap<&String, Vec<String>> = BTreeMap::new();
+    for triple in triples {
+        for id in packages {
+            let Some(pb) = result.packages.get(&(triple.clone(), id.clone())) else {
+                continue;
+            };
+            if pb.failed.is_some() {
+                continue;
+            }
+            let pkg = ws.member(id).expect("selected packages are members");
+            let missing = missing_units(pkg, stage, triple, &opts.features, &out.artifacts);
+            if missing.is_empty() {
+                result
+                    .packages
+                    .get_mut(&(triple.clone(), id.clone()))
+                    .expect("present")
+                    .reached = stage;
+            } else {
+                failing.entry(triple).or_default().push(id.clone());
+            }
+        }
+    }
+    let ambiguous = failing.len() > 1;
+    for (triple, ids) in failing {
+        let rerun;
+        let source = if ambiguous {
+            shell::status(
+                "Attributing",
+                format!("{} failure(s) on {triple}", ids.len()),
+            );
+            rerun = run_cargo(opts, ws, stage, std::slice::from_ref(triple), &ids, env)?;
+            &rerun
+        } else {
+            &out
+        };
+        for id in ids {
+            let pkg = ws.member(&id).expect("member");
+            let missing = missing_units(pkg, stage, triple, &opts.features, &out.artifacts);
+            let errors = errors_for(ws, stage, &id, &missing, source);
+            let pb = result
+                .packages
+                .get_mut(&(triple.clone(), id.clone()))
+                .expect("present");
+            pb.failed = Some(stage);
+            pb.errors = errors;
+        }
+    }
+    Ok(())
+}
+
+/// The test binary id of a unit that cargo built as a test executable.
+fn binary_id(unit: &Unit) -> Option<String> {
+    match unit.kind {
+        UnitKind::Lib => Some("lib".to_owned()),
+        UnitKind::Bin => Some(format!("bin/{}", unit.name)),
+        UnitKind::Test => Some(format!("test/{}", unit.name)),
+        UnitKind::Other => None,
+    }
+}
+
+/// The units `pkg` should produce at `stage` on `triple` that cargo did not report.
+fn missing_units(
+    pkg: &Package,
+    stage: Level,
+    triple: &str,
+    features: &FeatureArgs,
+    artifacts: &BTreeSet<(String, Unit)>,
+) -> Vec<String> {
+    let enabled = |t: &crate::discover::workspace::Target| {
+        features.all_features
+            || t.required_features
+                .iter()
+                .all(|f| features.features.iter().any(|g| g == f))
+    };
+    pkg.targets
+        .iter()
+        .filter(|t| enabled(t))
+        .filter(|t| match stage {
+            Level::BuildTests => {
+                t.test && matches!(t.kind, UnitKind::Lib | UnitKind::Bin | UnitKind::Test)
+            }
+            _ => matches!(t.kind, UnitKind::Lib | UnitKind::Bin),
+        })
+        .filter_map(|t| {
+            let unit = Unit {
+                name: t.name.clone(),
+                kind: t.kind,
+                test: stage == Level::BuildTests,
+                triple: (!t.proc_macro).then(|| triple.to_owned()),
+            };
+            (!artifacts.contains(&(pkg.id.clone(), unit.clone()))).then(|| {
+                let id = binary_id(&unit).unwrap_or_else(|| t.name.clone());
+                if unit.test {
+                    format!("{id} (test)")
+                } else {
+                    id
+                }
+            })
+        })
+        .collect()
+}
+
+/// The errors that explain why `id` failed: its own, else those of the dependency that blocked it.
+fn errors_for(
+    ws: &Workspace,
+    stage: Level,
+    id: &str,
+    missing: &[String],
+    out: &CargoOutput,
+) -> Vec<BuildError> {
+    if let Some(own) = out.errors.get(id) {
+        return own.clone();
+    }
+    let direct_dev: BTreeSet<&str> = ws
+        .deps
+        .get(id)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.dev_only)
+        .map(|e| e.id.as_str())
+        .collect();
+    let mut errors = Vec::new();
+    for dep in ws.closure(id, stage == Level::BuildTests) {
+        let Some(dep_errors) = out.errors.get(&dep) else {
+            continue;
+        };
+        let what = if direct_dev.contains(dep.as_str()) {
+            "dev-dependency"
+        } else {
+            "dependency"
+        };
+        let name = ws.display_name(&dep);
+        if ws.member(&dep).is_some() {
+            errors.push(BuildError {
+                stage,
+                message: format!("blocked: workspace {what} `{name}` failed to compile"),
+                rendered: None,
+            });
+        } else {
+            errors.extend(dep_errors.iter().map(|e| BuildError {
+                stage,
+                message: format!("in {what} `{name}`: {}", e.message),
+                rendered: e.rendered.clone(),
+            }));
+        }
+    }
+    if errors.is_empty() {
+        errors.extend(out.general.iter().map(|block| {
+            BuildError {
+                stage,
+                message: block
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_owned(),
+                rendered: Some(block.clone()),
+            }
+        }));
+    }
+    if errors.is_empty() {
+        errors.push(BuildError {
+            stage,
+            message: format!(
+                "cargo did not build {} and reported no error for it ({})",
+                missing.join(", "),
+                out.status
+            ),
+            rendered: None,
+        });
+    }
+    errors
+}
+
+fn run_cargo(
+    opts: &CargoOptions,
+    ws: &Workspace,
+    stage: Level,
+    triples: &[String],
+    packages: &[String],
+    env: &[(String, String)],
+) -> Result<CargoOutput> {
+    let mut cmd = opts.command(if stage == Level::Check {
+        "check"
+    } else {
+        "build"
+    });
+    if stage == Level::BuildTests {
+        cmd.arg("--tests");
+    }
+    cmd.args(["--message-format=json", "--keep-going"]);
+    for t in triples {
+        cmd.arg("--target").arg(t);
+    }
+    for p in packages {
+        cmd.arg("--package").arg(p);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut child = Supervised::spawn(&mut cmd, false).map_err(|e| {
+        Error::bad_input(format!("cannot run cargo ({}): {e}", opts.cargo.display()))
+    })?;
+    let mut out = CargoOutput::default();
+    let mut stdout = LineBuffer::default();
+    let mut stderr = Vec::new();
+    loop {
+        match child.next(Duration::from_millis(200)) {
+            Next::Data(Stream::Stdout, data) => {
+                for line in stdout.push(&data) {
+                    parse_message(&line, ws, triples, stage, &mut out);
+                }
+            }
+            Next::Data(Stream::Stderr, data) => stderr.extend(data),
+            Next::Idle => {
+                if crate::process::interrupted() {
+                    child.kill();
+                }
+            }
+            Next::Done => break,
+        }
+    }
+    if let Some(rest) = stdout.rest() {
+        parse_message(&rest, ws, triples, stage, &mut out);
+    }
+    out.status = crate::process::describe_status(child.finish());
+    parse_stderr(&String::from_utf8_lossy(&stderr), ws, stage, &mut out);
+    Ok(out)
+}
+
+fn parse_message(
+    line: &str,
+    ws: &Workspace,
+    triples: &[String],
+    stage: Level,
+    out: &mut CargoOutput,
+) {
+    let Ok(msg) = serde_json::from_str::<Message>(line) else {
+        return;
+    };
+    match msg {
+        Message::CompilerArtifact(a) => {
+            let unit = Unit {
+                name: a.target.name.clone(),
+                kind: unit_kind(&a.target),
+                test: a.profile.test,
+                triple: a
+                    .filenames
+                    .first()
+                    .and_then(|f| triple_of(f.as_std_path(), &ws.target_dir, triples)),
+            };
+            let pkg = a.package_id.repr.clone();
+            if let Some(exe) = a.executable.filter(|_| a.profile.test) {
+                out.executables
+                    .push((pkg.clone(), unit.clone(), exe.into_std_path_buf()));
+            }
+            out.artifacts.insert((pkg, unit));
+        }
+        Message::CompilerMessage(m) => {
+            let level = m.message.level;
+            if !matches!(level, DiagnosticLevel::Error | DiagnosticLevel::Ice)
+                || m.message.message.starts_with("aborting due to")
+            {
+                return;
+            }
+            let error = BuildError {
+                stage,
+                message: m.message.message.clone(),
+                rendered: m.message.rendered.clone(),
+            };
+            let list = out.errors.entry(m.package_id.repr.clone()).or_default();
+            if !list.contains(&error) {
+                list.push(error);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The triple directory an artifact was written to, or `None` for host units.
+fn triple_of(file: &Path, target_dir: &Path, triples: &[String]) -> Option<String> {
+    let first = file.strip_prefix(target_dir).ok()?.components().next()?;
+    let first = first.as_os_str().to_str()?;
+    triples.iter().find(|t| *t == first).cloned()
+}
+
+/// Splits cargo's stderr into `error:` blocks; build-script failures are attributed to their
+/// package, the rest kept as general errors. Cargo's own summaries are dropped.
+fn parse_stderr(stderr: &str, ws: &Workspace, stage: Level, out: &mut CargoOutput) {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in stderr.lines() {
+        let continues = line.is_empty()
+            || line.starts_with(char::is_whitespace)
+            || line.starts_with("Caused by:");
+        if line.starts_with("error") {
+            blocks.extend(current.take());
+            current = Some(line.to_owned());
+        } else if let Some(block) = current.as_mut().filter(|_| continues) {
+            block.push('\n');
+            block.push_str(line);
+        } else {
+            blocks.extend(current.take());
+        }
+    }
+    blocks.extend(current);
+    for block in blocks {
+        let block = block.trim_end().to_owned();
+        let first = block.lines().next().unwrap_or_default();
+        if first.starts_with("error: could not compile") {
+            continue;
+        }
+        if let Some(rest) = first.strip_prefix("error: failed to run custom build command for `") {
+            let spec = rest.split('`').next().unwrap_or_default();
+            let mut words = spec.split_whitespace();
+            let (name, version) = (
+                words.next().unwrap_or_default(),
+                words.next().unwrap_or_default(),
+            );
+            let id = ws
+                .names
+                .iter()
+                .find(|(_, (n, v))| n == name && format!("v{v}") == version)
+                .map(|(id, _)| id.clone());
+            if let Some(id) = id {
+                out.errors.entry(id).or_default().push(BuildError {
+                    stage,
+                    message: format!("build script of `{spec}` failed"),
+                    rendered: Some(block),
+                });
+                continue;
+            }
+        }
+        out.general.push(block);
+    }
+}
+
+/// Assembles complete lines from chunks.
+#[derive(Debug, Default)]
+pub struct LineBuffer {
+    buf: Vec<u8>,
+}
+
+impl LineBuffer {
+    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(data);
+        let mut lines = Vec::new();
+        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+        }
+        lines
+    }
+
+    /// The unterminated tail, if any.
+    pub fn rest(&mut self) -> Option<String> {
+        (!self.buf.is_empty())
+            .then(|| String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned())
+    }
+
+    /// The unterminated tail without consuming it.
+    pub fn partial(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_map_to_their_triple_directory() {
+        let td = Path::new("/ws/target");
+        let triples = ["s390x-unknown-linux-gnu".to_owned()];
+        assert_eq!(
+            triple_of(
+                Path::new("/ws/target/s390x-unknown-linux-gnu/debug/deps/a-1"),
+                td,
+                &triples
+            )
+            .as_deref(),
+            Some("s390x-unknown-linux-gnu")
+        );
+        assert_eq!(
+            triple_of(Path::new("/ws/target/debug/deps/libpm-1.so"), td, &triples),
+            None
+        );
+    }
+
+    #[test]
+    fn stderr_blocks_attribute_build_scripts_and_drop_summaries() {
+        let ws = Workspace {
+            root: "/ws".into(),
+            manifest_path: "/ws/Cargo.toml".into(),
+            target_dir: "/ws/target".into(),
+            members: vec![],
+            names: [(
+                "path+file:///ws/cc-user#0.1.0".to_owned(),
+                ("cc-user".to_owned(), "0.1.0".to_owned()),
+            )]
+            .into_iter()
+            .collect(),
+            deps: BTreeMap::new(),
+            metadata: serde_json::Value::Null,
+        };
+        let stderr = "   Compiling cc-user v0.1.0 (/ws/cc-user)\n\
+error: failed to run custom build command for `cc-user v0.1.0 (/ws/cc-user)`\n\
+\n\
+Caused by:\n  process didn't exit successfully: `/ws/target/debug/build/x/build-script-build` (exit status: 1)\n  --- stderr\n  error occurred: Failed to find tool. Is `s390x-linux-gnu-gcc` installed?\n\
+warning: build failed, waiting for other jobs to finish...\n\
+error: could not compile `b` (lib test) due to 1 previous error\n\
+error: something else\n";
+        let mut out = CargoOutput::default();
+        parse_stderr(stderr, &ws, Level::Build, &mut out);
+        let e = &out.errors["path+file:///ws/cc-user#0.1.0"][0];
+        assert_eq!(
+            e.message,
+            "build script of `cc-user v0.1.0 (/ws/cc-user)` failed"
+        );
+        assert!(e.rendered.as_ref().unwrap().contains("Failed to find tool"));
+        assert_eq!(out.general, ["error: something else"]);
+    }
+
+    #[test]
+    fn line_buffer_joins_chunks() {
+        let mut b = LineBuffer::default();
+        assert!(b.push(b"ab").is_empty());
+        assert_eq!(b.push(b"c\nde\nf"), ["abc", "de"]);
+        assert_eq!(b.partial(), b"f");
+        assert_eq!(b.rest().as_deref(), Some("f"));
+    }
+}

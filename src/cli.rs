@@ -1,0 +1,196 @@
+//! Command-line interface: `cargo xtest [OPTIONS]` verifies, `cargo xtest plan` only plans.
+//! Flags follow cargo's names and meanings wherever cargo has the same flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::level::Level;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    everything planned was verified and passed
+  1    a verification failed: compile error, failing or timed-out test, or a required level not reached
+  2    bad input or environment: unknown triple, malformed policy, missing manifest, cargo not found
+  3    cargo-xtest itself failed (e.g. cannot write the report)
+  130  interrupted; the report holds what finished before";
+
+/// Cargo passes the subcommand name as the first argument: `cargo-xtest xtest …`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo")]
+pub enum CargoCli {
+    Xtest(Xtest),
+}
+
+/// Verify a workspace on every target at the strongest level this host can reach:
+/// check < build < build-tests < test (native or emulated).
+#[derive(Debug, Args)]
+#[command(version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+pub struct Xtest {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print each target's capability ladder (level, linker, runner, downgrades and fixes)
+    /// without building anything.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Write the JSON report (schema cargo-xtest/report-v1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
+    #[arg(long, value_name = "SECS")]
+    pub test_timeout: Option<f64>,
+    /// Run every test even after one failed (builds always keep going).
+    #[arg(long)]
+    pub no_fail_fast: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package(s) to verify (default: every workspace member).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Verify every workspace member (the default).
+    #[arg(long)]
+    pub workspace: bool,
+    /// Exclude package(s) from verification.
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Space or comma separated list of features to activate.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Build in release mode.
+    #[arg(short = 'r', long)]
+    pub release: bool,
+    /// Target triple to verify (repeatable; `host` = this host). Default: the policy's targets,
+    /// else the host plus aarch64, s390x and riscv64gc Linux.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// The highest level to attempt.
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<Level>,
+    /// Parallel jobs, for cargo and for running tests (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Coloring.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+    /// Passed to cargo: require Cargo.lock to be up to date.
+    #[arg(long)]
+    pub locked: bool,
+    /// Passed to cargo: run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Passed to cargo: --locked and --offline.
+    #[arg(long)]
+    pub frozen: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl CommonArgs {
+    pub fn features(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .flat_map(|f| f.split([',', ' ']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Parses the process arguments, accepting both `cargo xtest …` and `cargo-xtest …`.
+pub fn parse() -> Xtest {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_none_or(|a| a != "xtest") {
+        args.insert(1, "xtest".into());
+    }
+    let CargoCli::Xtest(x) = CargoCli::parse_from(args);
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        CargoCli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_cargo_like_flags_and_subcommand() {
+        let CargoCli::Xtest(x) = CargoCli::parse_from([
+            "cargo",
+            "xtest",
+            "--target",
+            "host",
+            "--target",
+            "s390x-unknown-linux-gnu",
+            "-p",
+            "a",
+            "-F",
+            "x,y",
+            "--level",
+            "build-tests",
+            "--test-timeout",
+            "2.5",
+            "--no-fail-fast",
+        ]);
+        assert!(x.command.is_none());
+        assert_eq!(x.verify.common.targets.len(), 2);
+        assert_eq!(x.verify.common.level, Some(Level::BuildTests));
+        assert_eq!(x.verify.common.features(), ["x", "y"]);
+        assert_eq!(x.verify.test_timeout, Some(2.5));
+        let CargoCli::Xtest(x) =
+            CargoCli::parse_from(["cargo", "xtest", "plan", "--format", "json"]);
+        assert!(matches!(
+            x.command,
+            Some(Command::Plan(PlanArgs {
+                format: PlanFormat::Json,
+                ..
+            }))
+        ));
+        assert!(CargoCli::try_parse_from(["cargo", "xtest", "--level", "tests"]).is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! Reads the parts of cargo's configuration chain this tool needs: `[target.<triple>] linker` and
+//! `runner`, from `CARGO_TARGET_<TRIPLE>_*` variables and from every `.cargo/config.toml` cargo
+//! would read (the current directory and its parents, then `$CARGO_HOME`).
+//!
+//! Only reads. Nothing here ever writes a user's configuration.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::targets::cargo_env_var;
+
+/// Where a configured value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A `CARGO_TARGET_*` environment variable.
+    Env(String),
+    /// A cargo configuration file.
+    Config(PathBuf),
+    /// Found by this tool on the host.
+    AutoDetected,
+    /// What rustc uses when nothing is configured (the host `cc`).
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Config(path) => write!(f, "config {}", path.display()),
+            Source::AutoDetected => f.write_str("auto-detected"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A configured program with its arguments, e.g. a runner `qemu-s390x -L /usr/s390x-linux-gnu`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    pub argv: Vec<String>,
+    pub source: Source,
+}
+
+/// The parsed configuration files, closest first.
+#[derive(Debug, Default)]
+pub struct CargoConfig {
+    files: Vec<(PathBuf, toml::Table)>,
+}
+
+impl CargoConfig {
+    /// Loads the chain cargo reads when started in `cwd`.
+    pub fn load(cwd: &Path) -> Result<Self> {
+        let mut paths = Vec::new();
+        for dir in cwd.ancestors() {
+            paths.extend(config_file_in(&dir.join(".cargo")));
+        }
+        if let Some(home) = cargo_home()
+            && let Some(p) = config_file_in(&home)
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+        let mut files = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::bad_input(format!("cannot read cargo config {}: {e}", path.display()))
+            })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                Error::bad_input(format!(
+                    "malformed cargo config {}: {}; fix the file so that cargo can read it",
+                    path.display(),
+                    one_line(e.message())
+                ))
+            })?;
+            files.push((path, table));
+        }
+        Ok(CargoConfig { files })
+    }
+
+    /// `target.<triple>.<key>` from the environment first, then the closest config file.
+    pub fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
+        let var = cargo_env_var(triple, key);
+        if let Ok(v) = std::env::var(&var) {
+            let argv: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
+            if !argv.is_empty() {
+                return Some(Configured {
+                    argv,
+                    source: Source::Env(var),
+                });
+            }
+        }
+        for (path, table) in &self.files {
+            let value = table
+                .get("target")
+                .and_then(|t| t.get(triple))
+                .and_then(|t| t.get(key));
+            let argv: Vec<String> = match value {
+                Some(toml::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                _ => continue,
+            };
+            if argv.is_empty() {
+                continue;
+            }
+            let argv = resolve_relative_program(argv, path);
+            return Some(Configured {
+                argv,
+                source: Source::Config(path.clone()),
+            });
+        }
+        None
+    }
+}
+
+fn config_file_in(dir: &Path) -> Option<PathBuf> {
+    ["config.toml", "config"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// Cargo resolves a configured program containing a `/` relative to the directory that holds the
+/// `.cargo` directory; a bare name is looked up on `PATH`.
+fn resolve_relative_program(mut argv: Vec<String>, config: &Path) -> Vec<String> {
+    let program = Path::new(&argv[0]);
+    if argv[0].contains('/')
+        && program.is_relative()
+        && let Some(base) = config.parent().and_then(Path::parent)
+    {
+        argv[0] = base.join(program).to_string_lossy().into_owned();
+    }
+    argv
+}
+
+/// Folds a multi-line message into one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_string_and_array_programs_closest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("ws/sub");
+        std::fs::create_dir_all(inner.join(".cargo")).unwrap();
+        std::fs::create_dir_all(dir.path().join("ws/.cargo")).unwrap();
+        std::fs::write(
+            inner.join(".cargo/config.toml"),
+            "[target.s390x-unknown-linux-gnu]\nrunner = [\"qemu-s390x\", \"-L\", \"/x\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("ws/.cargo/config.toml"),
+            "[target.s390x-unknown-linux-gnu]\nrunner = \"outer\"\nlinker = \"tools/ld\"\n",
+        )
+        .unwrap();
+        let cfg = CargoConfig::load(&inner).unwrap();
+        let runner = cfg
+            .target_program("s390x-unknown-linux-gnu", "runner")
+            .unwrap();
+        assert_eq!(runner.argv, ["qemu-s390x", "-L", "/x"]);
+        assert_eq!(
+            runner.source,
+            Source::Config(inner.join(".cargo/config.toml"))
+        );
+        let linker = cfg
+            .target_program("s390x-unknown-linux-gnu", "linker")
+            .unwrap();
+        assert_eq!(
+            linker.argv,
+            [dir.path()
+                .join("ws/tools/ld")
+                .to_string_lossy()
+                .into_owned()]
+        );
+        assert!(
+            cfg.target_program("aarch64-unknown-linux-gnu", "linker")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn malformed_config_is_one_line_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".cargo")).unwrap();
+        std::fs::write(dir.path().join(".cargo/config.toml"), "[target\nx = ").unwrap();
+        let err = CargoConfig::load(dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("malformed cargo config"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+        assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
+    }
+}

@@ -1,0 +1,214 @@
+//! Facts about the host toolchain: the host triple, the rustc sysroot (which standard libraries
+//! are installed), the triples rustc knows, each target's `cfg` (endianness, pointer width), and
+//! the distro's package manager.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+
+/// The package manager that installs fixes on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageManager {
+    Apt,
+    Dnf,
+    Pacman,
+    Unknown,
+}
+
+/// What this host's Rust toolchain offers.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub triple: String,
+    pub arch: String,
+    pub sysroot: PathBuf,
+    pub rustup: bool,
+    pub known_triples: BTreeSet<String>,
+    pub package_manager: PackageManager,
+    pub cargo: PathBuf,
+    pub rustc: String,
+}
+
+/// The `cfg` facts rustc reports for one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetCfg {
+    pub arch: String,
+    pub big_endian: bool,
+    pub pointer_width: u32,
+    pub os: String,
+}
+
+impl Host {
+    pub fn discover() -> Result<Self> {
+        let cargo = find_cargo()?;
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+        let vv = run_rustc(&rustc, &["-vV"])?;
+        let triple = vv
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .ok_or_else(|| Error::internal("`rustc -vV` printed no `host:` line"))?
+            .trim()
+            .to_owned();
+        let sysroot = PathBuf::from(run_rustc(&rustc, &["--print", "sysroot"])?.trim());
+        let known_triples = run_rustc(&rustc, &["--print", "target-list"])?
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let arch = triple.split('-').next().unwrap_or_default().to_owned();
+        Ok(Host {
+            triple,
+            arch,
+            sysroot,
+            rustup: which::which("rustup").is_ok(),
+            known_triples,
+            package_manager: package_manager(Path::new("/etc/os-release")),
+            cargo,
+            rustc,
+        })
+    }
+
+    /// Is the standard library for `triple` installed in rustc's sysroot?
+    pub fn has_std(&self, triple: &str) -> bool {
+        let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries.filter_map(|e| e.ok()).any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("libstd-") && name.ends_with(".rlib")
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// The `cfg` values of `triple`, as rustc reports them (works without the target's std).
+    pub fn target_cfg(&self, triple: &str) -> Result<TargetCfg> {
+        let out = run_rustc(&self.rustc, &["--print", "cfg", "--target", triple])?;
+        Ok(parse_cfg(&out))
+    }
+
+    /// Checks that rustc knows `triple`, suggesting the closest known one if it does not.
+    pub fn validate_triple(&self, triple: &str) -> Result<()> {
+        if self.known_triples.contains(triple) {
+            return Ok(());
+        }
+        let best = self
+            .known_triples
+            .iter()
+            .map(|t| (strsim::levenshtein(t, triple), t))
+            .min()
+            .filter(|(d, _)| *d <= 6)
+            .map(|(_, t)| format!("; did you mean `{t}`?"))
+            .unwrap_or_else(|| "; `rustc --print target-list` lists the known ones".to_owned());
+        Err(Error::bad_input(format!(
+            "unknown target triple `{triple}`: rustc does not know it{best}"
+        )))
+    }
+}
+
+fn find_cargo() -> Result<PathBuf> {
+    let candidate = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    which::which(&candidate).map_err(|_| {
+        Error::bad_input(format!(
+            "cargo not found (looked for `{}`): install Rust with rustup or put cargo on PATH",
+            candidate.display()
+        ))
+    })
+}
+
+fn run_rustc(rustc: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(rustc).args(args).output().map_err(|e| {
+        Error::bad_input(format!(
+            "cannot run `{rustc}`: {e}; install Rust with rustup or set RUSTC"
+        ))
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        return Err(Error::bad_input(format!(
+            "`{rustc} {}` failed: {first}",
+            args.join(" ")
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn parse_cfg(out: &str) -> TargetCfg {
+    let mut cfg = TargetCfg::default();
+    for line in out.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim_matches('"');
+        match key {
+            "target_arch" => cfg.arch = value.to_owned(),
+            "target_endian" => cfg.big_endian = value == "big",
+            "target_pointer_width" => cfg.pointer_width = value.parse().unwrap_or(0),
+            "target_os" => cfg.os = value.to_owned(),
+            _ => {}
+        }
+    }
+    cfg
+}
+
+fn package_manager(os_release: &Path) -> PackageManager {
+    let text = std::fs::read_to_string(os_release).unwrap_or_default();
+    let mut ids = Vec::new();
+    for line in text.lines() {
+        if let Some(v) = line
+            .strip_prefix("ID=")
+            .or_else(|| line.strip_prefix("ID_LIKE="))
+        {
+            ids.extend(v.trim_matches('"').split_whitespace().map(str::to_owned));
+        }
+    }
+    let has = |names: &[&str]| ids.iter().any(|i| names.contains(&i.as_str()));
+    if has(&["debian", "ubuntu"]) {
+        PackageManager::Apt
+    } else if has(&["fedora", "rhel", "centos"]) {
+        PackageManager::Dnf
+    } else if has(&["arch", "manjaro"]) {
+        PackageManager::Pacman
+    } else {
+        PackageManager::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rustc_cfg() {
+        let cfg = parse_cfg(
+            "debug_assertions\ntarget_arch=\"s390x\"\ntarget_endian=\"big\"\ntarget_os=\"linux\"\ntarget_pointer_width=\"64\"\n",
+        );
+        assert_eq!(cfg.arch, "s390x");
+        assert!(cfg.big_endian);
+        assert_eq!(cfg.pointer_width, 64);
+        assert_eq!(cfg.os, "linux");
+    }
+
+    #[test]
+    fn reads_os_release_family() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("os-release");
+        std::fs::write(&p, "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n").unwrap();
+        assert_eq!(package_manager(&p), PackageManager::Apt);
+        std::fs::write(&p, "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n").unwrap();
+        assert_eq!(package_manager(&p), PackageManager::Dnf);
+        std::fs::write(&p, "ID=gentoo\n").unwrap();
+        assert_eq!(package_manager(&p), PackageManager::Unknown);
+        assert_eq!(
+            package_manager(&dir.path().join("missing")),
+            PackageManager::Unknown
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! Stage 1, discover: what this host has and what the workspace is.
+//!
+//! Produces a [`Discovery`]: the host toolchain, the workspace (from `cargo metadata`), and one
+//! [`TargetToolchain`] per requested target (std, linker, runner, each with where it came from).
+//! Reads the machine and cargo configuration; changes nothing.
+
+pub mod cargo_config;
+pub mod host;
+pub mod toolchain;
+pub mod workspace;
+
+pub use cargo_config::{CargoConfig, Source};
+pub use host::{Host, PackageManager, TargetCfg};
+pub use toolchain::{Linker, Runner, RunnerProblem, TargetToolchain};
+pub use workspace::{FeatureArgs, Package, UnitKind, Workspace};
+
+use crate::error::Result;
+
+/// Everything the planner needs to know about this host and workspace.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub host: Host,
+    pub workspace: Workspace,
+    pub targets: Vec<TargetToolchain>,
+}
+
+impl Discovery {
+    /// Discovers the toolchain for each of `triples`, which must already be validated.
+    pub fn targets(host: &Host, triples: &[String]) -> Result<Vec<TargetToolchain>> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            crate::error::Error::internal(format!("cannot read the current directory: {e}"))
+        })?;
+        let config = CargoConfig::load(&cwd)?;
+        triples
+            .iter()
+            .map(|t| TargetToolchain::discover(host, &config, t))
+            .collect()
+    }
+}

@@ -1,0 +1,233 @@
+//! Per-target toolchain discovery: is std installed, which linker links for the target, and how
+//! its executables can run (natively, through a user-configured runner, or under QEMU with a
+//! sysroot). User configuration always wins over auto-detection.
+
+use std::path::{Path, PathBuf};
+
+use super::cargo_config::{CargoConfig, Configured, Source};
+use super::host::{Host, TargetCfg};
+use crate::targets::{self, TargetInfo};
+
+/// A linker that was configured or found.
+#[derive(Debug, Clone)]
+pub struct Linker {
+    pub program: String,
+    pub source: Source,
+    /// Where the program was found on this host; `None` if it was configured but is missing.
+    pub path: Option<PathBuf>,
+}
+
+/// How the target's executables run on this host.
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// They run natively.
+    Native,
+    /// They run through a command (a user runner or QEMU); an empty `argv` with `env` means the
+    /// kernel runs them through a binfmt_misc registration.
+    Command {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        source: Source,
+    },
+}
+
+impl Runner {
+    pub fn describe(&self) -> String {
+        match self {
+            Runner::Native => "native".to_owned(),
+            Runner::Command { argv, env, .. } if argv.is_empty() => {
+                let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("binfmt_misc ({})", env.join(" "))
+            }
+            Runner::Command { argv, .. } => argv.join(" "),
+        }
+    }
+}
+
+/// Why no runner is available.
+#[derive(Debug, Clone)]
+pub enum RunnerProblem {
+    /// A runner is configured but its program is not on this host.
+    ConfiguredMissing { program: String, source: Source },
+    /// The QEMU user-mode emulator for the target is not installed.
+    NoEmulator { qemu: String },
+    /// QEMU is there but the target's dynamic loader / C library is not.
+    NoSysroot {
+        qemu: String,
+        loader: String,
+        looked_in: Vec<String>,
+    },
+    /// This tool does not know how to emulate the target, and nothing is configured.
+    Unknown,
+}
+
+/// Everything discovered about one target on this host.
+#[derive(Debug, Clone)]
+pub struct TargetToolchain {
+    pub triple: String,
+    pub info: Option<&'static TargetInfo>,
+    pub cfg: TargetCfg,
+    pub std_installed: bool,
+    pub linker: Option<Linker>,
+    pub runner: Result<Runner, RunnerProblem>,
+}
+
+impl TargetToolchain {
+    pub fn discover(host: &Host, config: &CargoConfig, triple: &str) -> crate::error::Result<Self> {
+        let info = targets::lookup(triple);
+        let cfg = host.target_cfg(triple)?;
+        let native = triple == host.triple
+            || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()) && cfg.os == "linux");
+        Ok(TargetToolchain {
+            triple: triple.to_owned(),
+            info,
+            std_installed: host.has_std(triple),
+            linker: find_linker(config, triple, info, native),
+            runner: find_runner(config, triple, info, native),
+            cfg,
+        })
+    }
+
+    /// Environment variables that hand auto-detected tools to cargo (never written to files).
+    pub fn cargo_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(l) = &self.linker
+            && l.source == Source::AutoDetected
+        {
+            env.push((
+                targets::cargo_env_var(&self.triple, "linker"),
+                l.program.clone(),
+            ));
+        }
+        if let Ok(Runner::Command {
+            argv,
+            env: renv,
+            source,
+        }) = &self.runner
+            && *source == Source::AutoDetected
+        {
+            if argv.is_empty() {
+                env.extend(renv.iter().cloned());
+            } else {
+                env.push((
+                    targets::cargo_env_var(&self.triple, "runner"),
+                    argv.join(" "),
+                ));
+            }
+        }
+        env
+    }
+}
+
+fn find_linker(
+    config: &CargoConfig,
+    triple: &str,
+    info: Option<&TargetInfo>,
+    native: bool,
+) -> Option<Linker> {
+    if let Some(Configured { argv, source }) = config.target_program(triple, "linker") {
+        let program = argv[0].clone();
+        return Some(Linker {
+            path: which::which(&program).ok(),
+            program,
+            source,
+        });
+    }
+    if native && let Ok(path) = which::which("cc") {
+        return Some(Linker {
+            program: "cc".to_owned(),
+            source: Source::Default,
+            path: Some(path),
+        });
+    }
+    info?.linkers.iter().find_map(|name| {
+        which::which(name).ok().map(|path| Linker {
+            program: (*name).to_owned(),
+            source: Source::AutoDetected,
+            path: Some(path),
+        })
+    })
+}
+
+fn find_runner(
+    config: &CargoConfig,
+    triple: &str,
+    info: Option<&TargetInfo>,
+    native: bool,
+) -> Result<Runner, RunnerProblem> {
+    if let Some(Configured { argv, source }) = config.target_program(triple, "runner") {
+        if which::which(&argv[0]).is_err() {
+            return Err(RunnerProblem::ConfiguredMissing {
+                program: argv[0].clone(),
+                source,
+            });
+        }
+        return Ok(Runner::Command {
+            argv,
+            env: Vec::new(),
+            source,
+        });
+    }
+    if native {
+        return Ok(Runner::Native);
+    }
+    let Some(info) = info else {
+        return Err(RunnerProblem::Unknown);
+    };
+    let emulator = qemu_binary(info);
+    let binfmt = binfmt_registered(info);
+    if emulator.is_none() && !binfmt {
+        return Err(RunnerProblem::NoEmulator {
+            qemu: info.qemu.to_owned(),
+        });
+    }
+    let sysroot = match info.loader {
+        None => None,
+        Some(loader) => Some(
+            info.sysroots
+                .iter()
+                .find(|s| Path::new(s).join(loader).exists())
+                .map(|s| (*s).to_owned())
+                .ok_or_else(|| RunnerProblem::NoSysroot {
+                    qemu: info.qemu.to_owned(),
+                    loader: loader.to_owned(),
+                    looked_in: info.sysroots.iter().map(|s| (*s).to_owned()).collect(),
+                })?,
+        ),
+    };
+    let (argv, env) = match emulator {
+        Some(qemu) => {
+            let mut argv = vec![qemu];
+            if let Some(cpu) = info.qemu_cpu {
+                argv.extend(["-cpu".to_owned(), cpu.to_owned()]);
+            }
+            if let Some(s) = sysroot {
+                argv.extend(["-L".to_owned(), s]);
+            }
+            (argv, Vec::new())
+        }
+        // The kernel runs the binaries through QEMU; QEMU_LD_PREFIX points it at the sysroot.
+        None => (
+            Vec::new(),
+            sysroot
+                .map(|s| vec![("QEMU_LD_PREFIX".to_owned(), s)])
+                .unwrap_or_default(),
+        ),
+    };
+    Ok(Runner::Command {
+        argv,
+        env,
+        source: Source::AutoDetected,
+    })
+}
+
+fn qemu_binary(info: &TargetInfo) -> Option<String> {
+    [info.qemu.to_owned(), format!("{}-static", info.qemu)]
+        .into_iter()
+        .find(|name| which::which(name).is_ok())
+}
+
+fn binfmt_registered(info: &TargetInfo) -> bool {
+    let entry = Path::new("/proc/sys/fs/binfmt_misc").join(info.qemu);
+    std::fs::read_to_string(entry).is_ok_and(|s| s.starts_with("enabled"))
+}

@@ -1,0 +1,266 @@
+//! The workspace as this tool sees it, read once from `cargo metadata`: member packages with
+//! their lib/bin/test targets, proc-macros, the dependency graph (normal, build and dev edges) used
+//! to attribute a dependency's failure to the members it blocks, and the raw
+//! `[workspace.metadata.xtest]` table for the policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::{DependencyKind, MetadataCommand, TargetKind};
+
+use crate::error::{Error, Result};
+
+/// A compile unit kind, as far as verification cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UnitKind {
+    /// A library of any crate type (rlib, dylib, cdylib, staticlib, proc-macro).
+    Lib,
+    Bin,
+    /// An integration test (`tests/*.rs`).
+    Test,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub kind: UnitKind,
+    pub proc_macro: bool,
+    pub test: bool,
+    pub doctest: bool,
+    pub required_features: Vec<String>,
+    pub src_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub manifest_dir: PathBuf,
+    pub targets: Vec<Target>,
+}
+
+impl Package {
+    pub fn lib(&self) -> Option<&Target> {
+        self.targets.iter().find(|t| t.kind == UnitKind::Lib)
+    }
+
+    pub fn is_proc_macro(&self) -> bool {
+        self.lib().is_some_and(|t| t.proc_macro)
+    }
+}
+
+/// One dependency edge in the resolved graph.
+#[derive(Debug, Clone)]
+pub struct DepEdge {
+    pub id: String,
+    pub dev_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub manifest_path: PathBuf,
+    pub target_dir: PathBuf,
+    pub members: Vec<Package>,
+    /// `name vVERSION` of every package in the graph, by id.
+    pub names: BTreeMap<String, (String, String)>,
+    pub deps: BTreeMap<String, Vec<DepEdge>>,
+    pub metadata: serde_json::Value,
+}
+
+/// Feature selection passed to `cargo metadata` (and later to every cargo invocation).
+#[derive(Debug, Clone, Default)]
+pub struct FeatureArgs {
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+}
+
+impl Workspace {
+    pub fn load(
+        cargo: &Path,
+        manifest_path: Option<&Path>,
+        features: &FeatureArgs,
+    ) -> Result<Self> {
+        if let Some(p) = manifest_path
+            && !p.is_file()
+        {
+            return Err(Error::bad_input(format!(
+                "manifest not found: {} does not exist; pass the path of a Cargo.toml to --manifest-path",
+                p.display()
+            )));
+        }
+        let mut cmd = MetadataCommand::new();
+        cmd.cargo_path(cargo);
+        if let Some(p) = manifest_path {
+            cmd.manifest_path(p);
+        }
+        let mut other = Vec::new();
+        if features.all_features {
+            other.push("--all-features".to_owned());
+        }
+        if features.no_default_features {
+            other.push("--no-default-features".to_owned());
+        }
+        if !features.features.is_empty() {
+            other.push("--features".to_owned());
+            other.push(features.features.join(","));
+        }
+        cmd.other_options(other);
+        let meta = cmd.exec().map_err(metadata_error)?;
+
+        let members: BTreeSet<&cargo_metadata::PackageId> = meta.workspace_members.iter().collect();
+        let mut names = BTreeMap::new();
+        let mut packages = Vec::new();
+        for p in &meta.packages {
+            names.insert(
+                p.id.repr.clone(),
+                (p.name.to_string(), p.version.to_string()),
+            );
+            if !members.contains(&p.id) {
+                continue;
+            }
+            packages.push(Package {
+                id: p.id.repr.clone(),
+                name: p.name.to_string(),
+                version: p.version.to_string(),
+                manifest_dir: p
+                    .manifest_path
+                    .parent()
+                    .map(|d| d.as_std_path().to_path_buf())
+                    .unwrap_or_default(),
+                targets: p.targets.iter().map(convert_target).collect(),
+            });
+        }
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut deps = BTreeMap::new();
+        if let Some(resolve) = &meta.resolve {
+            for node in &resolve.nodes {
+                let edges = node
+                    .deps
+                    .iter()
+                    .map(|d| DepEdge {
+                        id: d.pkg.repr.clone(),
+                        dev_only: !d.dep_kinds.is_empty()
+                            && d.dep_kinds
+                                .iter()
+                                .all(|k| k.kind == DependencyKind::Development),
+                    })
+                    .collect();
+                deps.insert(node.id.repr.clone(), edges);
+            }
+        }
+        Ok(Workspace {
+            root: meta.workspace_root.clone().into_std_path_buf(),
+            manifest_path: meta.workspace_root.join("Cargo.toml").into_std_path_buf(),
+            target_dir: meta.target_directory.clone().into_std_path_buf(),
+            members: packages,
+            names,
+            deps,
+            metadata: meta.workspace_metadata.clone(),
+        })
+    }
+
+    pub fn member(&self, id: &str) -> Option<&Package> {
+        self.members.iter().find(|p| p.id == id)
+    }
+
+    pub fn member_by_name(&self, name: &str) -> Option<&Package> {
+        self.members.iter().find(|p| p.name == name)
+    }
+
+    /// `name vVERSION` for any package id in the graph.
+    pub fn display_name(&self, id: &str) -> String {
+        self.names
+            .get(id)
+            .map(|(n, v)| format!("{n} v{v}"))
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    pub fn package_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map(|(n, _)| n.as_str()).unwrap_or(id)
+    }
+
+    /// Every package `id` depends on, transitively; `with_dev` adds `id`'s own dev-dependencies
+    /// (dev-dependencies of dependencies are never built).
+    pub fn closure(&self, id: &str, with_dev: bool) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<String> = self
+            .deps
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|e| with_dev || !e.dev_only)
+            .map(|e| e.id.clone())
+            .collect();
+        while let Some(next) = stack.pop() {
+            if seen.insert(next.clone()) {
+                stack.extend(
+                    self.deps
+                        .get(&next)
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| !e.dev_only)
+                        .map(|e| e.id.clone()),
+                );
+            }
+        }
+        seen
+    }
+}
+
+/// The unit kind of a cargo target (from `cargo metadata` or a `compiler-artifact` message).
+pub fn unit_kind(t: &cargo_metadata::Target) -> UnitKind {
+    let is = |k: &TargetKind| t.kind.contains(k);
+    if is(&TargetKind::Lib)
+        || is(&TargetKind::RLib)
+        || is(&TargetKind::DyLib)
+        || is(&TargetKind::CDyLib)
+        || is(&TargetKind::StaticLib)
+        || is(&TargetKind::ProcMacro)
+    {
+        UnitKind::Lib
+    } else if is(&TargetKind::Bin) {
+        UnitKind::Bin
+    } else if is(&TargetKind::Test) {
+        UnitKind::Test
+    } else {
+        UnitKind::Other
+    }
+}
+
+fn convert_target(t: &cargo_metadata::Target) -> Target {
+    Target {
+        name: t.name.clone(),
+        kind: unit_kind(t),
+        proc_macro: t.kind.contains(&TargetKind::ProcMacro),
+        test: t.test,
+        doctest: t.doctest,
+        required_features: t.required_features.clone(),
+        src_path: t.src_path.clone().into_std_path_buf(),
+    }
+}
+
+fn metadata_error(e: cargo_metadata::Error) -> Error {
+    match e {
+        cargo_metadata::Error::CargoMetadata { stderr } => {
+            let first = stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("error:"))
+                .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
+                .unwrap_or("no output")
+                .trim_start_matches("error:")
+                .trim();
+            let hint = if first.contains("could not find `Cargo.toml`") {
+                "; run inside a Cargo workspace or pass --manifest-path"
+            } else {
+                ""
+            };
+            Error::bad_input(format!("cargo metadata failed: {first}{hint}"))
+        }
+        other => Error::bad_input(format!("cargo metadata failed: {other}")),
+    }
+}

@@ -1,0 +1,165 @@
+//! cargo-xtest: verify a Cargo workspace on every target at the strongest level this host can
+//! honestly reach — `check` < `build` < `build-tests` < `test` (native or emulated).
+//!
+//! The pipeline, one module per stage, each handing one data type to the next:
+//! [`discover`] ([`discover::Discovery`]) → [`plan`] ([`plan::Plan`]) → [`build`]
+//! ([`build::BuildResult`]) → [`run`] ([`run::RunResult`]) → [`report`] ([`report::Report`]).
+//! [`process`] holds all OS process handling; [`targets`] is the target knowledge base.
+
+pub mod build;
+pub mod cli;
+pub mod discover;
+pub mod error;
+pub mod level;
+pub mod plan;
+pub mod policy;
+pub mod process;
+pub mod report;
+pub mod run;
+pub mod shell;
+pub mod targets;
+
+use std::time::Duration;
+
+use cli::{Color, CommonArgs, Xtest};
+use discover::{Discovery, FeatureArgs, Host, Workspace};
+use error::{Error, Result};
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = cli::parse();
+    let common = match &cli.command {
+        Some(cli::Command::Plan(p)) => &p.common,
+        None => &cli.verify.common,
+    };
+    anstream::ColorChoice::write_global(match common.color {
+        Color::Auto => anstream::ColorChoice::Auto,
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+    });
+    process::install_signal_handlers();
+    match execute(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            shell::error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// Discovery and planning, shared by `plan` and verification.
+fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOptions)> {
+    let host = Host::discover()?;
+    let features = FeatureArgs {
+        features: common.features(),
+        all_features: common.all_features,
+        no_default_features: common.no_default_features,
+    };
+    let workspace = Workspace::load(&host.cargo, common.manifest_path.as_deref(), &features)?;
+    let policy = policy::Policy::load(&workspace.root, &workspace.metadata)?;
+    policy.validate(
+        |t| host.validate_triple(t),
+        |p| workspace.member_by_name(p).is_some(),
+    )?;
+    let request = plan::Request {
+        targets: common.targets.clone(),
+        packages: common.packages.clone(),
+        exclude: common.exclude.clone(),
+        max_level: common.level,
+    };
+    let triples = plan::select_triples(&request, &policy, &host.triple);
+    for t in &triples {
+        host.validate_triple(t)?;
+    }
+    let targets = Discovery::targets(&host, &triples)?;
+    let discovery = Discovery {
+        host,
+        workspace,
+        targets,
+    };
+    let plan = plan::plan(&discovery, &policy, &request)?;
+    let mut extra = Vec::new();
+    for (on, flag) in [
+        (common.locked, "--locked"),
+        (common.offline, "--offline"),
+        (common.frozen, "--frozen"),
+    ] {
+        if on {
+            extra.push(flag.to_owned());
+        }
+    }
+    let cargo = build::CargoOptions {
+        cargo: discovery.host.cargo.clone(),
+        manifest_path: discovery.workspace.manifest_path.clone(),
+        features,
+        release: common.release,
+        jobs: common.jobs,
+        extra,
+    };
+    Ok((discovery, plan, cargo))
+}
+
+fn execute(cli: &Xtest) -> Result<i32> {
+    if let Some(cli::Command::Plan(args)) = &cli.command {
+        let (discovery, plan, _) = prepare(&args.common)?;
+        let text = match args.format {
+            cli::PlanFormat::Text => report::terminal::render_plan(&plan, &discovery.workspace),
+            cli::PlanFormat::Json => report::plan_json(&plan, &discovery.workspace)?,
+        };
+        anstream::println!("{text}");
+        return Ok(error::EXIT_OK);
+    }
+    let args = &cli.verify;
+    if let Some(t) = args.test_timeout
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(Error::bad_input(format!(
+            "--test-timeout must be a positive number of seconds, got {t}"
+        )));
+    }
+    let (discovery, plan, cargo) = prepare(&args.common)?;
+    for t in &plan.targets {
+        let how = t
+            .runner
+            .as_ref()
+            .map(|r| format!(" ({})", r.description))
+            .unwrap_or_default();
+        shell::status("Planned", format!("{} at {}{how}", t.triple, t.level));
+        for d in &t.downgrades {
+            shell::warn(format!(
+                "{}: {} -> {}: {} (fix: {})",
+                t.triple, d.from, d.to, d.reason, d.fix
+            ));
+        }
+    }
+    let built = build::build(&plan, &discovery.workspace, &cargo)?;
+    let ran = if built.interrupted {
+        run::RunResult {
+            interrupted: true,
+            ..Default::default()
+        }
+    } else {
+        let jobs = args.common.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        run::run(
+            &plan,
+            &discovery.workspace,
+            &built,
+            &run::RunOptions {
+                jobs,
+                test_timeout: args.test_timeout.map(Duration::from_secs_f64),
+                fail_fast: !args.no_fail_fast,
+                cargo,
+            },
+        )
+    };
+    let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran);
+    if let Some(path) = &args.report {
+        report.write_json(path)?;
+    }
+    anstream::print!("{}", report::terminal::render(&report));
+    Ok(report.exit_code())
+}

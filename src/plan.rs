@@ -1,0 +1,503 @@
+//! Stage 2, plan: the capability ladder of every target.
+//!
+//! From a [`Discovery`] and the policy, decides for each target the strongest level this host can
+//! honestly reach (`test` > `build-tests` > `build` > `check` > `none`), records every step down
+//! with its reason and the exact fix, and fixes what the later stages use: the packages, the
+//! per-target exclusions and skipped tests, the runner, and the environment handed to cargo.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::discover::{
+    Discovery, Host, Linker, PackageManager, Runner, RunnerProblem, Source, TargetCfg,
+    TargetToolchain,
+};
+use crate::level::Level;
+use crate::policy::Policy;
+use crate::targets::{self, Packages};
+
+/// One step down the ladder, with why and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Downgrade {
+    pub from: Level,
+    pub to: Level,
+    pub reason: String,
+    pub fix: String,
+}
+
+/// How test executables of a target are started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerSpec {
+    /// Program and arguments put before the executable; empty: run it directly.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    pub triple: String,
+    pub level: Level,
+    pub required: Option<Level>,
+    /// `None` unless executables of this target can run here.
+    pub runner: Option<RunnerSpec>,
+    pub linker: Option<String>,
+    /// `CARGO_TARGET_*` variables handing auto-detected tools to cargo.
+    pub cargo_env: Vec<(String, String)>,
+    pub downgrades: Vec<Downgrade>,
+    /// Excluded package name → reason.
+    pub excluded: BTreeMap<String, String>,
+    /// Skipped test name → reason.
+    pub skips: BTreeMap<String, String>,
+    pub cfg: TargetCfg,
+}
+
+impl TargetPlan {
+    pub fn meets_requirement(&self) -> bool {
+        self.required.is_none_or(|r| self.level >= r)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub host: String,
+    pub targets: Vec<TargetPlan>,
+    /// Selected workspace member ids.
+    pub packages: Vec<String>,
+}
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub targets: Vec<String>,
+    pub packages: Vec<String>,
+    pub exclude: Vec<String>,
+    pub max_level: Option<Level>,
+}
+
+/// The target triples to verify: the command line's, else the policy's, else host + defaults.
+pub fn select_triples(request: &Request, policy: &Policy, host: &str) -> Vec<String> {
+    let chosen: Vec<String> = if !request.targets.is_empty() {
+        request.targets.clone()
+    } else if !policy.targets.is_empty() {
+        policy.targets.clone()
+    } else {
+        std::iter::once(host.to_owned())
+            .chain(
+                targets::DEFAULT_CROSS_TARGETS
+                    .iter()
+                    .map(|t| (*t).to_owned()),
+            )
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for t in chosen {
+        let t = if t == "host" { host.to_owned() } else { t };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+pub fn plan(
+    discovery: &Discovery,
+    policy: &Policy,
+    request: &Request,
+) -> crate::error::Result<Plan> {
+    let ws = &discovery.workspace;
+    for name in request.packages.iter().chain(&request.exclude) {
+        if ws.member_by_name(name).is_none() {
+            return Err(crate::error::Error::bad_input(format!(
+                "package `{name}` is not a member of the workspace at {}",
+                ws.root.display()
+            )));
+        }
+    }
+    let packages = ws
+        .members
+        .iter()
+        .filter(|p| request.packages.is_empty() || request.packages.contains(&p.name))
+        .filter(|p| !request.exclude.contains(&p.name))
+        .map(|p| p.id.clone())
+        .collect();
+    let targets = discovery
+        .targets
+        .iter()
+        .map(|tc| {
+            let rules = policy.for_target(&tc.triple, &discovery.host.triple);
+            plan_target(
+                &discovery.host,
+                tc,
+                request.max_level.unwrap_or(Level::Test),
+                rules,
+            )
+        })
+        .collect();
+    Ok(Plan {
+        host: discovery.host.triple.clone(),
+        targets,
+        packages,
+    })
+}
+
+fn plan_target(
+    host: &Host,
+    tc: &TargetToolchain,
+    cap: Level,
+    rules: crate::policy::TargetPolicy,
+) -> TargetPlan {
+    let fixer = Fixer::new(host);
+    let mut level = cap;
+    let mut downgrades = Vec::new();
+    let mut step = |to: Level, reason: String, fix: String, level: &mut Level| {
+        if to < *level {
+            downgrades.push(Downgrade {
+                from: *level,
+                to,
+                reason,
+                fix,
+            });
+            *level = to;
+        }
+    };
+    let runner = match &tc.runner {
+        Ok(r) => Some(runner_spec(r)),
+        Err(problem) => {
+            let (reason, fix) = fixer.runner_problem(tc, problem);
+            step(Level::BuildTests, reason, fix, &mut level);
+            None
+        }
+    };
+    match &tc.linker {
+        Some(Linker { path: Some(_), .. }) => {}
+        Some(Linker {
+            program, source, ..
+        }) => step(
+            Level::Check,
+            format!(
+                "the linker `{program}` set by {source} is not on PATH; executables cannot be linked"
+            ),
+            fixer.linker_fix(tc),
+            &mut level,
+        ),
+        None => step(
+            Level::Check,
+            format!(
+                "no linker for {}: none is configured{}; executables cannot be linked",
+                tc.triple,
+                tc.info
+                    .map(|i| format!(" and `{}` is not on PATH", i.linkers.join("`, `")))
+                    .unwrap_or_default()
+            ),
+            fixer.linker_fix(tc),
+            &mut level,
+        ),
+    }
+    if !tc.std_installed {
+        let fix = if host.rustup {
+            format!("rustup target add {}", tc.triple)
+        } else {
+            format!(
+                "install the Rust standard library for {} into {}",
+                tc.triple,
+                host.sysroot.display()
+            )
+        };
+        step(
+            Level::None,
+            format!("the standard library for {} is not installed", tc.triple),
+            fix,
+            &mut level,
+        );
+    }
+    TargetPlan {
+        triple: tc.triple.clone(),
+        required: rules.require,
+        runner: runner.filter(|_| level >= Level::Test),
+        linker: tc
+            .linker
+            .as_ref()
+            .map(|l| format!("{} ({})", l.program, l.source)),
+        cargo_env: tc.cargo_env(),
+        downgrades,
+        excluded: rules.exclude,
+        skips: rules.skip,
+        cfg: tc.cfg.clone(),
+        level,
+    }
+}
+
+fn runner_spec(r: &Runner) -> RunnerSpec {
+    match r {
+        Runner::Native => RunnerSpec {
+            argv: Vec::new(),
+            env: Vec::new(),
+            description: "native".to_owned(),
+        },
+        Runner::Command { argv, env, source } => RunnerSpec {
+            argv: argv.clone(),
+            env: env.clone(),
+            description: match source {
+                Source::AutoDetected => r.describe(),
+                other => format!("{} ({other})", r.describe()),
+            },
+        },
+    }
+}
+
+/// Turns missing pieces into the install command for this host's package manager.
+struct Fixer {
+    pm: PackageManager,
+    sudo: &'static str,
+}
+
+impl Fixer {
+    fn new(host: &Host) -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        Fixer {
+            pm: host.package_manager,
+            sudo: if root { "" } else { "sudo " },
+        }
+    }
+
+    fn install(&self, pkgs: Packages) -> Option<String> {
+        let sudo = self.sudo;
+        match self.pm {
+            PackageManager::Apt => Some(format!("{sudo}apt-get install -y {}", pkgs.apt)),
+            PackageManager::Dnf => Some(format!("{sudo}dnf install -y {}", pkgs.dnf)),
+            PackageManager::Pacman => Some(format!("{sudo}pacman -S --needed {}", pkgs.pacman)),
+            PackageManager::Unknown => None,
+        }
+    }
+
+    fn linker_fix(&self, tc: &TargetToolchain) -> String {
+        let var = targets::cargo_env_var(&tc.triple, "linker");
+        match tc
+            .info
+            .and_then(|i| self.install(i.linker_packages).map(|c| (i, c)))
+        {
+            Some((_, cmd)) => cmd,
+            None => match tc.info {
+                Some(i) => format!(
+                    "install a cross C toolchain providing `{}`, or set {var}",
+                    i.linkers[0]
+                ),
+                None => format!("install a linker for {} and set {var}", tc.triple),
+            },
+        }
+    }
+
+    fn runner_problem(&self, tc: &TargetToolchain, problem: &RunnerProblem) -> (String, String) {
+        let var = targets::cargo_env_var(&tc.triple, "runner");
+        match problem {
+            RunnerProblem::ConfiguredMissing { program, source } => (
+                format!("the runner `{program}` set by {source} is not on PATH"),
+                format!("install `{program}` or change the runner set by {source}"),
+            ),
+            RunnerProblem::NoEmulator { qemu } => (
+                format!(
+                    "no emulator for {}: `{qemu}` is not on PATH and no binfmt_misc entry is registered",
+                    tc.triple
+                ),
+                self.install(targets::qemu_packages()).unwrap_or_else(|| {
+                    format!("install QEMU user-mode emulation (`{qemu}`) or set {var}")
+                }),
+            ),
+            RunnerProblem::NoSysroot {
+                qemu,
+                loader,
+                looked_in,
+            } => (
+                format!(
+                    "`{qemu}` cannot start {} executables: no sysroot with {loader} (looked in {})",
+                    tc.triple,
+                    looked_in.join(", ")
+                ),
+                tc.info
+                    .and_then(|i| self.install(i.linker_packages))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "install the target's C library and set {var} to `{qemu} -L <sysroot>`"
+                        )
+                    }),
+            ),
+            RunnerProblem::Unknown => (
+                format!(
+                    "no runner for {}: nothing is configured and no emulator is known for it",
+                    tc.triple
+                ),
+                format!(
+                    "set {var} (or `runner` under [target.{}] in .cargo/config.toml)",
+                    tc.triple
+                ),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn host() -> Host {
+        Host {
+            triple: "x86_64-unknown-linux-gnu".into(),
+            arch: "x86_64".into(),
+            sysroot: PathBuf::from("/sysroot"),
+            rustup: true,
+            known_triples: Default::default(),
+            package_manager: PackageManager::Apt,
+            cargo: PathBuf::from("cargo"),
+            rustc: "rustc".into(),
+        }
+    }
+
+    fn toolchain(
+        std: bool,
+        linker: bool,
+        runner: Result<Runner, RunnerProblem>,
+    ) -> TargetToolchain {
+        TargetToolchain {
+            triple: "s390x-unknown-linux-gnu".into(),
+            info: targets::lookup("s390x-unknown-linux-gnu"),
+            cfg: TargetCfg::default(),
+            std_installed: std,
+            linker: linker.then(|| Linker {
+                program: "s390x-linux-gnu-gcc".into(),
+                source: Source::AutoDetected,
+                path: Some(PathBuf::from("/usr/bin/s390x-linux-gnu-gcc")),
+            }),
+            runner,
+        }
+    }
+
+    fn qemu() -> Result<Runner, RunnerProblem> {
+        Ok(Runner::Command {
+            argv: vec![
+                "qemu-s390x".into(),
+                "-L".into(),
+                "/usr/s390x-linux-gnu".into(),
+            ],
+            env: vec![],
+            source: Source::AutoDetected,
+        })
+    }
+
+    #[test]
+    fn full_toolchain_reaches_test() {
+        let p = plan_target(
+            &host(),
+            &toolchain(true, true, qemu()),
+            Level::Test,
+            Default::default(),
+        );
+        assert_eq!(p.level, Level::Test);
+        assert!(p.downgrades.is_empty());
+        assert_eq!(p.runner.unwrap().argv[0], "qemu-s390x");
+        assert!(p.cargo_env.contains(&(
+            "CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER".into(),
+            "s390x-linux-gnu-gcc".into()
+        )));
+    }
+
+    #[test]
+    fn each_missing_piece_is_one_explained_step_down() {
+        let no_qemu = Err(RunnerProblem::NoEmulator {
+            qemu: "qemu-s390x".into(),
+        });
+        let p = plan_target(
+            &host(),
+            &toolchain(true, true, no_qemu.clone()),
+            Level::Test,
+            Default::default(),
+        );
+        assert_eq!(p.level, Level::BuildTests);
+        assert_eq!(p.downgrades.len(), 1);
+        assert!(
+            p.downgrades[0]
+                .fix
+                .ends_with("apt-get install -y qemu-user"),
+            "{:?}",
+            p.downgrades
+        );
+        assert!(p.runner.is_none());
+
+        let p = plan_target(
+            &host(),
+            &toolchain(true, false, no_qemu.clone()),
+            Level::Test,
+            Default::default(),
+        );
+        assert_eq!(p.level, Level::Check);
+        assert_eq!(
+            p.downgrades
+                .iter()
+                .map(|d| (d.from, d.to))
+                .collect::<Vec<_>>(),
+            [
+                (Level::Test, Level::BuildTests),
+                (Level::BuildTests, Level::Check)
+            ]
+        );
+        assert!(p.downgrades[1].fix.ends_with("gcc-s390x-linux-gnu"));
+
+        let p = plan_target(
+            &host(),
+            &toolchain(false, true, qemu()),
+            Level::Test,
+            Default::default(),
+        );
+        assert_eq!(p.level, Level::None);
+        assert_eq!(
+            p.downgrades[0].fix,
+            "rustup target add s390x-unknown-linux-gnu"
+        );
+    }
+
+    #[test]
+    fn cap_hides_problems_above_it_and_requirement_is_checked() {
+        let no_qemu = Err(RunnerProblem::NoEmulator {
+            qemu: "qemu-s390x".into(),
+        });
+        let rules = crate::policy::TargetPolicy {
+            require: Some(Level::Test),
+            ..Default::default()
+        };
+        let p = plan_target(
+            &host(),
+            &toolchain(true, true, no_qemu),
+            Level::Build,
+            rules,
+        );
+        assert_eq!(p.level, Level::Build);
+        assert!(p.downgrades.is_empty());
+        assert!(!p.meets_requirement());
+    }
+
+    #[test]
+    fn triples_default_to_host_plus_three_and_dedupe() {
+        let h = "x86_64-unknown-linux-gnu";
+        let t = select_triples(&Request::default(), &Policy::default(), h);
+        assert_eq!(
+            t,
+            [
+                h,
+                "aarch64-unknown-linux-gnu",
+                "s390x-unknown-linux-gnu",
+                "riscv64gc-unknown-linux-gnu"
+            ]
+        );
+        let r = Request {
+            targets: vec!["host".into(), h.into(), "s390x-unknown-linux-gnu".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            select_triples(&r, &Policy::default(), h),
+            [h, "s390x-unknown-linux-gnu"]
+        );
+    }
+}

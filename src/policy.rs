@@ -1,0 +1,189 @@
+//! The workspace's verification policy: `[workspace.metadata.xtest]` in the workspace Cargo.toml,
+//! or an `xtest.toml` beside it (not both).
+//!
+//! ```toml
+//! [workspace.metadata.xtest]
+//! targets = ["host", "aarch64-unknown-linux-gnu"]   # default targets ("host" = this host)
+//!
+//! [workspace.metadata.xtest.target.s390x-unknown-linux-gnu]
+//! require = "test"                                   # failing to reach this level is a failure
+//! exclude = { simd = "uses x86 intrinsics" }         # package = reason
+//! skip = { "tests::le_only" = "little-endian format" }  # exact test name = reason
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::level::Level;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Default targets; `host` stands for the host triple.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Per-target rules, keyed by triple (or `host`).
+    #[serde(default)]
+    pub target: BTreeMap<String, TargetPolicy>,
+    /// Where the policy was read from, for messages.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetPolicy {
+    pub require: Option<Level>,
+    #[serde(default)]
+    pub exclude: BTreeMap<String, String>,
+    #[serde(default)]
+    pub skip: BTreeMap<String, String>,
+}
+
+impl Policy {
+    /// Reads the policy of the workspace rooted at `root`, whose `[workspace.metadata]` is given.
+    pub fn load(root: &Path, workspace_metadata: &serde_json::Value) -> Result<Self> {
+        let file = root.join("xtest.toml");
+        let in_manifest = workspace_metadata.get("xtest");
+        let manifest = root.join("Cargo.toml");
+        match (file.is_file(), in_manifest) {
+            (true, Some(_)) => Err(Error::bad_input(format!(
+                "policy defined twice: in {} and in [workspace.metadata.xtest] of {}; keep one",
+                file.display(),
+                manifest.display()
+            ))),
+            (true, None) => {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    Error::bad_input(format!("cannot read policy {}: {e}", file.display()))
+                })?;
+                let de = toml::Deserializer::parse(&text).map_err(|e| malformed(&file, "", &e))?;
+                let mut p: Policy =
+                    serde_path_to_error::deserialize(de).map_err(|e| malformed(&file, "", &e))?;
+                p.source = Some(file);
+                Ok(p)
+            }
+            (false, Some(v)) => {
+                let mut p: Policy = serde_path_to_error::deserialize(v)
+                    .map_err(|e| malformed(&manifest, "[workspace.metadata.xtest] ", &e))?;
+                p.source = Some(manifest);
+                Ok(p)
+            }
+            (false, None) => Ok(Policy::default()),
+        }
+    }
+
+    /// The rules for `triple`; `host` rules apply to the host triple.
+    pub fn for_target(&self, triple: &str, host: &str) -> TargetPolicy {
+        let mut rules = self.target.get(triple).cloned().unwrap_or_default();
+        if triple == host
+            && let Some(h) = self.target.get("host")
+        {
+            rules.require = rules.require.or(h.require);
+            rules.exclude.extend(h.exclude.clone());
+            rules.skip.extend(h.skip.clone());
+        }
+        rules
+    }
+
+    /// Checks triples and package names against what rustc and the workspace know.
+    pub fn validate(
+        &self,
+        known_triple: impl Fn(&str) -> Result<()>,
+        has_package: impl Fn(&str) -> bool,
+    ) -> Result<()> {
+        let where_ = self
+            .source
+            .as_deref()
+            .map(|p| format!(" (policy in {})", p.display()))
+            .unwrap_or_default();
+        for t in self.targets.iter().chain(self.target.keys()) {
+            if t != "host" {
+                known_triple(t).map_err(|e| Error::bad_input(format!("{e}{where_}")))?;
+            }
+        }
+        for (triple, rules) in &self.target {
+            for pkg in rules.exclude.keys() {
+                if !has_package(pkg) {
+                    return Err(Error::bad_input(format!(
+                        "policy for {triple} excludes `{pkg}`, which is not a workspace member{where_}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn malformed(path: &Path, section: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::bad_input(format!(
+        "malformed policy in {section}{}: {}",
+        path.display(),
+        crate::discover::cargo_config::one_line(&e.to_string())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_json(v: serde_json::Value) -> Result<Policy> {
+        let dir = tempfile::tempdir().unwrap();
+        Policy::load(dir.path(), &serde_json::json!({ "xtest": v }))
+    }
+
+    #[test]
+    fn parses_rules_and_merges_host_alias() {
+        let p = from_json(serde_json::json!({
+            "targets": ["host", "s390x-unknown-linux-gnu"],
+            "target": {
+                "s390x-unknown-linux-gnu": {"require": "build-tests", "exclude": {"simd": "x86 only"}},
+                "host": {"skip": {"slow": "too slow"}}
+            }
+        }))
+        .unwrap();
+        let s = p.for_target("s390x-unknown-linux-gnu", "x86_64-unknown-linux-gnu");
+        assert_eq!(s.require, Some(Level::BuildTests));
+        assert_eq!(s.exclude["simd"], "x86 only");
+        let h = p.for_target("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu");
+        assert_eq!(h.skip["slow"], "too slow");
+    }
+
+    #[test]
+    fn unknown_fields_and_levels_are_one_line_errors_with_a_path() {
+        let e = from_json(
+            serde_json::json!({"target": {"s390x-unknown-linux-gnu": {"requre": "test"}}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("malformed policy"), "{e}");
+        assert!(e.contains("requre"), "{e}");
+        assert!(e.contains("target.s390x-unknown-linux-gnu"), "{e}");
+        let e = from_json(serde_json::json!({"target": {"host": {"require": "tests"}}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tests"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn xtest_toml_is_read_and_conflicts_with_manifest_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("xtest.toml"),
+            "targets = [\"host\"]\n[target.host]\nrequire = \"test\"\n",
+        )
+        .unwrap();
+        let p = Policy::load(dir.path(), &serde_json::Value::Null).unwrap();
+        assert_eq!(p.targets, ["host"]);
+        let e = Policy::load(dir.path(), &serde_json::json!({"xtest": {}})).unwrap_err();
+        assert!(e.to_string().contains("policy defined twice"));
+        std::fs::write(dir.path().join("xtest.toml"), "targets = \"host\"\n").unwrap();
+        let e = Policy::load(dir.path(), &serde_json::Value::Null)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("malformed policy in"), "{e}");
+    }
+}

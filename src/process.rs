@@ -1,0 +1,254 @@
+//! All OS process handling lives here: spawning a child in its own process group, streaming its
+//! output through a channel, killing the whole group (so no `qemu-*` or grandchild outlives it),
+//! and turning SIGINT/SIGTERM into a flag the stages poll so that they can stop children and still
+//! report what they have.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// Routes SIGINT and SIGTERM to a flag instead of killing this process.
+pub fn install_signal_handlers() {
+    let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(flag));
+    }
+}
+
+/// Has the user asked us to stop?
+pub fn interrupted() -> bool {
+    INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What [`Supervised::next`] saw.
+#[derive(Debug)]
+pub enum Next {
+    Data(Stream, Vec<u8>),
+    /// Nothing arrived within the wait.
+    Idle,
+    /// Every output stream is closed.
+    Done,
+}
+
+enum Chunk {
+    Data(Stream, Vec<u8>),
+    Eof,
+}
+
+/// A child process running in its own process group, with its output arriving on a channel.
+pub struct Supervised {
+    child: Child,
+    pgid: i32,
+    rx: Receiver<Chunk>,
+    open: usize,
+    status: Option<ExitStatus>,
+}
+
+impl Supervised {
+    /// Spawns `cmd` with stdin closed; with `merge`, stderr goes into the stdout stream so the
+    /// two keep their relative order.
+    pub fn spawn(cmd: &mut Command, merge: bool) -> std::io::Result<Self> {
+        cmd.stdin(Stdio::null()).process_group(0);
+        let (tx, rx) = mpsc::channel();
+        let mut readers: Vec<(Stream, Box<dyn Read + Send>)> = Vec::new();
+        let mut child = if merge {
+            let (reader, writer) = std::io::pipe()?;
+            cmd.stdout(writer.try_clone()?).stderr(writer);
+            let child = cmd.spawn()?;
+            readers.push((Stream::Stdout, Box::new(reader)));
+            child
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn()?;
+            readers.push((
+                Stream::Stdout,
+                Box::new(child.stdout.take().expect("piped")),
+            ));
+            readers.push((
+                Stream::Stderr,
+                Box::new(child.stderr.take().expect("piped")),
+            ));
+            child
+        };
+        // Drop our copies of the write ends (held by `cmd`) so EOF arrives when the child exits.
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let open = readers.len();
+        for (stream, mut r) in readers {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match r.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if tx.send(Chunk::Data(stream, buf[..n].to_vec())).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = tx.send(Chunk::Eof);
+            });
+        }
+        let pgid = child.id() as i32;
+        let _ = &mut child;
+        Ok(Supervised {
+            child,
+            pgid,
+            rx,
+            open,
+            status: None,
+        })
+    }
+
+    /// Waits up to `wait` for output.
+    pub fn next(&mut self, wait: Duration) -> Next {
+        loop {
+            if self.open == 0 {
+                return Next::Done;
+            }
+            match self.rx.recv_timeout(wait) {
+                Ok(Chunk::Data(s, d)) => return Next::Data(s, d),
+                Ok(Chunk::Eof) => self.open -= 1,
+                Err(RecvTimeoutError::Timeout) => {
+                    // A grandchild may hold the pipe open after the child exited: end it.
+                    if self.status.is_none()
+                        && let Ok(Some(st)) = self.child.try_wait()
+                    {
+                        self.status = Some(st);
+                        self.kill_group();
+                    }
+                    return Next::Idle;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.open = 0;
+                }
+            }
+        }
+    }
+
+    /// Kills the whole process group.
+    pub fn kill(&mut self) {
+        self.kill_group();
+    }
+
+    fn kill_group(&self) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created for the child.
+        unsafe {
+            libc::kill(-self.pgid, libc::SIGKILL);
+        }
+    }
+
+    /// Reaps the child and kills anything it left behind in its group.
+    pub fn finish(mut self) -> ExitStatus {
+        let status = match self.status.take() {
+            Some(s) => s,
+            None => self
+                .child
+                .wait()
+                .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00)),
+        };
+        self.kill_group();
+        self.status = Some(status);
+        status
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            self.kill_group();
+            let _ = self.child.wait();
+        } else {
+            self.kill_group();
+        }
+    }
+}
+
+/// `exit status 101` or `killed by signal 11 (SIGSEGV)`.
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        None => "unknown exit status".to_owned(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn drain(p: &mut Supervised) -> String {
+        let mut out = Vec::new();
+        loop {
+            match p.next(Duration::from_millis(50)) {
+                Next::Data(_, d) => out.extend(d),
+                Next::Idle => {}
+                Next::Done => return String::from_utf8_lossy(&out).into_owned(),
+            }
+        }
+    }
+
+    #[test]
+    fn merged_output_keeps_order() {
+        let mut p = Supervised::spawn(
+            Command::new("sh").args(["-c", "echo a; echo b >&2; echo c"]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(drain(&mut p), "a\nb\nc\n");
+        assert!(p.finish().success());
+    }
+
+    #[test]
+    fn kill_takes_the_whole_group_and_a_background_grandchild_cannot_hold_the_pipe() {
+        let start = Instant::now();
+        let mut p = Supervised::spawn(
+            Command::new("sh").args(["-c", "sleep 30 & echo started; exit 3"]),
+            true,
+        )
+        .unwrap();
+        let out = drain(&mut p);
+        assert_eq!(out, "started\n");
+        let st = p.finish();
+        assert_eq!(describe_status(st), "exit status 3");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn describes_signals() {
+        let mut p =
+            Supervised::spawn(Command::new("sh").args(["-c", "kill -SEGV $$"]), true).unwrap();
+        drain(&mut p);
+        assert_eq!(describe_status(p.finish()), "killed by signal 11 (SIGSEGV)");
+    }
+}

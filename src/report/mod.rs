@@ -1,0 +1,283 @@
+//! Stage 6, report: assembles the [`Report`] from the plan, build and run results, writes it as
+//! JSON (`--report FILE`, schema in `docs/report-schema.md`), renders the terminal matrix
+//! ([`terminal`]) and decides the exit code.
+
+pub mod terminal;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::build::{BuildError, BuildResult};
+use crate::discover::Workspace;
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
+use crate::level::Level;
+use crate::plan::{Downgrade, Plan};
+use crate::run::{RunResult, TestOutcome};
+
+pub const SCHEMA: &str = "cargo-xtest/report-v1";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub host: String,
+    pub targets: Vec<TargetReport>,
+    /// The run was stopped by SIGINT/SIGTERM; what is here was finished before that.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub triple: String,
+    /// The strongest level this host can reach for the target (what was attempted).
+    pub level: Level,
+    pub required: Option<Level>,
+    pub requirement_met: bool,
+    pub runner: Option<String>,
+    pub linker: Option<String>,
+    pub endian: &'static str,
+    pub pointer_width: u32,
+    pub downgrades: Vec<Downgrade>,
+    pub packages: Vec<PackageReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageOutcome {
+    Passed,
+    Failed,
+    Excluded,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    pub name: String,
+    pub outcome: PackageOutcome,
+    /// The strongest level this package was verified at on this target.
+    pub level: Level,
+    pub failed_stage: Option<Level>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub errors: Vec<BuildError>,
+    pub tests: Vec<TestReport>,
+    /// Test binaries not run (fail-fast or interrupt).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub name: String,
+    pub binary: String,
+    pub outcome: TestOutcome,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Report {
+    pub fn assemble(plan: &Plan, ws: &Workspace, build: &BuildResult, run: &RunResult) -> Report {
+        let targets = plan
+            .targets
+            .iter()
+            .map(|t| {
+                let mut packages = Vec::new();
+                if t.level > Level::None {
+                    for id in &plan.packages {
+                        let name = ws.package_name(id).to_owned();
+                        if let Some(reason) = t.excluded.get(&name) {
+                            packages.push(PackageReport {
+                                name,
+                                outcome: PackageOutcome::Excluded,
+                                level: Level::None,
+                                failed_stage: None,
+                                reason: Some(reason.clone()),
+                                errors: Vec::new(),
+                                tests: Vec::new(),
+                                not_run: Vec::new(),
+                            });
+                            continue;
+                        }
+                        let mut report = package_report(name, &t.triple, id, t.level, build, run);
+                        let proc_macro = ws.member(id).is_some_and(|p| p.is_proc_macro());
+                        if proc_macro && t.triple != plan.host && report.level > Level::Build {
+                            report.level = Level::Build;
+                            report.reason = Some(
+                                "proc-macro: built for the host and used by this target's crates; its tests run on the host target"
+                                    .to_owned(),
+                            );
+                        }
+                        packages.push(report);
+                    }
+                }
+                TargetReport {
+                    triple: t.triple.clone(),
+                    level: t.level,
+                    required: t.required,
+                    requirement_met: t.meets_requirement(),
+                    runner: t.runner.as_ref().map(|r| r.description.clone()),
+                    linker: t.linker.clone(),
+                    endian: if t.cfg.big_endian { "big" } else { "little" },
+                    pointer_width: t.cfg.pointer_width,
+                    downgrades: t.downgrades.clone(),
+                    packages,
+                }
+            })
+            .collect();
+        Report {
+            schema: SCHEMA,
+            host: plan.host.clone(),
+            targets,
+            interrupted: build.interrupted || run.interrupted,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.targets.iter().all(|t| {
+            t.requirement_met
+                && t.packages
+                    .iter()
+                    .all(|p| p.outcome != PackageOutcome::Failed)
+        })
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            EXIT_INTERRUPTED
+        } else if self.passed() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        }
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("cannot serialize the report: {e}")))?;
+        std::fs::write(path, json + "\n").map_err(|e| {
+            Error::internal(format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
+fn package_report(
+    name: String,
+    triple: &str,
+    id: &str,
+    target_level: Level,
+    build: &BuildResult,
+    run: &RunResult,
+) -> PackageReport {
+    let built = build.packages.get(&(triple.to_owned(), id.to_owned()));
+    let mut errors: Vec<BuildError> = built.map(|b| b.errors.clone()).unwrap_or_default();
+    let mut failed_stage = built.and_then(|b| b.failed);
+    let mut level = built.map(|b| b.reached).unwrap_or(Level::None);
+    let mut tests = Vec::new();
+    let not_run: Vec<String> = run
+        .not_run
+        .iter()
+        .filter(|(t, p, _)| t == triple && p == id)
+        .map(|(_, _, b)| b.clone())
+        .collect();
+    let mut ran_everything = not_run.is_empty();
+    for r in run
+        .runs
+        .iter()
+        .filter(|r| r.triple == triple && r.package_id == id)
+    {
+        if let Some(e) = &r.error {
+            failed_stage.get_or_insert(Level::Test);
+            errors.push(BuildError {
+                stage: Level::Test,
+                message: e.lines().next().unwrap_or_default().to_owned(),
+                rendered: Some(e.clone()),
+            });
+            ran_everything = false;
+        }
+        for t in &r.tests {
+            if matches!(t.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
+                failed_stage.get_or_insert(Level::Test);
+            }
+            tests.push(TestReport {
+                name: t.name.clone(),
+                binary: r.binary.clone(),
+                outcome: t.outcome,
+                duration_ms: t.duration.as_millis() as u64,
+                output: t.output.clone(),
+                reason: t.reason.clone(),
+            });
+        }
+    }
+    if target_level >= Level::Test
+        && failed_stage.is_none()
+        && level >= Level::BuildTests
+        && ran_everything
+        && !run.interrupted
+    {
+        level = Level::Test;
+    }
+    PackageReport {
+        name,
+        outcome: if failed_stage.is_some() {
+            PackageOutcome::Failed
+        } else {
+            PackageOutcome::Passed
+        },
+        level,
+        failed_stage,
+        reason: None,
+        errors,
+        tests,
+        not_run,
+    }
+}
+
+/// The plan as JSON (`cargo xtest plan --format json`).
+pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
+    #[derive(Serialize)]
+    struct PlanView<'a> {
+        schema: &'static str,
+        host: &'a str,
+        packages: Vec<&'a str>,
+        targets: Vec<TargetView<'a>>,
+    }
+    #[derive(Serialize)]
+    struct TargetView<'a> {
+        triple: &'a str,
+        level: Level,
+        required: Option<Level>,
+        requirement_met: bool,
+        linker: Option<&'a str>,
+        runner: Option<&'a str>,
+        downgrades: &'a [Downgrade],
+        excluded: &'a std::collections::BTreeMap<String, String>,
+        skipped_tests: &'a std::collections::BTreeMap<String, String>,
+    }
+    let view = PlanView {
+        schema: "cargo-xtest/plan-v1",
+        host: &plan.host,
+        packages: plan.packages.iter().map(|id| ws.package_name(id)).collect(),
+        targets: plan
+            .targets
+            .iter()
+            .map(|t| TargetView {
+                triple: &t.triple,
+                level: t.level,
+                required: t.required,
+                requirement_met: t.meets_requirement(),
+                linker: t.linker.as_deref(),
+                runner: t.runner.as_ref().map(|r| r.description.as_str()),
+                downgrades: &t.downgrades,
+                excluded: &t.excluded,
+                skipped_tests: &t.skips,
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&view)
+        .map_err(|e| Error::internal(format!("cannot serialize the plan: {e}")))
+}

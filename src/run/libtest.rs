@@ -1,0 +1,273 @@
+//! Parses libtest's human output as it streams (`--test-threads=1`, so `test NAME ... ` is
+//! flushed before the test runs and its start can be timed), plus the `failures:` section that
+//! carries each failed test's captured output, and cargo's `Doc-tests CRATE` headers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::build::LineBuffer;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawOutcome {
+    Ok,
+    Failed,
+    Ignored(Option<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Started(String),
+    Finished {
+        name: String,
+        outcome: RawOutcome,
+        duration: Duration,
+    },
+    /// `Doc-tests CRATE`: the following results belong to that crate's doctests.
+    Suite(String),
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+enum Section {
+    #[default]
+    Results,
+    Failures,
+    Other,
+}
+
+#[derive(Debug, Default)]
+pub struct Parser {
+    lines: LineBuffer,
+    running: Option<(String, Instant)>,
+    section: Section,
+    failure: Option<String>,
+    failures: BTreeMap<String, String>,
+}
+
+impl Parser {
+    pub fn feed(&mut self, data: &[u8], now: Instant) -> Vec<Event> {
+        let mut events = Vec::new();
+        for line in self.lines.push(data) {
+            self.line(&line, now, &mut events);
+        }
+        if self.running.is_none() && self.section == Section::Results {
+            let partial = String::from_utf8_lossy(self.lines.partial());
+            if let Some(name) = partial
+                .strip_prefix("test ")
+                .and_then(|r| r.strip_suffix(" ... "))
+            {
+                let name = base_name(name).to_owned();
+                self.running = Some((name.clone(), now));
+                events.push(Event::Started(name));
+            }
+        }
+        events
+    }
+
+    /// Handles an unterminated last line.
+    pub fn finish(&mut self, now: Instant) -> Vec<Event> {
+        let mut events = Vec::new();
+        if let Some(rest) = self.lines.rest() {
+            self.line(&rest, now, &mut events);
+        }
+        events
+    }
+
+    /// The test that has started and not finished, with its start time.
+    pub fn running(&self) -> Option<(&str, Instant)> {
+        self.running.as_ref().map(|(n, t)| (n.as_str(), *t))
+    }
+
+    /// The captured output libtest printed for a failed test.
+    pub fn failure_output(&self, name: &str) -> Option<&str> {
+        self.failures.get(name).map(|s| s.trim_end_matches('\n'))
+    }
+
+    fn line(&mut self, line: &str, now: Instant, events: &mut Vec<Event>) {
+        if let Some(name) = line
+            .trim_start()
+            .strip_prefix("Doc-tests ")
+            .filter(|_| line.starts_with(' '))
+        {
+            self.section = Section::Results;
+            events.push(Event::Suite(name.trim().to_owned()));
+            return;
+        }
+        if line.starts_with("test result: ") {
+            self.section = Section::Results;
+            self.failure = None;
+            return;
+        }
+        match self.section {
+            Section::Failures => {
+                if let Some(name) = line
+                    .strip_prefix("---- ")
+                    .and_then(|r| r.strip_suffix(" stdout ----"))
+                {
+                    let name = base_name(name).to_owned();
+                    self.failures.insert(name.clone(), String::new());
+                    self.failure = Some(name);
+                } else if line == "failures:" {
+                    self.section = Section::Other;
+                    self.failure = None;
+                } else if let Some(name) = &self.failure {
+                    let out = self.failures.get_mut(name).expect("inserted");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                return;
+            }
+            Section::Other => return,
+            Section::Results => {}
+        }
+        if self.running.is_none() && (line == "failures:" || line == "successes:") {
+            self.section = if line == "failures:" {
+                Section::Failures
+            } else {
+                Section::Other
+            };
+            return;
+        }
+        let Some((name, result)) = line
+            .strip_prefix("test ")
+            .and_then(|r| r.rsplit_once(" ... "))
+        else {
+            return;
+        };
+        let outcome = match result.trim_end() {
+            "ok" => RawOutcome::Ok,
+            "FAILED" => RawOutcome::Failed,
+            "ignored" => RawOutcome::Ignored(None),
+            r if r.starts_with("ignored, ") => {
+                RawOutcome::Ignored(Some(r["ignored, ".len()..].to_owned()))
+            }
+            _ => return,
+        };
+        let name = base_name(name).to_owned();
+        let duration = match self.running.take() {
+            Some((running, start)) if running == name => now.saturating_duration_since(start),
+            _ => Duration::ZERO,
+        };
+        events.push(Event::Finished {
+            name,
+            outcome,
+            duration,
+        });
+    }
+}
+
+/// `NAME - should panic` → `NAME`: libtest appends the test mode to the displayed name.
+fn base_name(name: &str) -> &str {
+    for suffix in [
+        " - should panic",
+        " - compile fail",
+        " - compile",
+        " - no_run",
+    ] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            return base;
+        }
+    }
+    name
+}
+
+/// Names from `--list --format terse` (`NAME: test` lines; benches are left out).
+pub fn parse_list(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(p: &mut Parser, chunks: &[&str], t0: Instant) -> Vec<Event> {
+        let mut ev = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            ev.extend(p.feed(c.as_bytes(), t0 + Duration::from_millis(100 * i as u64)));
+        }
+        ev.extend(p.finish(t0 + Duration::from_secs(10)));
+        ev
+    }
+
+    #[test]
+    fn times_streamed_tests_and_reads_modes_and_ignores() {
+        let t0 = Instant::now();
+        let mut p = Parser::default();
+        let ev = feed_all(
+            &mut p,
+            &[
+                "\nrunning 4 tests\n",
+                "test t::at ... ",
+                "ok\n",
+                "test t::ig ... ignored, why\n",
+                "test t::slow ... ",
+                "",
+                "ok\n",
+                "test t::sp - should panic ... ",
+                "ok\n\ntest result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.61s\n",
+            ],
+            t0,
+        );
+        let finished: Vec<_> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finished {
+                    name,
+                    outcome,
+                    duration,
+                } => Some((name.as_str(), outcome.clone(), duration.as_millis())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            finished,
+            [
+                ("t::at", RawOutcome::Ok, 100),
+                ("t::ig", RawOutcome::Ignored(Some("why".into())), 0),
+                ("t::slow", RawOutcome::Ok, 200),
+                ("t::sp", RawOutcome::Ok, 100),
+            ]
+        );
+        assert!(ev.contains(&Event::Started("t::sp".into())));
+    }
+
+    #[test]
+    fn collects_failure_output_and_reports_the_running_test() {
+        let t0 = Instant::now();
+        let mut p = Parser::default();
+        let out = "running 2 tests\ntest a ... FAILED\ntest b ... ok\n\nfailures:\n\n---- a stdout ----\nthread 'a' panicked at src/lib.rs:3:5:\nassertion `left == right` failed\n\n\nfailures:\n    a\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored\n";
+        feed_all(&mut p, &[out], t0);
+        assert_eq!(
+            p.failure_output("a").unwrap(),
+            "thread 'a' panicked at src/lib.rs:3:5:\nassertion `left == right` failed"
+        );
+        let mut p = Parser::default();
+        p.feed(b"running 1 test\ntest hang ... ", t0);
+        assert_eq!(p.running().map(|(n, _)| n), Some("hang"));
+    }
+
+    #[test]
+    fn doc_test_headers_split_suites() {
+        let mut p = Parser::default();
+        let ev = feed_all(
+            &mut p,
+            &[
+                "   Doc-tests endian\n\nrunning 1 test\ntest endian/src/lib.rs - f (line 3) ... ok\n\ntest result: ok.\n   Doc-tests other\n",
+            ],
+            Instant::now(),
+        );
+        assert_eq!(ev[0], Event::Suite("endian".into()));
+        assert!(
+            matches!(&ev[1], Event::Finished { name, .. } if name == "endian/src/lib.rs - f (line 3)")
+        );
+        assert_eq!(ev[2], Event::Suite("other".into()));
+    }
+
+    #[test]
+    fn lists_tests_not_benches() {
+        assert_eq!(parse_list("a::b: test\nc: bench\nd: test\n"), ["a::b", "d"]);
+    }
+}

@@ -1,0 +1,330 @@
+//! The target knowledge base: one table of what this tool knows about each Linux target triple.
+//!
+//! Discovery looks up cross linkers, emulators and sysroots here; the planner and doctor take the
+//! distro package names that provide them from here too. Facts a compiler can answer (endianness,
+//! pointer width) are taken from `rustc --print cfg` instead, so unknown triples still work.
+
+/// Distro packages that provide one component, per package manager.
+#[derive(Debug, Clone, Copy)]
+pub struct Packages {
+    pub apt: &'static str,
+    pub dnf: &'static str,
+    pub pacman: &'static str,
+}
+
+/// What this tool knows about one target triple.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetInfo {
+    pub triple: &'static str,
+    /// `target_arch` as rustc spells it.
+    pub arch: &'static str,
+    pub big_endian: bool,
+    pub pointer_width: u32,
+    /// The usual page size of Linux on this architecture, in bytes.
+    pub page_size: u32,
+    /// Cross linkers (C compiler drivers) to look for on `PATH`, best first.
+    pub linkers: &'static [&'static str],
+    /// The QEMU user-mode emulator binary name.
+    pub qemu: &'static str,
+    /// A `-cpu` value for QEMU when the default CPU lacks instructions rustc emits.
+    pub qemu_cpu: Option<&'static str>,
+    /// Sysroots holding the target's dynamic loader and C library, best first.
+    pub sysroots: &'static [&'static str],
+    /// The dynamic loader, relative to a sysroot; `None` for statically linked targets.
+    pub loader: Option<&'static str>,
+    /// Packages providing the cross linker (and, on Debian, the C library sysroot).
+    pub linker_packages: Packages,
+    /// `Some(arch)`: binaries for this target run natively and link with the host `cc` on a host
+    /// of that architecture.
+    pub native_on: Option<&'static str>,
+}
+
+const QEMU_PACKAGES: Packages = Packages {
+    apt: "qemu-user",
+    dnf: "qemu-user",
+    pacman: "qemu-user",
+};
+
+/// Packages providing the QEMU user-mode emulators.
+pub fn qemu_packages() -> Packages {
+    QEMU_PACKAGES
+}
+
+macro_rules! pkgs {
+    ($apt:expr, $dnf:expr, $pacman:expr) => {
+        Packages {
+            apt: $apt,
+            dnf: $dnf,
+            pacman: $pacman,
+        }
+    };
+}
+
+/// Every triple this tool knows by name.
+pub const KNOWN: &[TargetInfo] = &[
+    TargetInfo {
+        triple: "x86_64-unknown-linux-gnu",
+        arch: "x86_64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["x86_64-linux-gnu-gcc", "cc"],
+        qemu: "qemu-x86_64",
+        qemu_cpu: None,
+        sysroots: &["/usr/x86_64-linux-gnu", "/"],
+        loader: Some("lib64/ld-linux-x86-64.so.2"),
+        linker_packages: pkgs!("gcc-x86-64-linux-gnu", "gcc", "gcc"),
+        native_on: Some("x86_64"),
+    },
+    TargetInfo {
+        triple: "aarch64-unknown-linux-gnu",
+        arch: "aarch64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["aarch64-linux-gnu-gcc"],
+        qemu: "qemu-aarch64",
+        qemu_cpu: None,
+        sysroots: &["/usr/aarch64-linux-gnu", "/usr/aarch64-linux-gnu/sys-root"],
+        loader: Some("lib/ld-linux-aarch64.so.1"),
+        linker_packages: pkgs!(
+            "gcc-aarch64-linux-gnu",
+            "gcc-aarch64-linux-gnu",
+            "aarch64-linux-gnu-gcc"
+        ),
+        native_on: Some("aarch64"),
+    },
+    TargetInfo {
+        triple: "s390x-unknown-linux-gnu",
+        arch: "s390x",
+        big_endian: true,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["s390x-linux-gnu-gcc"],
+        qemu: "qemu-s390x",
+        qemu_cpu: None,
+        sysroots: &["/usr/s390x-linux-gnu", "/usr/s390x-linux-gnu/sys-root"],
+        loader: Some("lib/ld64.so.1"),
+        linker_packages: pkgs!(
+            "gcc-s390x-linux-gnu",
+            "gcc-s390x-linux-gnu",
+            "s390x-linux-gnu-gcc"
+        ),
+        native_on: Some("s390x"),
+    },
+    TargetInfo {
+        triple: "riscv64gc-unknown-linux-gnu",
+        arch: "riscv64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["riscv64-linux-gnu-gcc"],
+        qemu: "qemu-riscv64",
+        qemu_cpu: None,
+        sysroots: &["/usr/riscv64-linux-gnu", "/usr/riscv64-linux-gnu/sys-root"],
+        loader: Some("lib/ld-linux-riscv64-lp64d.so.1"),
+        linker_packages: pkgs!(
+            "gcc-riscv64-linux-gnu",
+            "gcc-riscv64-linux-gnu",
+            "riscv64-linux-gnu-gcc"
+        ),
+        native_on: Some("riscv64"),
+    },
+    TargetInfo {
+        triple: "armv7-unknown-linux-gnueabihf",
+        arch: "arm",
+        big_endian: false,
+        pointer_width: 32,
+        page_size: 4096,
+        linkers: &["arm-linux-gnueabihf-gcc"],
+        qemu: "qemu-arm",
+        qemu_cpu: None,
+        sysroots: &["/usr/arm-linux-gnueabihf"],
+        loader: Some("lib/ld-linux-armhf.so.3"),
+        linker_packages: pkgs!(
+            "gcc-arm-linux-gnueabihf",
+            "gcc-arm-linux-gnu",
+            "arm-linux-gnueabihf-gcc"
+        ),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "arm-unknown-linux-gnueabi",
+        arch: "arm",
+        big_endian: false,
+        pointer_width: 32,
+        page_size: 4096,
+        linkers: &["arm-linux-gnueabi-gcc"],
+        qemu: "qemu-arm",
+        qemu_cpu: None,
+        sysroots: &["/usr/arm-linux-gnueabi"],
+        loader: Some("lib/ld-linux.so.3"),
+        linker_packages: pkgs!(
+            "gcc-arm-linux-gnueabi",
+            "gcc-arm-linux-gnu",
+            "arm-linux-gnueabi-gcc"
+        ),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "i686-unknown-linux-gnu",
+        arch: "x86",
+        big_endian: false,
+        pointer_width: 32,
+        page_size: 4096,
+        linkers: &["i686-linux-gnu-gcc"],
+        qemu: "qemu-i386",
+        qemu_cpu: None,
+        sysroots: &["/usr/i686-linux-gnu"],
+        loader: Some("lib/ld-linux.so.2"),
+        linker_packages: pkgs!("gcc-i686-linux-gnu", "gcc", "lib32-gcc-libs"),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "powerpc64le-unknown-linux-gnu",
+        arch: "powerpc64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 65536,
+        linkers: &["powerpc64le-linux-gnu-gcc"],
+        qemu: "qemu-ppc64le",
+        qemu_cpu: None,
+        sysroots: &["/usr/powerpc64le-linux-gnu"],
+        loader: Some("lib/ld64.so.2"),
+        linker_packages: pkgs!(
+            "gcc-powerpc64le-linux-gnu",
+            "gcc-ppc64le-linux-gnu",
+            "powerpc64le-linux-gnu-gcc"
+        ),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "powerpc64-unknown-linux-gnu",
+        arch: "powerpc64",
+        big_endian: true,
+        pointer_width: 64,
+        page_size: 65536,
+        linkers: &["powerpc64-linux-gnu-gcc"],
+        qemu: "qemu-ppc64",
+        qemu_cpu: None,
+        sysroots: &["/usr/powerpc64-linux-gnu"],
+        loader: Some("lib64/ld64.so.1"),
+        linker_packages: pkgs!(
+            "gcc-powerpc64-linux-gnu",
+            "gcc-ppc64-linux-gnu",
+            "powerpc64-linux-gnu-gcc"
+        ),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "loongarch64-unknown-linux-gnu",
+        arch: "loongarch64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 16384,
+        linkers: &["loongarch64-linux-gnu-gcc"],
+        qemu: "qemu-loongarch64",
+        qemu_cpu: None,
+        sysroots: &["/usr/loongarch64-linux-gnu"],
+        loader: Some("lib64/ld-linux-loongarch-lp64d.so.1"),
+        linker_packages: pkgs!(
+            "gcc-loongarch64-linux-gnu",
+            "gcc-loongarch64-linux-gnu",
+            "loongarch64-linux-gnu-gcc"
+        ),
+        native_on: None,
+    },
+    TargetInfo {
+        triple: "x86_64-unknown-linux-musl",
+        arch: "x86_64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["x86_64-linux-musl-gcc", "musl-gcc", "cc"],
+        qemu: "qemu-x86_64",
+        qemu_cpu: None,
+        sysroots: &[],
+        loader: None,
+        linker_packages: pkgs!("musl-tools", "musl-gcc", "musl"),
+        native_on: Some("x86_64"),
+    },
+    TargetInfo {
+        triple: "aarch64-unknown-linux-musl",
+        arch: "aarch64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"],
+        qemu: "qemu-aarch64",
+        qemu_cpu: None,
+        sysroots: &[],
+        loader: None,
+        linker_packages: pkgs!(
+            "gcc-aarch64-linux-gnu",
+            "gcc-aarch64-linux-gnu",
+            "aarch64-linux-gnu-gcc"
+        ),
+        native_on: Some("aarch64"),
+    },
+];
+
+/// The targets verified when neither the command line nor the policy names any (besides the host).
+pub const DEFAULT_CROSS_TARGETS: &[&str] = &[
+    "aarch64-unknown-linux-gnu",
+    "s390x-unknown-linux-gnu",
+    "riscv64gc-unknown-linux-gnu",
+];
+
+/// Looks a triple up in the knowledge base.
+pub fn lookup(triple: &str) -> Option<&'static TargetInfo> {
+    KNOWN.iter().find(|t| t.triple == triple)
+}
+
+/// The `CARGO_TARGET_<TRIPLE>_<KEY>` environment variable name cargo reads for `key`.
+pub fn cargo_env_var(triple: &str, key: &str) -> String {
+    let t: String = triple
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    format!("CARGO_TARGET_{t}_{}", key.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_var_names_follow_cargo() {
+        assert_eq!(
+            cargo_env_var("riscv64gc-unknown-linux-gnu", "runner"),
+            "CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_RUNNER"
+        );
+        assert_eq!(
+            cargo_env_var("thumbv7em-none-eabihf", "linker"),
+            "CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER"
+        );
+    }
+
+    #[test]
+    fn knowledge_base_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for t in KNOWN {
+            assert!(seen.insert(t.triple), "duplicate {}", t.triple);
+            assert!(t.triple.contains("linux"), "{}", t.triple);
+            assert!(!t.linkers.is_empty(), "{}", t.triple);
+            assert!(t.qemu.starts_with("qemu-"), "{}", t.triple);
+            assert_eq!(
+                t.loader.is_none(),
+                t.triple.ends_with("musl"),
+                "{}",
+                t.triple
+            );
+        }
+        for d in DEFAULT_CROSS_TARGETS {
+            assert!(lookup(d).is_some(), "{d}");
+        }
+    }
+}

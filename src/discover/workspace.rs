@@ -245,22 +245,51 @@ fn convert_target(t: &cargo_metadata::Target) -> Target {
 
 fn metadata_error(e: cargo_metadata::Error) -> Error {
     match e {
-        cargo_metadata::Error::CargoMetadata { stderr } => {
-            let first = stderr
+        cargo_metadata::Error::CargoMetadata { stderr } => Error::bad_input(format!(
+            "cargo metadata failed: {}",
+            summarize_cargo_error(&stderr)
+        )),
+        other => Error::bad_input(format!("cargo metadata failed: {other}")),
+    }
+}
+
+/// Folds cargo's `error: …` plus its `Caused by:` chain into one line, with a hint where one helps.
+fn summarize_cargo_error(stderr: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut lines = stderr.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if let Some(msg) = line.strip_prefix("error:") {
+            parts.push(msg.trim().to_owned());
+        } else if line == "Caused by:"
+            && let Some(cause) = lines.find(|l| !l.is_empty())
+        {
+            parts.push(cause.to_owned());
+        }
+    }
+    if parts.is_empty() {
+        parts.extend(
+            stderr
                 .lines()
                 .map(str::trim)
-                .find(|l| l.starts_with("error:"))
-                .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
-                .unwrap_or("no output")
-                .trim_start_matches("error:")
-                .trim();
-            let hint = if first.contains("could not find `Cargo.toml`") {
-                "; run inside a Cargo workspace or pass --manifest-path"
-            } else {
-                ""
-            };
-            Error::bad_input(format!("cargo metadata failed: {first}{hint}"))
-        }
-        other => Error::bad_input(format!("cargo metadata failed: {other}")),
+                .find(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let mut text = parts.join(": ");
+    if text.contains("could not find `Cargo.toml`") {
+        text.push_str("; run inside a Cargo workspace or pass --manifest-path");
+    }
+    crate::discover::cargo_config::one_line(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cargo_errors_fold_into_one_line_with_causes() {
+        let s = "error: could not load Cargo configuration\n\nCaused by:\n  could not parse TOML configuration in `/w/.cargo/config.toml`\n\nCaused by:\n  TOML parse error at line 1, column 9\n    |\n";
+        assert_eq!(
+            super::summarize_cargo_error(s),
+            "could not load Cargo configuration: could not parse TOML configuration in `/w/.cargo/config.toml`: TOML parse error at line 1, column 9"
+        );
     }
 }

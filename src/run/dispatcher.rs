@@ -82,6 +82,10 @@ pub fn dispatch(jobs: Vec<Job>, opts: &RunOptions) -> RunResult {
                     };
                     drop(etx);
                     let _ = forward.join();
+                    // Decide fail-fast here, before this worker can take another job.
+                    if opts.fail_fast && runs.iter().any(BinaryRun::failed) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                     let _ = tx.send(Message::Done(runs));
                 }
             });
@@ -105,17 +109,11 @@ pub fn dispatch(jobs: Vec<Job>, opts: &RunOptions) -> RunResult {
                             verb,
                             format!("{} {} {binary} {}", triple, short_pkg(&package), r.name),
                         );
-                        if opts.fail_fast {
-                            stop.store(true, Ordering::Relaxed);
-                        }
                     }
                 }
                 Message::Done(runs) => {
                     for run in &runs {
                         report_binary(run);
-                        if run.error.is_some() && opts.fail_fast {
-                            stop.store(true, Ordering::Relaxed);
-                        }
                     }
                     result.runs.extend(runs);
                 }

@@ -51,6 +51,17 @@ pub struct BinaryRun {
     pub error: Option<String>,
 }
 
+impl BinaryRun {
+    /// Did anything in it fail, time out, or fail to run?
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+            || self
+                .tests
+                .iter()
+                .any(|t| matches!(t.outcome, TestOutcome::Failed | TestOutcome::TimedOut))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct RunResult {
     pub runs: Vec<BinaryRun>,
@@ -136,11 +147,14 @@ pub fn run(plan: &Plan, ws: &Workspace, build: &BuildResult, opts: &RunOptions) 
                 .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
         };
         let mut seen = std::collections::BTreeSet::new();
-        for b in build
+        let mut binaries: Vec<_> = build
             .binaries
             .iter()
             .filter(|b| b.triple == target.triple && built(&b.package_id))
-        {
+            .collect();
+        // A stable order (package name, binary) makes fail-fast and progress output predictable.
+        binaries.sort_by_key(|b| (ws.package_name(&b.package_id).to_owned(), b.id.clone()));
+        for b in binaries {
             if !seen.insert((b.package_id.clone(), b.id.clone())) {
                 continue;
             }

@@ -1,0 +1,112 @@
+//! Bad input ends with one line naming the problem and the fix, and exit code 2.
+
+mod common;
+
+use common::*;
+
+fn one_line_error(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn unknown_triple() {
+    let fx = Fixture::new("portable");
+    let out = fx
+        .xtest(&["--target", "x86_64-unknown-linux-gnux"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("unknown target triple `x86_64-unknown-linux-gnux`"),
+        "{line}"
+    );
+    assert!(
+        line.contains("did you mean `x86_64-unknown-linux-gnu"),
+        "{line}"
+    );
+}
+
+#[test]
+fn malformed_policy() {
+    let fx = Fixture::new("portable");
+    fx.write("xtest.toml", "[target.host]\nrequire = \"everything\"\n");
+    let out = fx.xtest(&["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(line.contains("malformed policy in"), "{line}");
+    assert!(line.contains("xtest.toml"), "{line}");
+    assert!(line.contains("everything"), "{line}");
+}
+
+#[test]
+fn policy_naming_an_unknown_package() {
+    let fx = Fixture::new("portable");
+    fx.write(
+        "xtest.toml",
+        "[target.host]\nexclude = { gamma = \"gone\" }\n",
+    );
+    let out = fx.xtest(&["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("`gamma`, which is not a workspace member"));
+}
+
+#[test]
+fn missing_manifest() {
+    let out = xtest()
+        .args(["--manifest-path", "/nonexistent/Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("manifest not found: /nonexistent/Cargo.toml"));
+}
+
+#[test]
+fn outside_any_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xtest().current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(line.contains("could not find `Cargo.toml`"), "{line}");
+    assert!(line.contains("--manifest-path"), "{line}");
+}
+
+#[test]
+fn cargo_not_found() {
+    let fx = Fixture::new("portable");
+    let out = fx
+        .xtest(&["plan"])
+        .env("CARGO", "/nonexistent/cargo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("cargo not found"));
+}
+
+#[test]
+fn unknown_package_and_bad_flags() {
+    let fx = Fixture::new("portable");
+    let out = fx.xtest(&["plan", "-p", "gamma"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("package `gamma` is not a member"));
+    let out = fx.xtest(&["--level", "tests"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = fx.xtest(&["--test-timeout", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("--test-timeout"));
+}
+
+#[test]
+fn malformed_cargo_config() {
+    let fx = Fixture::new("portable");
+    std::fs::create_dir_all(fx.path().join(".cargo")).unwrap();
+    fx.write(".cargo/config.toml", "[target.x\n");
+    let out = fx.xtest(&["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(line.contains(".cargo/config.toml"), "{line}");
+}

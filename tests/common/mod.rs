@@ -1,0 +1,269 @@
+//! Helpers for the integration tests: run the real `cargo-xtest` binary on a private copy of a
+//! fixture workspace, read its JSON report, and build a `PATH` without chosen tools so that a
+//! missing linker or emulator is real, not mocked.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const HOST: &str = "x86_64-unknown-linux-gnu";
+pub const AARCH64: &str = "aarch64-unknown-linux-gnu";
+pub const S390X: &str = "s390x-unknown-linux-gnu";
+pub const RISCV64: &str = "riscv64gc-unknown-linux-gnu";
+
+/// Fails (in CI, `CI=true`) or skips (elsewhere, returning `false`) when a cross toolchain the
+/// test needs is missing. CI installs them all in `.ci/run`, so there a skip would hide a bug.
+pub fn toolchains_present(triples: &[&str]) -> bool {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    for t in triples {
+        if *t == HOST {
+            continue;
+        }
+        if !installed.lines().any(|l| l.trim() == *t) {
+            missing.push(format!("rustup target {t}"));
+        }
+        let arch = match *t {
+            AARCH64 => ("aarch64-linux-gnu-gcc", "qemu-aarch64"),
+            S390X => ("s390x-linux-gnu-gcc", "qemu-s390x"),
+            RISCV64 => ("riscv64-linux-gnu-gcc", "qemu-riscv64"),
+            other => panic!("no toolchain check for {other}"),
+        };
+        for tool in [arch.0, arch.1] {
+            if which(tool).is_none() {
+                missing.push(tool.to_owned());
+            }
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "missing toolchain pieces: {} (run `bash .ci/run` or see README)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// A private copy of `tests/fixtures/NAME` (or of `example/` for `"example"`).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new(name: &str) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = if name == "example" {
+            root.join("example")
+        } else {
+            root.join("tests/fixtures").join(name)
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&src, dir.path());
+        Fixture { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path().join("Cargo.toml")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path().join(rel), text).expect("write fixture file");
+    }
+
+    /// `cargo xtest ARGS --manifest-path <fixture> --report <file>`, run from the fixture.
+    pub fn xtest(&self, args: &[&str]) -> Command {
+        let mut cmd = xtest();
+        cmd.args(args)
+            .arg("--manifest-path")
+            .arg(self.manifest())
+            .current_dir(self.path())
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUST_BACKTRACE");
+        cmd
+    }
+
+    /// Runs a verification and returns its output and JSON report.
+    pub fn verify(&self, args: &[&str]) -> Run {
+        self.verify_with(args, |_| {})
+    }
+
+    pub fn verify_with(&self, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Run {
+        let report = self.path().join("report.json");
+        let _ = std::fs::remove_file(&report);
+        let mut cmd = self.xtest(args);
+        cmd.arg("--report").arg(&report);
+        tweak(&mut cmd);
+        let output = cmd.output().expect("run cargo-xtest");
+        let json = std::fs::read_to_string(&report)
+            .ok()
+            .map(|s| serde_json::from_str(&s).expect("report is JSON"));
+        Run { output, json }
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        let to = dst.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+/// The `cargo-xtest xtest` command, as cargo would start it.
+pub fn xtest() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-xtest"));
+    cmd.arg("xtest");
+    cmd
+}
+
+pub struct Run {
+    pub output: Output,
+    pub json: Option<Value>,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().expect("exited normally")
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn report(&self) -> &Value {
+        self.json.as_ref().unwrap_or_else(|| {
+            panic!(
+                "no report written\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            )
+        })
+    }
+
+    pub fn target(&self, triple: &str) -> &Value {
+        self.report()["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["triple"] == triple)
+            .unwrap_or_else(|| panic!("no target {triple} in report"))
+    }
+
+    pub fn package(&self, triple: &str, name: &str) -> &Value {
+        self.target(triple)["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no package {name} on {triple}"))
+    }
+
+    /// (name, outcome) of every test of a package on a target, sorted.
+    pub fn tests(&self, triple: &str, name: &str) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self.package(triple, name)["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    format!(
+                        "{}:{}",
+                        t["binary"].as_str().unwrap(),
+                        t["name"].as_str().unwrap()
+                    ),
+                    t["outcome"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn test(&self, triple: &str, package: &str, name: &str) -> &Value {
+        self.package(triple, package)["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no test {name} in {package} on {triple}"))
+    }
+}
+
+/// A `PATH` in which every program is still reachable except those whose names start with one of
+/// `hidden`: a real host without, say, `aarch64-linux-gnu-gcc` or `qemu-aarch64`.
+pub struct PathWithout {
+    dir: tempfile::TempDir,
+    pub path: OsString,
+}
+
+impl PathWithout {
+    pub fn new(hidden: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kept = Vec::new();
+        let farm = dir.path().join("bin");
+        std::fs::create_dir(&farm).unwrap();
+        for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            let mut has_hidden = false;
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if hidden.iter().any(|h| name.starts_with(h)) {
+                    has_hidden = true;
+                }
+            }
+            if !has_hidden {
+                kept.push(d);
+                continue;
+            }
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let to = farm.join(&name);
+                if !hidden.iter().any(|h| name.starts_with(h)) && !to.exists() {
+                    let _ = std::os::unix::fs::symlink(e.path(), to);
+                }
+            }
+            kept.push(farm.clone());
+        }
+        kept.dedup();
+        let path = std::env::join_paths(kept).unwrap();
+        PathWithout { dir, path }
+    }
+}

@@ -1,0 +1,100 @@
+//! A crashing test and a hanging test cost only themselves: the hang is killed with everything it
+//! started (no orphan `sleep` or `qemu-*`), and the rest of the binary still runs.
+
+mod common;
+
+use common::*;
+
+fn leftovers(pattern: &str) -> String {
+    let out = std::process::Command::new("pgrep")
+        .args(["-af", pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn check(triple: &str, marker: &str) {
+    let fx = Fixture::new("misbehave");
+    let r = fx.verify_with(
+        &["--target", triple, "--test-timeout", "3", "--no-fail-fast"],
+        |c| {
+            c.env("XTEST_MARKER", marker);
+        },
+    );
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let outcome = |name: &str| {
+        r.test(triple, "misbehave", name)["outcome"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(outcome("tests::a_passes"), "passed");
+    assert_eq!(outcome("tests::b_aborts"), "failed");
+    assert_eq!(outcome("tests::c_hangs"), "timed-out");
+    assert_eq!(
+        outcome("tests::d_passes"),
+        "passed",
+        "the rest of the batch ran again"
+    );
+    let crash = r.test(triple, "misbehave", "tests::b_aborts")["output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(crash.contains("SIGABRT"), "{crash}");
+    let hang = r.test(triple, "misbehave", "tests::c_hangs");
+    assert!(hang["duration_ms"].as_u64().unwrap() >= 3000, "{hang}");
+    assert_eq!(r.package(triple, "misbehave")["failed_stage"], "test");
+    // Nothing the hanging test started survives.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        leftovers(&format!("sleep {marker}")),
+        "",
+        "orphan sleep left behind"
+    );
+    let fixture = fx.path().to_string_lossy().into_owned();
+    assert_eq!(
+        leftovers(&fixture),
+        "",
+        "orphan test binary or qemu left behind"
+    );
+}
+
+#[test]
+fn host_crash_and_hang_are_contained() {
+    check(HOST, "91234.5");
+}
+
+#[test]
+fn emulated_crash_and_hang_are_contained() {
+    if !toolchains_present(&[S390X]) {
+        return;
+    }
+    check(S390X, "91234.6");
+}
+
+#[test]
+fn fail_fast_stops_scheduling_after_a_failure_and_reports_what_was_not_run() {
+    let fx = Fixture::new("portable");
+    let lib = std::fs::read_to_string(fx.path().join("alpha/src/lib.rs")).unwrap();
+    fx.write(
+        "alpha/src/lib.rs",
+        &format!("{lib}\n#[test]\nfn broken() {{ panic!(\"planted\") }}\n"),
+    );
+    // One job at a time, in package order: alpha's unit tests run first and fail.
+    let r = fx.verify(&["--target", "host", "-j", "1"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.test(HOST, "alpha", "broken")["outcome"], "failed");
+    let beta = r.package(HOST, "beta");
+    assert_eq!(beta["outcome"], "passed");
+    assert_eq!(beta["level"], "build-tests", "beta was built but not run");
+    assert_eq!(
+        beta["not_run"],
+        serde_json::json!(["lib", "test/quad", "doc"])
+    );
+    // --no-fail-fast runs everything.
+    let r = fx.verify(&["--target", "host", "-j", "1", "--no-fail-fast"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.package(HOST, "beta")["level"], "test");
+    assert!(r.package(HOST, "beta").get("not_run").is_none());
+    assert_eq!(r.test(HOST, "beta", "quadruples")["outcome"], "passed");
+}

@@ -153,6 +153,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
                 test_timeout: args.test_timeout.map(Duration::from_secs_f64),
                 fail_fast: !args.no_fail_fast,
                 cargo,
+                host_libs: discovery.host.lib_dirs(),
             },
         )
     };

@@ -126,6 +126,15 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
         .env("CARGO_MANIFEST_DIR", &job.cwd)
         .env("CARGO_PKG_NAME", &job.package_name)
         .env("CARGO_PKG_VERSION", &job.package_version);
+    let inherited = std::env::var_os("LD_LIBRARY_PATH");
+    let dirs = job
+        .lib_path
+        .iter()
+        .cloned()
+        .chain(inherited.iter().flat_map(std::env::split_paths));
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        cmd.env("LD_LIBRARY_PATH", joined);
+    }
     cmd
 }
 

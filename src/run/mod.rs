@@ -10,7 +10,7 @@ pub mod executor;
 pub mod libtest;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub test_timeout: Option<Duration>,
     pub fail_fast: bool,
     pub cargo: CargoOptions,
+    /// The rustc sysroot's library directories: host test binaries of proc-macros link libstd
+    /// dynamically, so (like cargo) they need these on the library path.
+    pub host_libs: Vec<PathBuf>,
 }
 
 /// A test binary to run.
@@ -89,6 +92,8 @@ pub struct BinaryJob {
     pub binary: String,
     pub path: PathBuf,
     pub cwd: PathBuf,
+    /// Directories put first on `LD_LIBRARY_PATH`, as cargo does for `cargo test`.
+    pub lib_path: Vec<PathBuf>,
     pub runner: RunnerSpec,
     pub skips: BTreeMap<String, String>,
 }
@@ -169,6 +174,17 @@ pub fn run(plan: &Plan, ws: &Workspace, build: &BuildResult, opts: &RunOptions) 
                 binary: b.id.clone(),
                 path: b.path.clone(),
                 cwd: pkg.manifest_dir.clone(),
+                lib_path: b
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .into_iter()
+                    .chain(if target.triple == plan.host {
+                        opts.host_libs.clone()
+                    } else {
+                        Vec::new()
+                    })
+                    .collect(),
                 runner: runner.clone(),
                 skips: target.skips.clone(),
             }));

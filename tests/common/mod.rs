@@ -101,7 +101,10 @@ impl Fixture {
             .current_dir(self.path())
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUST_BACKTRACE");
+            .env_remove("RUST_BACKTRACE")
+            // `cargo test` gives this test process the sysroot's library path; a user running
+            // `cargo xtest` from a shell does not have it, and neither must the tool under test.
+            .env_remove("LD_LIBRARY_PATH");
         cmd
     }
 
@@ -144,7 +147,7 @@ fn copy_dir(src: &Path, dst: &Path) {
 /// The `cargo-xtest xtest` command, as cargo would start it.
 pub fn xtest() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-xtest"));
-    cmd.arg("xtest");
+    cmd.arg("xtest").env_remove("LD_LIBRARY_PATH");
     cmd
 }
 

@@ -46,6 +46,7 @@ fn check(triple: &str, marker: &str) {
     assert_eq!(r.package(triple, "misbehave")["failed_stage"], "test");
     // Nothing the hanging test started survives.
     std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_grandchild_gone(&fx);
     assert_eq!(
         leftovers(&format!("sleep {marker}")),
         "",
@@ -97,4 +98,87 @@ fn fail_fast_stops_scheduling_after_a_failure_and_reports_what_was_not_run() {
     assert_eq!(r.package(HOST, "beta")["level"], "test");
     assert!(r.package(HOST, "beta").get("not_run").is_none());
     assert_eq!(r.test(HOST, "beta", "quadruples")["outcome"], "passed");
+}
+
+#[test]
+fn sigint_keeps_finished_results_kills_children_and_exits_130() {
+    let fx = Fixture::new("misbehave");
+    let marker = "91234.7";
+    let report = fx.path().join("report.json");
+    let mut child = fx
+        .xtest(&["--target", "host", "--no-fail-fast"])
+        .arg("--report")
+        .arg(&report)
+        .env("XTEST_MARKER", marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the hanging test (no timeout given) has started its grandchild.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while leftovers(&format!("sleep {marker}")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging test never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    let tests = json["targets"][0]["packages"][0]["tests"]
+        .as_array()
+        .unwrap();
+    let outcome = |n: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"] == n)
+            .map(|t| t["outcome"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        outcome("tests::a_passes").as_deref(),
+        Some("passed"),
+        "{tests:?}"
+    );
+    assert_eq!(
+        outcome("tests::b_aborts").as_deref(),
+        Some("failed"),
+        "{tests:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_grandchild_gone(&fx);
+    assert_eq!(
+        leftovers(&format!("sleep {marker}")),
+        "",
+        "orphan sleep left behind"
+    );
+    assert_eq!(
+        leftovers(&fx.path().to_string_lossy()),
+        "",
+        "orphan test binary left behind"
+    );
+}
+
+/// The hanging test wrote its grandchild's pid: it must have existed, and must be gone.
+fn assert_grandchild_gone(fx: &Fixture) {
+    let pid: i32 = std::fs::read_to_string(fx.path().join("hang.pid"))
+        .expect("the hanging test ran and recorded its grandchild")
+        .trim()
+        .parse()
+        .unwrap();
+    // Gone, or a zombie: killed, waiting for an init that reaps (state `Z` in /proc/PID/stat).
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .map(|(_, rest)| rest.chars().next().unwrap_or('?'))
+        });
+    assert!(
+        matches!(state, None | Some('Z') | Some('X')),
+        "grandchild {pid} of the hung test survived (state {state:?})"
+    );
 }

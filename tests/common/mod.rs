@@ -119,7 +119,7 @@ impl Fixture {
         let mut cmd = self.xtest(args);
         cmd.arg("--report").arg(&report);
         tweak(&mut cmd);
-        let output = cmd.output().expect("run cargo-xtest");
+        let output = output_within(&mut cmd, WATCHDOG);
         let json = std::fs::read_to_string(&report)
             .ok()
             .map(|s| serde_json::from_str(&s).expect("report is JSON"));
@@ -141,6 +141,48 @@ fn copy_dir(src: &Path, dst: &Path) {
         } else {
             std::fs::copy(entry.path(), to).unwrap();
         }
+    }
+}
+
+/// How long one cargo-xtest run in a test may take before the test fails instead of hanging.
+pub const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `cmd.output()`, but a run that outlives `limit` is killed and fails the test.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start cargo-xtest");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cargo-xtest did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
 }
 

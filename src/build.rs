@@ -75,6 +75,9 @@ pub struct BuildError {
     /// Cargo's or rustc's full rendered diagnostic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered: Option<String>,
+    /// Raised while compiling a unit built for the host (a build script or a proc-macro).
+    #[serde(skip)]
+    pub host_unit: bool,
 }
 
 /// How far one package got on one triple.
@@ -406,12 +409,14 @@ fn errors_for(
                 stage,
                 message: format!("blocked: workspace {what} `{name}` failed to compile"),
                 rendered: None,
+                host_unit: dep_errors.iter().any(|e| e.host_unit),
             });
         } else {
             errors.extend(dep_errors.iter().map(|e| BuildError {
                 stage,
                 message: format!("in {what} `{name}`: {}", e.message),
                 rendered: e.rendered.clone(),
+                host_unit: e.host_unit,
             }));
         }
     }
@@ -426,6 +431,7 @@ fn errors_for(
                     .trim_start_matches("error: ")
                     .to_owned(),
                 rendered: Some(block.clone()),
+                host_unit: false,
             }
         }));
     }
@@ -438,6 +444,7 @@ fn errors_for(
                 out.status
             ),
             rendered: None,
+            host_unit: false,
         });
     }
     errors
@@ -536,6 +543,13 @@ fn parse_message(
                 stage,
                 message: m.message.message.clone(),
                 rendered: m.message.rendered.clone(),
+                host_unit: m.target.kind.iter().any(|k| {
+                    matches!(
+                        k,
+                        cargo_metadata::TargetKind::CustomBuild
+                            | cargo_metadata::TargetKind::ProcMacro
+                    )
+                }),
             };
             let list = out.errors.entry(m.package_id.repr.clone()).or_default();
             if !list.contains(&error) {
@@ -596,6 +610,7 @@ fn parse_stderr(stderr: &str, ws: &Workspace, stage: Level, out: &mut CargoOutpu
                     stage,
                     message: format!("build script of `{spec}` failed"),
                     rendered: Some(block),
+                    host_unit: false,
                 });
                 continue;
             }

@@ -7,9 +7,12 @@
 //! [`process`] holds all OS process handling; [`targets`] is the target knowledge base.
 
 pub mod build;
+pub mod cause;
 pub mod cli;
+pub mod diagnose;
 pub mod discover;
 pub mod error;
+pub mod fixes;
 pub mod level;
 pub mod plan;
 pub mod policy;
@@ -157,7 +160,8 @@ fn execute(cli: &Xtest) -> Result<i32> {
             },
         )
     };
-    let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran);
+    let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
+    let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
     if let Some(path) = &args.report {
         report.write_json(path)?;
     }

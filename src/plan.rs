@@ -9,19 +9,21 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, Linker, PackageManager, Runner, RunnerProblem, Source, TargetCfg,
-    TargetToolchain,
+    Discovery, Host, Linker, Runner, RunnerProblem, Source, TargetCfg, TargetToolchain,
 };
+use crate::fixes::Fixer;
 use crate::level::Level;
 use crate::policy::Policy;
-use crate::targets::{self, Packages};
+use crate::targets;
 
 /// One step down the ladder, with why and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Downgrade {
     pub from: Level,
     pub to: Level,
+    pub cause: Cause,
     pub reason: String,
     pub fix: String,
 }
@@ -151,11 +153,12 @@ fn plan_target(
     let fixer = Fixer::new(host);
     let mut level = cap;
     let mut downgrades = Vec::new();
-    let mut step = |to: Level, reason: String, fix: String, level: &mut Level| {
+    let mut step = |to: Level, cause: Cause, reason: String, fix: String, level: &mut Level| {
         if to < *level {
             downgrades.push(Downgrade {
                 from: *level,
                 to,
+                cause,
                 reason,
                 fix,
             });
@@ -166,7 +169,11 @@ fn plan_target(
         Ok(r) => Some(runner_spec(r)),
         Err(problem) => {
             let (reason, fix) = fixer.runner_problem(tc, problem);
-            step(Level::BuildTests, reason, fix, &mut level);
+            let cause = match problem {
+                RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
+                _ => Cause::EmulatorMissing,
+            };
+            step(Level::BuildTests, cause, reason, fix, &mut level);
             None
         }
     };
@@ -176,6 +183,7 @@ fn plan_target(
             program, source, ..
         }) => step(
             Level::Check,
+            Cause::LinkerMissing,
             format!(
                 "the linker `{program}` set by {source} is not on PATH; executables cannot be linked"
             ),
@@ -184,6 +192,7 @@ fn plan_target(
         ),
         None => step(
             Level::Check,
+            Cause::LinkerMissing,
             format!(
                 "no linker for {}: none is configured{}; executables cannot be linked",
                 tc.triple,
@@ -196,17 +205,10 @@ fn plan_target(
         ),
     }
     if !tc.std_installed {
-        let fix = if host.rustup {
-            format!("rustup target add {}", tc.triple)
-        } else {
-            format!(
-                "install the Rust standard library for {} into {}",
-                tc.triple,
-                host.sysroot.display()
-            )
-        };
+        let fix = fixer.std_fix(host, &tc.triple);
         step(
             Level::None,
+            Cause::MissingStd,
             format!("the standard library for {} is not installed", tc.triple),
             fix,
             &mut level,
@@ -247,100 +249,10 @@ fn runner_spec(r: &Runner) -> RunnerSpec {
     }
 }
 
-/// Turns missing pieces into the install command for this host's package manager.
-struct Fixer {
-    pm: PackageManager,
-    sudo: &'static str,
-}
-
-impl Fixer {
-    fn new(host: &Host) -> Self {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
-        Fixer {
-            pm: host.package_manager,
-            sudo: if root { "" } else { "sudo " },
-        }
-    }
-
-    fn install(&self, pkgs: Packages) -> Option<String> {
-        let sudo = self.sudo;
-        match self.pm {
-            PackageManager::Apt => Some(format!("{sudo}apt-get install -y {}", pkgs.apt)),
-            PackageManager::Dnf => Some(format!("{sudo}dnf install -y {}", pkgs.dnf)),
-            PackageManager::Pacman => Some(format!("{sudo}pacman -S --needed {}", pkgs.pacman)),
-            PackageManager::Unknown => None,
-        }
-    }
-
-    fn linker_fix(&self, tc: &TargetToolchain) -> String {
-        let var = targets::cargo_env_var(&tc.triple, "linker");
-        match tc
-            .info
-            .and_then(|i| self.install(i.linker_packages).map(|c| (i, c)))
-        {
-            Some((_, cmd)) => cmd,
-            None => match tc.info {
-                Some(i) => format!(
-                    "install a cross C toolchain providing `{}`, or set {var}",
-                    i.linkers[0]
-                ),
-                None => format!("install a linker for {} and set {var}", tc.triple),
-            },
-        }
-    }
-
-    fn runner_problem(&self, tc: &TargetToolchain, problem: &RunnerProblem) -> (String, String) {
-        let var = targets::cargo_env_var(&tc.triple, "runner");
-        match problem {
-            RunnerProblem::ConfiguredMissing { program, source } => (
-                format!("the runner `{program}` set by {source} is not on PATH"),
-                format!("install `{program}` or change the runner set by {source}"),
-            ),
-            RunnerProblem::NoEmulator { qemu } => (
-                format!(
-                    "no emulator for {}: `{qemu}` is not on PATH and no binfmt_misc entry is registered",
-                    tc.triple
-                ),
-                self.install(targets::qemu_packages()).unwrap_or_else(|| {
-                    format!("install QEMU user-mode emulation (`{qemu}`) or set {var}")
-                }),
-            ),
-            RunnerProblem::NoSysroot {
-                qemu,
-                loader,
-                looked_in,
-            } => (
-                format!(
-                    "`{qemu}` cannot start {} executables: no sysroot with {loader} (looked in {})",
-                    tc.triple,
-                    looked_in.join(", ")
-                ),
-                tc.info
-                    .and_then(|i| self.install(i.linker_packages))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "install the target's C library and set {var} to `{qemu} -L <sysroot>`"
-                        )
-                    }),
-            ),
-            RunnerProblem::Unknown => (
-                format!(
-                    "no runner for {}: nothing is configured and no emulator is known for it",
-                    tc.triple
-                ),
-                format!(
-                    "set {var} (or `runner` under [target.{}] in .cargo/config.toml)",
-                    tc.triple
-                ),
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discover::PackageManager;
     use std::path::PathBuf;
 
     fn host() -> Host {

@@ -28,6 +28,8 @@ pub struct TargetInfo {
     pub qemu: &'static str,
     /// A `-cpu` value for QEMU when the default CPU lacks instructions rustc emits.
     pub qemu_cpu: Option<&'static str>,
+    /// The QEMU `-cpu` value enabling every extension QEMU emulates (the fix for SIGILL).
+    pub qemu_cpu_full: &'static str,
     /// Sysroots holding the target's dynamic loader and C library, best first.
     pub sysroots: &'static [&'static str],
     /// The dynamic loader, relative to a sysroot; `None` for statically linked targets.
@@ -71,6 +73,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["x86_64-linux-gnu-gcc", "cc"],
         qemu: "qemu-x86_64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/x86_64-linux-gnu", "/"],
         loader: Some("lib64/ld-linux-x86-64.so.2"),
         linker_packages: pkgs!("gcc-x86-64-linux-gnu", "gcc", "gcc"),
@@ -85,6 +88,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["aarch64-linux-gnu-gcc"],
         qemu: "qemu-aarch64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/aarch64-linux-gnu", "/usr/aarch64-linux-gnu/sys-root"],
         loader: Some("lib/ld-linux-aarch64.so.1"),
         linker_packages: pkgs!(
@@ -103,6 +107,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["s390x-linux-gnu-gcc"],
         qemu: "qemu-s390x",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/s390x-linux-gnu", "/usr/s390x-linux-gnu/sys-root"],
         loader: Some("lib/ld64.so.1"),
         linker_packages: pkgs!(
@@ -121,6 +126,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["riscv64-linux-gnu-gcc"],
         qemu: "qemu-riscv64",
         qemu_cpu: None,
+        qemu_cpu_full: "rv64,v=true,zba=true,zbb=true,zbs=true",
         sysroots: &["/usr/riscv64-linux-gnu", "/usr/riscv64-linux-gnu/sys-root"],
         loader: Some("lib/ld-linux-riscv64-lp64d.so.1"),
         linker_packages: pkgs!(
@@ -139,6 +145,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["arm-linux-gnueabihf-gcc"],
         qemu: "qemu-arm",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/arm-linux-gnueabihf"],
         loader: Some("lib/ld-linux-armhf.so.3"),
         linker_packages: pkgs!(
@@ -157,6 +164,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["arm-linux-gnueabi-gcc"],
         qemu: "qemu-arm",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/arm-linux-gnueabi"],
         loader: Some("lib/ld-linux.so.3"),
         linker_packages: pkgs!(
@@ -175,6 +183,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["i686-linux-gnu-gcc"],
         qemu: "qemu-i386",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/i686-linux-gnu"],
         loader: Some("lib/ld-linux.so.2"),
         linker_packages: pkgs!("gcc-i686-linux-gnu", "gcc", "lib32-gcc-libs"),
@@ -189,6 +198,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["powerpc64le-linux-gnu-gcc"],
         qemu: "qemu-ppc64le",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/powerpc64le-linux-gnu"],
         loader: Some("lib/ld64.so.2"),
         linker_packages: pkgs!(
@@ -207,6 +217,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["powerpc64-linux-gnu-gcc"],
         qemu: "qemu-ppc64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/powerpc64-linux-gnu"],
         loader: Some("lib64/ld64.so.1"),
         linker_packages: pkgs!(
@@ -225,6 +236,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["loongarch64-linux-gnu-gcc"],
         qemu: "qemu-loongarch64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &["/usr/loongarch64-linux-gnu"],
         loader: Some("lib64/ld-linux-loongarch-lp64d.so.1"),
         linker_packages: pkgs!(
@@ -243,6 +255,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["x86_64-linux-musl-gcc", "musl-gcc", "cc"],
         qemu: "qemu-x86_64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &[],
         loader: None,
         linker_packages: pkgs!("musl-tools", "musl-gcc", "musl"),
@@ -257,6 +270,7 @@ pub const KNOWN: &[TargetInfo] = &[
         linkers: &["aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"],
         qemu: "qemu-aarch64",
         qemu_cpu: None,
+        qemu_cpu_full: "max",
         sysroots: &[],
         loader: None,
         linker_packages: pkgs!(

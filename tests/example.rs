@@ -79,6 +79,25 @@ fn big_endian_bug_fails_only_on_s390x_at_test() {
         t["output"].as_str().unwrap().contains("left: [0, 0, 0, 1]"),
         "{t}"
     );
+    assert_eq!(t["cause"], "arch-assumption");
+    assert!(
+        t["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("panicked at endian-codec/src/lib.rs:51:9"),
+        "{t}"
+    );
+    assert!(t["fix"].as_str().unwrap().contains("big-endian"), "{t}");
+    // The differential view lists it: passes on the host, fails on s390x.
+    let stdout = r.stdout();
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("endian-codec lib tests::header_is_little_endian"))
+        .unwrap_or_else(|| panic!("no differential row\n{stdout}"));
+    assert_eq!(
+        row.split_whitespace().skip(3).collect::<Vec<_>>(),
+        ["passed", "passed", "FAILED", "passed"]
+    );
     // The rest of the crate still ran and passed there, doctests included.
     assert_eq!(
         r.test(S390X, "endian-codec", "tests::round_trip")["outcome"],
@@ -120,6 +139,21 @@ fn x86_only_test_code_fails_build_tests_on_every_foreign_target() {
             e["rendered"].as_str().unwrap().contains("error[E0432]"),
             "{e}"
         );
+        assert_eq!(e["cause"], "arch-specific-test-code", "{e}");
+        assert!(
+            e["fix"]
+                .as_str()
+                .unwrap()
+                .contains("simd-sum/src/lib.rs:11:21"),
+            "{e}"
+        );
+        assert!(
+            e["fix"]
+                .as_str()
+                .unwrap()
+                .contains("#[cfg(target_arch = \"x86_64\")]"),
+            "{e}"
+        );
     }
 }
 
@@ -136,6 +170,13 @@ fn failing_dev_dependency_blocks_only_wire_tests_on_s390x() {
         "{msg}"
     );
     assert!(msg.contains("does not support s390x"), "{msg}");
+    assert_eq!(p["errors"][0]["cause"], "test-only-dependency");
+    assert!(
+        p["errors"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("`bench-support`")
+    );
     // Other crates on s390x were still verified, and wire passes everywhere else.
     for pkg in ["c-checksum", "plain-utils", "shapes"] {
         assert_eq!(r.package(S390X, pkg)["outcome"], "passed", "{pkg}");

@@ -48,6 +48,7 @@ fn target_without_std_is_planned_at_none_with_the_rustup_fix() {
         format!("the standard library for {ppc} is not installed")
     );
     assert_eq!(d["fix"], format!("rustup target add {ppc}"));
+    assert_eq!(d["cause"], "missing-std");
     // The host beside it was still fully verified.
     assert_eq!(r.target(HOST)["level"], "test");
     assert_eq!(r.package(HOST, "alpha")["level"], "test");
@@ -62,7 +63,7 @@ fn without_a_cross_linker_the_target_is_checked_only() {
     if !toolchains_present(&[AARCH64]) {
         return;
     }
-    let path = PathWithout::new(&["aarch64-linux-gnu-"]);
+    let path = PathWithout::new(&["aarch64-linux-gnu-*"]);
     let fx = Fixture::new("portable");
     let r = fx.verify_with(&["--target", AARCH64], |c| {
         c.env("PATH", &path.path);
@@ -89,6 +90,7 @@ fn without_a_cross_linker_the_target_is_checked_only() {
             .ends_with("install -y gcc-aarch64-linux-gnu"),
         "{d}"
     );
+    assert_eq!(d["cause"], "linker-missing");
     for pkg in ["alpha", "beta"] {
         let p = r.package(AARCH64, pkg);
         assert_eq!(p["outcome"], "passed");
@@ -102,7 +104,7 @@ fn without_an_emulator_the_target_builds_its_tests_only() {
     if !toolchains_present(&[AARCH64]) {
         return;
     }
-    let path = PathWithout::new(&["qemu-aarch64"]);
+    let path = PathWithout::new(&["qemu-aarch64*"]);
     let fx = Fixture::new("portable");
     let r = fx.verify_with(&["--target", AARCH64], |c| {
         c.env("PATH", &path.path);
@@ -127,6 +129,7 @@ fn without_an_emulator_the_target_builds_its_tests_only() {
         d["fix"].as_str().unwrap().ends_with("install -y qemu-user"),
         "{d}"
     );
+    assert_eq!(d["cause"], "emulator-missing");
     for pkg in ["alpha", "beta"] {
         assert_eq!(r.package(AARCH64, pkg)["level"], "build-tests");
         assert_eq!(r.package(AARCH64, pkg)["outcome"], "passed");
@@ -147,7 +150,7 @@ fn a_required_level_that_cannot_be_reached_is_a_failure() {
     if !toolchains_present(&[AARCH64]) {
         return;
     }
-    let path = PathWithout::new(&["qemu-aarch64"]);
+    let path = PathWithout::new(&["qemu-aarch64*"]);
     let fx = Fixture::new("portable");
     fx.write(
         "xtest.toml",

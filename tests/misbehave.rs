@@ -43,6 +43,18 @@ fn check(triple: &str, marker: &str) {
     assert!(crash.contains("SIGABRT"), "{crash}");
     let hang = r.test(triple, "misbehave", "tests::c_hangs");
     assert!(hang["duration_ms"].as_u64().unwrap() >= 3000, "{hang}");
+    assert_eq!(hang["cause"], "timeout");
+    assert!(
+        hang["fix"].as_str().unwrap().contains("--test-timeout"),
+        "{hang}"
+    );
+    // An abort that also happens on the host is not blamed on the target: no guess.
+    let abort = r.test(triple, "misbehave", "tests::b_aborts");
+    assert_eq!(abort["cause"], "unknown");
+    assert!(
+        abort["evidence"].as_str().unwrap().contains("SIGABRT"),
+        "{abort}"
+    );
     assert_eq!(r.package(triple, "misbehave")["failed_stage"], "test");
     // Nothing the hanging test started survives.
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::build::{BuildError, BuildResult};
+use crate::diagnose::{Diagnoser, Diagnosis, TestFailure};
 use crate::discover::Workspace;
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::level::Level;
@@ -58,11 +59,20 @@ pub struct PackageReport {
     pub failed_stage: Option<Level>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub errors: Vec<BuildError>,
+    pub errors: Vec<ErrorReport>,
     pub tests: Vec<TestReport>,
     /// Test binaries not run (fail-fast or interrupt).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+}
+
+/// A compile or test-start error with its diagnosis.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorReport {
+    #[serde(flatten)]
+    pub error: BuildError,
+    #[serde(flatten)]
+    pub diagnosis: Option<Diagnosis>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,10 +85,19 @@ pub struct TestReport {
     pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Set on failed and timed-out tests.
+    #[serde(flatten)]
+    pub diagnosis: Option<Diagnosis>,
 }
 
 impl Report {
-    pub fn assemble(plan: &Plan, ws: &Workspace, build: &BuildResult, run: &RunResult) -> Report {
+    pub fn assemble(
+        plan: &Plan,
+        ws: &Workspace,
+        build: &BuildResult,
+        run: &RunResult,
+        diagnoser: &Diagnoser,
+    ) -> Report {
         let targets = plan
             .targets
             .iter()
@@ -126,11 +145,48 @@ impl Report {
                 }
             })
             .collect();
-        Report {
+        let mut report = Report {
             schema: SCHEMA,
             host: plan.host.clone(),
             targets,
             interrupted: build.interrupted || run.interrupted,
+        };
+        report.diagnose(diagnoser);
+        report
+    }
+
+    /// Attaches a diagnosis to every error and every failed or timed-out test.
+    fn diagnose(&mut self, diagnoser: &Diagnoser) {
+        let passed_on_host: std::collections::BTreeSet<(String, String, String)> = self
+            .targets
+            .iter()
+            .filter(|t| t.triple == self.host)
+            .flat_map(|t| &t.packages)
+            .flat_map(|p| {
+                p.tests
+                    .iter()
+                    .filter(|x| x.outcome == TestOutcome::Passed)
+                    .map(|x| (p.name.clone(), x.binary.clone(), x.name.clone()))
+            })
+            .collect();
+        for t in &mut self.targets {
+            for p in &mut t.packages {
+                for e in &mut p.errors {
+                    e.diagnosis = Some(diagnoser.build_error(&t.triple, &e.error));
+                }
+                for x in &mut p.tests {
+                    if !matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
+                        continue;
+                    }
+                    let key = (p.name.clone(), x.binary.clone(), x.name.clone());
+                    x.diagnosis = Some(diagnoser.test_failure(&TestFailure {
+                        triple: &t.triple,
+                        timed_out: x.outcome == TestOutcome::TimedOut,
+                        output: x.output.as_deref().unwrap_or(""),
+                        passed_on_host: passed_on_host.contains(&key),
+                    }));
+                }
+            }
         }
     }
 
@@ -196,6 +252,7 @@ fn package_report(
                 stage: Level::Test,
                 message: e.lines().next().unwrap_or_default().to_owned(),
                 rendered: Some(e.clone()),
+                host_unit: false,
             });
             ran_everything = false;
         }
@@ -210,6 +267,7 @@ fn package_report(
                 duration_ms: t.duration.as_millis() as u64,
                 output: t.output.clone(),
                 reason: t.reason.clone(),
+                diagnosis: None,
             });
         }
     }
@@ -222,6 +280,13 @@ fn package_report(
         level = Level::Test;
     }
     PackageReport {
+        errors: errors
+            .into_iter()
+            .map(|error| ErrorReport {
+                error,
+                diagnosis: None,
+            })
+            .collect(),
         name,
         outcome: if failed_stage.is_some() {
             PackageOutcome::Failed
@@ -231,7 +296,6 @@ fn package_report(
         level,
         failed_stage,
         reason: None,
-        errors,
         tests,
         not_run,
     }

@@ -34,6 +34,7 @@ pub fn render(report: &Report) -> String {
     targets_table(&mut out, report);
     matrix(&mut out, report);
     failures(&mut out, report);
+    differential(&mut out, report);
     verdict(&mut out, report);
     out
 }
@@ -176,64 +177,185 @@ fn excerpt(text: &str, indent: &str) -> String {
     s
 }
 
-fn failures(out: &mut String, report: &Report) {
-    let mut any = false;
+/// One failure line, merged across the targets where it is the same.
+struct Item<'a> {
+    cause: String,
+    fix: &'a str,
+    package: &'a str,
+    what: String,
+    evidence: &'a str,
+    detail: Option<&'a str>,
+    triples: Vec<&'a str>,
+}
+
+fn failures<'a>(out: &mut String, report: &'a Report) {
+    let mut items: Vec<Item<'a>> = Vec::new();
+    let mut add = |item: Item<'a>| {
+        // The same failure on several targets (a host-side problem, x86-only test code) is one line.
+        match items.iter_mut().find(|i| {
+            i.cause == item.cause
+                && i.fix == item.fix
+                && i.package == item.package
+                && i.what == item.what
+        }) {
+            Some(i) => i.triples.extend(item.triples),
+            None => items.push(item),
+        }
+    };
     for t in &report.targets {
         for p in t
             .packages
             .iter()
             .filter(|p| p.outcome == PackageOutcome::Failed)
         {
-            if !any {
-                let _ = writeln!(out, "\n{HEAD}FAILURES{HEAD:#}");
-                any = true;
-            }
-            let _ = writeln!(
-                out,
-                "{BAD}{}{BAD:#} on {} (failed at {})",
-                p.name,
-                t.triple,
-                p.failed_stage.unwrap_or(Level::None)
-            );
             for e in &p.errors {
-                let _ = writeln!(out, "  [{}] {}", e.stage, e.message);
-                if let Some(r) = &e.rendered {
-                    out.push_str(&excerpt(r.trim_end(), "      "));
-                }
+                let (cause, fix, evidence) = diagnosis(e.diagnosis.as_ref());
+                add(Item {
+                    cause,
+                    fix,
+                    package: &p.name,
+                    what: format!("[{}] {}", e.error.stage, e.error.message),
+                    evidence,
+                    detail: e.error.rendered.as_deref(),
+                    triples: vec![&t.triple],
+                });
             }
-            for test in p
+            for x in p
                 .tests
                 .iter()
                 .filter(|x| matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut))
             {
-                let what = if test.outcome == TestOutcome::TimedOut {
+                let (cause, fix, evidence) = diagnosis(x.diagnosis.as_ref());
+                let verb = if x.outcome == TestOutcome::TimedOut {
                     "timed out"
                 } else {
                     "failed"
                 };
-                let _ = writeln!(
-                    out,
-                    "  test {} {} ({what}, {} ms)",
-                    test.binary, test.name, test.duration_ms
-                );
-                if let Some(o) = &test.output {
-                    out.push_str(&excerpt(o.trim_end(), "      "));
-                }
+                add(Item {
+                    cause,
+                    fix,
+                    package: &p.name,
+                    what: format!("[test] {} {} {verb}", x.binary, x.name),
+                    evidence,
+                    detail: x.output.as_deref(),
+                    triples: vec![&t.triple],
+                });
             }
         }
-        if !t.requirement_met {
-            if !any {
-                let _ = writeln!(out, "\n{HEAD}FAILURES{HEAD:#}");
-                any = true;
-            }
-            let _ = writeln!(
-                out,
-                "{BAD}{}{BAD:#}: the policy requires {} but this host reaches {}",
-                t.triple,
-                t.required.unwrap_or(Level::Test),
-                t.level
-            );
+    }
+    let unmet: Vec<&TargetReport> = report
+        .targets
+        .iter()
+        .filter(|t| !t.requirement_met)
+        .collect();
+    if items.is_empty() && unmet.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{HEAD}FAILURES BY CAUSE{HEAD:#}");
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for i in &items {
+        if !groups.contains(&(i.cause.as_str(), i.fix)) {
+            groups.push((i.cause.as_str(), i.fix));
         }
+    }
+    for (cause, fix) in groups {
+        let _ = writeln!(out, "{BAD}{cause}{BAD:#}");
+        let _ = writeln!(out, "  fix: {fix}");
+        for i in items.iter().filter(|i| i.cause == cause && i.fix == fix) {
+            let on = if i.triples.len() == report.targets.len() && report.targets.len() > 1 {
+                "every target".to_owned()
+            } else {
+                i.triples.join(", ")
+            };
+            let _ = writeln!(out, "  {HEAD}{}{HEAD:#} on {on}: {}", i.package, i.what);
+            if !i.evidence.is_empty() {
+                let _ = writeln!(out, "      evidence: {}", i.evidence);
+            }
+            if let Some(d) = i.detail {
+                out.push_str(&excerpt(d.trim_end(), "      | "));
+            }
+        }
+    }
+    for t in unmet {
+        let _ = writeln!(
+            out,
+            "{BAD}required level not reached{BAD:#}\n  {}: the policy requires {} but this host reaches {}",
+            t.triple,
+            t.required.unwrap_or(Level::Test),
+            t.level
+        );
+        for d in &t.downgrades {
+            let _ = writeln!(out, "  fix: {}", d.fix);
+        }
+    }
+}
+
+fn diagnosis(d: Option<&crate::diagnose::Diagnosis>) -> (String, &str, &str) {
+    match d {
+        Some(d) => (d.cause.to_string(), d.fix.as_str(), d.evidence.as_str()),
+        None => ("unknown".to_owned(), "", ""),
+    }
+}
+
+/// Tests that pass on the host and fail on another target, with their outcome on each target.
+fn differential(out: &mut String, report: &Report) {
+    let Some(host) = report.targets.iter().find(|t| t.triple == report.host) else {
+        return;
+    };
+    let outcome = |t: &TargetReport, pkg: &str, bin: &str, name: &str| {
+        t.packages
+            .iter()
+            .find(|p| p.name == pkg)
+            .and_then(|p| p.tests.iter().find(|x| x.binary == bin && x.name == name))
+            .map(|x| x.outcome)
+    };
+    let mut rows = Vec::new();
+    for p in &host.packages {
+        for x in p.tests.iter().filter(|x| x.outcome == TestOutcome::Passed) {
+            let cells: Vec<Option<TestOutcome>> = report
+                .targets
+                .iter()
+                .map(|t| outcome(t, &p.name, &x.binary, &x.name))
+                .collect();
+            if cells
+                .iter()
+                .any(|c| matches!(c, Some(TestOutcome::Failed | TestOutcome::TimedOut)))
+            {
+                rows.push((format!("{} {} {}", p.name, x.binary, x.name), cells));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let first = rows.iter().map(|r| r.0.len()).max().unwrap_or(4) + 2;
+    let _ = write!(
+        out,
+        "\n{HEAD}DIFFERENTIAL{HEAD:#} (passes on the host, fails elsewhere)\n{HEAD}{}",
+        pad("TEST", first)
+    );
+    let widths: Vec<usize> = report
+        .targets
+        .iter()
+        .map(|t| short_triple(&t.triple).len().max(9) + 2)
+        .collect();
+    for (t, w) in report.targets.iter().zip(&widths) {
+        let _ = write!(out, "{}", pad(&short_triple(&t.triple), *w));
+    }
+    let _ = writeln!(out, "{HEAD:#}");
+    for (name, cells) in rows {
+        let _ = write!(out, "{}", pad(&name, first));
+        for (c, w) in cells.iter().zip(&widths) {
+            let (text, style) = match c {
+                Some(TestOutcome::Passed) => ("passed", OK),
+                Some(TestOutcome::Failed) => ("FAILED", BAD),
+                Some(TestOutcome::TimedOut) => ("TIMEOUT", BAD),
+                Some(TestOutcome::Ignored) => ("ignored", DIM),
+                None => ("-", DIM),
+            };
+            let _ = write!(out, "{style}{}{style:#}", pad(text, *w));
+        }
+        let _ = writeln!(out);
     }
 }
 

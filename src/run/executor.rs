@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{BinaryJob, BinaryRun, DoctestJob, ExecEvent, RunOptions, TestOutcome, TestResult};
-use crate::process::{Next, Supervised, describe_status, interrupted};
+use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,6 +26,9 @@ struct Attempt {
     /// The test that was running when the process ended or was killed, and whether it timed out.
     cut_short: Option<(String, Duration, bool)>,
     parser: Parser,
+    /// What the process wrote to stdout (all of its output when merged).
+    stdout: String,
+    /// Everything it wrote, for people: stdout, then stderr.
     output: String,
     status: String,
     success: bool,
@@ -35,14 +38,20 @@ struct Attempt {
 
 /// Runs `cmd`, streaming libtest events to `on_event`, killing it when the running test exceeds
 /// `timeout`.
+///
+/// With `merge`, stderr joins stdout in one stream (needed where cargo's stderr headers order the
+/// output, as for doctests); otherwise only stdout (libtest's protocol) is parsed, so a runner's
+/// warnings on stderr cannot corrupt a result line, and stderr is kept for the evidence.
 fn supervise(
     cmd: &mut Command,
     timeout: Option<Duration>,
+    merge: bool,
     mut on_event: impl FnMut(&Event, &Parser),
 ) -> std::io::Result<Attempt> {
-    let mut child = Supervised::spawn(cmd, true)?;
+    let mut child = Supervised::spawn(cmd, merge)?;
     let mut parser = Parser::default();
     let mut output = Vec::new();
+    let mut stderr = Vec::new();
     let mut finished = Vec::new();
     let mut timed_out = None;
     let mut was_interrupted = false;
@@ -61,7 +70,8 @@ fn supervise(
     };
     loop {
         match child.next(Duration::from_millis(100)) {
-            Next::Data(_, data) => {
+            Next::Data(Stream::Stderr, data) => stderr.extend_from_slice(&data),
+            Next::Data(Stream::Stdout, data) => {
                 output.extend_from_slice(&data);
                 let events = parser.feed(&data, Instant::now());
                 handle(events, &parser, &mut finished);
@@ -94,7 +104,16 @@ fn supervise(
         finished,
         cut_short,
         parser,
-        output: String::from_utf8_lossy(&output).into_owned(),
+        stdout: String::from_utf8_lossy(&output).into_owned(),
+        output: if stderr.is_empty() {
+            String::from_utf8_lossy(&output).into_owned()
+        } else {
+            format!(
+                "{}\n[stderr]\n{}",
+                String::from_utf8_lossy(&output).trim_end(),
+                String::from_utf8_lossy(&stderr)
+            )
+        },
         success: status.success(),
         clean_exit: status.code().is_some_and(|c| c == 0 || c == 101),
         status: describe_status(status),
@@ -149,10 +168,11 @@ pub fn run_binary(job: &BinaryJob, opts: &RunOptions, events: &Sender<ExecEvent>
     let list = supervise(
         &mut runner_command(job, &["--list".into(), "--format".into(), "terse".into()]),
         Some(LIST_TIMEOUT),
+        false,
         |_, _| {},
     );
     let names = match list {
-        Ok(a) if a.clean_exit => libtest::parse_list(&a.output),
+        Ok(a) if a.clean_exit => libtest::parse_list(&a.stdout),
         Ok(a) if a.interrupted => return run,
         Ok(a) => {
             run.error = Some(format!(
@@ -199,6 +219,7 @@ pub fn run_binary(job: &BinaryJob, opts: &RunOptions, events: &Sender<ExecEvent>
         let attempt = match supervise(
             &mut runner_command(job, &args),
             opts.test_timeout,
+            false,
             |_, _| {},
         ) {
             Ok(a) => a,
@@ -330,46 +351,51 @@ pub fn run_doctests(
     let mut runs: BTreeMap<String, BinaryRun> = BTreeMap::new();
     let mut current: Option<String> = None;
     let mut suites = std::collections::BTreeSet::new();
-    let attempt = supervise(&mut cmd, opts.test_timeout, |event, parser| match event {
-        Event::Suite(krate) => {
-            current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
-            suites.extend(current.clone());
-        }
-        Event::Finished {
-            name,
-            outcome,
-            duration,
-        } => {
-            let Some(id) = &current else { return };
-            let (outcome, reason, output) = match outcome {
-                RawOutcome::Ok => (TestOutcome::Passed, None, None),
-                RawOutcome::Failed => (
-                    TestOutcome::Failed,
-                    None,
-                    parser.failure_output(name).map(str::to_owned),
-                ),
-                RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
-            };
-            let result = TestResult {
-                name: name.clone(),
+    let attempt = supervise(
+        &mut cmd,
+        opts.test_timeout,
+        true,
+        |event, parser| match event {
+            Event::Suite(krate) => {
+                current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
+                suites.extend(current.clone());
+            }
+            Event::Finished {
+                name,
                 outcome,
-                duration: *duration,
-                output,
-                reason,
-            };
-            let _ = events.send(ExecEvent::TestFinished {
-                triple: job.triple.clone(),
-                package: id.clone(),
-                binary: "doc".to_owned(),
-                result: result.clone(),
-            });
-            runs.entry(id.clone())
-                .or_insert_with(|| doc_run(&job.triple, id))
-                .tests
-                .push(result);
-        }
-        Event::Started(_) => {}
-    });
+                duration,
+            } => {
+                let Some(id) = &current else { return };
+                let (outcome, reason, output) = match outcome {
+                    RawOutcome::Ok => (TestOutcome::Passed, None, None),
+                    RawOutcome::Failed => (
+                        TestOutcome::Failed,
+                        None,
+                        parser.failure_output(name).map(str::to_owned),
+                    ),
+                    RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
+                };
+                let result = TestResult {
+                    name: name.clone(),
+                    outcome,
+                    duration: *duration,
+                    output,
+                    reason,
+                };
+                let _ = events.send(ExecEvent::TestFinished {
+                    triple: job.triple.clone(),
+                    package: id.clone(),
+                    binary: "doc".to_owned(),
+                    result: result.clone(),
+                });
+                runs.entry(id.clone())
+                    .or_insert_with(|| doc_run(&job.triple, id))
+                    .tests
+                    .push(result);
+            }
+            Event::Started(_) => {}
+        },
+    );
     // Failure output is printed after the suite's results: attach it now.
     match attempt {
         Ok(a) => {

@@ -127,22 +127,20 @@ impl Parser {
             };
             return;
         }
-        let Some((name, result)) = line
+        let parsed = line
             .strip_prefix("test ")
             .and_then(|r| r.rsplit_once(" ... "))
-        else {
-            return;
+            .and_then(|(name, result)| Some((base_name(name).to_owned(), outcome(result)?)));
+        let (name, outcome) = match (parsed, &self.running) {
+            (Some(p), _) => p,
+            // Uncaptured output (a C printf, a runner warning) split the running test's line:
+            // its result then arrives on a line of its own.
+            (None, Some((running, _))) => match outcome(line) {
+                Some(o) => (running.clone(), o),
+                None => return,
+            },
+            (None, None) => return,
         };
-        let outcome = match result.trim_end() {
-            "ok" => RawOutcome::Ok,
-            "FAILED" => RawOutcome::Failed,
-            "ignored" => RawOutcome::Ignored(None),
-            r if r.starts_with("ignored, ") => {
-                RawOutcome::Ignored(Some(r["ignored, ".len()..].to_owned()))
-            }
-            _ => return,
-        };
-        let name = base_name(name).to_owned();
         let duration = match self.running.take() {
             Some((running, start)) if running == name => now.saturating_duration_since(start),
             _ => Duration::ZERO,
@@ -153,6 +151,18 @@ impl Parser {
             duration,
         });
     }
+}
+
+fn outcome(result: &str) -> Option<RawOutcome> {
+    Some(match result.trim() {
+        "ok" => RawOutcome::Ok,
+        "FAILED" => RawOutcome::Failed,
+        "ignored" => RawOutcome::Ignored(None),
+        r if r.starts_with("ignored, ") => {
+            RawOutcome::Ignored(Some(r["ignored, ".len()..].to_owned()))
+        }
+        _ => return None,
+    })
 }
 
 /// `NAME - should panic` → `NAME`: libtest appends the test mode to the displayed name.
@@ -264,6 +274,21 @@ mod tests {
             matches!(&ev[1], Event::Finished { name, .. } if name == "endian/src/lib.rs - f (line 3)")
         );
         assert_eq!(ev[2], Event::Suite("other".into()));
+    }
+
+    #[test]
+    fn a_result_split_from_its_line_by_stray_output_still_counts() {
+        let mut p = Parser::default();
+        let ev = feed_all(
+            &mut p,
+            &[
+                "running 1 test\n",
+                "test v ... ",
+                "vector version is not specified\nok\n",
+            ],
+            Instant::now(),
+        );
+        assert!(ev.iter().any(|e| matches!(e, Event::Finished { name, outcome: RawOutcome::Ok, .. } if name == "v")), "{ev:?}");
     }
 
     #[test]

@@ -270,8 +270,8 @@ impl Run {
     }
 }
 
-/// A `PATH` in which every program is still reachable except those whose names start with one of
-/// `hidden`: a real host without, say, `aarch64-linux-gnu-gcc` or `qemu-aarch64`.
+/// A `PATH` in which every program is still reachable except the `hidden` ones (exact names, or
+/// `prefix*`): a real host without, say, `aarch64-linux-gnu-gcc` or `qemu-aarch64`.
 pub struct PathWithout {
     dir: tempfile::TempDir,
     pub path: OsString,
@@ -279,6 +279,12 @@ pub struct PathWithout {
 
 impl PathWithout {
     pub fn new(hidden: &[&str]) -> Self {
+        let hides = |name: &str| {
+            hidden.iter().any(|h| match h.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *h,
+            })
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut kept = Vec::new();
         let farm = dir.path().join("bin");
@@ -290,7 +296,7 @@ impl PathWithout {
             let mut has_hidden = false;
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if hidden.iter().any(|h| name.starts_with(h)) {
+                if hides(&name) {
                     has_hidden = true;
                 }
             }
@@ -301,7 +307,7 @@ impl PathWithout {
             for e in std::fs::read_dir(&d).unwrap().flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let to = farm.join(&name);
-                if !hidden.iter().any(|h| name.starts_with(h)) && !to.exists() {
+                if !hides(&name) && !to.exists() {
                     let _ = std::os::unix::fs::symlink(e.path(), to);
                 }
             }

@@ -1,0 +1,584 @@
+//! Stage 5, diagnose: turns every failure into a [`Diagnosis`] — a named cause, the literal line
+//! that proved it (evidence), and the exact fix for this host.
+//!
+//! Rules are ordered from the most specific toolchain problem to the most general, and match only
+//! literal text that cargo, rustc, the `cc` crate, pkg-config or QEMU print; anything else stays
+//! `unknown` with its raw evidence, never a guess.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::build::BuildError;
+pub use crate::cause::Cause;
+use crate::discover::{Host, TargetCfg};
+use crate::error::Result;
+use crate::fixes::Fixer;
+use crate::level::Level;
+use crate::plan::Plan;
+use crate::targets::{self, TargetInfo};
+
+/// A failure explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    /// The literal line that proved the cause.
+    pub evidence: String,
+    /// The exact command or change that removes the cause on this host.
+    pub fix: String,
+}
+
+/// What the rules need to know about one target.
+#[derive(Debug, Clone)]
+struct Facts {
+    info: Option<&'static TargetInfo>,
+    cfg: TargetCfg,
+    emulated: bool,
+    runner: Option<Vec<String>>,
+}
+
+/// A test failure to explain.
+pub struct TestFailure<'a> {
+    pub triple: &'a str,
+    pub timed_out: bool,
+    pub output: &'a str,
+    /// Did the same test pass on the host target in this run?
+    pub passed_on_host: bool,
+}
+
+pub struct Diagnoser {
+    fixer: Fixer,
+    host_triple: String,
+    host_cfg: TargetCfg,
+    std_fix: BTreeMap<String, String>,
+    targets: BTreeMap<String, Facts>,
+}
+
+impl Diagnoser {
+    pub fn new(host: &Host, plan: &Plan) -> Result<Self> {
+        let fixer = Fixer::new(host);
+        let targets = plan
+            .targets
+            .iter()
+            .map(|t| {
+                let facts = Facts {
+                    info: targets::lookup(&t.triple),
+                    cfg: t.cfg.clone(),
+                    emulated: t.runner.as_ref().is_some_and(|r| !r.argv.is_empty()),
+                    runner: t.runner.as_ref().map(|r| r.argv.clone()),
+                };
+                (t.triple.clone(), facts)
+            })
+            .collect();
+        let std_fix = plan
+            .targets
+            .iter()
+            .map(|t| (t.triple.clone(), fixer.std_fix(host, &t.triple)))
+            .collect();
+        Ok(Diagnoser {
+            host_cfg: host.target_cfg(&host.triple)?,
+            host_triple: host.triple.clone(),
+            fixer,
+            std_fix,
+            targets,
+        })
+    }
+
+    fn facts(&self, triple: &str) -> Facts {
+        self.targets.get(triple).cloned().unwrap_or(Facts {
+            info: targets::lookup(triple),
+            cfg: TargetCfg::default(),
+            emulated: false,
+            runner: None,
+        })
+    }
+
+    fn install_linker(&self, triple: &str) -> String {
+        let f = self.facts(triple);
+        f.info
+            .and_then(|i| self.fixer.install(i.linker_packages))
+            .unwrap_or_else(|| format!("install a C cross toolchain for {triple}"))
+    }
+
+    fn linker_name(&self, triple: &str) -> String {
+        self.facts(triple)
+            .info
+            .map(|i| i.linkers[0].to_owned())
+            .unwrap_or_else(|| "<target>-gcc".to_owned())
+    }
+
+    /// Explains a compile, build-script or test-start error.
+    pub fn build_error(&self, triple: &str, e: &BuildError) -> Diagnosis {
+        let text = match &e.rendered {
+            Some(r) => format!("{}\n{r}", e.message),
+            None => e.message.clone(),
+        };
+        let d = |cause, evidence: &str, fix: String| Diagnosis {
+            cause,
+            evidence: evidence.trim().to_owned(),
+            fix,
+        };
+        let linker_var = targets::cargo_env_var(triple, "linker");
+        if let Some(l) = find(
+            &text,
+            &["can't find crate for `std`", "can't find crate for `core`"],
+        ) {
+            let fix = self
+                .std_fix
+                .get(triple)
+                .cloned()
+                .unwrap_or_else(|| format!("rustup target add {triple}"));
+            return d(Cause::MissingStd, l, fix);
+        }
+        if let Some(l) = find_all(&text, &["linker `", "` not found"]) {
+            return d(
+                Cause::LinkerMissing,
+                l,
+                format!(
+                    "{}; then {linker_var}={}",
+                    self.install_linker(triple),
+                    self.linker_name(triple)
+                ),
+            );
+        }
+        if let Some(l) = find(
+            &text,
+            &[
+                "incompatible with elf64-x86-64",
+                "file in wrong format",
+                "Relocations in generic ELF",
+                "file format not recognized",
+            ],
+        ) {
+            return d(
+                Cause::WrongLinker,
+                l,
+                format!(
+                    "link with the target's linker: {linker_var}={} ({})",
+                    self.linker_name(triple),
+                    self.install_linker(triple)
+                ),
+            );
+        }
+        if let Some(l) = find(
+            &text,
+            &[
+                "Failed to find tool. Is `",
+                "failed to find tool",
+                "No CMAKE_C_COMPILER could be found",
+            ],
+        ) {
+            let tool = l
+                .split('`')
+                .nth(1)
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.linker_name(triple));
+            let cc_var = format!("CC_{}", triple.replace('-', "_"));
+            return d(
+                Cause::CCompilerMissing,
+                l,
+                format!(
+                    "{} (provides `{tool}`), or set {cc_var}=<path to a C compiler for {triple}>",
+                    self.install_linker(triple)
+                ),
+            );
+        }
+        if let Some(l) = find(
+            &text,
+            &[
+                "pkg-config has not been configured to support cross-compilation",
+                "PKG_CONFIG_ALLOW_CROSS",
+            ],
+        ) {
+            let sysroot = self
+                .facts(triple)
+                .info
+                .and_then(|i| i.sysroots.first().copied())
+                .unwrap_or("<sysroot>");
+            return d(
+                Cause::PkgConfigCross,
+                l,
+                format!(
+                    "install the library for {triple} and point pkg-config at it: PKG_CONFIG_SYSROOT_DIR={sysroot} PKG_CONFIG_PATH={sysroot}/lib/pkgconfig (set PKG_CONFIG_ALLOW_CROSS=1 only if the library found really is built for {triple})"
+                ),
+            );
+        }
+        if e.host_unit {
+            return d(
+                Cause::HostSide,
+                first_line(&text),
+                format!(
+                    "a build script or proc-macro fails to compile for the host ({}); fix it there: no target setting will",
+                    self.host_triple
+                ),
+            );
+        }
+        if let Some(l) = find(
+            &text,
+            &[
+                "could not find `x86_64` in `arch`",
+                "could not find `x86` in `arch`",
+                "could not find `aarch64` in `arch`",
+                "could not find `arm` in `arch`",
+                "could not find `riscv64` in `arch`",
+                "could not find `s390x` in `arch`",
+                "unresolved import `core::arch::",
+                "unresolved import `std::arch::",
+                "invalid instruction mnemonic",
+                "unrecognized instruction mnemonic",
+            ],
+        ) {
+            let location = text
+                .lines()
+                .find_map(|x| x.trim().strip_prefix("--> "))
+                .unwrap_or("the reported line")
+                .to_owned();
+            let arch = arch_in(l).unwrap_or("x86_64");
+            let (cause, what) = if e.stage == Level::BuildTests {
+                (Cause::ArchSpecificTestCode, "the tests that use it")
+            } else {
+                (Cause::ArchSpecificCode, "the code that uses it")
+            };
+            return d(
+                cause,
+                l,
+                format!(
+                    "gate it at {location}: #[cfg(target_arch = \"{arch}\")] on the item and on {what}"
+                ),
+            );
+        }
+        if let Some(dep) = e
+            .message
+            .strip_prefix("in dev-dependency `")
+            .and_then(|r| r.split('`').next())
+        {
+            let name = dep.split(' ').next().unwrap_or(dep);
+            let arch = self.facts(triple).cfg.arch;
+            return d(
+                Cause::TestOnlyDependency,
+                first_line(&e.message),
+                format!(
+                    "the dev-dependency `{name}` does not build for {triple}: move it under [target.'cfg(not(target_arch = \"{arch}\"))'.dev-dependencies] and #[cfg] the tests that use it, or exclude the package on {triple} in the policy"
+                ),
+            );
+        }
+        if let Some(d) = self.emulator_problem(triple, &text) {
+            return d;
+        }
+        d(
+            Cause::Unknown,
+            first_line(&text),
+            "no known cause: read the evidence and the full diagnostic in the JSON report"
+                .to_owned(),
+        )
+    }
+
+    fn emulator_problem(&self, triple: &str, text: &str) -> Option<Diagnosis> {
+        let facts = self.facts(triple);
+        let runner_var = targets::cargo_env_var(triple, "runner");
+        let qemu = facts.info.map(|i| i.qemu).unwrap_or("qemu-<arch>");
+        if let Some(l) = find_all(text, &["Could not open '", "ld-"]) {
+            let sysroot = facts
+                .info
+                .and_then(|i| i.sysroots.first().copied())
+                .unwrap_or("<sysroot>");
+            return Some(Diagnosis {
+                cause: Cause::EmulatorSysrootMissing,
+                evidence: l.trim().to_owned(),
+                fix: format!(
+                    "give QEMU the target's sysroot: {runner_var}=\"{qemu} -L {sysroot}\" ({})",
+                    self.install_linker(triple)
+                ),
+            });
+        }
+        if facts.emulated {
+            if let Some(l) = find(
+                text,
+                &["SIGILL", "Illegal instruction", "uncaught target signal 4"],
+            ) {
+                let cpu = facts.info.map(|i| i.qemu_cpu_full).unwrap_or("max");
+                let mut runner = facts
+                    .runner
+                    .clone()
+                    .unwrap_or_else(|| vec![qemu.to_owned()]);
+                match runner.iter().position(|a| a == "-cpu") {
+                    Some(i) if i + 1 < runner.len() => runner[i + 1] = cpu.to_owned(),
+                    _ => {
+                        runner.insert(1.min(runner.len()), cpu.to_owned());
+                        runner.insert(1.min(runner.len()), "-cpu".to_owned());
+                    }
+                }
+                return Some(Diagnosis {
+                    cause: Cause::EmulatorIllegalInstruction,
+                    evidence: l.trim().to_owned(),
+                    fix: format!(
+                        "the emulated CPU lacks an instruction the code uses: {runner_var}=\"{}\" (or build for a CPU QEMU emulates)",
+                        runner.join(" ")
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    /// Explains a failed or timed-out test.
+    pub fn test_failure(&self, t: &TestFailure<'_>) -> Diagnosis {
+        if t.timed_out {
+            return Diagnosis {
+                cause: Cause::Timeout,
+                evidence: first_line(t.output).trim().to_owned(),
+                fix: format!(
+                    "raise --test-timeout, or skip the test on {} in the policy with a reason",
+                    t.triple
+                ),
+            };
+        }
+        if let Some(d) = self.emulator_problem(t.triple, t.output) {
+            return d;
+        }
+        let evidence = t
+            .output
+            .lines()
+            .find(|l| l.contains("panicked at") || l.contains("assertion"))
+            .unwrap_or_else(|| first_line(t.output))
+            .trim()
+            .to_owned();
+        if t.passed_on_host && t.triple != self.host_triple {
+            return Diagnosis {
+                cause: Cause::ArchAssumption,
+                evidence,
+                fix: self.differences(t.triple),
+            };
+        }
+        Diagnosis {
+            cause: Cause::Unknown,
+            evidence,
+            fix: "no known cause: read the test's output in the JSON report".to_owned(),
+        }
+    }
+
+    /// How `triple` differs from the host in the properties tests most often assume.
+    fn differences(&self, triple: &str) -> String {
+        let f = self.facts(triple);
+        let h = &self.host_cfg;
+        let endian = |big: bool| if big { "big" } else { "little" };
+        let host_page = targets::lookup(&self.host_triple).map(|i| i.page_size);
+        let mut diffs = Vec::new();
+        if f.cfg.big_endian != h.big_endian {
+            diffs.push(format!(
+                "byte order ({}-endian, host {}-endian: to_ne_bytes/from_ne_bytes, transmute, casts of byte buffers)",
+                endian(f.cfg.big_endian),
+                endian(h.big_endian)
+            ));
+        }
+        if f.cfg.pointer_width != h.pointer_width {
+            diffs.push(format!(
+                "pointer width ({}-bit, host {}-bit: usize/isize sizes and overflow)",
+                f.cfg.pointer_width, h.pointer_width
+            ));
+        }
+        if let (Some(p), Some(hp)) = (f.info.map(|i| i.page_size), host_page) {
+            if p != hp {
+                diffs.push(format!(
+                    "page size ({} KiB, host {} KiB)",
+                    p / 1024,
+                    hp / 1024
+                ));
+            }
+        }
+        let props = format!(
+            "{triple}: {}-endian, {}-bit pointers{}",
+            endian(f.cfg.big_endian),
+            f.cfg.pointer_width,
+            f.info
+                .map(|i| format!(", {} KiB pages", i.page_size / 1024))
+                .unwrap_or_default()
+        );
+        if diffs.is_empty() {
+            format!(
+                "passes on the host, fails on {props}; byte order, pointer width and page size match the host, so look for other architecture-specific behaviour (char signedness in C, float details, memory ordering)"
+            )
+        } else {
+            format!(
+                "passes on the host, fails on {props}; check the test's assumptions about {}",
+                diffs.join("; ")
+            )
+        }
+    }
+}
+
+/// The first line containing a needle, trying the needles in order (most telling first).
+fn find<'a>(text: &'a str, needles: &[&str]) -> Option<&'a str> {
+    needles
+        .iter()
+        .find_map(|n| text.lines().find(|l| l.contains(n)))
+}
+
+/// The first line containing all of `needles`.
+fn find_all<'a>(text: &'a str, needles: &[&str]) -> Option<&'a str> {
+    text.lines().find(|l| needles.iter().all(|n| l.contains(n)))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+fn arch_in(line: &str) -> Option<&'static str> {
+    ["x86_64", "aarch64", "riscv64", "s390x", "arm", "x86"]
+        .into_iter()
+        .find(|a| line.contains(&format!("`{a}`")) || line.contains(&format!("arch::{a}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn diagnoser() -> Diagnoser {
+        let s390x = TargetCfg {
+            arch: "s390x".into(),
+            big_endian: true,
+            pointer_width: 64,
+            os: "linux".into(),
+        };
+        let host_cfg = TargetCfg {
+            arch: "x86_64".into(),
+            big_endian: false,
+            pointer_width: 64,
+            os: "linux".into(),
+        };
+        let host = Host {
+            triple: "x86_64-unknown-linux-gnu".into(),
+            arch: "x86_64".into(),
+            sysroot: PathBuf::from("/s"),
+            rustup: true,
+            known_triples: Default::default(),
+            package_manager: crate::discover::PackageManager::Apt,
+            cargo: PathBuf::from("cargo"),
+            rustc: "rustc".into(),
+        };
+        Diagnoser {
+            fixer: Fixer::new(&host),
+            host_triple: host.triple.clone(),
+            host_cfg,
+            std_fix: BTreeMap::new(),
+            targets: [(
+                "s390x-unknown-linux-gnu".to_owned(),
+                Facts {
+                    info: targets::lookup("s390x-unknown-linux-gnu"),
+                    cfg: s390x,
+                    emulated: true,
+                    runner: Some(vec![
+                        "qemu-s390x".into(),
+                        "-L".into(),
+                        "/usr/s390x-linux-gnu".into(),
+                    ]),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn err(stage: Level, message: &str, rendered: &str) -> BuildError {
+        BuildError {
+            stage,
+            message: message.into(),
+            rendered: Some(rendered.into()),
+            host_unit: false,
+        }
+    }
+
+    const S: &str = "s390x-unknown-linux-gnu";
+
+    // The literal messages below are the ones recorded in shared/notes/cross-facts.md.
+    #[test]
+    fn toolchain_causes_from_literal_messages() {
+        let d = diagnoser();
+        let e = err(
+            Level::Check,
+            "can't find crate for `std`",
+            "error[E0463]: can't find crate for `std`\n  = note: the `s390x-unknown-linux-gnu` target may not be installed",
+        );
+        assert_eq!(d.build_error(S, &e).cause, Cause::MissingStd);
+        let e = err(
+            Level::Build,
+            "linking with `cc` failed: exit status: 1",
+            "error: linking with `cc` failed: exit status: 1\n  = note: rust-lld: error: /t/symbols.o is incompatible with elf64-x86-64",
+        );
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::WrongLinker);
+        assert_eq!(
+            dx.evidence,
+            "= note: rust-lld: error: /t/symbols.o is incompatible with elf64-x86-64"
+        );
+        assert!(
+            dx.fix
+                .contains("CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER=s390x-linux-gnu-gcc"),
+            "{}",
+            dx.fix
+        );
+        let e = err(
+            Level::Build,
+            "linker `s390x-gcc` not found",
+            "error: linker `s390x-gcc` not found\n  = note: No such file or directory",
+        );
+        assert_eq!(d.build_error(S, &e).cause, Cause::LinkerMissing);
+    }
+
+    #[test]
+    fn unknown_stays_unknown_with_raw_evidence() {
+        let d = diagnoser();
+        let e = err(
+            Level::Build,
+            "mismatched types",
+            "error[E0308]: mismatched types",
+        );
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::Unknown);
+        assert_eq!(dx.evidence, "mismatched types");
+        let t = TestFailure {
+            triple: S,
+            timed_out: false,
+            output: "thread 'x' panicked at src/lib.rs:1:1:\nboom",
+            passed_on_host: false,
+        };
+        assert_eq!(d.test_failure(&t).cause, Cause::Unknown);
+    }
+
+    #[test]
+    fn arch_assumption_names_the_differences() {
+        let d = diagnoser();
+        let t = TestFailure {
+            triple: S,
+            timed_out: false,
+            output: "thread 'x' panicked at src/lib.rs:51:9:\nassertion `left == right` failed",
+            passed_on_host: true,
+        };
+        let dx = d.test_failure(&t);
+        assert_eq!(dx.cause, Cause::ArchAssumption);
+        assert_eq!(dx.evidence, "thread 'x' panicked at src/lib.rs:51:9:");
+        assert!(dx.fix.contains("big-endian"), "{}", dx.fix);
+        assert!(dx.fix.contains("byte order"), "{}", dx.fix);
+        assert!(!dx.fix.contains("pointer width ("), "{}", dx.fix);
+    }
+
+    #[test]
+    fn illegal_instruction_suggests_a_cpu() {
+        let d = diagnoser();
+        let t = TestFailure {
+            triple: S,
+            timed_out: false,
+            output: "the test binary ended (killed by signal 4 (SIGILL)) while this test was running",
+            passed_on_host: true,
+        };
+        let dx = d.test_failure(&t);
+        assert_eq!(dx.cause, Cause::EmulatorIllegalInstruction);
+        assert!(
+            dx.fix
+                .contains("\"qemu-s390x -cpu max -L /usr/s390x-linux-gnu\""),
+            "{}",
+            dx.fix
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Every diagnosable cause, reproduced for real on this host's toolchains and recognised with its
+//! evidence and fix. (missing-std, linker-missing and emulator-missing are downgrades: see
+//! `ladder.rs`; timeout and unknown: `misbehave.rs`; arch-specific-test-code,
+//! test-only-dependency and arch-assumption: `example.rs`.)
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn first_error(r: &Run, triple: &str, pkg: &str) -> Value {
+    let p = r.package(triple, pkg);
+    assert_eq!(p["outcome"], "failed", "{p}");
+    p["errors"][0].clone()
+}
+
+#[test]
+fn wrong_linker_host_cc_for_a_foreign_target() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("portable");
+    let r = fx.verify_with(&["--target", AARCH64], |c| {
+        c.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "cc");
+    });
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let e = first_error(&r, AARCH64, "alpha");
+    assert_eq!(
+        e["stage"], "build-tests",
+        "libraries need no linker; test executables do"
+    );
+    assert_eq!(e["cause"], "wrong-linker", "{e}");
+    assert!(
+        e["evidence"].as_str().unwrap().contains("elf64-x86-64")
+            || e["evidence"].as_str().unwrap().contains("wrong format"),
+        "{e}"
+    );
+    assert!(
+        e["fix"]
+            .as_str()
+            .unwrap()
+            .contains("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc"),
+        "{e}"
+    );
+}
+
+#[test]
+fn configured_linker_that_does_not_exist() {
+    let fx = Fixture::new("portable");
+    let r = fx.verify_with(&["--target", "host"], |c| {
+        c.env(
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
+            "no-such-linker-gcc",
+        );
+    });
+    let t = r.target(HOST);
+    assert_eq!(t["level"], "check");
+    let d = &t["downgrades"][0];
+    assert_eq!(d["cause"], "linker-missing");
+    assert!(
+        d["reason"].as_str().unwrap().contains(
+            "`no-such-linker-gcc` set by env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"
+        ),
+        "{d}"
+    );
+}
+
+#[test]
+fn c_compiler_missing_for_a_build_script() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    // The versioned driver stays (and links), the name the `cc` crate looks for is gone.
+    let versioned = std::fs::read_dir("/usr/bin")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| {
+            n.starts_with("aarch64-linux-gnu-gcc-") && n[22..].chars().all(|c| c.is_ascii_digit())
+        })
+        .expect("a versioned aarch64-linux-gnu-gcc-N");
+    let path = PathWithout::new(&["aarch64-linux-gnu-gcc"]);
+    let fx = Fixture::new("causes");
+    let r = fx.verify_with(&["--target", AARCH64, "-p", "uses-cc"], |c| {
+        c.env("PATH", &path.path)
+            .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", &versioned);
+    });
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let e = first_error(&r, AARCH64, "uses-cc");
+    assert_eq!(e["stage"], "build");
+    assert_eq!(e["cause"], "c-compiler-missing", "{e}");
+    assert!(
+        e["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("aarch64-linux-gnu-gcc"),
+        "{e}"
+    );
+    let fix = e["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("gcc-aarch64-linux-gnu") && fix.contains("CC_aarch64_unknown_linux_gnu"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn pkg_config_refuses_to_cross_compile() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("causes");
+    let r = fx.verify(&["--target", AARCH64, "-p", "uses-pkg-config"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let e = first_error(&r, AARCH64, "uses-pkg-config");
+    assert_eq!(e["cause"], "pkg-config-cross", "{e}");
+    assert!(
+        e["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("pkg-config has not been configured to support cross-compilation"),
+        "{e}"
+    );
+    assert!(
+        e["fix"]
+            .as_str()
+            .unwrap()
+            .contains("PKG_CONFIG_SYSROOT_DIR"),
+        "{e}"
+    );
+}
+
+#[test]
+fn host_side_proc_macro_failure_is_reported_once() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("causes");
+    let r = fx.verify(&[
+        "--target",
+        "host",
+        "--target",
+        AARCH64,
+        "-p",
+        "broken-macro",
+        "-p",
+        "macro-user",
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    for t in [HOST, AARCH64] {
+        assert_eq!(
+            first_error(&r, t, "broken-macro")["cause"],
+            "host-side",
+            "{t}"
+        );
+        assert_eq!(
+            first_error(&r, t, "macro-user")["cause"],
+            "host-side",
+            "{t}"
+        );
+    }
+    let stdout = r.stdout();
+    assert_eq!(
+        stdout.matches("broken-macro on every target").count(),
+        1,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn emulator_without_sysroot() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("portable");
+    let r = fx.verify_with(&["--target", AARCH64, "--no-fail-fast"], |c| {
+        c.env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER",
+            "qemu-aarch64",
+        );
+    });
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let e = first_error(&r, AARCH64, "alpha");
+    assert_eq!(e["stage"], "test");
+    assert_eq!(e["cause"], "emulator-sysroot-missing", "{e}");
+    assert!(
+        e["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("Could not open '/lib/ld-linux-aarch64.so.1'"),
+        "{e}"
+    );
+    assert!(
+        e["fix"]
+            .as_str()
+            .unwrap()
+            .contains("\"qemu-aarch64 -L /usr/aarch64-linux-gnu\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn illegal_instruction_under_qemu_and_the_printed_fix_works() {
+    if !toolchains_present(&[RISCV64]) {
+        return;
+    }
+    let fx = Fixture::new("causes");
+    let r = fx.verify(&["--target", RISCV64, "-p", "vector"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let t = r.test(RISCV64, "vector", "uses_vector_unit");
+    assert_eq!(t["cause"], "emulator-illegal-instruction", "{t}");
+    assert!(t["evidence"].as_str().unwrap().contains("SIGILL"), "{t}");
+    // The fix is an exact runner setting: apply it as printed and the test passes.
+    let fix = t["fix"].as_str().unwrap();
+    let (var, rest) = fix.split_once(": ").unwrap().1.split_once("=\"").unwrap();
+    let value = rest.split('"').next().unwrap();
+    assert_eq!(var, "CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_RUNNER");
+    let r = fx.verify_with(&["--target", RISCV64, "-p", "vector"], |c| {
+        c.env(var, value);
+    });
+    assert_eq!(r.code(), 0, "{}\n{}", r.stdout(), r.stderr());
+    assert_eq!(
+        r.test(RISCV64, "vector", "uses_vector_unit")["outcome"],
+        "passed"
+    );
+}

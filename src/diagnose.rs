@@ -291,32 +291,32 @@ impl Diagnoser {
                 ),
             });
         }
-        if facts.emulated {
-            if let Some(l) = find(
+        if facts.emulated
+            && let Some(l) = find(
                 text,
                 &["SIGILL", "Illegal instruction", "uncaught target signal 4"],
-            ) {
-                let cpu = facts.info.map(|i| i.qemu_cpu_full).unwrap_or("max");
-                let mut runner = facts
-                    .runner
-                    .clone()
-                    .unwrap_or_else(|| vec![qemu.to_owned()]);
-                match runner.iter().position(|a| a == "-cpu") {
-                    Some(i) if i + 1 < runner.len() => runner[i + 1] = cpu.to_owned(),
-                    _ => {
-                        runner.insert(1.min(runner.len()), cpu.to_owned());
-                        runner.insert(1.min(runner.len()), "-cpu".to_owned());
-                    }
+            )
+        {
+            let cpu = facts.info.map(|i| i.qemu_cpu_full).unwrap_or("max");
+            let mut runner = facts
+                .runner
+                .clone()
+                .unwrap_or_else(|| vec![qemu.to_owned()]);
+            match runner.iter().position(|a| a == "-cpu") {
+                Some(i) if i + 1 < runner.len() => runner[i + 1] = cpu.to_owned(),
+                _ => {
+                    runner.insert(1.min(runner.len()), cpu.to_owned());
+                    runner.insert(1.min(runner.len()), "-cpu".to_owned());
                 }
-                return Some(Diagnosis {
-                    cause: Cause::EmulatorIllegalInstruction,
-                    evidence: l.trim().to_owned(),
-                    fix: format!(
-                        "the emulated CPU lacks an instruction the code uses: {runner_var}=\"{}\" (or build for a CPU QEMU emulates)",
-                        runner.join(" ")
-                    ),
-                });
             }
+            return Some(Diagnosis {
+                cause: Cause::EmulatorIllegalInstruction,
+                evidence: l.trim().to_owned(),
+                fix: format!(
+                    "the emulated CPU lacks an instruction the code uses: {runner_var}=\"{}\" (or build for a CPU QEMU emulates)",
+                    runner.join(" ")
+                ),
+            });
         }
         None
     }
@@ -377,14 +377,14 @@ impl Diagnoser {
                 f.cfg.pointer_width, h.pointer_width
             ));
         }
-        if let (Some(p), Some(hp)) = (f.info.map(|i| i.page_size), host_page) {
-            if p != hp {
-                diffs.push(format!(
-                    "page size ({} KiB, host {} KiB)",
-                    p / 1024,
-                    hp / 1024
-                ));
-            }
+        if let (Some(p), Some(hp)) = (f.info.map(|i| i.page_size), host_page)
+            && p != hp
+        {
+            diffs.push(format!(
+                "page size ({} KiB, host {} KiB)",
+                p / 1024,
+                hp / 1024
+            ));
         }
         let props = format!(
             "{triple}: {}-endian, {}-bit pointers{}",

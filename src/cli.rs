@@ -38,6 +38,40 @@ pub enum Command {
     /// Print each target's capability ladder (level, linker, runner, downgrades and fixes)
     /// without building anything.
     Plan(PlanArgs),
+    /// Show, per target, what this host has (std, linker, C compiler, emulator, sysroot,
+    /// runner), where each came from, and the commands that install what is missing.
+    /// Exits 1 when something is missing.
+    Doctor(HostArgs),
+    /// Install what is missing (prints the commands; --yes runs them), and with --write-config
+    /// record the detected linkers and runners in the workspace's .cargo/config.toml.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// Target triple to examine (repeatable; `host` = this host). Default: the policy's targets,
+    /// else the host plus aarch64, s390x and riscv64gc Linux.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// Path to Cargo.toml (for the policy's targets and --write-config).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Coloring.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Run the install commands instead of printing them.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Write auto-detected `linker`/`runner` settings into <workspace>/.cargo/config.toml,
+    /// keeping existing settings and comments, with a backup of the previous file.
+    #[arg(long)]
+    pub write_config: bool,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +159,18 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+impl Xtest {
+    /// The `--color` choice of whichever command was given.
+    pub fn color(&self) -> Color {
+        match &self.command {
+            Some(Command::Plan(p)) => p.common.color,
+            Some(Command::Doctor(h)) => h.color,
+            Some(Command::Setup(s)) => s.host.color,
+            None => self.verify.common.color,
+        }
+    }
 }
 
 impl CommonArgs {

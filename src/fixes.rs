@@ -28,7 +28,11 @@ impl Fixer {
 
     /// One command installing every package (deduplicated, in order); `None` on an unknown distro.
     pub fn install_all(&self, pkgs: &[Packages]) -> Option<String> {
-        let sudo = self.sudo;
+        self.install_argv(pkgs).map(|argv| argv.join(" "))
+    }
+
+    /// [`Fixer::install_all`] as the argument vector `setup --yes` runs.
+    pub fn install_argv(&self, pkgs: &[Packages]) -> Option<Vec<String>> {
         let mut names: Vec<&str> = Vec::new();
         for p in pkgs {
             let name = match self.pm {
@@ -44,12 +48,31 @@ impl Fixer {
         if names.is_empty() {
             return None;
         }
-        let names = names.join(" ");
+        let head: &[&str] = match self.pm {
+            PackageManager::Apt => &["apt-get", "install", "-y"],
+            PackageManager::Dnf => &["dnf", "install", "-y"],
+            PackageManager::Pacman => &["pacman", "-S", "--needed", "--noconfirm"],
+            PackageManager::Unknown => return None,
+        };
+        let sudo = self.sudo.trim();
+        Some(
+            (!sudo.is_empty())
+                .then_some(sudo)
+                .into_iter()
+                .chain(head.iter().copied())
+                .chain(names)
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// The package manager's name, for messages.
+    pub fn package_manager(&self) -> &'static str {
         match self.pm {
-            PackageManager::Apt => Some(format!("{sudo}apt-get install -y {names}")),
-            PackageManager::Dnf => Some(format!("{sudo}dnf install -y {names}")),
-            PackageManager::Pacman => Some(format!("{sudo}pacman -S --needed {names}")),
-            PackageManager::Unknown => None,
+            PackageManager::Apt => "apt",
+            PackageManager::Dnf => "dnf",
+            PackageManager::Pacman => "pacman",
+            PackageManager::Unknown => "unknown package manager",
         }
     }
 

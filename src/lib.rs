@@ -11,6 +11,7 @@ pub mod cause;
 pub mod cli;
 pub mod diagnose;
 pub mod discover;
+pub mod doctor;
 pub mod error;
 pub mod fixes;
 pub mod level;
@@ -31,11 +32,7 @@ use error::{Error, Result};
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = cli::parse();
-    let common = match &cli.command {
-        Some(cli::Command::Plan(p)) => &p.common,
-        None => &cli.verify.common,
-    };
-    anstream::ColorChoice::write_global(match common.color {
+    anstream::ColorChoice::write_global(match cli.color() {
         Color::Auto => anstream::ColorChoice::Auto,
         Color::Always => anstream::ColorChoice::Always,
         Color::Never => anstream::ColorChoice::Never,
@@ -102,7 +99,108 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
     Ok((discovery, plan, cargo))
 }
 
+/// The host, and the toolchains of the targets `doctor`/`setup` examine. Works outside a
+/// workspace too (then without a policy), unless `--manifest-path` names one.
+fn examine_host(
+    args: &cli::HostArgs,
+) -> Result<(Host, Vec<discover::TargetToolchain>, Option<Workspace>)> {
+    let host = Host::discover()?;
+    let workspace = match Workspace::load(
+        &host.cargo,
+        args.manifest_path.as_deref(),
+        &FeatureArgs::default(),
+    ) {
+        Ok(ws) => Some(ws),
+        Err(e) if args.manifest_path.is_some() => return Err(e),
+        Err(_) => None,
+    };
+    let policy = match &workspace {
+        Some(ws) => policy::Policy::load(&ws.root, &ws.metadata)?,
+        None => policy::Policy::default(),
+    };
+    let request = plan::Request {
+        targets: args.targets.clone(),
+        ..Default::default()
+    };
+    let triples = plan::select_triples(&request, &policy, &host.triple);
+    for t in &triples {
+        host.validate_triple(t)?;
+    }
+    let toolchains = Discovery::targets(&host, &triples)?;
+    Ok((host, toolchains, workspace))
+}
+
+fn doctor(args: &cli::HostArgs) -> Result<i32> {
+    let (host, toolchains, _) = examine_host(args)?;
+    let exams: Vec<_> = toolchains.iter().map(doctor::examine).collect();
+    let fixer = fixes::Fixer::new(&host);
+    anstream::print!("{}", doctor::render(&host, &fixer, &exams));
+    Ok(if exams.iter().all(doctor::Examination::healthy) {
+        error::EXIT_OK
+    } else {
+        error::EXIT_FAILED
+    })
+}
+
+fn setup(args: &cli::SetupArgs) -> Result<i32> {
+    let (host, mut toolchains, workspace) = examine_host(&args.host)?;
+    let fixer = fixes::Fixer::new(&host);
+    let exams: Vec<_> = toolchains.iter().map(doctor::examine).collect();
+    let commands = doctor::fix_commands(&host, &fixer, &exams);
+    if commands.is_empty() {
+        shell::status("Setup", "nothing to install");
+    } else if args.yes {
+        doctor::run_commands(&commands)?;
+        // Discover again: the config must record what is there now.
+        let (_, fresh, _) = examine_host(&args.host)?;
+        toolchains = fresh;
+    } else {
+        shell::status("Setup", "would run (pass --yes to run them):");
+        for c in &commands {
+            anstream::println!("{}", c.join(" "));
+        }
+    }
+    for a in doctor::advice(&host, &fixer, &exams) {
+        shell::warn(format!("by hand: {a}"));
+    }
+    if args.write_config {
+        let root = match &workspace {
+            Some(ws) => ws.root.clone(),
+            None => std::env::current_dir()
+                .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?,
+        };
+        let change = doctor::write_config(&root, &toolchains)?;
+        for k in &change.written {
+            shell::status("Wrote", format!("{k} in {}", change.path.display()));
+        }
+        for k in &change.kept {
+            shell::status(
+                "Kept",
+                format!("{k} (already set in {})", change.path.display()),
+            );
+        }
+        if let Some(b) = &change.backup {
+            shell::status("Backup", b.display());
+        }
+        if change.written.is_empty() {
+            shell::status(
+                "Setup",
+                format!(
+                    "{} already has every detected setting",
+                    change.path.display()
+                ),
+            );
+        }
+    }
+    Ok(error::EXIT_OK)
+}
+
 fn execute(cli: &Xtest) -> Result<i32> {
+    match &cli.command {
+        Some(cli::Command::Doctor(args)) => return doctor(args),
+        Some(cli::Command::Setup(args)) => return setup(args),
+        _ => {}
+    }
     if let Some(cli::Command::Plan(args)) = &cli.command {
         let (discovery, plan, _) = prepare(&args.common)?;
         let text = match args.format {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, Linker, Runner, RunnerProblem, Source, TargetCfg, TargetToolchain,
+    Discovery, Host, Runner, RunnerProblem, Source, TargetCfg, TargetToolchain, Tool,
 };
 use crate::fixes::Fixer;
 use crate::level::Level;
@@ -178,8 +178,8 @@ fn plan_target(
         }
     };
     match &tc.linker {
-        Some(Linker { path: Some(_), .. }) => {}
-        Some(Linker {
+        Some(Tool { path: Some(_), .. }) => {}
+        Some(Tool {
             program, source, ..
         }) => step(
             Level::Check,
@@ -278,11 +278,15 @@ mod tests {
             info: targets::lookup("s390x-unknown-linux-gnu"),
             cfg: TargetCfg::default(),
             std_installed: std,
-            linker: linker.then(|| Linker {
+            linker: linker.then(|| Tool {
                 program: "s390x-linux-gnu-gcc".into(),
                 source: Source::AutoDetected,
                 path: Some(PathBuf::from("/usr/bin/s390x-linux-gnu-gcc")),
             }),
+            c_compiler: None,
+            emulator: Some("qemu-s390x".into()),
+            binfmt: false,
+            sysroot: Some("/usr/s390x-linux-gnu".into()),
             runner,
         }
     }

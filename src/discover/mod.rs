@@ -11,7 +11,7 @@ pub mod workspace;
 
 pub use cargo_config::{CargoConfig, Source};
 pub use host::{Host, PackageManager, TargetCfg};
-pub use toolchain::{Linker, Runner, RunnerProblem, TargetToolchain};
+pub use toolchain::{Runner, RunnerProblem, TargetToolchain, Tool};
 pub use workspace::{FeatureArgs, Package, UnitKind, Workspace};
 
 use crate::error::Result;

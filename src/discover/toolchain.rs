@@ -8,9 +8,9 @@ use super::cargo_config::{CargoConfig, Configured, Source};
 use super::host::{Host, TargetCfg};
 use crate::targets::{self, TargetInfo};
 
-/// A linker that was configured or found.
+/// A program (linker, C compiler) that was configured or found.
 #[derive(Debug, Clone)]
-pub struct Linker {
+pub struct Tool {
     pub program: String,
     pub source: Source,
     /// Where the program was found on this host; `None` if it was configured but is missing.
@@ -68,7 +68,15 @@ pub struct TargetToolchain {
     pub info: Option<&'static TargetInfo>,
     pub cfg: TargetCfg,
     pub std_installed: bool,
-    pub linker: Option<Linker>,
+    pub linker: Option<Tool>,
+    /// The C compiler a build script's `cc` crate would use for the target.
+    pub c_compiler: Option<Tool>,
+    /// The QEMU user-mode binary found on PATH.
+    pub emulator: Option<String>,
+    /// A binfmt_misc entry runs the target's executables through QEMU.
+    pub binfmt: bool,
+    /// The sysroot holding the target's dynamic loader (`None` if missing or not needed).
+    pub sysroot: Option<String>,
     pub runner: Result<Runner, RunnerProblem>,
 }
 
@@ -78,12 +86,30 @@ impl TargetToolchain {
         let cfg = host.target_cfg(triple)?;
         let native = triple == host.triple
             || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()) && cfg.os == "linux");
+        let emulator = info.and_then(qemu_binary);
+        let binfmt = info.is_some_and(binfmt_registered);
+        let sysroot = info.and_then(|i| {
+            let loader = i.loader?;
+            i.sysroots
+                .iter()
+                .find(|s| Path::new(s).join(loader).exists())
+                .map(|s| (*s).to_owned())
+        });
+        let found = Found {
+            emulator: emulator.as_deref(),
+            binfmt,
+            sysroot: sysroot.as_deref(),
+        };
         Ok(TargetToolchain {
             triple: triple.to_owned(),
             info,
             std_installed: host.has_std(triple),
             linker: find_linker(config, triple, info, native),
-            runner: find_runner(config, triple, info, native),
+            c_compiler: find_c_compiler(triple, info, native),
+            runner: find_runner(config, triple, info, native, found),
+            emulator,
+            binfmt,
+            sysroot,
             cfg,
         })
     }
@@ -124,28 +150,65 @@ fn find_linker(
     triple: &str,
     info: Option<&TargetInfo>,
     native: bool,
-) -> Option<Linker> {
+) -> Option<Tool> {
     if let Some(Configured { argv, source }) = config.target_program(triple, "linker") {
         let program = argv[0].clone();
-        return Some(Linker {
+        return Some(Tool {
             path: which::which(&program).ok(),
             program,
             source,
         });
     }
     if native && let Ok(path) = which::which("cc") {
-        return Some(Linker {
+        return Some(Tool {
             program: "cc".to_owned(),
             source: Source::Default,
             path: Some(path),
         });
     }
     info?.linkers.iter().find_map(|name| {
-        which::which(name).ok().map(|path| Linker {
+        which::which(name).ok().map(|path| Tool {
             program: (*name).to_owned(),
             source: Source::AutoDetected,
             path: Some(path),
         })
+    })
+}
+
+/// What discovery found for emulation, handed to [`find_runner`].
+struct Found<'a> {
+    emulator: Option<&'a str>,
+    binfmt: bool,
+    sysroot: Option<&'a str>,
+}
+
+/// The C compiler the `cc` crate would pick: `CC_<triple>` / `CC_<triple_with_underscores>` /
+/// `TARGET_CC` (cross) or `CC` (host), else the target's gcc driver (host: `cc`) on PATH.
+fn find_c_compiler(triple: &str, info: Option<&TargetInfo>, native: bool) -> Option<Tool> {
+    let mut vars = vec![
+        format!("CC_{triple}"),
+        format!("CC_{}", triple.replace('-', "_")),
+    ];
+    vars.push(if native { "CC" } else { "TARGET_CC" }.to_owned());
+    for var in vars {
+        if let Ok(v) = std::env::var(&var) {
+            let program = v.split_whitespace().next().unwrap_or_default().to_owned();
+            return Some(Tool {
+                path: which::which(&program).ok(),
+                program,
+                source: Source::Env(var),
+            });
+        }
+    }
+    let (name, source) = if native {
+        ("cc".to_owned(), Source::Default)
+    } else {
+        (info?.linkers[0].to_owned(), Source::AutoDetected)
+    };
+    which::which(&name).ok().map(|path| Tool {
+        program: name,
+        source,
+        path: Some(path),
     })
 }
 
@@ -154,6 +217,7 @@ fn find_runner(
     triple: &str,
     info: Option<&TargetInfo>,
     native: bool,
+    found: Found<'_>,
 ) -> Result<Runner, RunnerProblem> {
     if let Some(Configured { argv, source }) = config.target_program(triple, "runner") {
         if which::which(&argv[0]).is_err() {
@@ -174,30 +238,22 @@ fn find_runner(
     let Some(info) = info else {
         return Err(RunnerProblem::Unknown);
     };
-    let emulator = qemu_binary(info);
-    let binfmt = binfmt_registered(info);
-    if emulator.is_none() && !binfmt {
+    if found.emulator.is_none() && !found.binfmt {
         return Err(RunnerProblem::NoEmulator {
             qemu: info.qemu.to_owned(),
         });
     }
-    let sysroot = match info.loader {
-        None => None,
-        Some(loader) => Some(
-            info.sysroots
-                .iter()
-                .find(|s| Path::new(s).join(loader).exists())
-                .map(|s| (*s).to_owned())
-                .ok_or_else(|| RunnerProblem::NoSysroot {
-                    qemu: info.qemu.to_owned(),
-                    loader: loader.to_owned(),
-                    looked_in: info.sysroots.iter().map(|s| (*s).to_owned()).collect(),
-                })?,
-        ),
-    };
-    let (argv, env) = match emulator {
+    if let (Some(loader), None) = (info.loader, found.sysroot) {
+        return Err(RunnerProblem::NoSysroot {
+            qemu: info.qemu.to_owned(),
+            loader: loader.to_owned(),
+            looked_in: info.sysroots.iter().map(|s| (*s).to_owned()).collect(),
+        });
+    }
+    let sysroot = found.sysroot.map(str::to_owned);
+    let (argv, env) = match found.emulator {
         Some(qemu) => {
-            let mut argv = vec![qemu];
+            let mut argv = vec![qemu.to_owned()];
             if let Some(cpu) = info.qemu_cpu {
                 argv.extend(["-cpu".to_owned(), cpu.to_owned()]);
             }

@@ -1,0 +1,471 @@
+//! `cargo xtest doctor` and `cargo xtest setup`: per target, each component (std, linker, C
+//! compiler, emulator, sysroot, runner) found or missing and where it came from; the exact
+//! commands that install what is missing on this distro; running them (`setup --yes`); and
+//! writing auto-detected linkers and runners into the workspace's `.cargo/config.toml`
+//! (`setup --write-config`: comments and existing settings kept, a backup made, idempotent).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::discover::{Host, PackageManager, Runner, RunnerProblem, Source, TargetToolchain, Tool};
+use crate::error::{Error, Result};
+use crate::fixes::Fixer;
+use crate::targets::{self, Packages};
+
+const OK: Style = AnsiColor::Green.on_default();
+const BAD: Style = AnsiColor::Red.on_default().effects(anstyle::Effects::BOLD);
+const DIM: Style = AnsiColor::BrightBlack.on_default();
+const HEAD: Style = Style::new().effects(anstyle::Effects::BOLD);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Found,
+    Missing,
+    /// Not needed on this host (a native target needs no emulator).
+    NotNeeded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: &'static str,
+    pub status: Status,
+    /// What was found (and where it came from), or what is missing.
+    pub detail: String,
+    /// Packages that provide it, when missing.
+    pub packages: Vec<Packages>,
+    /// Advice when no package can provide it (a user setting pointing nowhere).
+    pub advice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Examination {
+    pub triple: String,
+    pub components: Vec<Component>,
+    pub std_missing: bool,
+}
+
+impl Examination {
+    pub fn healthy(&self) -> bool {
+        self.components.iter().all(|c| c.status != Status::Missing)
+    }
+}
+
+fn tool(
+    name: &'static str,
+    t: &Option<Tool>,
+    tc: &TargetToolchain,
+    expected: Option<&str>,
+) -> Component {
+    let pkgs = tc.info.map(|i| vec![i.linker_packages]).unwrap_or_default();
+    match t {
+        Some(Tool {
+            program,
+            source,
+            path: Some(p),
+        }) => Component {
+            name,
+            status: Status::Found,
+            detail: format!("{program} ({source}: {})", p.display()),
+            packages: Vec::new(),
+            advice: None,
+        },
+        Some(Tool {
+            program, source, ..
+        }) => Component {
+            name,
+            status: Status::Missing,
+            detail: format!("`{program}` set by {source} is not on PATH"),
+            packages: Vec::new(),
+            advice: Some(format!(
+                "install `{program}` or change the setting in {source}"
+            )),
+        },
+        None => Component {
+            name,
+            status: Status::Missing,
+            detail: match expected {
+                Some(e) => format!("`{e}` not on PATH"),
+                None => "none configured".to_owned(),
+            },
+            advice: expected.is_none().then(|| {
+                format!(
+                    "set {} for {}",
+                    if name == "linker" {
+                        targets::cargo_env_var(&tc.triple, "linker")
+                    } else {
+                        format!("CC_{}", tc.triple.replace('-', "_"))
+                    },
+                    tc.triple
+                )
+            }),
+            packages: pkgs,
+        },
+    }
+}
+
+/// Examines one target's toolchain, component by component.
+pub fn examine(tc: &TargetToolchain) -> Examination {
+    let native = matches!(tc.runner, Ok(Runner::Native));
+    let expected = tc.info.map(|i| i.linkers[0]);
+    let mut components = vec![
+        Component {
+            name: "std",
+            status: if tc.std_installed {
+                Status::Found
+            } else {
+                Status::Missing
+            },
+            detail: if tc.std_installed {
+                "installed in the rustc sysroot".to_owned()
+            } else {
+                "not installed".to_owned()
+            },
+            packages: Vec::new(),
+            advice: None,
+        },
+        tool("linker", &tc.linker, tc, expected),
+        tool("C compiler", &tc.c_compiler, tc, expected),
+    ];
+    let (emulator, sysroot) = if native {
+        let n = |name| Component {
+            name,
+            status: Status::NotNeeded,
+            detail: "not needed: runs natively".to_owned(),
+            packages: Vec::new(),
+            advice: None,
+        };
+        (n("emulator"), n("sysroot"))
+    } else {
+        let qemu = tc.info.map(|i| i.qemu).unwrap_or("qemu-<arch>");
+        let emulator = match (&tc.emulator, tc.binfmt) {
+            (Some(q), _) => found("emulator", q.clone()),
+            (None, true) => found("emulator", format!("binfmt_misc entry {qemu}")),
+            (None, false) => Component {
+                name: "emulator",
+                status: Status::Missing,
+                detail: format!("`{qemu}` not on PATH"),
+                packages: if tc.info.is_some() {
+                    vec![targets::qemu_packages()]
+                } else {
+                    Vec::new()
+                },
+                advice: tc
+                    .info
+                    .is_none()
+                    .then(|| format!("set {}", targets::cargo_env_var(&tc.triple, "runner"))),
+            },
+        };
+        let sysroot = match (tc.info.and_then(|i| i.loader), &tc.sysroot) {
+            (None, _) => Component {
+                name: "sysroot",
+                status: Status::NotNeeded,
+                detail: "not needed: statically linked".to_owned(),
+                packages: Vec::new(),
+                advice: None,
+            },
+            (Some(_), Some(s)) => found("sysroot", s.clone()),
+            (Some(loader), None) => Component {
+                name: "sysroot",
+                status: Status::Missing,
+                detail: format!(
+                    "no {loader} in {}",
+                    tc.info.map(|i| i.sysroots.join(", ")).unwrap_or_default()
+                ),
+                packages: tc.info.map(|i| vec![i.linker_packages]).unwrap_or_default(),
+                advice: None,
+            },
+        };
+        (emulator, sysroot)
+    };
+    components.push(emulator);
+    components.push(sysroot);
+    components.push(match &tc.runner {
+        Ok(r) => {
+            let source = match r {
+                Runner::Native => String::new(),
+                Runner::Command { source, .. } => format!(" ({source})"),
+            };
+            found("runner", format!("{}{source}", r.describe()))
+        }
+        Err(p) => Component {
+            name: "runner",
+            status: Status::Missing,
+            detail: match p {
+                RunnerProblem::ConfiguredMissing { program, source } => {
+                    format!("`{program}` set by {source} is not on PATH")
+                }
+                _ => "cannot run the target's executables (see emulator and sysroot)".to_owned(),
+            },
+            packages: Vec::new(),
+            advice: None,
+        },
+    });
+    Examination {
+        triple: tc.triple.clone(),
+        std_missing: !tc.std_installed,
+        components,
+    }
+}
+
+fn found(name: &'static str, detail: String) -> Component {
+    Component {
+        name,
+        status: Status::Found,
+        detail,
+        packages: Vec::new(),
+        advice: None,
+    }
+}
+
+/// The commands that install everything missing, in order, as argument vectors.
+pub fn fix_commands(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let pkgs: Vec<Packages> = exams
+        .iter()
+        .flat_map(|e| &e.components)
+        .filter(|c| c.status == Status::Missing)
+        .flat_map(|c| c.packages.iter().copied())
+        .collect();
+    if let Some(install) = fixer.install_argv(&pkgs) {
+        if host.package_manager == PackageManager::Apt {
+            let mut update: Vec<String> = install
+                .iter()
+                .take_while(|a| *a != "apt-get")
+                .cloned()
+                .collect();
+            update.extend(["apt-get".to_owned(), "update".to_owned()]);
+            commands.push(update);
+        }
+        commands.push(install);
+    }
+    let std: Vec<&str> = exams
+        .iter()
+        .filter(|e| e.std_missing)
+        .map(|e| e.triple.as_str())
+        .collect();
+    if !std.is_empty() && host.rustup {
+        commands.push(
+            ["rustup", "target", "add"]
+                .into_iter()
+                .chain(std)
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    commands
+}
+
+/// Manual steps no package provides (settings that point nowhere, unknown distros).
+pub fn advice(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in exams {
+        for c in e.components.iter().filter(|c| c.status == Status::Missing) {
+            if let Some(a) = &c.advice {
+                out.push(format!("{}: {}: {a}", e.triple, c.name));
+            }
+            if !c.packages.is_empty() && fixer.install_argv(&c.packages).is_none() {
+                out.push(format!(
+                    "{}: {}: install the package providing it ({} on Debian/Ubuntu)",
+                    e.triple,
+                    c.name,
+                    c.packages
+                        .iter()
+                        .map(|p| p.apt)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if e.std_missing && !host.rustup {
+            out.push(fixer.std_fix(host, &e.triple));
+        }
+    }
+    out.dedup();
+    out
+}
+
+pub fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{HEAD}cargo-xtest doctor{HEAD:#} on host {} (package manager: {})",
+        host.triple,
+        fixer.package_manager()
+    );
+    for e in exams {
+        let _ = writeln!(out, "\n{HEAD}{}{HEAD:#}", e.triple);
+        for c in &e.components {
+            let (word, style) = match c.status {
+                Status::Found => ("ok", OK),
+                Status::Missing => ("MISSING", BAD),
+                Status::NotNeeded => ("-", DIM),
+            };
+            let _ = writeln!(out, "  {:<12}{style}{word:<9}{style:#}{}", c.name, c.detail);
+        }
+    }
+    let commands = fix_commands(host, fixer, exams);
+    let advice = advice(host, fixer, exams);
+    if commands.is_empty() && advice.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNothing is missing: every target can reach `test` on this host."
+        );
+        return out;
+    }
+    if !commands.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTo install what is missing, run (or `cargo xtest setup --yes`):"
+        );
+        for c in &commands {
+            let _ = writeln!(out, "  {}", c.join(" "));
+        }
+    }
+    if !advice.is_empty() {
+        let _ = writeln!(out, "\nBy hand:");
+        for a in &advice {
+            let _ = writeln!(out, "  {a}");
+        }
+    }
+    out
+}
+
+/// Runs the fix commands, stopping at the first that fails.
+pub fn run_commands(commands: &[Vec<String>]) -> Result<()> {
+    for argv in commands {
+        crate::shell::status("Running", argv.join(" "));
+        let status = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| Error::bad_input(format!("cannot run `{}`: {e}", argv[0])))?;
+        if !status.success() {
+            return Err(Error::bad_input(format!(
+                "`{}` failed ({}); run it by hand to see why",
+                argv.join(" "),
+                crate::process::describe_status(status)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What `--write-config` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ConfigChange {
+    pub path: PathBuf,
+    pub backup: Option<PathBuf>,
+    pub written: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+/// Writes auto-detected linkers and runners of foreign targets into `<root>/.cargo/config.toml`,
+/// keeping every existing setting and comment; backs the file up first when it changes.
+pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<ConfigChange> {
+    let dir = root.join(".cargo");
+    let path = if !dir.join("config.toml").exists() && dir.join("config").exists() {
+        dir.join("config")
+    } else {
+        dir.join("config.toml")
+    };
+    let original = std::fs::read_to_string(&path).ok();
+    let mut doc: toml_edit::DocumentMut =
+        original
+            .as_deref()
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: toml_edit::TomlError| {
+                Error::bad_input(format!(
+                    "malformed cargo config {}: {}; fix it before --write-config edits it",
+                    path.display(),
+                    crate::discover::cargo_config::one_line(&e.to_string())
+                ))
+            })?;
+    let mut change = ConfigChange {
+        path: path.clone(),
+        ..Default::default()
+    };
+    for tc in toolchains {
+        let mut wanted: Vec<(&str, String)> = Vec::new();
+        if let Some(Tool {
+            program,
+            source: Source::AutoDetected,
+            path: Some(_),
+        }) = &tc.linker
+        {
+            wanted.push(("linker", program.clone()));
+        }
+        if let Ok(Runner::Command {
+            argv,
+            source: Source::AutoDetected,
+            ..
+        }) = &tc.runner
+            && !argv.is_empty()
+        {
+            wanted.push(("runner", argv.join(" ")));
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let target = doc
+            .entry("target")
+            .or_insert_with(|| {
+                let mut t = toml_edit::Table::new();
+                t.set_implicit(true);
+                toml_edit::Item::Table(t)
+            })
+            .as_table_mut()
+            .ok_or_else(|| {
+                Error::bad_input(format!("`target` in {} is not a table", path.display()))
+            })?;
+        let table = target
+            .entry(&tc.triple)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+            .as_table_like_mut()
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "`target.{}` in {} is not a table",
+                    tc.triple,
+                    path.display()
+                ))
+            })?;
+        for (key, value) in wanted {
+            let name = format!("target.{}.{key}", tc.triple);
+            if table.contains_key(key) {
+                change.kept.push(name);
+            } else {
+                table.insert(key, toml_edit::value(value));
+                change.written.push(name);
+            }
+        }
+    }
+    if change.written.is_empty() {
+        return Ok(change);
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+    if original.is_some() {
+        let backup = (0..)
+            .map(|i| {
+                let suffix = if i == 0 {
+                    "bak".to_owned()
+                } else {
+                    format!("bak.{i}")
+                };
+                path.with_extension(match path.extension() {
+                    Some(ext) => format!("{}.{suffix}", ext.to_string_lossy()),
+                    None => suffix,
+                })
+            })
+            .find(|p| !p.exists())
+            .expect("a free backup name");
+        std::fs::copy(&path, &backup)
+            .map_err(|e| Error::internal(format!("cannot back up {}: {e}", path.display())))?;
+        change.backup = Some(backup);
+    }
+    std::fs::write(&path, doc.to_string())
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(change)
+}

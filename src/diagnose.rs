@@ -216,14 +216,14 @@ impl Diagnoser {
         if let Some(l) = find(
             &text,
             &[
+                "unresolved import `core::arch::",
+                "unresolved import `std::arch::",
                 "could not find `x86_64` in `arch`",
                 "could not find `x86` in `arch`",
                 "could not find `aarch64` in `arch`",
                 "could not find `arm` in `arch`",
                 "could not find `riscv64` in `arch`",
                 "could not find `s390x` in `arch`",
-                "unresolved import `core::arch::",
-                "unresolved import `std::arch::",
                 "invalid instruction mnemonic",
                 "unrecognized instruction mnemonic",
             ],

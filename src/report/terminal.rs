@@ -39,20 +39,27 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn targets_table(out: &mut String, report: &Report) {
-    let w = report
-        .targets
-        .iter()
-        .map(|t| t.triple.len())
-        .max()
-        .unwrap_or(6)
-        .max(6)
-        + 2;
+/// Writes the `TARGET  LEVEL  <last>` header and returns the width of the triple column.
+fn target_header<'a>(
+    out: &mut String,
+    triples: impl Iterator<Item = &'a str>,
+    last: &str,
+) -> usize {
+    let w = triples.map(str::len).max().unwrap_or(6).max(6) + 2;
     let _ = writeln!(
         out,
-        "\n{HEAD}{}{}RUNNER{HEAD:#}",
+        "\n{HEAD}{}{}{last}{HEAD:#}",
         pad("TARGET", w),
         pad("LEVEL", 13)
+    );
+    w
+}
+
+fn targets_table(out: &mut String, report: &Report) {
+    let w = target_header(
+        out,
+        report.targets.iter().map(|t| t.triple.as_str()),
+        "RUNNER",
     );
     for t in &report.targets {
         let level_style = if t.level == Level::Test { OK } else { WARN };
@@ -397,19 +404,10 @@ pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) ->
         names.len(),
         names.join(", ")
     );
-    let w = plan
-        .targets
-        .iter()
-        .map(|t| t.triple.len())
-        .max()
-        .unwrap_or(6)
-        .max(6)
-        + 2;
-    let _ = writeln!(
+    let w = target_header(
         out,
-        "\n{HEAD}{}{}LINKER / RUNNER{HEAD:#}",
-        pad("TARGET", w),
-        pad("LEVEL", 13)
+        plan.targets.iter().map(|t| t.triple.as_str()),
+        "LINKER / RUNNER",
     );
     for t in &plan.targets {
         let style = if t.level == Level::Test { OK } else { WARN };

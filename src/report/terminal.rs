@@ -405,7 +405,7 @@ pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) ->
         names.join(", ")
     );
     let w = target_header(
-        out,
+        &mut out,
         plan.targets.iter().map(|t| t.triple.as_str()),
         "LINKER / RUNNER",
     );

@@ -99,7 +99,7 @@ pub struct TestBinary {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct BuildResult {
     /// Keyed by (triple, package id), for every selected, non-excluded package of every target
     /// planned at `check` or above.
@@ -127,7 +127,24 @@ struct CargoOutput {
     status: String,
 }
 
-pub fn build(plan: &Plan, ws: &Workspace, opts: &CargoOptions) -> Result<BuildResult> {
+/// Builds every planned stage; `on_binary` hears of each test executable the moment cargo links
+/// it, so its tests can run while the rest still compiles.
+pub fn build(
+    plan: &Plan,
+    ws: &Workspace,
+    opts: &CargoOptions,
+    on_binary: &dyn Fn(TestBinary),
+) -> Result<BuildResult> {
+    let report = |pkg: &str, unit: &Unit, path: &Path| {
+        if let Some(id) = binary_id(unit) {
+            on_binary(TestBinary {
+                triple: unit.triple.clone().unwrap_or_else(|| plan.host.clone()),
+                package_id: pkg.to_owned(),
+                id,
+                path: path.to_owned(),
+            });
+        }
+    };
     let mut result = BuildResult::default();
     for target in &plan.targets {
         if target.level < Level::Check {
@@ -196,7 +213,7 @@ pub fn build(plan: &Plan, ws: &Workspace, opts: &CargoOptions) -> Result<BuildRe
                 ),
             );
             let started = Instant::now();
-            let out = run_cargo(opts, ws, stage, &names, &packages, &env)?;
+            let out = run_cargo(opts, ws, stage, &names, &packages, &env, &report)?;
             result.interrupted |= crate::process::interrupted();
             attribute_group(
                 &mut result,
@@ -302,7 +319,15 @@ fn attribute_group(
                 "Attributing",
                 format!("{} failure(s) on {triple}", ids.len()),
             );
-            rerun = run_cargo(opts, ws, stage, std::slice::from_ref(triple), &ids, env)?;
+            rerun = run_cargo(
+                opts,
+                ws,
+                stage,
+                std::slice::from_ref(triple),
+                &ids,
+                env,
+                &|_, _, _| {},
+            )?;
             &rerun
         } else {
             &out
@@ -457,6 +482,7 @@ fn run_cargo(
     triples: &[String],
     packages: &[String],
     env: &[(String, String)],
+    on_executable: &dyn Fn(&str, &Unit, &Path),
 ) -> Result<CargoOutput> {
     let mut cmd = opts.command(if stage == Level::Check {
         "check"
@@ -484,7 +510,11 @@ fn run_cargo(
         match child.next(Duration::from_millis(200)) {
             Next::Data(Stream::Stdout, data) => {
                 for line in stdout.push(&data) {
+                    let before = out.executables.len();
                     parse_message(&line, ws, triples, stage, &mut out);
+                    for (pkg, unit, path) in &out.executables[before..] {
+                        on_executable(pkg, unit, path);
+                    }
                 }
             }
             Next::Data(Stream::Stderr, data) => stderr.extend(data),

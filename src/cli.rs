@@ -102,6 +102,15 @@ pub struct VerifyArgs {
     /// Run every test even after one failed (builds always keep going).
     #[arg(long)]
     pub no_fail_fast: bool,
+    /// Run a failed test up to N more times; one that then passes is reported as flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Warn about a test still running after SECS (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub slow_after: f64,
+    /// Neither reuse nor record results in the test-result cache.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Args)]

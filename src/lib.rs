@@ -218,6 +218,12 @@ fn execute(cli: &Xtest) -> Result<i32> {
             "--test-timeout must be a positive number of seconds, got {t}"
         )));
     }
+    if !(args.slow_after.is_finite() && args.slow_after >= 0.0) {
+        return Err(Error::bad_input(format!(
+            "--slow-after must be zero or a positive number of seconds, got {}",
+            args.slow_after
+        )));
+    }
     let (discovery, plan, cargo) = prepare(&args.common)?;
     for t in &plan.targets {
         let how = t
@@ -233,31 +239,41 @@ fn execute(cli: &Xtest) -> Result<i32> {
             ));
         }
     }
-    let built = build::build(&plan, &discovery.workspace, &cargo)?;
-    let ran = if built.interrupted {
-        run::RunResult {
-            interrupted: true,
-            ..Default::default()
-        }
-    } else {
-        let jobs = args.common.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-        run::run(
-            &plan,
-            &discovery.workspace,
-            &built,
-            &run::RunOptions {
-                jobs,
-                test_timeout: args.test_timeout.map(Duration::from_secs_f64),
-                fail_fast: !args.no_fail_fast,
-                cargo,
-                host_libs: discovery.host.lib_dirs(),
-            },
-        )
+    let jobs = args.common.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let run_options = run::RunOptions {
+        jobs,
+        test_timeout: args.test_timeout.map(Duration::from_secs_f64),
+        slow_after: Some(Duration::from_secs_f64(args.slow_after)).filter(|d| !d.is_zero()),
+        retries: args.retries,
+        fail_fast: !args.no_fail_fast,
+        cache: !args.no_cache,
+        cargo: cargo.clone(),
+        host_libs: discovery.host.lib_dirs(),
     };
+    // Build and run as a pipeline: each test binary starts as soon as cargo has linked it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (built, ran) = std::thread::scope(|scope| {
+        let ws = &discovery.workspace;
+        let plan = &plan;
+        let cargo = &cargo;
+        let builder = scope.spawn(move || {
+            let on_binary = |b: build::TestBinary| {
+                let _ = tx.send(run::BuildEvent::Binary(b));
+            };
+            let built = build::build(plan, ws, cargo, &on_binary);
+            if let Ok(b) = &built {
+                let _ = tx.send(run::BuildEvent::Finished(Box::new(b.clone())));
+            }
+            built
+        });
+        let ran = run::run(plan, ws, &run_options, rx);
+        (builder.join().expect("build thread"), ran)
+    });
+    let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
     if let Some(path) = &args.report {

@@ -18,6 +18,10 @@ use crate::run::{RunResult, TestOutcome};
 
 pub const SCHEMA: &str = "cargo-xtest/report-v1";
 
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: &'static str,
@@ -85,6 +89,15 @@ pub struct TestReport {
     pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Replayed from the test-result cache, not run in this invocation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+    /// Failed, then passed on a retry (`--retries`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
+    /// How many times it ran, when more than once.
+    #[serde(skip_serializing_if = "is_one")]
+    pub attempts: u32,
     /// Set on failed and timed-out tests.
     #[serde(flatten)]
     pub diagnosis: Option<Diagnosis>,
@@ -267,6 +280,9 @@ fn package_report(
                 duration_ms: t.duration.as_millis() as u64,
                 output: t.output.clone(),
                 reason: t.reason.clone(),
+                cached: t.cached,
+                flaky: t.flaky,
+                attempts: t.attempts,
                 diagnosis: None,
             });
         }

@@ -1,144 +1,563 @@
-//! Scheduling state of the run stage: a pool of `-j` workers pulling jobs from one queue for all
-//! targets, fail-fast, and at most one `cargo test --doc` at a time (cargo locks the build
-//! directory, so a second one would only hold a worker waiting). Prints progress as events
-//! arrive; never spawns processes itself.
+//! Scheduling state of the run stage. The build stage streams test binaries in as cargo links
+//! them; each is *prepared* (cache replay or listing), its tests split into shards over the `-j`
+//! workers, and the shards' results gathered into one result per binary. Doctests start once the
+//! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
+//! interrupts stop new work; work never started is reported as not run. Prints progress as
+//! events arrive; never spawns processes itself.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, VecDeque};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-use super::executor;
-use super::{BinaryRun, ExecEvent, Job, RunOptions, RunResult, TestOutcome};
+use super::cache::Cache;
+use super::executor::{self, Batch, Prepared};
+use super::{
+    BinaryJob, BinaryRun, BuildEvent, DoctestJob, ExecEvent, RunOptions, RunResult, TestOutcome,
+    TestResult,
+};
+use crate::build::{BuildResult, TestBinary};
+use crate::discover::Workspace;
+use crate::level::Level;
+use crate::plan::Plan;
 use crate::shell;
 
+/// Fewest tests worth a shard of their own: below this, another process start costs more than
+/// the parallelism gains.
+const MIN_SHARD: usize = 24;
+
+#[derive(Debug)]
+enum Task {
+    Prepare(usize),
+    Shard(usize, Vec<String>),
+    Doctest(DoctestJob),
+}
+
+#[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    tasks: VecDeque<Task>,
     doctest_running: bool,
+    closed: bool,
 }
 
 impl Queue {
-    fn take(&mut self) -> Option<Job> {
+    fn take(&mut self) -> Option<Task> {
         let pos = self
-            .jobs
+            .tasks
             .iter()
-            .position(|j| !(self.doctest_running && matches!(j, Job::Doctest(_))))?;
-        let job = self.jobs.remove(pos)?;
-        if matches!(job, Job::Doctest(_)) {
+            .position(|t| !(self.doctest_running && matches!(t, Task::Doctest(_))))?;
+        let task = self.tasks.remove(pos)?;
+        if matches!(task, Task::Doctest(_)) {
             self.doctest_running = true;
         }
-        Some(job)
+        Some(task)
     }
 }
 
 enum Message {
-    Event(ExecEvent),
-    Done(Vec<BinaryRun>),
+    Build(BuildEvent),
+    Exec(ExecEvent),
+    Prepared(usize, Prepared),
+    Batch(usize, Batch),
+    Doctests(Vec<BinaryRun>, Vec<(String, String)>),
 }
 
-pub fn dispatch(jobs: Vec<Job>, opts: &RunOptions) -> RunResult {
-    let total = jobs.len();
-    let queue = Arc::new(Mutex::new(Queue {
-        jobs: jobs.into(),
-        doctest_running: false,
-    }));
-    let stop = Arc::new(AtomicBool::new(false));
+/// One binary's results as its tasks finish.
+struct Binary {
+    job: BinaryJob,
+    run: BinaryRun,
+    key: Option<String>,
+    pending: usize,
+    interrupted: bool,
+}
+
+pub fn run(
+    plan: &Plan,
+    ws: &Workspace,
+    opts: &RunOptions,
+    builds: Receiver<BuildEvent>,
+) -> RunResult {
+    let cache = Cache::open(&ws.target_dir, opts.cache);
+    let workers = opts.jobs.max(1);
+    let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
     let (tx, rx) = mpsc::channel::<Message>();
     let mut result = RunResult::default();
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1).min(total.max(1)) {
-            let queue = Arc::clone(&queue);
-            let stop = Arc::clone(&stop);
+        {
             let tx = tx.clone();
             scope.spawn(move || {
-                loop {
-                    if stop.load(Ordering::Relaxed) || crate::process::interrupted() {
+                for event in builds {
+                    if tx.send(Message::Build(event)).is_err() {
                         return;
                     }
-                    let Some(job) = queue.lock().expect("queue").take() else {
-                        // Nothing takeable now; a doctest job may be waiting for the running one.
-                        if queue.lock().expect("queue").jobs.is_empty() {
-                            return;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                        continue;
-                    };
-                    let (etx, erx) = mpsc::channel();
-                    let forward = {
-                        let tx = tx.clone();
-                        std::thread::spawn(move || {
-                            for e in erx {
-                                let _ = tx.send(Message::Event(e));
-                            }
-                        })
-                    };
-                    let runs = match &job {
-                        Job::Binary(b) => vec![executor::run_binary(b, opts, &etx)],
-                        Job::Doctest(d) => {
-                            let runs = executor::run_doctests(d, opts, &etx);
-                            queue.lock().expect("queue").doctest_running = false;
-                            runs
-                        }
-                    };
-                    drop(etx);
-                    let _ = forward.join();
-                    // Decide fail-fast here, before this worker can take another job.
-                    if opts.fail_fast && runs.iter().any(BinaryRun::failed) {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    let _ = tx.send(Message::Done(runs));
                 }
             });
         }
-        drop(tx);
-        for message in rx {
-            match message {
-                Message::Event(ExecEvent::TestFinished {
-                    triple,
-                    binary,
-                    result: r,
-                    package,
-                }) => {
-                    if matches!(r.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
-                        let verb = if r.outcome == TestOutcome::TimedOut {
-                            "TIMEOUT"
-                        } else {
-                            "FAILED"
-                        };
-                        shell::status_bad(
-                            verb,
-                            format!("{} {} {binary} {}", triple, short_pkg(&package), r.name),
-                        );
-                    }
-                }
-                Message::Done(runs) => {
-                    for run in &runs {
-                        report_binary(run);
-                    }
-                    result.runs.extend(runs);
-                }
-            }
+        let shared: Arc<Mutex<Vec<BinaryJob>>> = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..workers {
+            let queue = Arc::clone(&queue);
+            let tx = tx.clone();
+            let shared = Arc::clone(&shared);
+            let cache = &cache;
+            scope.spawn(move || worker(&queue, &tx, &shared, cache, opts));
         }
+        drop(tx);
+        let mut d = Dispatcher {
+            plan,
+            ws,
+            opts,
+            cache: &cache,
+            queue: &queue,
+            shared: &shared,
+            binaries: Vec::new(),
+            seen: BTreeSet::new(),
+            outstanding: 0,
+            build_done: false,
+            stopped: false,
+            result: &mut result,
+        };
+        d.main_loop(&rx);
     });
-    let left = queue.lock().expect("queue");
-    result.not_run = left.jobs.iter().flat_map(Job::describe).collect();
+    cache.save();
     result.interrupted = crate::process::interrupted();
     result
 }
 
-/// The package name from a cargo package id (`path+file:///ws/endian#0.1.0` → `endian`,
-/// `path+file:///ws/dir#name@0.1.0` → `name`).
-fn short_pkg(id: &str) -> &str {
-    match id.rsplit_once('#') {
-        Some((url, fragment)) => match fragment.split_once('@') {
-            Some((name, _)) => name,
-            None => url.rsplit('/').next().unwrap_or(id),
-        },
-        None => id,
+fn worker(
+    queue: &(Mutex<Queue>, Condvar),
+    tx: &mpsc::Sender<Message>,
+    shared: &Mutex<Vec<BinaryJob>>,
+    cache: &Cache,
+    opts: &RunOptions,
+) {
+    let (lock, cvar) = queue;
+    loop {
+        let task = {
+            let mut q = lock.lock().expect("queue");
+            loop {
+                if q.closed {
+                    return;
+                }
+                if let Some(t) = q.take() {
+                    break t;
+                }
+                q = cvar.wait(q).expect("queue");
+            }
+        };
+        let (etx, erx) = mpsc::channel();
+        let forward = {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for e in erx {
+                    let _ = tx.send(Message::Exec(e));
+                }
+            })
+        };
+        let message = match task {
+            Task::Prepare(i) => {
+                let job = shared.lock().expect("jobs")[i].clone();
+                Message::Prepared(i, executor::prepare(&job, cache))
+            }
+            Task::Shard(i, names) => {
+                let job = shared.lock().expect("jobs")[i].clone();
+                Message::Batch(i, executor::run_batch(&job, names, opts, &etx))
+            }
+            Task::Doctest(job) => {
+                let runs = executor::run_doctests(&job, opts, &etx);
+                lock.lock().expect("queue").doctest_running = false;
+                cvar.notify_all();
+                let keys = job
+                    .packages
+                    .iter()
+                    .map(|(id, _, k)| (id.clone(), k.clone()))
+                    .collect();
+                Message::Doctests(runs, keys)
+            }
+        };
+        drop(etx);
+        let _ = forward.join();
+        if tx.send(message).is_err() {
+            return;
+        }
     }
 }
 
-fn report_binary(run: &BinaryRun) {
+struct Dispatcher<'a> {
+    plan: &'a Plan,
+    ws: &'a Workspace,
+    opts: &'a RunOptions,
+    cache: &'a Cache,
+    queue: &'a (Mutex<Queue>, Condvar),
+    shared: &'a Mutex<Vec<BinaryJob>>,
+    binaries: Vec<Binary>,
+    seen: BTreeSet<(String, String, String)>,
+    /// Tasks queued or running whose result has not been handled yet.
+    outstanding: usize,
+    build_done: bool,
+    stopped: bool,
+    result: &'a mut RunResult,
+}
+
+impl Dispatcher<'_> {
+    fn main_loop(&mut self, rx: &Receiver<Message>) {
+        loop {
+            if self.build_done && self.outstanding == 0 {
+                break;
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(m) => self.handle(m),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if crate::process::interrupted() && !self.stopped {
+                self.stop();
+            }
+        }
+        let (lock, cvar) = self.queue;
+        lock.lock().expect("queue").closed = true;
+        cvar.notify_all();
+    }
+
+    fn push(&mut self, task: Task, front: bool) {
+        if self.stopped {
+            self.record_not_run(&task);
+            return;
+        }
+        self.outstanding += 1;
+        let (lock, cvar) = self.queue;
+        let mut q = lock.lock().expect("queue");
+        if front {
+            q.tasks.push_front(task);
+        } else {
+            q.tasks.push_back(task);
+        }
+        cvar.notify_one();
+    }
+
+    /// Stops new work: queued tasks are reported as not run.
+    fn stop(&mut self) {
+        self.stopped = true;
+        let drained: Vec<Task> = self
+            .queue
+            .0
+            .lock()
+            .expect("queue")
+            .tasks
+            .drain(..)
+            .collect();
+        for t in drained {
+            self.outstanding -= 1;
+            if let Task::Prepare(i) | Task::Shard(i, _) = &t {
+                self.binaries[*i].pending -= 1;
+            }
+            self.record_not_run(&t);
+        }
+        for i in 0..self.binaries.len() {
+            self.maybe_finish(i);
+        }
+    }
+
+    fn record_not_run(&mut self, task: &Task) {
+        match task {
+            Task::Prepare(i) | Task::Shard(i, _) => {
+                let j = &self.binaries[*i].job;
+                let entry = (j.triple.clone(), j.package_id.clone(), j.binary.clone());
+                if !self.result.not_run.contains(&entry) {
+                    self.result.not_run.push(entry);
+                }
+            }
+            Task::Doctest(d) => self.result.not_run.extend(
+                d.packages
+                    .iter()
+                    .map(|(id, _, _)| (d.triple.clone(), id.clone(), "doc".to_owned())),
+            ),
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Build(BuildEvent::Binary(b)) => self.add_binary(b),
+            Message::Build(BuildEvent::Finished(build)) => {
+                self.build_done = true;
+                self.add_doctests(&build);
+            }
+            Message::Exec(ExecEvent::TestFinished {
+                triple,
+                package,
+                binary,
+                result,
+            }) => {
+                if result.failed() {
+                    let verb = if result.outcome == TestOutcome::TimedOut {
+                        "TIMEOUT"
+                    } else {
+                        "FAILED"
+                    };
+                    shell::status_bad(
+                        verb,
+                        format!(
+                            "{triple} {} {binary} {}",
+                            self.ws.package_name(&package),
+                            result.name
+                        ),
+                    );
+                } else if result.flaky {
+                    shell::warn(format!(
+                        "{triple} {binary} {} is flaky: passed on attempt {}",
+                        result.name, result.attempts
+                    ));
+                }
+            }
+            Message::Exec(ExecEvent::Slow {
+                triple,
+                binary,
+                name,
+                elapsed,
+            }) => {
+                shell::warn(format!(
+                    "{triple} {binary} {name} has been running for over {:.0}s",
+                    elapsed.as_secs_f64()
+                ));
+            }
+            Message::Prepared(i, p) => {
+                self.outstanding -= 1;
+                self.prepared(i, p);
+            }
+            Message::Batch(i, batch) => {
+                self.outstanding -= 1;
+                let b = &mut self.binaries[i];
+                b.pending -= 1;
+                b.interrupted |= batch.interrupted;
+                b.run.tests.extend(batch.tests);
+                if b.run.error.is_none() {
+                    b.run.error = batch.error;
+                }
+                self.maybe_finish(i);
+            }
+            Message::Doctests(runs, keys) => {
+                self.outstanding -= 1;
+                for run in runs {
+                    if let Some((_, key)) = keys.iter().find(|(id, _)| *id == run.package_id)
+                        && run.error.is_none()
+                        && !crate::process::interrupted()
+                    {
+                        self.cache.store(key, &run.tests);
+                    }
+                    self.finished(run);
+                }
+            }
+        }
+    }
+
+    fn add_binary(&mut self, b: TestBinary) {
+        let Some(target) = self
+            .plan
+            .targets
+            .iter()
+            .find(|t| t.triple == b.triple && t.level >= Level::Test)
+        else {
+            return;
+        };
+        let Some(runner) = &target.runner else { return };
+        if !self
+            .seen
+            .insert((b.triple.clone(), b.package_id.clone(), b.id.clone()))
+        {
+            return;
+        }
+        let Some(pkg) = self.ws.member(&b.package_id) else {
+            return;
+        };
+        if !self.plan.packages.contains(&pkg.id) || target.excluded.contains_key(&pkg.name) {
+            return;
+        }
+        let job = BinaryJob {
+            triple: b.triple.clone(),
+            package_id: pkg.id.clone(),
+            package_name: pkg.name.clone(),
+            package_version: pkg.version.clone(),
+            binary: b.id.clone(),
+            cwd: pkg.manifest_dir.clone(),
+            lib_path: b
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .into_iter()
+                .chain(if b.triple == self.plan.host {
+                    self.opts.host_libs.clone()
+                } else {
+                    Vec::new()
+                })
+                .collect(),
+            path: b.path,
+            runner: runner.clone(),
+            skips: target.skips.clone(),
+        };
+        self.shared.lock().expect("jobs").push(job.clone());
+        self.binaries.push(Binary {
+            run: BinaryRun::new(&job.triple, &job.package_id, &job.binary),
+            job,
+            key: None,
+            pending: 1,
+            interrupted: false,
+        });
+        self.push(Task::Prepare(self.binaries.len() - 1), false);
+    }
+
+    fn prepared(&mut self, i: usize, p: Prepared) {
+        let b = &mut self.binaries[i];
+        b.pending -= 1;
+        b.key = p.key;
+        b.interrupted |= p.interrupted;
+        b.run.tests.extend(p.known);
+        b.run.error = p.error;
+        let to_run = p.to_run;
+        if !to_run.is_empty() && b.run.error.is_none() && !b.interrupted {
+            let shards = (to_run.len() / MIN_SHARD).clamp(1, self.opts.jobs.max(1));
+            let mut chunks: Vec<Vec<String>> = vec![Vec::new(); shards];
+            for (n, name) in to_run.into_iter().enumerate() {
+                chunks[n % shards].push(name);
+            }
+            self.binaries[i].pending += chunks.len();
+            for chunk in chunks {
+                // A started binary finishes first, so its result (and cache entry) is complete early.
+                self.push(Task::Shard(i, chunk), true);
+            }
+        }
+        self.maybe_finish(i);
+    }
+
+    fn maybe_finish(&mut self, i: usize) {
+        let b = &mut self.binaries[i];
+        if b.pending > 0 || b.job.binary.is_empty() {
+            return;
+        }
+        let run = std::mem::replace(&mut b.run, BinaryRun::new("", "", ""));
+        b.job.binary.clear();
+        let complete =
+            !b.interrupted
+                && run.error.is_none()
+                && !self.result.not_run.iter().any(|(t, p, bin)| {
+                    *t == run.triple && *p == run.package_id && *bin == run.binary
+                });
+        if let Some(key) = b.key.as_deref().filter(|_| complete) {
+            self.cache.store(key, &run.tests);
+        }
+        self.finished(run);
+    }
+
+    fn finished(&mut self, mut run: BinaryRun) {
+        run.tests.sort_by(|a, b| a.name.cmp(&b.name));
+        report_binary(&run, self.ws);
+        let stop = self.opts.fail_fast && run.failed() && !self.stopped;
+        self.result.runs.push(run);
+        if stop {
+            self.stop();
+        }
+    }
+
+    fn add_doctests(&mut self, build: &BuildResult) {
+        for target in self
+            .plan
+            .targets
+            .iter()
+            .filter(|t| t.level >= Level::Test && t.runner.is_some())
+        {
+            let built = |id: &str| {
+                build
+                    .packages
+                    .get(&(target.triple.clone(), id.to_owned()))
+                    .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
+            };
+            let mut packages = Vec::new();
+            for id in self.plan.packages.iter().filter(|id| built(id)) {
+                let Some(p) = self.ws.member(id) else {
+                    continue;
+                };
+                let Some(lib) = p.lib() else { continue };
+                if !lib.doctest || (lib.proc_macro && target.triple != self.plan.host) {
+                    continue;
+                }
+                let key = self.doctest_key(
+                    &target.triple,
+                    target
+                        .runner
+                        .as_ref()
+                        .map(|r| r.argv.join(" "))
+                        .unwrap_or_default(),
+                    p,
+                    build,
+                    &target.skips,
+                );
+                match self.cache.load(&key) {
+                    Some(entries) if entries.iter().all(|e| e.outcome.is_some()) => {
+                        let mut run = BinaryRun::new(&target.triple, id, "doc");
+                        run.tests = entries
+                            .into_iter()
+                            .map(|e| TestResult {
+                                reason: e.reason,
+                                cached: true,
+                                ..TestResult::new(
+                                    e.name,
+                                    e.outcome.expect("checked"),
+                                    Duration::from_millis(e.duration_ms),
+                                )
+                            })
+                            .collect();
+                        self.finished(run);
+                    }
+                    _ => packages.push((id.clone(), lib.name.replace('-', "_"), key)),
+                }
+            }
+            if !packages.is_empty() {
+                self.push(
+                    Task::Doctest(DoctestJob {
+                        triple: target.triple.clone(),
+                        packages,
+                        cargo_env: target.cargo_env.clone(),
+                        skips: target.skips.clone(),
+                    }),
+                    false,
+                );
+            }
+        }
+    }
+
+    /// Doctests key on the package's files, its test binaries on the triple (which embed the
+    /// library and every dependency), the runner, the cargo flags and the skips.
+    fn doctest_key(
+        &self,
+        triple: &str,
+        runner: String,
+        pkg: &crate::discover::Package,
+        build: &BuildResult,
+        skips: &std::collections::BTreeMap<String, String>,
+    ) -> String {
+        let mut parts = vec![
+            "doc-v1".to_owned(),
+            triple.to_owned(),
+            runner,
+            self.cache.source_hash(&pkg.manifest_dir),
+            format!("{:?}", self.opts.cargo.features),
+            self.opts.cargo.release.to_string(),
+            skips.keys().cloned().collect::<Vec<_>>().join(","),
+        ];
+        let mut bins: Vec<&TestBinary> = build
+            .binaries
+            .iter()
+            .filter(|b| b.triple == triple && b.package_id == pkg.id)
+            .collect();
+        bins.sort_by(|a, b| a.id.cmp(&b.id));
+        for b in bins {
+            parts.push(self.cache.file_hash(&b.path).unwrap_or_default());
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.cache.key(&refs)
+    }
+}
+
+fn report_binary(run: &BinaryRun, ws: &Workspace) {
     let count = |o| run.tests.iter().filter(|t| t.outcome == o).count();
     let (passed, failed, ignored, timed_out) = (
         count(TestOutcome::Passed),
@@ -146,14 +565,25 @@ fn report_binary(run: &BinaryRun) {
         count(TestOutcome::Ignored),
         count(TestOutcome::TimedOut),
     );
-    let ms: u128 = run.tests.iter().map(|t| t.duration.as_millis()).sum();
+    let cached = run.tests.iter().filter(|t| t.cached).count();
+    let ms: u128 = run
+        .tests
+        .iter()
+        .filter(|t| !t.cached)
+        .map(|t| t.duration.as_millis())
+        .sum();
     let what = format!(
-        "{} {} {}: {passed} passed, {failed} failed, {ignored} ignored{} ({:.2}s)",
+        "{} {} {}: {passed} passed, {failed} failed, {ignored} ignored{}{} ({:.2}s)",
         run.triple,
-        short_pkg(&run.package_id),
+        ws.package_name(&run.package_id),
         run.binary,
         if timed_out > 0 {
             format!(", {timed_out} timed out")
+        } else {
+            String::new()
+        },
+        if cached > 0 {
+            format!(", {cached} cached")
         } else {
             String::new()
         },
@@ -168,20 +598,5 @@ fn report_binary(run: &BinaryRun) {
         shell::status_bad("Tested", what);
     } else {
         shell::status("Tested", what);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_pkg;
-
-    #[test]
-    fn short_names_from_package_ids() {
-        assert_eq!(short_pkg("path+file:///ws/endian#0.1.0"), "endian");
-        assert_eq!(short_pkg("path+file:///ws/dir#other@0.1.0"), "other");
-        assert_eq!(
-            short_pkg("registry+https://github.com/rust-lang/crates.io-index#cc@1.2.3"),
-            "cc"
-        );
     }
 }

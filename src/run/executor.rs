@@ -1,16 +1,17 @@
-//! Spawns and supervises the processes of one job, reporting each finished test as an event.
+//! Spawns and supervises the processes of one task, reporting each finished test as an event.
 //!
-//! A binary job lists its tests through the runner (`--list --format terse`), then runs them in
-//! one process with `--test-threads=1 --exact NAMES…`. A test that hangs past the timeout is
-//! killed with its whole process group and marked timed-out; a test during which the binary
-//! crashed is marked failed; either way the unfinished rest of the batch runs again in a fresh
-//! process. A doctest job runs `cargo test --doc` for its packages on one target.
+//! *Prepare* a binary: replay what the cache holds, else list its tests through the runner
+//! (`--list --format terse`). *Run a batch*: one process with `--test-threads=1 --exact NAMES…`,
+//! so each test is timed and a hung one can be killed with its whole process group; after a hang
+//! or a crash the unfinished rest runs again in a fresh process; failed tests get `--retries`
+//! more tries. *Doctests*: `cargo test --doc` for some packages of one target.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{BinaryJob, BinaryRun, DoctestJob, ExecEvent, RunOptions, TestOutcome, TestResult};
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
@@ -20,11 +21,24 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much of a crashed process's output is kept.
 const TAIL: usize = 4000;
 
+/// Limits watched while a process runs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Watch {
+    /// Kill when the running test exceeds this.
+    timeout: Option<Duration>,
+    /// Report (once per test) a test running longer than this.
+    slow: Option<Duration>,
+    /// Kill when no test finished for this long (doctests, whose starts are not visible).
+    idle: Option<Duration>,
+}
+
 /// One supervised process: its events, output and how it ended.
 struct Attempt {
     finished: Vec<(String, RawOutcome, Duration)>,
     /// The test that was running when the process ended or was killed, and whether it timed out.
     cut_short: Option<(String, Duration, bool)>,
+    /// Killed because nothing finished within `Watch::idle`.
+    idle_killed: Option<Duration>,
     parser: Parser,
     /// What the process wrote to stdout (all of its output when merged).
     stdout: String,
@@ -36,15 +50,14 @@ struct Attempt {
     interrupted: bool,
 }
 
-/// Runs `cmd`, streaming libtest events to `on_event`, killing it when the running test exceeds
-/// `timeout`.
+/// Runs `cmd`, streaming libtest events to `on_event`.
 ///
 /// With `merge`, stderr joins stdout in one stream (needed where cargo's stderr headers order the
 /// output, as for doctests); otherwise only stdout (libtest's protocol) is parsed, so a runner's
 /// warnings on stderr cannot corrupt a result line, and stderr is kept for the evidence.
 fn supervise(
     cmd: &mut Command,
-    timeout: Option<Duration>,
+    watch: Watch,
     merge: bool,
     mut on_event: impl FnMut(&Event, &Parser),
 ) -> std::io::Result<Attempt> {
@@ -54,45 +67,75 @@ fn supervise(
     let mut stderr = Vec::new();
     let mut finished = Vec::new();
     let mut timed_out = None;
+    let mut idle_killed = None;
     let mut was_interrupted = false;
-    let mut handle = |events: Vec<Event>, parser: &Parser, finished: &mut Vec<_>| {
-        for e in events {
-            if let Event::Finished {
-                name,
-                outcome,
-                duration,
-            } = &e
-            {
-                finished.push((name.clone(), outcome.clone(), *duration));
-            }
-            on_event(&e, parser);
-        }
-    };
+    let mut slow_reported: Option<String> = None;
+    let mut last_progress = Instant::now();
     loop {
         match child.next(Duration::from_millis(100)) {
             Next::Data(Stream::Stderr, data) => stderr.extend_from_slice(&data),
             Next::Data(Stream::Stdout, data) => {
                 output.extend_from_slice(&data);
-                let events = parser.feed(&data, Instant::now());
-                handle(events, &parser, &mut finished);
+                for e in parser.feed(&data, Instant::now()) {
+                    if let Event::Finished {
+                        name,
+                        outcome,
+                        duration,
+                    } = &e
+                    {
+                        finished.push((name.clone(), outcome.clone(), *duration));
+                        last_progress = Instant::now();
+                    }
+                    on_event(&e, &parser);
+                }
             }
             Next::Idle => {}
             Next::Done => break,
         }
-        if interrupted() {
+        if interrupted() && !was_interrupted {
             was_interrupted = true;
             child.kill();
         }
-        if let (Some(limit), Some((name, start))) = (timeout, parser.running())
-            && timed_out.is_none()
-            && start.elapsed() > limit
+        if let Some((name, start)) = parser.running() {
+            let elapsed = start.elapsed();
+            if let Some(limit) = watch.timeout
+                && timed_out.is_none()
+                && elapsed > limit
+            {
+                timed_out = Some((name.to_owned(), elapsed));
+                child.kill();
+            }
+            if let Some(slow) = watch.slow
+                && elapsed > slow
+                && slow_reported.as_deref() != Some(name)
+            {
+                slow_reported = Some(name.to_owned());
+                let e = Event::Slow {
+                    name: name.to_owned(),
+                    elapsed,
+                };
+                on_event(&e, &parser);
+            }
+        }
+        if let Some(idle) = watch.idle
+            && idle_killed.is_none()
+            && last_progress.elapsed() > idle
         {
-            timed_out = Some((name.to_owned(), start.elapsed()));
+            idle_killed = Some(last_progress.elapsed());
             child.kill();
         }
     }
-    let events = parser.finish(Instant::now());
-    handle(events, &parser, &mut finished);
+    for e in parser.finish(Instant::now()) {
+        if let Event::Finished {
+            name,
+            outcome,
+            duration,
+        } = &e
+        {
+            finished.push((name.clone(), outcome.clone(), *duration));
+        }
+        on_event(&e, &parser);
+    }
     let status = child.finish();
     let cut_short = match timed_out {
         Some((name, d)) => Some((name, d, true)),
@@ -100,20 +143,22 @@ fn supervise(
             .running()
             .map(|(n, start)| (n.to_owned(), start.elapsed(), false)),
     };
+    let stdout = String::from_utf8_lossy(&output).into_owned();
     Ok(Attempt {
         finished,
         cut_short,
+        idle_killed,
         parser,
-        stdout: String::from_utf8_lossy(&output).into_owned(),
         output: if stderr.is_empty() {
-            String::from_utf8_lossy(&output).into_owned()
+            stdout.clone()
         } else {
             format!(
                 "{}\n[stderr]\n{}",
-                String::from_utf8_lossy(&output).trim_end(),
+                stdout.trim_end(),
                 String::from_utf8_lossy(&stderr)
             )
         },
+        stdout,
         success: status.success(),
         clean_exit: status.code().is_some_and(|c| c == 0 || c == 101),
         status: describe_status(status),
@@ -127,6 +172,29 @@ fn tail(s: &str) -> String {
         .find(|i| s.is_char_boundary(*i))
         .unwrap_or(s.len());
     s[start..].trim().to_owned()
+}
+
+/// A libtest result as a [`TestResult`], with the failure output the parser collected.
+fn result_of(name: &str, raw: &RawOutcome, duration: Duration, parser: &Parser) -> TestResult {
+    let (outcome, reason, output) = match raw {
+        RawOutcome::Ok => (TestOutcome::Passed, None, None),
+        RawOutcome::Failed => (
+            TestOutcome::Failed,
+            None,
+            parser.failure_output(name).map(str::to_owned),
+        ),
+        RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
+    };
+    TestResult {
+        duration: if outcome == TestOutcome::Ignored {
+            Duration::ZERO
+        } else {
+            duration
+        },
+        output,
+        reason,
+        ..TestResult::new(name.to_owned(), outcome, duration)
+    }
 }
 
 fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
@@ -157,109 +225,208 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
     cmd
 }
 
-pub fn run_binary(job: &BinaryJob, opts: &RunOptions, events: &Sender<ExecEvent>) -> BinaryRun {
-    let mut run = BinaryRun {
-        triple: job.triple.clone(),
-        package_id: job.package_id.clone(),
-        binary: job.binary.clone(),
-        tests: Vec::new(),
-        error: None,
+fn runner_display(job: &BinaryJob) -> String {
+    job.runner
+        .argv
+        .first()
+        .cloned()
+        .unwrap_or_else(|| job.path.display().to_string())
+}
+
+fn skipped(name: String, reason: &str) -> TestResult {
+    TestResult {
+        reason: Some(format!("skipped by policy: {reason}")),
+        ..TestResult::new(name, TestOutcome::Ignored, Duration::ZERO)
+    }
+}
+
+/// What must still run of a binary, and what is already known.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub to_run: Vec<String>,
+    /// Policy skips and results replayed from the cache.
+    pub known: Vec<TestResult>,
+    /// The cache key to store the finished results under.
+    pub key: Option<String>,
+    pub error: Option<String>,
+    pub interrupted: bool,
+}
+
+/// The binary's cache key: its content, runner, package files and triple.
+pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
+    if !cache.enabled() {
+        return None;
+    }
+    let content = cache.file_hash(&job.path).ok()?;
+    let runner_env: Vec<String> = job
+        .runner
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Some(cache.key(&[
+        "bin-v1",
+        &job.triple,
+        &content,
+        &job.runner.argv.join(" "),
+        &runner_env.join(" "),
+        &cache.source_hash(&job.cwd),
+    ]))
+}
+
+pub fn prepare(job: &BinaryJob, cache: &Cache) -> Prepared {
+    let mut prepared = Prepared {
+        key: binary_key(job, cache),
+        ..Default::default()
     };
+    if let Some(entries) = prepared.key.as_deref().and_then(|k| cache.load(k)) {
+        for e in entries {
+            match (job.skips.get(&e.name), e.outcome) {
+                (Some(reason), _) => prepared.known.push(skipped(e.name, reason)),
+                (None, Some(outcome)) => prepared.known.push(TestResult {
+                    reason: e.reason,
+                    cached: true,
+                    ..TestResult::new(e.name, outcome, Duration::from_millis(e.duration_ms))
+                }),
+                (None, None) => prepared.to_run.push(e.name),
+            }
+        }
+        return prepared;
+    }
     let list = supervise(
         &mut runner_command(job, &["--list".into(), "--format".into(), "terse".into()]),
-        Some(LIST_TIMEOUT),
+        Watch {
+            timeout: Some(LIST_TIMEOUT),
+            ..Default::default()
+        },
         false,
         |_, _| {},
     );
     let names = match list {
         Ok(a) if a.clean_exit => libtest::parse_list(&a.stdout),
-        Ok(a) if a.interrupted => return run,
+        Ok(a) if a.interrupted => {
+            prepared.interrupted = true;
+            return prepared;
+        }
         Ok(a) => {
-            run.error = Some(format!(
+            prepared.error = Some(format!(
                 "cannot list the tests of {} ({}): {}",
                 job.binary,
                 a.status,
                 tail(&a.output)
             ));
-            return run;
+            return prepared;
         }
         Err(e) => {
-            run.error = Some(format!("cannot start {}: {e}", runner_display(job)));
-            return run;
+            prepared.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+            return prepared;
         }
     };
-    let emit = |result: TestResult, run: &mut BinaryRun| {
-        let _ = events.send(ExecEvent::TestFinished {
-            triple: job.triple.clone(),
-            package: job.package_id.clone(),
-            binary: job.binary.clone(),
-            result: result.clone(),
-        });
-        run.tests.push(result);
-    };
-    let mut remaining: Vec<String> = Vec::new();
     for name in names {
         match job.skips.get(&name) {
-            Some(reason) => emit(
-                TestResult {
-                    name,
-                    outcome: TestOutcome::Ignored,
-                    duration: Duration::ZERO,
-                    output: None,
-                    reason: Some(format!("skipped by policy: {reason}")),
-                },
-                &mut run,
-            ),
-            None => remaining.push(name),
+            Some(reason) => prepared.known.push(skipped(name, reason)),
+            None => prepared.to_run.push(name),
         }
     }
+    prepared
+}
+
+/// The results of one batch of a binary's tests.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub tests: Vec<TestResult>,
+    pub error: Option<String>,
+    pub interrupted: bool,
+}
+
+/// Runs `names` of one binary; every name gets a result unless the binary cannot run at all.
+pub fn run_batch(
+    job: &BinaryJob,
+    names: Vec<String>,
+    opts: &RunOptions,
+    events: &Sender<ExecEvent>,
+) -> Batch {
+    let mut batch = attempt_all(job, names, opts, events);
+    if batch.interrupted || opts.retries == 0 {
+        for t in &batch.tests {
+            emit(job, events, t);
+        }
+        return batch;
+    }
+    // Retries: a failed test runs alone again; passing on a retry makes it flaky.
+    for t in &mut batch.tests {
+        let mut attempts = 1;
+        while t.failed() && attempts <= opts.retries && !interrupted() {
+            attempts += 1;
+            let retry = attempt_all(job, vec![t.name.clone()], opts, events);
+            if let Some(r) = retry.tests.into_iter().next()
+                && r.outcome == TestOutcome::Passed
+            {
+                let first_failure = t.output.take();
+                *t = TestResult {
+                    flaky: true,
+                    output: first_failure,
+                    ..r
+                };
+            }
+        }
+        t.attempts = attempts;
+        emit(job, events, t);
+    }
+    batch
+}
+
+fn emit(job: &BinaryJob, events: &Sender<ExecEvent>, t: &TestResult) {
+    let _ = events.send(ExecEvent::TestFinished {
+        triple: job.triple.clone(),
+        package: job.package_id.clone(),
+        binary: job.binary.clone(),
+        result: t.clone(),
+    });
+}
+
+/// Runs `names` in as few processes as crashes and hangs allow.
+fn attempt_all(
+    job: &BinaryJob,
+    mut remaining: Vec<String>,
+    opts: &RunOptions,
+    events: &Sender<ExecEvent>,
+) -> Batch {
+    let mut batch = Batch::default();
+    let watch = Watch {
+        timeout: opts.test_timeout,
+        slow: opts.slow_after,
+        idle: None,
+    };
     while !remaining.is_empty() {
         let mut args = vec!["--test-threads=1".to_owned(), "--exact".to_owned()];
         args.extend(remaining.iter().cloned());
-        let attempt = match supervise(
-            &mut runner_command(job, &args),
-            opts.test_timeout,
-            false,
-            |_, _| {},
-        ) {
-            Ok(a) => a,
-            Err(e) => {
-                run.error = Some(format!("cannot start {}: {e}", runner_display(job)));
-                return run;
+        let on_event = |e: &Event, _: &Parser| {
+            if let Event::Slow { name, elapsed } = e {
+                let _ = events.send(ExecEvent::Slow {
+                    triple: job.triple.clone(),
+                    binary: format!("{} {}", job.package_name, job.binary),
+                    name: name.clone(),
+                    elapsed: *elapsed,
+                });
             }
         };
-        let mut done: BTreeMap<String, TestResult> = BTreeMap::new();
-        for (name, outcome, duration) in &attempt.finished {
-            let (outcome, reason, output) = match outcome {
-                RawOutcome::Ok => (TestOutcome::Passed, None, None),
-                RawOutcome::Failed => (
-                    TestOutcome::Failed,
-                    None,
-                    attempt.parser.failure_output(name).map(str::to_owned),
-                ),
-                RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
-            };
-            let duration = if outcome == TestOutcome::Ignored {
-                &Duration::ZERO
-            } else {
-                duration
-            };
-            done.insert(
-                name.clone(),
-                TestResult {
-                    name: name.clone(),
-                    outcome,
-                    duration: *duration,
-                    output,
-                    reason,
-                },
-            );
-        }
-        if attempt.interrupted {
-            for (_, r) in done {
-                emit(r, &mut run);
+        let attempt = match supervise(&mut runner_command(job, &args), watch, false, on_event) {
+            Ok(a) => a,
+            Err(e) => {
+                batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+                return batch;
             }
-            return run;
+        };
+        let mut done: BTreeMap<String, TestResult> = attempt
+            .finished
+            .iter()
+            .map(|(name, raw, d)| (name.clone(), result_of(name, raw, *d, &attempt.parser)))
+            .collect();
+        if attempt.interrupted {
+            batch.tests.extend(done.into_values());
+            batch.interrupted = true;
+            return batch;
         }
         if let Some((name, duration, timed_out)) = &attempt.cut_short {
             let (outcome, what) = if *timed_out {
@@ -282,49 +449,38 @@ pub fn run_binary(job: &BinaryJob, opts: &RunOptions, events: &Sender<ExecEvent>
             done.insert(
                 name.clone(),
                 TestResult {
-                    name: name.clone(),
-                    outcome,
-                    duration: *duration,
                     output: Some(format!("{what}\n{}", tail(&attempt.output))),
-                    reason: None,
+                    ..TestResult::new(name.clone(), outcome, *duration)
                 },
             );
         }
         if done.is_empty() {
-            run.error = Some(format!(
+            batch.error = Some(format!(
                 "{} ended ({}) without running a test: {}",
                 job.binary,
                 attempt.status,
                 tail(&attempt.output)
             ));
-            return run;
+            return batch;
         }
         remaining.retain(|n| !done.contains_key(n));
-        for (_, r) in done {
-            emit(r, &mut run);
-        }
+        batch.tests.extend(done.into_values());
         if !attempt.clean_exit && attempt.cut_short.is_none() && !remaining.is_empty() {
-            run.error = Some(format!(
+            batch.error = Some(format!(
                 "{} ended ({}) before running every test: {}",
                 job.binary,
                 attempt.status,
                 tail(&attempt.output)
             ));
-            return run;
+            return batch;
         }
     }
-    run
-}
-
-fn runner_display(job: &BinaryJob) -> String {
-    job.runner
-        .argv
-        .first()
-        .cloned()
-        .unwrap_or_else(|| job.path.display().to_string())
+    batch
 }
 
 /// Runs one target's doctests through cargo (which hands rustdoc the runner and linker).
+/// rustdoc compiles doctests in parallel, so no per-test start is visible: `--test-timeout`
+/// bounds the time without any doctest finishing.
 pub fn run_doctests(
     job: &DoctestJob,
     opts: &RunOptions,
@@ -332,10 +488,10 @@ pub fn run_doctests(
 ) -> Vec<BinaryRun> {
     let mut cmd = opts.cargo.command("test");
     cmd.args(["--doc", "--no-fail-fast", "--target", &job.triple]);
-    for (id, _) in &job.packages {
+    for (id, _, _) in &job.packages {
         cmd.arg("--package").arg(id);
     }
-    cmd.arg("--").arg("--test-threads=1");
+    cmd.arg("--");
     for name in job.skips.keys() {
         cmd.arg("--skip").arg(name);
     }
@@ -346,59 +502,43 @@ pub fn run_doctests(
     let crate_to_id: BTreeMap<&str, &str> = job
         .packages
         .iter()
-        .map(|(id, krate)| (krate.as_str(), id.as_str()))
+        .map(|(id, krate, _)| (krate.as_str(), id.as_str()))
         .collect();
     let mut runs: BTreeMap<String, BinaryRun> = BTreeMap::new();
     let mut current: Option<String> = None;
-    let mut suites = std::collections::BTreeSet::new();
-    let attempt = supervise(
-        &mut cmd,
-        opts.test_timeout,
-        true,
-        |event, parser| match event {
-            Event::Suite(krate) => {
-                current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
-                suites.extend(current.clone());
-            }
-            Event::Finished {
-                name,
-                outcome,
-                duration,
-            } => {
-                let Some(id) = &current else { return };
-                let (outcome, reason, output) = match outcome {
-                    RawOutcome::Ok => (TestOutcome::Passed, None, None),
-                    RawOutcome::Failed => (
-                        TestOutcome::Failed,
-                        None,
-                        parser.failure_output(name).map(str::to_owned),
-                    ),
-                    RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
-                };
-                let result = TestResult {
-                    name: name.clone(),
-                    outcome,
-                    duration: *duration,
-                    output,
-                    reason,
-                };
-                let _ = events.send(ExecEvent::TestFinished {
-                    triple: job.triple.clone(),
-                    package: id.clone(),
-                    binary: "doc".to_owned(),
-                    result: result.clone(),
-                });
-                runs.entry(id.clone())
-                    .or_insert_with(|| doc_run(&job.triple, id))
-                    .tests
-                    .push(result);
-            }
-            Event::Started(_) => {}
-        },
-    );
-    // Failure output is printed after the suite's results: attach it now.
+    let mut suites = BTreeSet::new();
+    let watch = Watch {
+        idle: opts.test_timeout,
+        ..Default::default()
+    };
+    let attempt = supervise(&mut cmd, watch, true, |event, parser| match event {
+        Event::Suite(krate) => {
+            current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
+            suites.extend(current.clone());
+        }
+        Event::Finished {
+            name,
+            outcome,
+            duration,
+        } => {
+            let Some(id) = &current else { return };
+            let result = result_of(name, outcome, *duration, parser);
+            let _ = events.send(ExecEvent::TestFinished {
+                triple: job.triple.clone(),
+                package: id.clone(),
+                binary: "doc".to_owned(),
+                result: result.clone(),
+            });
+            runs.entry(id.clone())
+                .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                .tests
+                .push(result);
+        }
+        Event::Started(_) | Event::Slow { .. } => {}
+    });
     match attempt {
         Ok(a) => {
+            // Failure output is printed after the suite's results: attach it now.
             for run in runs.values_mut() {
                 for t in &mut run.tests {
                     if t.outcome == TestOutcome::Failed && t.output.is_none() {
@@ -406,28 +546,24 @@ pub fn run_doctests(
                     }
                 }
             }
-            if let (Some((name, duration, timed_out)), Some(id)) = (&a.cut_short, &current) {
+            if let (Some(idle), Some(id)) = (a.idle_killed, &current) {
                 runs.entry(id.clone())
-                    .or_insert_with(|| doc_run(&job.triple, id))
-                    .tests
-                    .push(TestResult {
-                        name: name.clone(),
-                        outcome: if *timed_out {
-                            TestOutcome::TimedOut
-                        } else {
-                            TestOutcome::Failed
-                        },
-                        duration: *duration,
-                        output: Some(tail(&a.output)),
-                        reason: None,
-                    });
+                    .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                    .error = Some(format!(
+                    "doctests timed out: none finished for {:.1}s (--test-timeout); cargo, rustdoc and the doctests were killed: {}",
+                    idle.as_secs_f64(),
+                    tail(&a.output)
+                ));
             }
-            if !a.success && !a.interrupted {
-                for (id, _) in job.packages.iter().filter(|(id, _)| !suites.contains(id)) {
-                    let run = runs
-                        .entry(id.clone())
-                        .or_insert_with(|| doc_run(&job.triple, id));
-                    run.error = Some(format!(
+            if !a.success && !a.interrupted && a.idle_killed.is_none() {
+                for (id, _, _) in job
+                    .packages
+                    .iter()
+                    .filter(|(id, _, _)| !suites.contains(id))
+                {
+                    runs.entry(id.clone())
+                        .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                        .error = Some(format!(
                         "doctests did not run (cargo test --doc: {}): {}",
                         a.status,
                         tail(&a.output)
@@ -436,22 +572,12 @@ pub fn run_doctests(
             }
         }
         Err(e) => {
-            for (id, _) in &job.packages {
-                let mut run = doc_run(&job.triple, id);
+            for (id, _, _) in &job.packages {
+                let mut run = BinaryRun::new(&job.triple, id, "doc");
                 run.error = Some(format!("cannot run cargo test --doc: {e}"));
                 runs.insert(id.clone(), run);
             }
         }
     }
     runs.into_values().collect()
-}
-
-fn doc_run(triple: &str, id: &str) -> BinaryRun {
-    BinaryRun {
-        triple: triple.to_owned(),
-        package_id: id.to_owned(),
-        binary: "doc".to_owned(),
-        tests: Vec::new(),
-        error: None,
-    }
 }

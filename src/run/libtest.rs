@@ -24,6 +24,11 @@ pub enum Event {
     },
     /// `Doc-tests CRATE`: the following results belong to that crate's doctests.
     Suite(String),
+    /// Not from libtest: the supervisor's note that the running test passed the slow threshold.
+    Slow {
+        name: String,
+        elapsed: Duration,
+    },
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -1,26 +1,28 @@
-//! Stage 4, run: executes the test binaries cargo reported, and the doctests, for every target
-//! planned at `test`, under that target's runner.
+//! Stage 4, run: executes the test binaries and doctests of every target planned at `test`,
+//! under that target's runner, as fast as the host allows.
 //!
-//! [`dispatcher`] owns the scheduling state (a job pool sized to `-j`, fail-fast); [`executor`]
-//! spawns and supervises one job's processes (listing, batches, timeouts, re-running what a crash
-//! or hang left unfinished); [`libtest`] reads libtest's output. They talk by [`ExecEvent`]s.
+//! [`dispatcher`] owns the scheduling state: one pool of `-j` workers for all targets, fed with
+//! test binaries as cargo reports them (tests of one target run while others still compile), a
+//! long binary split into shards, at most one `cargo test --doc` at a time, fail-fast, and the
+//! aggregation of shards into one result per binary. [`executor`] spawns and supervises the
+//! processes of one task. [`cache`] is the test-result cache, [`libtest`] reads libtest's output.
+//! They talk by [`ExecEvent`]s.
 
+pub mod cache;
 pub mod dispatcher;
 pub mod executor;
 pub mod libtest;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::build::{BuildResult, CargoOptions};
-use crate::discover::Workspace;
-use crate::level::Level;
-use crate::plan::{Plan, RunnerSpec};
+use crate::build::{BuildResult, CargoOptions, TestBinary};
+use crate::plan::RunnerSpec;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestOutcome {
     Passed,
@@ -38,6 +40,31 @@ pub struct TestResult {
     pub output: Option<String>,
     /// Why it was ignored (`#[ignore = "…"]` or the policy's skip reason).
     pub reason: Option<String>,
+    /// Replayed from the result cache instead of run.
+    pub cached: bool,
+    /// Failed, then passed on a retry.
+    pub flaky: bool,
+    /// How many times it ran (1 + retries used).
+    pub attempts: u32,
+}
+
+impl TestResult {
+    pub fn new(name: String, outcome: TestOutcome, duration: Duration) -> Self {
+        TestResult {
+            name,
+            outcome,
+            duration,
+            output: None,
+            reason: None,
+            cached: false,
+            flaky: false,
+            attempts: 1,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, TestOutcome::Failed | TestOutcome::TimedOut)
+    }
 }
 
 /// The results of one test binary (or one package's doctests) on one target.
@@ -52,20 +79,26 @@ pub struct BinaryRun {
 }
 
 impl BinaryRun {
+    pub fn new(triple: &str, package_id: &str, binary: &str) -> Self {
+        BinaryRun {
+            triple: triple.to_owned(),
+            package_id: package_id.to_owned(),
+            binary: binary.to_owned(),
+            tests: Vec::new(),
+            error: None,
+        }
+    }
+
     /// Did anything in it fail, time out, or fail to run?
     pub fn failed(&self) -> bool {
-        self.error.is_some()
-            || self
-                .tests
-                .iter()
-                .any(|t| matches!(t.outcome, TestOutcome::Failed | TestOutcome::TimedOut))
+        self.error.is_some() || self.tests.iter().any(TestResult::failed)
     }
 }
 
 #[derive(Debug, Default)]
 pub struct RunResult {
     pub runs: Vec<BinaryRun>,
-    /// (triple, package id, binary) of jobs never started (fail-fast or interrupt).
+    /// (triple, package id, binary) of work never started (fail-fast or interrupt).
     pub not_run: Vec<(String, String, String)>,
     pub interrupted: bool,
 }
@@ -75,14 +108,19 @@ pub struct RunResult {
 pub struct RunOptions {
     pub jobs: usize,
     pub test_timeout: Option<Duration>,
+    /// Warn about a test still running after this long.
+    pub slow_after: Option<Duration>,
+    /// Re-run a failed test up to this many times; passing on a retry makes it flaky.
+    pub retries: u32,
     pub fail_fast: bool,
+    pub cache: bool,
     pub cargo: CargoOptions,
     /// The rustc sysroot's library directories: host test binaries of proc-macros link libstd
     /// dynamically, so (like cargo) they need these on the library path.
     pub host_libs: Vec<PathBuf>,
 }
 
-/// A test binary to run.
+/// A test binary to run, with everything needed to start it.
 #[derive(Debug, Clone)]
 pub struct BinaryJob {
     pub triple: String,
@@ -102,32 +140,22 @@ pub struct BinaryJob {
 #[derive(Debug, Clone)]
 pub struct DoctestJob {
     pub triple: String,
-    /// (package id, crate name as `Doc-tests` prints it).
-    pub packages: Vec<(String, String)>,
+    /// (package id, crate name as `Doc-tests` prints it, cache key).
+    pub packages: Vec<(String, String, String)>,
     pub cargo_env: Vec<(String, String)>,
     pub skips: BTreeMap<String, String>,
 }
 
+/// What the build stage hands the run stage while it works.
 #[derive(Debug, Clone)]
-pub enum Job {
-    Binary(BinaryJob),
-    Doctest(DoctestJob),
+pub enum BuildEvent {
+    /// A test executable was linked and can run now.
+    Binary(TestBinary),
+    /// The build is over (doctests may start: they need cargo's build lock).
+    Finished(Box<BuildResult>),
 }
 
-impl Job {
-    fn describe(&self) -> Vec<(String, String, String)> {
-        match self {
-            Job::Binary(b) => vec![(b.triple.clone(), b.package_id.clone(), b.binary.clone())],
-            Job::Doctest(d) => d
-                .packages
-                .iter()
-                .map(|(id, _)| (d.triple.clone(), id.clone(), "doc".to_owned()))
-                .collect(),
-        }
-    }
-}
-
-/// What the executor tells the dispatcher while a job runs.
+/// What the executor tells the dispatcher while a task runs.
 #[derive(Debug)]
 pub enum ExecEvent {
     TestFinished {
@@ -136,78 +164,12 @@ pub enum ExecEvent {
         binary: String,
         result: TestResult,
     },
+    Slow {
+        triple: String,
+        binary: String,
+        name: String,
+        elapsed: Duration,
+    },
 }
 
-/// Builds the job list from the build stage's binaries and runs it.
-pub fn run(plan: &Plan, ws: &Workspace, build: &BuildResult, opts: &RunOptions) -> RunResult {
-    let mut jobs = Vec::new();
-    for target in plan.targets.iter().filter(|t| t.level >= Level::Test) {
-        let Some(runner) = &target.runner else {
-            continue;
-        };
-        let built = |id: &str| {
-            build
-                .packages
-                .get(&(target.triple.clone(), id.to_owned()))
-                .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
-        };
-        let mut seen = std::collections::BTreeSet::new();
-        let mut binaries: Vec<_> = build
-            .binaries
-            .iter()
-            .filter(|b| b.triple == target.triple && built(&b.package_id))
-            .collect();
-        // A stable order (package name, binary) makes fail-fast and progress output predictable.
-        binaries.sort_by_key(|b| (ws.package_name(&b.package_id).to_owned(), b.id.clone()));
-        for b in binaries {
-            if !seen.insert((b.package_id.clone(), b.id.clone())) {
-                continue;
-            }
-            let pkg = ws
-                .member(&b.package_id)
-                .expect("binaries come from members");
-            jobs.push(Job::Binary(BinaryJob {
-                triple: target.triple.clone(),
-                package_id: pkg.id.clone(),
-                package_name: pkg.name.clone(),
-                package_version: pkg.version.clone(),
-                binary: b.id.clone(),
-                path: b.path.clone(),
-                cwd: pkg.manifest_dir.clone(),
-                lib_path: b
-                    .path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .into_iter()
-                    .chain(if target.triple == plan.host {
-                        opts.host_libs.clone()
-                    } else {
-                        Vec::new()
-                    })
-                    .collect(),
-                runner: runner.clone(),
-                skips: target.skips.clone(),
-            }));
-        }
-        let doc_packages: Vec<(String, String)> = plan
-            .packages
-            .iter()
-            .filter(|id| built(id))
-            .filter_map(|id| ws.member(id))
-            .filter_map(|p| {
-                let lib = p.lib()?;
-                let runs_here = !lib.proc_macro || target.triple == plan.host;
-                (lib.doctest && runs_here).then(|| (p.id.clone(), lib.name.replace('-', "_")))
-            })
-            .collect();
-        if !doc_packages.is_empty() {
-            jobs.push(Job::Doctest(DoctestJob {
-                triple: target.triple.clone(),
-                packages: doc_packages,
-                cargo_env: target.cargo_env.clone(),
-                skips: target.skips.clone(),
-            }));
-        }
-    }
-    dispatcher::dispatch(jobs, opts)
-}
+pub use dispatcher::run;

@@ -1,0 +1,193 @@
+//! The run engine: the result cache, shards, retries, slow warnings, and the same outcomes with
+//! and without parallelism and cache.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::Value;
+
+/// (target, package, binary, test, outcome) of every test in a report.
+fn outcomes(r: &Run) -> BTreeSet<(String, String, String, String, String)> {
+    let mut set = BTreeSet::new();
+    for t in r.report()["targets"].as_array().unwrap() {
+        for p in t["packages"].as_array().unwrap() {
+            for x in p["tests"].as_array().unwrap() {
+                set.insert((
+                    t["triple"].as_str().unwrap().to_owned(),
+                    p["name"].as_str().unwrap().to_owned(),
+                    x["binary"].as_str().unwrap().to_owned(),
+                    x["name"].as_str().unwrap().to_owned(),
+                    x["outcome"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    set
+}
+
+fn cached(r: &Run, triple: &str, pkg: &str) -> Vec<bool> {
+    r.package(triple, pkg)["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cached"] == Value::Bool(true))
+        .collect()
+}
+
+#[test]
+fn passed_tests_are_replayed_until_something_they_depend_on_changes() {
+    let fx = Fixture::new("portable");
+    let first = fx.verify(&["--target", "host"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    assert!(cached(&first, HOST, "alpha").iter().all(|c| !c));
+
+    let second = fx.verify(&["--target", "host"]);
+    assert_eq!(second.code(), 0);
+    assert_eq!(outcomes(&first), outcomes(&second));
+    for pkg in ["alpha", "beta"] {
+        assert!(
+            cached(&second, HOST, pkg).iter().all(|c| *c),
+            "{pkg} replayed, doctests included"
+        );
+    }
+
+    // A new file in alpha (a fixture its tests could read) invalidates alpha, not beta.
+    fx.write("alpha/data.txt", "new fixture");
+    let third = fx.verify(&["--target", "host"]);
+    assert!(
+        cached(&third, HOST, "alpha").iter().all(|c| !c),
+        "alpha ran again"
+    );
+    assert!(
+        cached(&third, HOST, "beta").iter().all(|c| *c),
+        "beta still cached"
+    );
+
+    // --no-cache runs everything.
+    let fourth = fx.verify(&["--target", "host", "--no-cache"]);
+    assert!(cached(&fourth, HOST, "beta").iter().all(|c| !c));
+    assert_eq!(outcomes(&first), outcomes(&fourth));
+}
+
+#[test]
+fn a_failed_test_is_never_cached() {
+    let fx = Fixture::new("portable");
+    let lib = std::fs::read_to_string(fx.path().join("alpha/src/lib.rs")).unwrap();
+    fx.write(
+        "alpha/src/lib.rs",
+        &format!("{lib}\n#[test]\nfn broken() {{ panic!(\"planted\") }}\n"),
+    );
+    let first = fx.verify(&["--target", "host", "--no-fail-fast"]);
+    assert_eq!(first.code(), 1);
+    let second = fx.verify(&["--target", "host", "--no-fail-fast"]);
+    assert_eq!(second.code(), 1);
+    let broken = second.test(HOST, "alpha", "broken");
+    assert_eq!(broken["outcome"], "failed");
+    assert!(broken.get("cached").is_none(), "{broken}");
+    assert_eq!(second.test(HOST, "alpha", "tests::doubles")["cached"], true);
+}
+
+fn pids(fx: &Fixture) -> BTreeSet<String> {
+    std::fs::read_dir(fx.path().join("many/pids"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_long_binary_is_split_into_shards_and_each_test_runs_once() {
+    let fx = Fixture::new("engine");
+    let r = fx.verify(&["--target", "host", "-p", "many", "-j", "4", "--no-cache"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let tests = r.tests(HOST, "many");
+    assert_eq!(tests.len(), 96);
+    assert!(tests.iter().all(|(_, o)| o == "passed"));
+    let names: BTreeSet<_> = tests.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names.len(), 96, "no test reported twice");
+    assert_eq!(
+        std::fs::read_dir(fx.path().join("many/pids"))
+            .unwrap()
+            .count(),
+        96
+    );
+    assert!(
+        pids(&fx).len() >= 2,
+        "96 tests over 4 workers use several processes"
+    );
+
+    std::fs::remove_dir_all(fx.path().join("many/pids")).unwrap();
+    let r = fx.verify(&["--target", "host", "-p", "many", "-j", "1", "--no-cache"]);
+    assert_eq!(r.code(), 0);
+    assert_eq!(
+        pids(&fx).len(),
+        1,
+        "one worker: one process for the whole binary"
+    );
+}
+
+#[test]
+fn retries_turn_a_passing_retry_into_flaky_and_slow_tests_are_announced() {
+    let fx = Fixture::new("engine");
+    let r = fx.verify(&[
+        "--target",
+        "host",
+        "-p",
+        "flaky",
+        "--retries",
+        "2",
+        "--slow-after",
+        "0.5",
+        "--no-cache",
+    ]);
+    assert_eq!(
+        r.code(),
+        0,
+        "a test that passes on retry does not fail the run\n{}",
+        r.stderr()
+    );
+    let t = r.test(HOST, "flaky", "tests::fails_once");
+    assert_eq!(t["outcome"], "passed");
+    assert_eq!(t["flaky"], true);
+    assert_eq!(t["attempts"], 2);
+    assert!(
+        t["output"].as_str().unwrap().contains("first run fails"),
+        "the first failure is kept: {t}"
+    );
+    let stderr = r.stderr();
+    assert!(stderr.contains("tests::fails_once is flaky"), "{stderr}");
+    assert!(
+        stderr.contains("tests::slow has been running for over"),
+        "{stderr}"
+    );
+
+    // Without retries the same first failure fails the run.
+    std::fs::remove_file(fx.path().join("flaky/failed-once")).unwrap();
+    let r = fx.verify(&["--target", "host", "-p", "flaky", "--no-cache"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(
+        r.test(HOST, "flaky", "tests::fails_once")["outcome"],
+        "failed"
+    );
+}
+
+#[test]
+fn the_example_gives_the_same_outcomes_with_and_without_parallelism_and_cache() {
+    if !toolchains_present(&[AARCH64, S390X, RISCV64]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let parallel = fx.verify(&["--no-fail-fast"]);
+    let cached_run = fx.verify(&["--no-fail-fast"]);
+    let serial = fx.verify(&["--no-fail-fast", "-j", "1", "--no-cache"]);
+    for r in [&parallel, &cached_run, &serial] {
+        assert_eq!(r.code(), 1, "{}", r.stderr());
+    }
+    let expected = outcomes(&serial);
+    assert_eq!(expected.len(), 70, "{expected:?}");
+    assert_eq!(outcomes(&parallel), expected);
+    assert_eq!(outcomes(&cached_run), expected);
+    assert!(cached(&cached_run, S390X, "c-checksum").iter().all(|c| *c));
+}

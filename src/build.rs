@@ -162,14 +162,12 @@ pub fn build(
         }
     }
     for stage in [Level::Check, Level::Build, Level::BuildTests] {
-        // Targets at `build` or above never run the `check` stage: `build` implies it.
+        // Each target is built once, at its top stage: `build` implies `check`, and the
+        // `build-tests` invocation (`--lib --bins --tests`) also builds what `build` would.
         let triples: Vec<&crate::plan::TargetPlan> = plan
             .targets
             .iter()
-            .filter(|t| match stage {
-                Level::Check => t.level == Level::Check,
-                s => t.level >= s,
-            })
+            .filter(|t| t.level.min(Level::BuildTests) == stage)
             .collect();
         // Targets with the same exclusions share one cargo invocation.
         let mut groups: BTreeMap<BTreeSet<&String>, Vec<&crate::plan::TargetPlan>> =
@@ -299,14 +297,13 @@ fn attribute_group(
                 continue;
             }
             let pkg = ws.member(id).expect("selected packages are members");
-            let missing = missing_units(pkg, stage, triple, &opts.features, &out.artifacts);
-            if missing.is_empty() {
-                result
-                    .packages
-                    .get_mut(&(triple.clone(), id.clone()))
-                    .expect("present")
-                    .reached = stage;
-            } else {
+            let (reached, failed) = progress(pkg, stage, triple, &opts.features, &out.artifacts);
+            let pb = result
+                .packages
+                .get_mut(&(triple.clone(), id.clone()))
+                .expect("present");
+            pb.reached = reached;
+            if failed.is_some() {
                 failing.entry(triple).or_default().push(id.clone());
             }
         }
@@ -334,17 +331,44 @@ fn attribute_group(
         };
         for id in ids {
             let pkg = ws.member(&id).expect("member");
-            let missing = missing_units(pkg, stage, triple, &opts.features, &out.artifacts);
-            let errors = errors_for(ws, stage, &id, &missing, source);
+            let (_, failed) = progress(pkg, stage, triple, &opts.features, &out.artifacts);
+            let (failed_stage, missing) = failed.expect("failing packages failed a stage");
+            let errors = errors_for(ws, failed_stage, &id, &missing, source);
             let pb = result
                 .packages
                 .get_mut(&(triple.clone(), id.clone()))
                 .expect("present");
-            pb.failed = Some(stage);
+            pb.failed = Some(failed_stage);
             pb.errors = errors;
         }
     }
     Ok(())
+}
+
+/// How far `pkg` got in an invocation for `stage` on `triple`: the stage it reached, and the
+/// first stage it failed with the units it did not produce. A `build-tests` invocation also
+/// covers `build`, told apart by each artifact's test profile.
+fn progress(
+    pkg: &Package,
+    stage: Level,
+    triple: &str,
+    features: &FeatureArgs,
+    artifacts: &BTreeSet<(String, Unit)>,
+) -> (Level, Option<(Level, Vec<String>)>) {
+    let stages: &[Level] = match stage {
+        Level::BuildTests => &[Level::Build, Level::BuildTests],
+        Level::Build => &[Level::Build],
+        _ => &[Level::Check],
+    };
+    let mut reached = Level::None;
+    for s in stages {
+        let missing = missing_units(pkg, *s, triple, features, artifacts);
+        if !missing.is_empty() {
+            return (reached, Some((*s, missing)));
+        }
+        reached = *s;
+    }
+    (reached, None)
 }
 
 /// The test binary id of a unit that cargo built as a test executable.
@@ -408,7 +432,11 @@ fn errors_for(
     out: &CargoOutput,
 ) -> Vec<BuildError> {
     if let Some(own) = out.errors.get(id) {
-        return own.clone();
+        // One invocation may cover two stages: an error belongs to the stage that failed.
+        return own
+            .iter()
+            .map(|e| BuildError { stage, ..e.clone() })
+            .collect();
     }
     let direct_dev: BTreeSet<&str> = ws
         .deps
@@ -490,7 +518,15 @@ fn run_cargo(
         "build"
     });
     if stage == Level::BuildTests {
-        cmd.arg("--tests");
+        // What `build` builds plus the test executables, in one invocation. `--lib` is an
+        // error when no selected package has a library; `--bins` and `--tests` never are.
+        if packages
+            .iter()
+            .any(|id| ws.member(id).is_some_and(|p| p.lib().is_some()))
+        {
+            cmd.arg("--lib");
+        }
+        cmd.args(["--bins", "--tests"]);
     }
     cmd.args(["--message-format=json", "--keep-going"]);
     for t in triples {

@@ -111,6 +111,9 @@ pub struct VerifyArgs {
     /// Neither reuse nor record results in the test-result cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Do not run doctests.
+    #[arg(long)]
+    pub no_doctests: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,6 +18,7 @@ pub mod level;
 pub mod plan;
 pub mod policy;
 pub mod process;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod shell;
@@ -251,9 +252,17 @@ fn execute(cli: &Xtest) -> Result<i32> {
         retries: args.retries,
         fail_fast: !args.no_fail_fast,
         cache: !args.no_cache,
+        doctests: !args.no_doctests,
         cargo: cargo.clone(),
         host_libs: discovery.host.lib_dirs(),
     };
+    progress::init(
+        &plan
+            .targets
+            .iter()
+            .map(|t| t.triple.clone())
+            .collect::<Vec<_>>(),
+    );
     // Build and run as a pipeline: each test binary starts as soon as cargo has linked it.
     let (tx, rx) = std::sync::mpsc::channel();
     let (built, ran) = std::thread::scope(|scope| {
@@ -273,6 +282,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         let ran = run::run(plan, ws, &run_options, rx);
         (builder.join().expect("build thread"), ran)
     });
+    progress::finish();
     let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);

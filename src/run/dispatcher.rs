@@ -288,6 +288,13 @@ impl Dispatcher<'_> {
                 binary,
                 result,
             }) => {
+                crate::progress::update(&triple, |c| {
+                    if result.failed() {
+                        c.failed += 1;
+                    } else if result.outcome == TestOutcome::Passed {
+                        c.passed += 1;
+                    }
+                });
                 if result.failed() {
                     let verb = if result.outcome == TestOutcome::TimedOut {
                         "TIMEOUT"
@@ -395,6 +402,7 @@ impl Dispatcher<'_> {
             skips: target.skips.clone(),
         };
         self.shared.lock().expect("jobs").push(job.clone());
+        crate::progress::update(&job.triple, |c| c.built += 1);
         self.binaries.push(Binary {
             run: BinaryRun::new(&job.triple, &job.package_id, &job.binary),
             job,
@@ -449,6 +457,13 @@ impl Dispatcher<'_> {
 
     fn finished(&mut self, mut run: BinaryRun) {
         run.tests.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::progress::update(&run.triple, |c| {
+            c.finished += 1;
+            for t in run.tests.iter().filter(|t| t.cached) {
+                c.cached += 1;
+                c.passed += usize::from(t.outcome == TestOutcome::Passed);
+            }
+        });
         report_binary(&run, self.ws);
         let stop = self.opts.fail_fast && run.failed() && !self.stopped;
         self.result.runs.push(run);
@@ -458,6 +473,9 @@ impl Dispatcher<'_> {
     }
 
     fn add_doctests(&mut self, build: &BuildResult) {
+        if !self.opts.doctests {
+            return;
+        }
         for target in self
             .plan
             .targets

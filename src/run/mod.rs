@@ -114,6 +114,7 @@ pub struct RunOptions {
     pub retries: u32,
     pub fail_fast: bool,
     pub cache: bool,
+    pub doctests: bool,
     pub cargo: CargoOptions,
     /// The rustc sysroot's library directories: host test binaries of proc-macros link libstd
     /// dynamically, so (like cargo) they need these on the library path.

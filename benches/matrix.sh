@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark: cargo-xtest against the baselines it replaces, measured in one run on this machine.
+#
+#   bash benches/matrix.sh            (needs the toolchains of scripts/install-toolchains.sh,
+#                                      and cargo-nextest for ratio 2b)
+#
+# Workloads: `bytes` 1.12.2, fetched by cargo from crates.io (13 integration-test files plus unit
+# tests and doctests), and the example workspace. Prints wall and CPU seconds and the ratios
+#   1  cold full matrix (host + aarch64 + s390x + riscv64gc) vs the sequential `cargo test` script
+#   2a emulated test phase alone (binaries built), s390x, vs `cargo test --target`
+#   2b the same without doctests vs `cargo nextest run --target`
+#   3  re-run with nothing changed vs the sequential script's re-run
+#   4  re-run after changing one crate of the example: which packages' tests ran again
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${XTEST_BENCH_DIR:-/tmp/cargo-xtest-bench}
+XTEST="$ROOT/target/release/cargo-xtest"
+CROSS=(aarch64-unknown-linux-gnu s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu)
+mkdir -p "$WORK"
+
+echo "==> building cargo-xtest (release)"
+cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml"
+
+echo "==> fetching bytes 1.12.2 with cargo"
+mkdir -p "$WORK/fetch/src"
+printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\nbytes = "=1.12.2"\n' > "$WORK/fetch/Cargo.toml"
+: > "$WORK/fetch/src/lib.rs"
+src=$(cargo metadata --quiet --format-version 1 --manifest-path "$WORK/fetch/Cargo.toml" |
+  python3 -c 'import json,sys; m=json.load(sys.stdin); print([p for p in m["packages"] if p["name"]=="bytes"][0]["manifest_path"])')
+rm -rf "$WORK/bytes" && cp -r "$(dirname "$src")" "$WORK/bytes" && chmod -R u+w "$WORK/bytes"
+printf '\n[workspace]\n' >> "$WORK/bytes/Cargo.toml"
+cargo fetch --quiet --manifest-path "$WORK/bytes/Cargo.toml"
+
+# Both sides use the same linkers and runners.
+for t in "${CROSS[@]}"; do
+  arch=${t%%-*}; gnu=$arch; [ "$arch" = riscv64gc ] && gnu=riscv64
+  qemu=qemu-$gnu
+  var=$(echo "$t" | tr 'a-z-' 'A-Z_')
+  export "CARGO_TARGET_${var}_LINKER=${gnu}-linux-gnu-gcc"
+  export "CARGO_TARGET_${var}_RUNNER=$qemu -L /usr/${gnu}-linux-gnu"
+done
+
+cat > "$WORK/sequential.sh" <<SEQ
+# The seed's sequential script: host tests, then each cross target's tests under QEMU.
+cargo test --no-fail-fast -q >/dev/null 2>&1 || true
+$(for t in "${CROSS[@]}"; do echo "cargo test --no-fail-fast -q --target $t >/dev/null 2>&1 || true"; done)
+SEQ
+
+# measure NAME DIR TARGET_DIR CMD... -> "wall cpu" in $WORK/NAME.time, output in $WORK/NAME.log
+measure() {
+  local name=$1 dir=$2 tdir=$3; shift 3
+  (cd "$dir" && CARGO_TARGET_DIR=$tdir /usr/bin/time -f '%e %U %S' -o "$WORK/$name.raw" "$@" >"$WORK/$name.log" 2>&1) || true
+  tail -n 1 "$WORK/$name.raw" | awk '{ printf "%.1f %.1f\n", $1, $2 + $3 }' > "$WORK/$name.time"
+  echo "    $name: $(awk '{ print $1 " s wall, " $2 " CPU-s" }' "$WORK/$name.time")"
+}
+wall() { awk '{ print $1 }' "$WORK/$1.time"; }
+cpu() { awk '{ print $2 }' "$WORK/$1.time"; }
+ratio() { awk -v a="$(wall "$1")" -v b="$(wall "$2")" 'BEGIN { printf "%.3f", a / b }'; }
+
+B="$WORK/bytes"
+echo "==> 1. cold full matrix on bytes"
+rm -rf "$WORK/t-seq" "$WORK/t-x"
+measure seq_cold "$B" "$WORK/t-seq" bash "$WORK/sequential.sh"
+measure x_cold "$B" "$WORK/t-x" "$XTEST" xtest --no-fail-fast
+
+echo "==> 2. emulated test phase alone (s390x, binaries already built)"
+measure seq_s390x "$B" "$WORK/t-seq" cargo test --no-fail-fast -q --target s390x-unknown-linux-gnu
+measure x_s390x "$B" "$WORK/t-x" "$XTEST" xtest --no-fail-fast --no-cache --target s390x-unknown-linux-gnu
+have_nextest=0
+if cargo nextest --version >/dev/null 2>&1; then
+  have_nextest=1
+  (cd "$B" && CARGO_TARGET_DIR="$WORK/t-seq" cargo nextest run --no-run --target s390x-unknown-linux-gnu >/dev/null 2>&1) || true
+  measure nextest_s390x "$B" "$WORK/t-seq" cargo nextest run --no-fail-fast --target s390x-unknown-linux-gnu
+  measure x_s390x_nodoc "$B" "$WORK/t-x" "$XTEST" xtest --no-fail-fast --no-cache --no-doctests --target s390x-unknown-linux-gnu
+fi
+
+echo "==> 3. re-run with nothing changed"
+measure seq_rerun "$B" "$WORK/t-seq" bash "$WORK/sequential.sh"
+measure x_rerun "$B" "$WORK/t-x" "$XTEST" xtest --no-fail-fast
+
+echo "==> 4. re-run after changing one crate of the example workspace"
+E="$WORK/example"
+rm -rf "$E" && cp -r "$ROOT/example" "$E" && rm -rf "$E/target"
+measure x_example_cold "$E" "$E/target" "$XTEST" xtest --no-fail-fast
+# A real change to the proc-macro: its output gains an attribute, so its user `shapes` rebuilds.
+sed -i 's/format!("impl Describe for/format!("#[automatically_derived] impl Describe for/' "$E/xtest-macros/src/lib.rs"
+measure x_example_touch "$E" "$E/target" "$XTEST" xtest --no-fail-fast --report "$E/touch.json"
+touched=$(python3 - "$E/touch.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ran, total, pkgs = 0, 0, set()
+for t in r["targets"]:
+    for p in t["packages"]:
+        for x in p["tests"]:
+            total += 1
+            if not x.get("cached") and x["outcome"] != "ignored":
+                ran += 1
+                pkgs.add(p["name"])
+print(f"{ran} of {total} tests ran again, in: {', '.join(sorted(pkgs)) or 'none'}")
+PY
+)
+
+echo
+echo "cargo-xtest benchmark on $(nproc) cores ($(date -u +%Y-%m-%d))"
+printf '%-44s %-22s %-22s %-7s %s\n' "" "baseline" "cargo-xtest" "ratio" "goal"
+row() { printf '%-44s %-22s %-22s %-7s %s\n' "$1" "$(wall "$2") s ($(cpu "$2") CPU-s)" "$(wall "$3") s ($(cpu "$3") CPU-s)" "$(ratio "$3" "$2")" "$4"; }
+row "1  cold matrix vs sequential cargo test" seq_cold x_cold "<= 0.85"
+row "2a s390x test phase vs cargo test --target" seq_s390x x_s390x "<= 0.60"
+if [ "$have_nextest" = 1 ]; then
+  row "2b s390x, no doctests, vs cargo nextest run" nextest_s390x x_s390x_nodoc "<= 0.15"
+else
+  echo "2b skipped: cargo-nextest is not installed"
+fi
+row "3  re-run, nothing changed" seq_rerun x_rerun "<= 0.05"
+echo "4  proc-macro xtest-macros changed: $touched (its dependents: xtest-macros, shapes); $(wall x_example_touch) s"

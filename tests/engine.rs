@@ -191,3 +191,24 @@ fn the_example_gives_the_same_outcomes_with_and_without_parallelism_and_cache() 
     assert_eq!(outcomes(&cached_run), expected);
     assert!(cached(&cached_run, S390X, "c-checksum").iter().all(|c| *c));
 }
+
+#[test]
+fn fail_fast_inside_a_sharded_binary_stops_without_hanging() {
+    let fx = Fixture::new("engine");
+    let lib = std::fs::read_to_string(fx.path().join("many/src/lib.rs")).unwrap();
+    // The first shard fails; its sibling shards are still queued when the failure arrives.
+    fx.write(
+        "many/src/lib.rs",
+        &format!("{lib}\n#[test]\nfn a_first_fails() {{ panic!(\"planted\") }}\n"),
+    );
+    let r = fx.verify(&["--target", "host", "-p", "many", "-j", "4", "--no-cache"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(r.test(HOST, "many", "a_first_fails")["outcome"], "failed");
+    let p = r.package(HOST, "many");
+    let ran = p["tests"].as_array().unwrap().len();
+    let not_run = p["not_run"].as_array().cloned().unwrap_or_default();
+    assert!(
+        ran == 97 || not_run.contains(&serde_json::json!("lib")),
+        "ran {ran}, not_run {not_run:?}"
+    );
+}

@@ -38,11 +38,16 @@ enum Task {
 struct Queue {
     tasks: VecDeque<Task>,
     doctest_running: bool,
+    /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
+    halted: bool,
     closed: bool,
 }
 
 impl Queue {
     fn take(&mut self) -> Option<Task> {
+        if self.halted {
+            return None;
+        }
         let pos = self
             .tasks
             .iter()
@@ -177,6 +182,16 @@ fn worker(
         };
         drop(etx);
         let _ = forward.join();
+        // Fail-fast is decided here, before this worker can take another task.
+        let failed = match &message {
+            Message::Prepared(_, p) => p.error.is_some(),
+            Message::Batch(_, b) => b.error.is_some() || b.tests.iter().any(TestResult::failed),
+            Message::Doctests(runs, _) => runs.iter().any(BinaryRun::failed),
+            _ => false,
+        };
+        if failed && opts.fail_fast {
+            lock.lock().expect("queue").halted = true;
+        }
         if tx.send(message).is_err() {
             return;
         }
@@ -333,12 +348,18 @@ impl Dispatcher<'_> {
             }
             Message::Batch(i, batch) => {
                 self.outstanding -= 1;
+                // A failure stops new work at once, even while this binary's other shards wait
+                // in the queue (a worker has already halted it).
+                let failed = batch.error.is_some() || batch.tests.iter().any(TestResult::failed);
                 let b = &mut self.binaries[i];
                 b.pending -= 1;
                 b.interrupted |= batch.interrupted;
                 b.run.tests.extend(batch.tests);
                 if b.run.error.is_none() {
                     b.run.error = batch.error;
+                }
+                if failed && self.opts.fail_fast && !self.stopped {
+                    self.stop();
                 }
                 self.maybe_finish(i);
             }

@@ -67,13 +67,13 @@ impl CargoOptions {
 }
 
 /// One compile error, attributed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BuildError {
     pub stage: Level,
     /// The diagnostic's one-line message.
     pub message: String,
     /// Cargo's or rustc's full rendered diagnostic.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered: Option<String>,
     /// Raised while compiling a unit built for the host (a build script or a proc-macro).
     #[serde(skip)]

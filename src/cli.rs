@@ -45,6 +45,35 @@ pub enum Command {
     /// Install what is missing (prints the commands; --yes runs them), and with --write-config
     /// record the detected linkers and runners in the workspace's .cargo/config.toml.
     Setup(SetupArgs),
+    /// Merge JSON reports (shards from --partition, per-target or per-machine runs) into one,
+    /// listing missing or repeated shards and conflicting results.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports written by `cargo xtest --report`.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Coloring.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+/// Where reports are written.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Write the JSON report (schema cargo-xtest/report-v1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Also write the report as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the report as Markdown (and append it to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -81,21 +110,25 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// With `--format github-matrix`: split each target verified at `test` into N shards.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
     Json,
+    /// `{"include": [{"target", "level", "shard"}]}` for a GitHub Actions job matrix.
+    GithubMatrix,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Write the JSON report (schema cargo-xtest/report-v1) to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
     #[arg(long, value_name = "SECS")]
     pub test_timeout: Option<f64>,
@@ -114,6 +147,11 @@ pub struct VerifyArgs {
     /// Do not run doctests.
     #[arg(long)]
     pub no_doctests: bool,
+    /// Run only the K-th of N deterministic slices of the tests (by package, binary and test
+    /// name); N runs with K = 1..N together run every test once. Merge their reports with
+    /// `cargo xtest merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::run::Partition>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -180,6 +218,7 @@ impl Xtest {
             Some(Command::Plan(p)) => p.common.color,
             Some(Command::Doctor(h)) => h.color,
             Some(Command::Setup(s)) => s.host.color,
+            Some(Command::Merge(m)) => m.color,
             None => self.verify.common.color,
         }
     }

@@ -19,7 +19,7 @@ use crate::plan::Plan;
 use crate::targets::{self, TargetInfo};
 
 /// A failure explained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Diagnosis {
     pub cause: Cause,
     /// The literal line that proved the cause.

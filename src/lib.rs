@@ -200,6 +200,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
     match &cli.command {
         Some(cli::Command::Doctor(args)) => return doctor(args),
         Some(cli::Command::Setup(args)) => return setup(args),
+        Some(cli::Command::Merge(args)) => return merge(args),
         _ => {}
     }
     if let Some(cli::Command::Plan(args)) = &cli.command {
@@ -207,6 +208,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         let text = match args.format {
             cli::PlanFormat::Text => report::terminal::render_plan(&plan, &discovery.workspace),
             cli::PlanFormat::Json => report::plan_json(&plan, &discovery.workspace)?,
+            cli::PlanFormat::GithubMatrix => report::github_matrix(&plan, args.shards)?,
         };
         anstream::println!("{text}");
         return Ok(error::EXIT_OK);
@@ -253,6 +255,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         fail_fast: !args.no_fail_fast,
         cache: !args.no_cache,
         doctests: !args.no_doctests,
+        partition: args.partition,
         cargo: cargo.clone(),
         host_libs: discovery.host.lib_dirs(),
     };
@@ -286,9 +289,29 @@ fn execute(cli: &Xtest) -> Result<i32> {
     let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
-    if let Some(path) = &args.report {
-        report.write_json(path)?;
-    }
+    write_outputs(&report, &args.out)?;
     anstream::print!("{}", report::terminal::render(&report));
     Ok(report.exit_code())
+}
+
+fn write_outputs(report: &report::Report, out: &cli::OutputArgs) -> Result<()> {
+    if let Some(path) = &out.report {
+        report.write_json(path)?;
+    }
+    if let Some(path) = &out.junit {
+        report::junit::write(report, path)?;
+    }
+    report::markdown::write(report, out.markdown.as_deref())
+}
+
+fn merge(args: &cli::MergeArgs) -> Result<i32> {
+    let inputs = args
+        .reports
+        .iter()
+        .map(|p| report::merge::read(p).map(|r| (p.clone(), r)))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = report::merge::merge(inputs);
+    write_outputs(&merged, &args.out)?;
+    anstream::print!("{}", report::terminal::render(&merged));
+    Ok(merged.exit_code())
 }

@@ -19,7 +19,7 @@ use crate::policy::Policy;
 use crate::targets;
 
 /// One step down the ladder, with why and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Downgrade {
     pub from: Level,
     pub to: Level,

@@ -2,11 +2,14 @@
 //! JSON (`--report FILE`, schema in `docs/report-schema.md`), renders the terminal matrix
 //! ([`terminal`]) and decides the exit code.
 
+pub mod junit;
+pub mod markdown;
+pub mod merge;
 pub mod terminal;
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::build::{BuildError, BuildResult};
 use crate::diagnose::{Diagnoser, Diagnosis, TestFailure};
@@ -14,7 +17,7 @@ use crate::discover::Workspace;
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::level::Level;
 use crate::plan::{Downgrade, Plan};
-use crate::run::{RunResult, TestOutcome};
+use crate::run::{Partition, RunResult, TestOutcome};
 
 pub const SCHEMA: &str = "cargo-xtest/report-v1";
 
@@ -22,16 +25,26 @@ fn is_one(n: &u32) -> bool {
     *n == 1
 }
 
-#[derive(Debug, Clone, Serialize)]
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    pub schema: &'static str,
+    pub schema: String,
     pub host: String,
     pub targets: Vec<TargetReport>,
     /// The run was stopped by SIGINT/SIGTERM; what is here was finished before that.
     pub interrupted: bool,
+    /// `--partition K/N`: this report holds the K-th slice of the tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
+    /// What `merge` found wrong with its inputs (missing or repeated shards, conflicting results).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     pub triple: String,
     /// The strongest level this host can reach for the target (what was attempted).
@@ -40,13 +53,13 @@ pub struct TargetReport {
     pub requirement_met: bool,
     pub runner: Option<String>,
     pub linker: Option<String>,
-    pub endian: &'static str,
+    pub endian: String,
     pub pointer_width: u32,
     pub downgrades: Vec<Downgrade>,
     pub packages: Vec<PackageReport>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PackageOutcome {
     Passed,
@@ -54,24 +67,24 @@ pub enum PackageOutcome {
     Excluded,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PackageReport {
     pub name: String,
     pub outcome: PackageOutcome,
     /// The strongest level this package was verified at on this target.
     pub level: Level,
     pub failed_stage: Option<Level>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub errors: Vec<ErrorReport>,
     pub tests: Vec<TestReport>,
     /// Test binaries not run (fail-fast or interrupt).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
 }
 
 /// A compile or test-start error with its diagnosis.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorReport {
     #[serde(flatten)]
     pub error: BuildError,
@@ -79,24 +92,24 @@ pub struct ErrorReport {
     pub diagnosis: Option<Diagnosis>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     pub name: String,
     pub binary: String,
     pub outcome: TestOutcome,
     pub duration_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Replayed from the test-result cache, not run in this invocation.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
     /// Failed, then passed on a retry (`--retries`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flaky: bool,
     /// How many times it ran, when more than once.
-    #[serde(skip_serializing_if = "is_one")]
+    #[serde(default = "one", skip_serializing_if = "is_one")]
     pub attempts: u32,
     /// Set on failed and timed-out tests.
     #[serde(flatten)]
@@ -151,7 +164,7 @@ impl Report {
                     requirement_met: t.meets_requirement(),
                     runner: t.runner.as_ref().map(|r| r.description.clone()),
                     linker: t.linker.clone(),
-                    endian: if t.cfg.big_endian { "big" } else { "little" },
+                    endian: if t.cfg.big_endian { "big" } else { "little" }.to_owned(),
                     pointer_width: t.cfg.pointer_width,
                     downgrades: t.downgrades.clone(),
                     packages,
@@ -159,10 +172,12 @@ impl Report {
             })
             .collect();
         let mut report = Report {
-            schema: SCHEMA,
+            schema: SCHEMA.to_owned(),
             host: plan.host.clone(),
             targets,
             interrupted: build.interrupted || run.interrupted,
+            partition: run.partition,
+            problems: Vec::new(),
         };
         report.diagnose(diagnoser);
         report
@@ -204,12 +219,13 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.targets.iter().all(|t| {
-            t.requirement_met
-                && t.packages
-                    .iter()
-                    .all(|p| p.outcome != PackageOutcome::Failed)
-        })
+        self.problems.is_empty()
+            && self.targets.iter().all(|t| {
+                t.requirement_met
+                    && t.packages
+                        .iter()
+                        .all(|p| p.outcome != PackageOutcome::Failed)
+            })
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -315,6 +331,24 @@ fn package_report(
         tests,
         not_run,
     }
+}
+
+/// The plan as a GitHub Actions job matrix: one entry per target that can be verified, targets
+/// at `test` split into `shards` entries (`shard` is the `--partition` value).
+pub fn github_matrix(plan: &Plan, shards: u32) -> Result<String> {
+    let mut include = Vec::new();
+    for t in plan.targets.iter().filter(|t| t.level > Level::None) {
+        let n = if t.level == Level::Test { shards } else { 1 };
+        for k in 1..=n {
+            include.push(serde_json::json!({
+                "target": t.triple,
+                "level": t.level,
+                "shard": format!("{k}/{n}"),
+            }));
+        }
+    }
+    serde_json::to_string(&serde_json::json!({ "include": include }))
+        .map_err(|e| Error::internal(format!("cannot serialize the matrix: {e}")))
 }
 
 /// The plan as JSON (`cargo xtest plan --format json`).

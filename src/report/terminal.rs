@@ -35,6 +35,12 @@ pub fn render(report: &Report) -> String {
     matrix(&mut out, report);
     failures(&mut out, report);
     differential(&mut out, report);
+    if !report.problems.is_empty() {
+        let _ = writeln!(out, "\n{BAD}MERGE PROBLEMS{BAD:#}");
+        for p in &report.problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
     verdict(&mut out, report);
     out
 }
@@ -82,7 +88,8 @@ fn targets_table(out: &mut String, report: &Report) {
     }
 }
 
-fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
+/// The matrix cell of one package on one target: text and style.
+pub fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
     let Some(p) = p else {
         return if t.level == Level::None {
             ("none".to_owned(), DIM)
@@ -116,7 +123,8 @@ fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
     }
 }
 
-fn matrix(out: &mut String, report: &Report) {
+/// Every package named in the report, in first-seen order.
+pub fn package_names(report: &Report) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for t in &report.targets {
         for p in &t.packages {
@@ -125,6 +133,11 @@ fn matrix(out: &mut String, report: &Report) {
             }
         }
     }
+    names
+}
+
+fn matrix(out: &mut String, report: &Report) {
+    let names = package_names(report);
     if names.is_empty() {
         return;
     }

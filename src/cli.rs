@@ -51,6 +51,48 @@ pub enum Command {
     /// Generate CI configuration.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Build the test binaries of one target and pack them, with a manifest and the files their
+    /// tests read, for `cargo xtest run --archive` on another machine.
+    Archive(ArchiveArgs),
+    /// Run an archive's tests here (natively or under this machine's runner), without cargo or
+    /// sources, and report as a verification does.
+    Run(RunArchiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The archive to write (tar.gz).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArchiveArgs {
+    /// An archive written by `cargo xtest archive`.
+    #[arg(long, value_name = "FILE")]
+    pub archive: PathBuf,
+    /// Unpack here (kept) instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub extract_to: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Kill a test running longer than SECS.
+    #[arg(long, value_name = "SECS")]
+    pub test_timeout: Option<f64>,
+    /// Run every test even after one failed.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Run a failed test up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Parallel test processes (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Coloring.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +299,8 @@ impl Xtest {
             Some(Command::Setup(s)) => s.host.color,
             Some(Command::Merge(m)) => m.color,
             Some(Command::Ci(_)) => Color::Auto,
+            Some(Command::Archive(a)) => a.common.color,
+            Some(Command::Run(r)) => r.color,
             None => self.verify.common.color,
         }
     }

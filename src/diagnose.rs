@@ -76,7 +76,10 @@ impl Diagnoser {
             .map(|t| (t.triple.clone(), fixer.std_fix(host, &t.triple)))
             .collect();
         Ok(Diagnoser {
-            host_cfg: host.target_cfg(&host.triple)?,
+            // Without rustc (an archive run) the knowledge base describes the host.
+            host_cfg: host
+                .target_cfg(&host.triple)
+                .unwrap_or_else(|_| cfg_of(&host.triple)),
             host_triple: host.triple.clone(),
             fixer,
             std_fix,
@@ -405,6 +408,18 @@ impl Diagnoser {
             )
         }
     }
+}
+
+/// A target's `cfg` facts from the knowledge base, for when rustc cannot be asked.
+pub fn cfg_of(triple: &str) -> TargetCfg {
+    targets::lookup(triple)
+        .map(|i| TargetCfg {
+            arch: i.arch.to_owned(),
+            big_endian: i.big_endian,
+            pointer_width: i.pointer_width,
+            os: "linux".to_owned(),
+        })
+        .unwrap_or_default()
 }
 
 /// The first line containing a needle, trying the needles in order (most telling first).

@@ -6,6 +6,7 @@
 //! ([`build::BuildResult`]) → [`run`] ([`run::RunResult`]) → [`report`] ([`report::Report`]).
 //! [`process`] holds all OS process handling; [`targets`] is the target knowledge base.
 
+pub mod archive;
 pub mod build;
 pub mod cause;
 pub mod ci;
@@ -203,6 +204,8 @@ fn execute(cli: &Xtest) -> Result<i32> {
         Some(cli::Command::Setup(args)) => return setup(args),
         Some(cli::Command::Merge(args)) => return merge(args),
         Some(cli::Command::Ci(cli::CiCommand::Github(args))) => return ci_github(args),
+        Some(cli::Command::Archive(args)) => return archive(args),
+        Some(cli::Command::Run(args)) => return run_archive(args),
         _ => {}
     }
     if let Some(cli::Command::Plan(args)) = &cli.command {
@@ -353,6 +356,191 @@ fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
         }
     }
     Ok(error::EXIT_OK)
+}
+
+fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
+    if args.common.targets.len() != 1 {
+        return Err(Error::bad_input(
+            "archive needs exactly one --target (one archive per target)",
+        ));
+    }
+    let mut common = args.common.clone();
+    common.level = Some(level::Level::BuildTests);
+    let (discovery, plan, cargo) = prepare(&common)?;
+    let target = &plan.targets[0];
+    if target.level < level::Level::BuildTests {
+        let why: Vec<String> = target
+            .downgrades
+            .iter()
+            .map(|d| format!("{} (fix: {})", d.reason, d.fix))
+            .collect();
+        return Err(Error::bad_input(format!(
+            "cannot build the test binaries for {} on this host: {}",
+            target.triple,
+            why.join("; ")
+        )));
+    }
+    let built = build::build(&plan, &discovery.workspace, &cargo, &|_| {})?;
+    let manifest = archive::create(
+        &plan,
+        &discovery.workspace,
+        &built,
+        &target.triple,
+        &args.output,
+    )?;
+    let binaries: usize = manifest.packages.iter().map(|p| p.binaries.len()).sum();
+    shell::status(
+        "Archived",
+        format!(
+            "{binaries} test binaries of {} packages for {} into {}",
+            manifest.packages.len(),
+            target.triple,
+            args.output.display()
+        ),
+    );
+    let failed: Vec<&str> = manifest
+        .packages
+        .iter()
+        .filter(|p| p.failed.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(error::EXIT_OK)
+    } else {
+        shell::warn(format!(
+            "did not build (recorded in the archive): {}",
+            failed.join(", ")
+        ));
+        Ok(error::EXIT_FAILED)
+    }
+}
+
+fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
+    let temp;
+    let dir = match &args.extract_to {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", d.display())))?;
+            d.clone()
+        }
+        None => {
+            temp = tempdir()?;
+            temp.0.clone()
+        }
+    };
+    let manifest = archive::extract(&args.archive, &dir)?;
+    let host = Host::without_toolchain();
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
+    let config = discover::CargoConfig::load(&cwd)?;
+    let triple = manifest.triple.clone();
+    let fixer = fixes::Fixer::new(&host);
+    let (level, runner, downgrades) =
+        match discover::TargetToolchain::runner_only(&host, &config, &triple) {
+            Ok(r) => (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new()),
+            Err(problem) => {
+                let tc = discover::TargetToolchain {
+                    triple: triple.clone(),
+                    info: targets::lookup(&triple),
+                    cfg: diagnose::cfg_of(&triple),
+                    std_installed: true,
+                    linker: None,
+                    c_compiler: None,
+                    emulator: None,
+                    binfmt: false,
+                    sysroot: None,
+                    runner: Err(problem.clone()),
+                };
+                let (reason, fix) = fixer.runner_problem(&tc, &problem);
+                let cause = match problem {
+                    discover::RunnerProblem::NoSysroot { .. } => {
+                        cause::Cause::EmulatorSysrootMissing
+                    }
+                    _ => cause::Cause::EmulatorMissing,
+                };
+                let d = plan::Downgrade {
+                    from: level::Level::Test,
+                    to: level::Level::BuildTests,
+                    cause,
+                    reason,
+                    fix,
+                };
+                (level::Level::BuildTests, None, vec![d])
+            }
+        };
+    let workspace = archive::workspace(&manifest, &dir);
+    let plan = plan::Plan {
+        host: host.triple.clone(),
+        targets: vec![plan::TargetPlan {
+            triple: triple.clone(),
+            level,
+            required: None,
+            runner,
+            linker: None,
+            cargo_env: Vec::new(),
+            downgrades,
+            excluded: manifest.excluded.clone(),
+            skips: manifest.skips.clone(),
+            cfg: diagnose::cfg_of(&triple),
+        }],
+        packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),
+    };
+    let built = archive::build_result(&manifest, &dir);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for b in &built.binaries {
+        let _ = tx.send(run::BuildEvent::Binary(b.clone()));
+    }
+    let _ = tx.send(run::BuildEvent::Finished(Box::new(built.clone())));
+    drop(tx);
+    let ran = run::run(
+        &plan,
+        &workspace,
+        &run::RunOptions {
+            jobs: args.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            }),
+            test_timeout: args.test_timeout.map(Duration::from_secs_f64),
+            slow_after: Some(Duration::from_secs(60)),
+            retries: args.retries,
+            fail_fast: !args.no_fail_fast,
+            cache: false,
+            doctests: false,
+            partition: None,
+            cargo: build::CargoOptions::default(),
+            host_libs: Vec::new(),
+        },
+        rx,
+    );
+    let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
+    let report = report::Report::assemble(&plan, &workspace, &built, &ran, &diagnoser);
+    write_outputs(&report, &args.out)?;
+    anstream::print!("{}", report::terminal::render(&report));
+    Ok(report.exit_code())
+}
+
+/// A temporary directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> Result<TempDir> {
+    let base = std::env::temp_dir();
+    for i in 0..1000u32 {
+        let dir = base.join(format!("cargo-xtest-run-{}-{i}", std::process::id()));
+        if std::fs::create_dir(&dir).is_ok() {
+            return Ok(TempDir(dir));
+        }
+    }
+    Err(Error::internal(format!(
+        "cannot create a directory in {}",
+        base.display()
+    )))
 }
 
 fn merge(args: &cli::MergeArgs) -> Result<i32> {

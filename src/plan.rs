@@ -231,7 +231,8 @@ fn plan_target(
     }
 }
 
-fn runner_spec(r: &Runner) -> RunnerSpec {
+/// How a discovered runner starts executables.
+pub fn runner_spec(r: &Runner) -> RunnerSpec {
     match r {
         Runner::Native => RunnerSpec {
             argv: Vec::new(),

@@ -69,6 +69,25 @@ impl Host {
         })
     }
 
+    /// This host as far as it can be known without a Rust toolchain (for `run --archive`).
+    pub fn without_toolchain() -> Self {
+        let arch = std::env::consts::ARCH.to_owned();
+        let triple = match arch.as_str() {
+            "riscv64" => "riscv64gc-unknown-linux-gnu".to_owned(),
+            a => format!("{a}-unknown-linux-gnu"),
+        };
+        Host {
+            triple,
+            arch,
+            sysroot: PathBuf::new(),
+            rustup: false,
+            known_triples: BTreeSet::new(),
+            package_manager: package_manager(Path::new("/etc/os-release")),
+            cargo: PathBuf::from("cargo"),
+            rustc: "rustc".to_owned(),
+        }
+    }
+
     /// The sysroot directories holding the host's Rust dynamic libraries (`libstd-*.so`).
     pub fn lib_dirs(&self) -> Vec<PathBuf> {
         vec![

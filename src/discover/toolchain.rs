@@ -114,6 +114,32 @@ impl TargetToolchain {
         })
     }
 
+    /// How `triple`'s executables run here, for a machine with no Rust toolchain (an archive
+    /// run): user runner first, natively on a matching architecture, else QEMU with a sysroot.
+    pub fn runner_only(
+        host: &Host,
+        config: &CargoConfig,
+        triple: &str,
+    ) -> Result<Runner, RunnerProblem> {
+        let info = targets::lookup(triple);
+        let native =
+            triple == host.triple || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()));
+        let emulator = info.and_then(qemu_binary);
+        let sysroot = info.and_then(|i| {
+            let loader = i.loader?;
+            i.sysroots
+                .iter()
+                .find(|s| Path::new(s).join(loader).exists())
+                .map(|s| (*s).to_owned())
+        });
+        let found = Found {
+            emulator: emulator.as_deref(),
+            binfmt: info.is_some_and(binfmt_registered),
+            sysroot: sysroot.as_deref(),
+        };
+        find_runner(config, triple, info, native, found)
+    }
+
     /// Environment variables that hand auto-detected tools to cargo (never written to files).
     pub fn cargo_env(&self) -> Vec<(String, String)> {
         let mut env = Vec::new();

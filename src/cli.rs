@@ -107,12 +107,8 @@ pub struct CiGithubArgs {
     /// Split each target verified at `test` into N jobs (`--partition K/N`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: u32,
-    /// Target triple (repeatable). Default: the policy's targets, else host + aarch64, s390x, riscv64gc.
-    #[arg(long = "target", value_name = "TRIPLE")]
-    pub targets: Vec<String>,
-    /// Path to Cargo.toml.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub host: HostArgs,
     /// Where to write the workflow (`-`: standard output).
     /// Default: <repository>/.github/workflows/xtest.yml.
     #[arg(short, long, value_name = "PATH")]
@@ -298,7 +294,7 @@ impl Xtest {
             Some(Command::Doctor(h)) => h.color,
             Some(Command::Setup(s)) => s.host.color,
             Some(Command::Merge(m)) => m.color,
-            Some(Command::Ci(_)) => Color::Auto,
+            Some(Command::Ci(CiCommand::Github(c))) => c.host.color,
             Some(Command::Archive(a)) => a.common.color,
             Some(Command::Run(r)) => r.color,
             None => self.verify.common.color,

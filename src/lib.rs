@@ -50,6 +50,19 @@ pub fn main() -> i32 {
     }
 }
 
+/// The targets to work on (command line, else policy, else defaults), each checked with rustc.
+fn select_triples(
+    host: &Host,
+    request: &plan::Request,
+    policy: &policy::Policy,
+) -> Result<Vec<String>> {
+    let triples = plan::select_triples(request, policy, &host.triple);
+    for t in &triples {
+        host.validate_triple(t)?;
+    }
+    Ok(triples)
+}
+
 /// Discovery and planning, shared by `plan` and verification.
 fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOptions)> {
     let host = Host::discover()?;
@@ -70,10 +83,7 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         exclude: common.exclude.clone(),
         max_level: common.level,
     };
-    let triples = plan::select_triples(&request, &policy, &host.triple);
-    for t in &triples {
-        host.validate_triple(t)?;
-    }
+    let triples = select_triples(&host, &request, &policy)?;
     let targets = Discovery::targets(&host, &triples)?;
     let discovery = Discovery {
         host,
@@ -125,10 +135,7 @@ fn examine_host(
         targets: args.targets.clone(),
         ..Default::default()
     };
-    let triples = plan::select_triples(&request, &policy, &host.triple);
-    for t in &triples {
-        host.validate_triple(t)?;
-    }
+    let triples = select_triples(&host, &request, &policy)?;
     let toolchains = Discovery::targets(&host, &triples)?;
     Ok((host, toolchains, workspace))
 }
@@ -313,7 +320,7 @@ fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
     let host = Host::discover()?;
     let ws = Workspace::load(
         &host.cargo,
-        args.manifest_path.as_deref(),
+        args.host.manifest_path.as_deref(),
         &FeatureArgs::default(),
     )?;
     let policy = policy::Policy::load(&ws.root, &ws.metadata)?;
@@ -322,13 +329,10 @@ fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
         |p| ws.member_by_name(p).is_some(),
     )?;
     let request = plan::Request {
-        targets: args.targets.clone(),
+        targets: args.host.targets.clone(),
         ..Default::default()
     };
-    let triples = plan::select_triples(&request, &policy, &host.triple);
-    for t in &triples {
-        host.validate_triple(t)?;
-    }
+    let triples = select_triples(&host, &request, &policy)?;
     let root = ci::repo_root(&ws);
     let manifest = ws
         .manifest_path

@@ -86,15 +86,7 @@ impl TargetToolchain {
         let cfg = host.target_cfg(triple)?;
         let native = triple == host.triple
             || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()) && cfg.os == "linux");
-        let emulator = info.and_then(qemu_binary);
-        let binfmt = info.is_some_and(binfmt_registered);
-        let sysroot = info.and_then(|i| {
-            let loader = i.loader?;
-            i.sysroots
-                .iter()
-                .find(|s| Path::new(s).join(loader).exists())
-                .map(|s| (*s).to_owned())
-        });
+        let (emulator, binfmt, sysroot) = emulation(info);
         let found = Found {
             emulator: emulator.as_deref(),
             binfmt,
@@ -124,17 +116,10 @@ impl TargetToolchain {
         let info = targets::lookup(triple);
         let native =
             triple == host.triple || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()));
-        let emulator = info.and_then(qemu_binary);
-        let sysroot = info.and_then(|i| {
-            let loader = i.loader?;
-            i.sysroots
-                .iter()
-                .find(|s| Path::new(s).join(loader).exists())
-                .map(|s| (*s).to_owned())
-        });
+        let (emulator, binfmt, sysroot) = emulation(info);
         let found = Found {
             emulator: emulator.as_deref(),
-            binfmt: info.is_some_and(binfmt_registered),
+            binfmt,
             sysroot: sysroot.as_deref(),
         };
         find_runner(config, triple, info, native, found)
@@ -199,6 +184,23 @@ fn find_linker(
             path: Some(path),
         })
     })
+}
+
+/// The QEMU binary on PATH, whether binfmt_misc runs the target's executables, and the sysroot
+/// holding the target's dynamic loader.
+fn emulation(info: Option<&TargetInfo>) -> (Option<String>, bool, Option<String>) {
+    let sysroot = info.and_then(|i| {
+        let loader = i.loader?;
+        i.sysroots
+            .iter()
+            .find(|s| Path::new(s).join(loader).exists())
+            .map(|s| (*s).to_owned())
+    });
+    (
+        info.and_then(qemu_binary),
+        info.is_some_and(binfmt_registered),
+        sysroot,
+    )
 }
 
 /// What discovery found for emulation, handed to [`find_runner`].

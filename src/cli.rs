@@ -2,6 +2,7 @@
 //! Flags follow cargo's names and meanings wherever cargo has the same flag.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -78,15 +79,8 @@ pub struct RunArchiveArgs {
     pub extract_to: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Kill a test running longer than SECS.
-    #[arg(long, value_name = "SECS")]
-    pub test_timeout: Option<f64>,
-    /// Run every test even after one failed.
-    #[arg(long)]
-    pub no_fail_fast: bool,
-    /// Run a failed test up to N more times.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    #[command(flatten)]
+    pub tests: TestArgs,
     /// Parallel test processes (default: number of CPUs).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -204,6 +198,24 @@ pub struct VerifyArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub tests: TestArgs,
+    /// Neither reuse nor record results in the test-result cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not run doctests.
+    #[arg(long)]
+    pub no_doctests: bool,
+    /// Run only the K-th of N deterministic slices of the tests (by package, binary and test
+    /// name); N runs with K = 1..N together run every test once. Merge their reports with
+    /// `cargo xtest merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::run::Partition>,
+}
+
+/// How tests are run, for verification and for `run --archive`.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
     /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
     #[arg(long, value_name = "SECS")]
     pub test_timeout: Option<f64>,
@@ -216,17 +228,28 @@ pub struct VerifyArgs {
     /// Warn about a test still running after SECS (0: never).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub slow_after: f64,
-    /// Neither reuse nor record results in the test-result cache.
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Do not run doctests.
-    #[arg(long)]
-    pub no_doctests: bool,
-    /// Run only the K-th of N deterministic slices of the tests (by package, binary and test
-    /// name); N runs with K = 1..N together run every test once. Merge their reports with
-    /// `cargo xtest merge`.
-    #[arg(long, value_name = "K/N")]
-    pub partition: Option<crate::run::Partition>,
+}
+
+impl TestArgs {
+    /// The timeout and slow threshold as durations, rejecting values that are not seconds.
+    pub fn durations(&self) -> Result<(Option<Duration>, Option<Duration>), String> {
+        let timeout = match self.test_timeout {
+            Some(t) if !(t.is_finite() && t > 0.0) => {
+                return Err(format!(
+                    "--test-timeout must be a positive number of seconds, got {t}"
+                ));
+            }
+            t => t.map(Duration::from_secs_f64),
+        };
+        if !(self.slow_after.is_finite() && self.slow_after >= 0.0) {
+            return Err(format!(
+                "--slow-after must be zero or a positive number of seconds, got {}",
+                self.slow_after
+            ));
+        }
+        let slow = Some(Duration::from_secs_f64(self.slow_after)).filter(|d| !d.is_zero());
+        Ok((timeout, slow))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -356,7 +379,7 @@ mod tests {
         assert_eq!(x.verify.common.targets.len(), 2);
         assert_eq!(x.verify.common.level, Some(Level::BuildTests));
         assert_eq!(x.verify.common.features(), ["x", "y"]);
-        assert_eq!(x.verify.test_timeout, Some(2.5));
+        assert_eq!(x.verify.tests.test_timeout, Some(2.5));
         let CargoCli::Xtest(x) =
             CargoCli::parse_from(["cargo", "xtest", "plan", "--format", "json"]);
         assert!(matches!(

@@ -26,8 +26,6 @@ pub mod run;
 pub mod shell;
 pub mod targets;
 
-use std::time::Duration;
-
 use cli::{Color, CommonArgs, Xtest};
 use discover::{Discovery, FeatureArgs, Host, Workspace};
 use error::{Error, Result};
@@ -226,19 +224,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         return Ok(error::EXIT_OK);
     }
     let args = &cli.verify;
-    if let Some(t) = args.test_timeout
-        && !(t.is_finite() && t > 0.0)
-    {
-        return Err(Error::bad_input(format!(
-            "--test-timeout must be a positive number of seconds, got {t}"
-        )));
-    }
-    if !(args.slow_after.is_finite() && args.slow_after >= 0.0) {
-        return Err(Error::bad_input(format!(
-            "--slow-after must be zero or a positive number of seconds, got {}",
-            args.slow_after
-        )));
-    }
+    let (test_timeout, slow_after) = args.tests.durations().map_err(Error::bad_input)?;
     let (discovery, plan, cargo) = prepare(&args.common)?;
     for t in &plan.targets {
         let how = t
@@ -261,10 +247,10 @@ fn execute(cli: &Xtest) -> Result<i32> {
     });
     let run_options = run::RunOptions {
         jobs,
-        test_timeout: args.test_timeout.map(Duration::from_secs_f64),
-        slow_after: Some(Duration::from_secs_f64(args.slow_after)).filter(|d| !d.is_zero()),
-        retries: args.retries,
-        fail_fast: !args.no_fail_fast,
+        test_timeout,
+        slow_after,
+        retries: args.tests.retries,
+        fail_fast: !args.tests.no_fail_fast,
         cache: !args.no_cache,
         doctests: !args.no_doctests,
         partition: args.partition,
@@ -420,6 +406,7 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
 }
 
 fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
+    let (test_timeout, slow_after) = args.tests.durations().map_err(Error::bad_input)?;
     let temp;
     let dir = match &args.extract_to {
         Some(d) => {
@@ -505,10 +492,10 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                     .map(|n| n.get())
                     .unwrap_or(1)
             }),
-            test_timeout: args.test_timeout.map(Duration::from_secs_f64),
-            slow_after: Some(Duration::from_secs(60)),
-            retries: args.retries,
-            fail_fast: !args.no_fail_fast,
+            test_timeout,
+            slow_after,
+            retries: args.tests.retries,
+            fail_fast: !args.tests.no_fail_fast,
             cache: false,
             doctests: false,
             partition: None,

@@ -478,6 +478,19 @@ fn archive_round_trip_without_cargo_or_sources_matches_a_direct_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = xtest()
+        .args(["run", "--test-timeout=-1", "--archive"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad timeout is bad input, not a panic"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--test-timeout must be a positive number")
+    );
+    let out = xtest()
         .args(["archive", "-o", "/tmp/x.tar.gz"])
         .output()
         .unwrap();

@@ -154,6 +154,9 @@ pub struct HostArgs {
     /// Path to Cargo.toml (for the policy's targets and --write-config).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
+    /// Probe every target's toolchain again instead of reusing the cached probe results.
+    #[arg(long)]
+    pub reprobe: bool,
     /// Coloring.
     #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
@@ -285,6 +288,9 @@ pub struct CommonArgs {
     /// The highest level to attempt.
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<Level>,
+    /// Probe every target's toolchain again instead of reusing the cached probe results.
+    #[arg(long)]
+    pub reprobe: bool,
     /// Parallel jobs, for cargo and for running tests (default: number of CPUs).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -144,6 +144,13 @@ impl Diagnoser {
                 ),
             );
         }
+        if let Some((Cause::CLibraryMissing, l)) = crate::cause::toolchain_failure(&text) {
+            return d(
+                Cause::CLibraryMissing,
+                l.trim().trim_start_matches("cargo:warning="),
+                self.fixer.c_library_fix(triple),
+            );
+        }
         if let Some(l) = find(
             &text,
             &[
@@ -471,6 +478,7 @@ mod tests {
             package_manager: crate::discover::PackageManager::Apt,
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".into(),
+            rustc_version: String::new(),
         };
         Diagnoser {
             fixer: Fixer::new(&host),

@@ -1,6 +1,7 @@
 //! `cargo xtest doctor` and `cargo xtest setup`: per target, each component (std, linker, C
-//! compiler, emulator, sysroot, runner) found or missing and where it came from; the exact
-//! commands that install what is missing on this distro; running them (`setup --yes`); and
+//! compiler, C library, emulator, sysroot, runner) found or missing and where it came from, what
+//! the probes proved of them, and the level the target reaches; the exact commands that install
+//! what is missing on this distro; running them (`setup --yes`); and
 //! writing auto-detected linkers and runners into the workspace's `.cargo/config.toml`
 //! (`setup --write-config`: comments and existing settings kept, a backup made, idempotent).
 
@@ -9,9 +10,14 @@ use std::path::{Path, PathBuf};
 
 use anstyle::{AnsiColor, Style};
 
-use crate::discover::{Host, PackageManager, Runner, RunnerProblem, Source, TargetToolchain, Tool};
+use crate::cause::Cause;
+use crate::discover::{
+    Host, PackageManager, ProbeResult, Runner, RunnerProblem, Source, TargetToolchain, Tool,
+};
 use crate::error::{Error, Result};
 use crate::fixes::Fixer;
+use crate::level::Level;
+use crate::plan::Downgrade;
 use crate::targets::{self, Packages};
 
 const OK: Style = AnsiColor::Green.on_default();
@@ -25,6 +31,10 @@ pub enum Status {
     Missing,
     /// Not needed on this host (a native target needs no emulator).
     NotNeeded,
+    /// A probe ran and failed.
+    Failed,
+    /// Could not be proved either way (its probe did not run).
+    Unproved,
 }
 
 #[derive(Debug, Clone)]
@@ -44,11 +54,19 @@ pub struct Examination {
     pub triple: String,
     pub components: Vec<Component>,
     pub std_missing: bool,
+    /// The strongest level the target reaches here, and every step down to it.
+    pub level: Level,
+    pub downgrades: Vec<Downgrade>,
 }
 
 impl Examination {
+    /// Nothing is missing, every probe passed, and the target reaches `test`.
     pub fn healthy(&self) -> bool {
-        self.components.iter().all(|c| c.status != Status::Missing)
+        self.level == Level::Test
+            && self
+                .components
+                .iter()
+                .all(|c| !matches!(c.status, Status::Missing | Status::Failed))
     }
 }
 
@@ -105,8 +123,8 @@ fn tool(
     }
 }
 
-/// Examines one target's toolchain, component by component.
-pub fn examine(tc: &TargetToolchain) -> Examination {
+/// Examines one target's toolchain, component by component, with what its probes proved.
+pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
     let native = matches!(tc.runner, Ok(Runner::Native));
     let expected = tc.info.map(|i| i.linkers[0]);
     let mut components = vec![
@@ -127,6 +145,7 @@ pub fn examine(tc: &TargetToolchain) -> Examination {
         },
         tool("linker", &tc.linker, tc, expected),
         tool("C compiler", &tc.c_compiler, tc, expected),
+        c_library(tc),
     ];
     let (emulator, sysroot) = if native {
         let n = |name| Component {
@@ -202,10 +221,112 @@ pub fn examine(tc: &TargetToolchain) -> Examination {
             advice: None,
         },
     });
+    let probe = |name, p: &Option<ProbeResult>, what: &str| {
+        p.as_ref().map(|p| Component {
+            name,
+            status: if p.ok { Status::Found } else { Status::Failed },
+            detail: if p.ok {
+                format!(
+                    "{what} ({})",
+                    if p.cached {
+                        "cached".to_owned()
+                    } else {
+                        format!("{:.2} s", p.millis as f64 / 1000.0)
+                    }
+                )
+            } else {
+                p.evidence()
+            },
+            packages: Vec::new(),
+            advice: None,
+        })
+    };
+    components.extend(probe(
+        "link probe",
+        &tc.probes.link,
+        "linked a test executable",
+    ));
+    components.extend(probe(
+        "run probe",
+        &tc.probes.run,
+        "ran it; its test passed",
+    ));
+    components.extend(probe(
+        "C probe",
+        &tc.probes.c_compiler,
+        "compiled and linked a C program",
+    ));
+    let (level, downgrades) = crate::plan::ladder(host, tc, Level::Test);
     Examination {
         triple: tc.triple.clone(),
         std_missing: !tc.std_installed,
         components,
+        level,
+        downgrades,
+    }
+}
+
+/// The target C library's development files, as the probes found them: missing when a probe's
+/// link or compile failed for want of them, found when a probe linked with them.
+fn c_library(tc: &TargetToolchain) -> Component {
+    let name = "C library";
+    let Some(pkgs) = tc.info.map(|i| i.c_library) else {
+        return Component {
+            name,
+            status: Status::Unproved,
+            detail: "unknown target: not probed without a C compiler".to_owned(),
+            packages: Vec::new(),
+            advice: None,
+        };
+    };
+    let Some(pkgs) = pkgs else {
+        return Component {
+            name,
+            status: Status::NotNeeded,
+            detail: "not needed: the Rust target ships its own".to_owned(),
+            packages: Vec::new(),
+            advice: None,
+        };
+    };
+    let probes = [&tc.probes.link, &tc.probes.c_compiler];
+    let mut ran = probes.iter().filter_map(|p| p.as_ref());
+    if let Some(p) = ran
+        .clone()
+        .find(|p| p.cause == Some(Cause::CLibraryMissing))
+    {
+        return Component {
+            name,
+            status: Status::Missing,
+            detail: format!("development files missing ({})", p.evidence()),
+            packages: vec![pkgs],
+            advice: None,
+        };
+    }
+    if ran.any(|p| p.ok) {
+        return found(name, "works: a probe linked against it".to_owned());
+    }
+    if tc.linker.as_ref().and_then(|l| l.path.as_ref()).is_none()
+        && tc
+            .c_compiler
+            .as_ref()
+            .and_then(|c| c.path.as_ref())
+            .is_none()
+    {
+        // Nothing to probe it with: install it with the linker.
+        return Component {
+            name,
+            status: Status::Missing,
+            detail: "not probed: no linker or C compiler for the target".to_owned(),
+            packages: vec![pkgs],
+            advice: None,
+        };
+    }
+    Component {
+        name,
+        status: Status::Unproved,
+        detail: "not proved: its probes failed for another reason".to_owned(),
+        packages: Vec::new(),
+        advice: None,
     }
 }
 
@@ -300,19 +421,44 @@ pub fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
             let (word, style) = match c.status {
                 Status::Found => ("ok", OK),
                 Status::Missing => ("MISSING", BAD),
+                Status::Failed => ("FAILED", BAD),
                 Status::NotNeeded => ("-", DIM),
+                Status::Unproved => ("?", DIM),
             };
             let _ = writeln!(out, "  {:<12}{style}{word:<9}{style:#}{}", c.name, c.detail);
+        }
+        let style = if e.level == Level::Test { OK } else { BAD };
+        let _ = writeln!(
+            out,
+            "  {:<12}{style}{:<9}{style:#}",
+            "reaches",
+            e.level.as_str()
+        );
+        for d in &e.downgrades {
+            let _ = writeln!(out, "    {} -> {}: {}", d.from, d.to, d.reason);
+            let _ = writeln!(out, "      fix: {}", d.fix);
         }
     }
     let commands = fix_commands(host, fixer, exams);
     let advice = advice(host, fixer, exams);
-    if commands.is_empty() && advice.is_empty() {
+    if commands.is_empty() && advice.is_empty() && exams.iter().all(Examination::healthy) {
         let _ = writeln!(
             out,
-            "\nNothing is missing: every target can reach `test` on this host."
+            "\nNothing is missing: every target reaches `test` on this host, proved by its probes."
         );
         return out;
+    }
+    let short: Vec<String> = exams
+        .iter()
+        .filter(|e| !e.healthy())
+        .map(|e| format!("{} reaches {}", e.triple, e.level))
+        .collect();
+    if !short.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot every target reaches `test`: {}.",
+            short.join(", ")
+        );
     }
     if !commands.is_empty() {
         let _ = writeln!(

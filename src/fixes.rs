@@ -26,7 +26,8 @@ impl Fixer {
         self.install_all(&[pkgs])
     }
 
-    /// One command installing every package (deduplicated, in order); `None` on an unknown distro.
+    /// One command installing every package (deduplicated, in order); `None` on an unknown distro
+    /// or when none of them is packaged for this distro (an empty name in the knowledge base).
     pub fn install_all(&self, pkgs: &[Packages]) -> Option<String> {
         self.install_argv(pkgs).map(|argv| argv.join(" "))
     }
@@ -41,7 +42,7 @@ impl Fixer {
                 PackageManager::Pacman => p.pacman,
                 PackageManager::Unknown => return None,
             };
-            if !names.contains(&name) {
+            if !name.is_empty() && !names.contains(&name) {
                 names.push(name);
             }
         }
@@ -102,6 +103,22 @@ impl Fixer {
                 ),
                 None => format!("install a linker for {} and set {var}", tc.triple),
             },
+        }
+    }
+
+    /// How to get the target C library's development files (crt objects, `libc.so`, headers).
+    pub fn c_library_fix(&self, triple: &str) -> String {
+        let info = targets::lookup(triple);
+        match info.and_then(|i| i.c_library) {
+            Some(p) => self.install(p).unwrap_or_else(|| {
+                format!(
+                    "install the C library development files for {triple} into the cross compiler's sysroot ({} on Debian/Ubuntu)",
+                    p.apt
+                )
+            }),
+            None => format!(
+                "install the C library development files for {triple} where its linker looks (crt1.o, crti.o, libc.so, stdio.h)"
+            ),
         }
     }
 

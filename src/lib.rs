@@ -82,7 +82,16 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         max_level: common.level,
     };
     let triples = select_triples(&host, &request, &policy)?;
-    let targets = Discovery::targets(&host, &triples)?;
+    let mut targets = Discovery::targets(&host, &triples)?;
+    discover::probe::probe_all(
+        &host,
+        &mut targets,
+        &discover::ProbeOptions {
+            dir: Some(probe_dir(&workspace)),
+            max_level: request.max_level.unwrap_or(level::Level::Test),
+            reprobe: common.reprobe,
+        },
+    )?;
     let discovery = Discovery {
         host,
         workspace,
@@ -134,13 +143,30 @@ fn examine_host(
         ..Default::default()
     };
     let triples = select_triples(&host, &request, &policy)?;
-    let toolchains = Discovery::targets(&host, &triples)?;
+    let mut toolchains = Discovery::targets(&host, &triples)?;
+    discover::probe::probe_all(
+        &host,
+        &mut toolchains,
+        &discover::ProbeOptions {
+            dir: workspace.as_ref().map(probe_dir),
+            max_level: level::Level::Test,
+            reprobe: args.reprobe,
+        },
+    )?;
     Ok((host, toolchains, workspace))
+}
+
+/// Where probes build and cache their results: beside cargo's own output.
+fn probe_dir(ws: &Workspace) -> std::path::PathBuf {
+    ws.target_dir.join("xtest").join("probes")
 }
 
 fn doctor(args: &cli::HostArgs) -> Result<i32> {
     let (host, toolchains, _) = examine_host(args)?;
-    let exams: Vec<_> = toolchains.iter().map(doctor::examine).collect();
+    let exams: Vec<_> = toolchains
+        .iter()
+        .map(|t| doctor::examine(&host, t))
+        .collect();
     let fixer = fixes::Fixer::new(&host);
     anstream::print!("{}", doctor::render(&host, &fixer, &exams));
     Ok(if exams.iter().all(doctor::Examination::healthy) {
@@ -153,7 +179,10 @@ fn doctor(args: &cli::HostArgs) -> Result<i32> {
 fn setup(args: &cli::SetupArgs) -> Result<i32> {
     let (host, mut toolchains, workspace) = examine_host(&args.host)?;
     let fixer = fixes::Fixer::new(&host);
-    let exams: Vec<_> = toolchains.iter().map(doctor::examine).collect();
+    let exams: Vec<_> = toolchains
+        .iter()
+        .map(|t| doctor::examine(&host, t))
+        .collect();
     let commands = doctor::fix_commands(&host, &fixer, &exams);
     if commands.is_empty() {
         shell::status("Setup", "nothing to install");
@@ -441,6 +470,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                     binfmt: false,
                     sysroot: None,
                     runner: Err(problem.clone()),
+                    probes: Default::default(),
                 };
                 let (reason, fix) = fixer.runner_problem(&tc, &problem);
                 let cause = match problem {
@@ -455,6 +485,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                     cause,
                     reason,
                     fix,
+                    evidence: None,
                 };
                 (level::Level::BuildTests, None, vec![d])
             }
@@ -473,6 +504,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             excluded: manifest.excluded.clone(),
             skips: manifest.skips.clone(),
             cfg: diagnose::cfg_of(&triple),
+            probes: Default::default(),
         }],
         packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),
     };

@@ -4,6 +4,10 @@
 //! honestly reach (`test` > `build-tests` > `build` > `check` > `none`), records every step down
 //! with its reason and the exact fix, and fixes what the later stages use: the packages, the
 //! per-target exclusions and skipped tests, the runner, and the environment handed to cargo.
+//!
+//! A rung is claimed only when discovery found its pieces *and* no probe refuted them: a linker
+//! that cannot link a test executable, or a runner that cannot run one, steps the target down with
+//! the probe's literal output as evidence.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +15,8 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, Runner, RunnerProblem, Source, TargetCfg, TargetToolchain, Tool,
+    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, RunnerProblem, Source, TargetCfg,
+    TargetToolchain, Tool,
 };
 use crate::fixes::Fixer;
 use crate::level::Level;
@@ -26,6 +31,32 @@ pub struct Downgrade {
     pub cause: Cause,
     pub reason: String,
     pub fix: String,
+    /// The probe that refuted the higher rung, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// A failed probe, as the proof behind a step down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Evidence {
+    pub probe: ProbeKind,
+    /// The command the probe ran.
+    pub command: String,
+    /// The line of its output that proves the cause (else its first line).
+    pub line: String,
+    /// Its literal output (bounded).
+    pub output: String,
+}
+
+impl Evidence {
+    pub fn of(p: &ProbeResult) -> Self {
+        Evidence {
+            probe: p.kind,
+            command: p.command.clone(),
+            line: p.evidence(),
+            output: p.output.clone(),
+        }
+    }
 }
 
 /// How test executables of a target are started.
@@ -53,6 +84,8 @@ pub struct TargetPlan {
     /// Skipped test name → reason.
     pub skips: BTreeMap<String, String>,
     pub cfg: TargetCfg,
+    /// What the probes proved on this host.
+    pub probes: Probes,
 }
 
 impl TargetPlan {
@@ -150,33 +183,62 @@ fn plan_target(
     cap: Level,
     rules: crate::policy::TargetPolicy,
 ) -> TargetPlan {
+    let (level, downgrades) = ladder(host, tc, cap);
+    TargetPlan {
+        triple: tc.triple.clone(),
+        required: rules.require,
+        runner: tc
+            .runner
+            .as_ref()
+            .ok()
+            .map(runner_spec)
+            .filter(|_| level >= Level::Test),
+        linker: tc
+            .linker
+            .as_ref()
+            .map(|l| format!("{} ({})", l.program, l.source)),
+        cargo_env: tc.cargo_env(),
+        downgrades,
+        excluded: rules.exclude,
+        skips: rules.skip,
+        cfg: tc.cfg.clone(),
+        probes: tc.probes.clone(),
+        level,
+    }
+}
+
+/// The strongest level `tc` honestly reaches (at most `cap`), with every step down from `cap`,
+/// top down: what discovery found missing, then what a probe refuted.
+pub fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, Vec<Downgrade>) {
     let fixer = Fixer::new(host);
     let mut level = cap;
     let mut downgrades = Vec::new();
-    let mut step = |to: Level, cause: Cause, reason: String, fix: String, level: &mut Level| {
-        if to < *level {
-            downgrades.push(Downgrade {
-                from: *level,
-                to,
-                cause,
-                reason,
-                fix,
-            });
-            *level = to;
-        }
-    };
-    let runner = match &tc.runner {
-        Ok(r) => Some(runner_spec(r)),
-        Err(problem) => {
-            let (reason, fix) = fixer.runner_problem(tc, problem);
-            let cause = match problem {
-                RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
-                _ => Cause::EmulatorMissing,
-            };
-            step(Level::BuildTests, cause, reason, fix, &mut level);
-            None
-        }
-    };
+    let mut step =
+        |to: Level, cause: Cause, reason: String, fix: String, probe: Option<&ProbeResult>| {
+            if to < level {
+                downgrades.push(Downgrade {
+                    from: level,
+                    to,
+                    cause,
+                    reason,
+                    fix,
+                    evidence: probe.map(Evidence::of),
+                });
+                level = to;
+            }
+        };
+    if let Err(problem) = &tc.runner {
+        let (reason, fix) = fixer.runner_problem(tc, problem);
+        let cause = match problem {
+            RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
+            _ => Cause::EmulatorMissing,
+        };
+        step(Level::BuildTests, cause, reason, fix, None);
+    }
+    if let (Some(p), Ok(runner)) = (tc.probes.run.as_ref().filter(|p| !p.ok), &tc.runner) {
+        let (cause, reason, fix) = refuted_runner(&fixer, tc, runner, p);
+        step(Level::BuildTests, cause, reason, fix, Some(p));
+    }
     match &tc.linker {
         Some(Tool { path: Some(_), .. }) => {}
         Some(Tool {
@@ -188,7 +250,7 @@ fn plan_target(
                 "the linker `{program}` set by {source} is not on PATH; executables cannot be linked"
             ),
             fixer.linker_fix(tc),
-            &mut level,
+            None,
         ),
         None => step(
             Level::Check,
@@ -201,8 +263,12 @@ fn plan_target(
                     .unwrap_or_default()
             ),
             fixer.linker_fix(tc),
-            &mut level,
+            None,
         ),
+    }
+    if let (Some(p), Some(linker)) = (tc.probes.link.as_ref().filter(|p| !p.ok), &tc.linker) {
+        let (cause, reason, fix) = refuted_linker(&fixer, tc, linker, p);
+        step(Level::Check, cause, reason, fix, Some(p));
     }
     if !tc.std_installed {
         let fix = fixer.std_fix(host, &tc.triple);
@@ -211,23 +277,98 @@ fn plan_target(
             Cause::MissingStd,
             format!("the standard library for {} is not installed", tc.triple),
             fix,
-            &mut level,
+            None,
         );
     }
-    TargetPlan {
-        triple: tc.triple.clone(),
-        required: rules.require,
-        runner: runner.filter(|_| level >= Level::Test),
-        linker: tc
-            .linker
-            .as_ref()
-            .map(|l| format!("{} ({})", l.program, l.source)),
-        cargo_env: tc.cargo_env(),
-        downgrades,
-        excluded: rules.exclude,
-        skips: rules.skip,
-        cfg: tc.cfg.clone(),
-        level,
+    (level, downgrades)
+}
+
+/// Why a linker that exists could not link the link probe, and the fix.
+fn refuted_linker(
+    fixer: &Fixer,
+    tc: &TargetToolchain,
+    linker: &Tool,
+    p: &ProbeResult,
+) -> (Cause, String, String) {
+    let who = format!("`{}` ({})", linker.program, linker.source);
+    let triple = &tc.triple;
+    match p.cause {
+        Some(Cause::CLibraryMissing) => (
+            Cause::CLibraryMissing,
+            format!(
+                "{who} cannot link a test executable for {triple}: the target C library's development files (crt objects, libc.so, headers) are missing"
+            ),
+            fixer.c_library_fix(triple),
+        ),
+        Some(Cause::WrongLinker) => (
+            Cause::WrongLinker,
+            format!("{who} cannot link {triple} executables: it links for another architecture"),
+            match tc.info {
+                Some(i) => format!(
+                    "set {}={} ({})",
+                    targets::cargo_env_var(triple, "linker"),
+                    i.linkers[0],
+                    fixer.linker_fix(tc)
+                ),
+                None => fixer.linker_fix(tc),
+            },
+        ),
+        _ => (
+            Cause::LinkerBroken,
+            format!("{who} failed to link a minimal test executable for {triple}"),
+            format!(
+                "make the linker work for {triple}: the probe `{}` must succeed (`cargo xtest doctor` shows its output)",
+                p.command
+            ),
+        ),
+    }
+}
+
+/// Why a runner that exists could not run the run probe, and the fix.
+fn refuted_runner(
+    fixer: &Fixer,
+    tc: &TargetToolchain,
+    runner: &Runner,
+    p: &ProbeResult,
+) -> (Cause, String, String) {
+    let who = format!("the runner `{}`", runner.describe());
+    let var = targets::cargo_env_var(&tc.triple, "runner");
+    match (p.cause, tc.info) {
+        (Some(Cause::EmulatorSysrootMissing), Some(info)) => (
+            Cause::EmulatorSysrootMissing,
+            format!(
+                "{who} cannot start {} executables: the target's dynamic loader is not where it looks",
+                tc.triple
+            ),
+            format!(
+                "give QEMU the target's sysroot: {var}=\"{} -L {}\" ({})",
+                info.qemu,
+                info.sysroots[0],
+                fixer.c_library_fix(&tc.triple)
+            ),
+        ),
+        _ => (
+            p.cause.unwrap_or(Cause::RunnerBroken),
+            format!(
+                "{who} did not run a minimal test executable for {} ({})",
+                tc.triple,
+                if p.timed_out {
+                    "timed out"
+                } else {
+                    "it failed"
+                }
+            ),
+            match runner {
+                Runner::Command { source, .. } if *source != Source::AutoDetected => format!(
+                    "fix or replace the runner set by {source}: `{}` must run the test and exit 0",
+                    p.command
+                ),
+                _ => format!(
+                    "make `{}` run the test and exit 0, or set {var} to a runner that does",
+                    p.command
+                ),
+            },
+        ),
     }
 }
 
@@ -266,6 +407,7 @@ mod tests {
             package_manager: PackageManager::Apt,
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".into(),
+            rustc_version: String::new(),
         }
     }
 
@@ -289,6 +431,7 @@ mod tests {
             binfmt: false,
             sysroot: Some("/usr/s390x-linux-gnu".into()),
             runner,
+            probes: Default::default(),
         }
     }
 

@@ -177,6 +177,45 @@ impl Drop for Supervised {
     }
 }
 
+/// What [`run_bounded`] saw.
+#[derive(Debug)]
+pub struct Bounded {
+    /// `None` when the command was killed at the time limit.
+    pub status: Option<ExitStatus>,
+    /// stdout and stderr interleaved, at most the first `keep` bytes of it.
+    pub output: String,
+}
+
+/// Runs `cmd` in its own process group with stdin closed, keeping only the first `keep` bytes of
+/// its merged output; kills the whole group at `limit` or on an interrupt.
+pub fn run_bounded(cmd: &mut Command, limit: Duration, keep: usize) -> std::io::Result<Bounded> {
+    let mut child = Supervised::spawn(cmd, true)?;
+    let start = std::time::Instant::now();
+    let mut output = Vec::new();
+    loop {
+        if start.elapsed() > limit || interrupted() {
+            child.kill();
+            let _ = child.finish();
+            return Ok(Bounded {
+                status: None,
+                output: String::from_utf8_lossy(&output).into_owned(),
+            });
+        }
+        match child.next(Duration::from_millis(50)) {
+            Next::Data(_, d) => {
+                let room = keep.saturating_sub(output.len());
+                output.extend_from_slice(&d[..d.len().min(room)]);
+            }
+            Next::Idle => {}
+            Next::Done => break,
+        }
+    }
+    Ok(Bounded {
+        status: Some(child.finish()),
+        output: String::from_utf8_lossy(&output).into_owned(),
+    })
+}
+
 /// `exit status 101` or `killed by signal 11 (SIGSEGV)`.
 pub fn describe_status(status: ExitStatus) -> String {
     if let Some(code) = status.code() {

@@ -34,8 +34,12 @@ pub struct TargetInfo {
     pub sysroots: &'static [&'static str],
     /// The dynamic loader, relative to a sysroot; `None` for statically linked targets.
     pub loader: Option<&'static str>,
-    /// Packages providing the cross linker (and, on Debian, the C library sysroot).
+    /// Packages providing the cross linker (the C compiler driver and binutils).
     pub linker_packages: Packages,
+    /// Packages providing the target C library's development files (crt objects, `libc.so`,
+    /// headers) that linking an executable and compiling C for the target need; `None` where the
+    /// Rust target ships its own (musl is self-contained). An empty name: not packaged there.
+    pub c_library: Option<Packages>,
     /// `Some(arch)`: binaries for this target run natively and link with the host `cc` on a host
     /// of that architecture.
     pub native_on: Option<&'static str>,
@@ -77,6 +81,7 @@ pub const KNOWN: &[TargetInfo] = &[
         sysroots: &["/usr/x86_64-linux-gnu", "/"],
         loader: Some("lib64/ld-linux-x86-64.so.2"),
         linker_packages: pkgs!("gcc-x86-64-linux-gnu", "gcc", "gcc"),
+        c_library: Some(pkgs!("libc6-dev", "glibc-devel", "glibc")),
         native_on: Some("x86_64"),
     },
     TargetInfo {
@@ -96,6 +101,11 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-aarch64-linux-gnu",
             "aarch64-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!(
+            "libc6-dev-arm64-cross",
+            "",
+            "aarch64-linux-gnu-glibc"
+        )),
         native_on: Some("aarch64"),
     },
     TargetInfo {
@@ -115,6 +125,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-s390x-linux-gnu",
             "s390x-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-s390x-cross", "", "")),
         native_on: Some("s390x"),
     },
     TargetInfo {
@@ -134,6 +145,11 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-riscv64-linux-gnu",
             "riscv64-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!(
+            "libc6-dev-riscv64-cross",
+            "",
+            "riscv64-linux-gnu-glibc"
+        )),
         native_on: Some("riscv64"),
     },
     TargetInfo {
@@ -153,6 +169,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-arm-linux-gnu",
             "arm-linux-gnueabihf-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-armhf-cross", "", "")),
         native_on: None,
     },
     TargetInfo {
@@ -172,6 +189,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-arm-linux-gnu",
             "arm-linux-gnueabi-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-armel-cross", "", "")),
         native_on: None,
     },
     TargetInfo {
@@ -187,6 +205,11 @@ pub const KNOWN: &[TargetInfo] = &[
         sysroots: &["/usr/i686-linux-gnu"],
         loader: Some("lib/ld-linux.so.2"),
         linker_packages: pkgs!("gcc-i686-linux-gnu", "gcc", "lib32-gcc-libs"),
+        c_library: Some(pkgs!(
+            "libc6-dev-i386-cross",
+            "glibc-devel.i686",
+            "lib32-glibc"
+        )),
         native_on: None,
     },
     TargetInfo {
@@ -206,6 +229,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-ppc64le-linux-gnu",
             "powerpc64le-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-ppc64el-cross", "", "")),
         native_on: None,
     },
     TargetInfo {
@@ -225,6 +249,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-ppc64-linux-gnu",
             "powerpc64-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-ppc64-cross", "", "")),
         native_on: None,
     },
     TargetInfo {
@@ -244,6 +269,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-loongarch64-linux-gnu",
             "loongarch64-linux-gnu-gcc"
         ),
+        c_library: Some(pkgs!("libc6-dev-loong64-cross", "", "")),
         native_on: None,
     },
     TargetInfo {
@@ -259,6 +285,7 @@ pub const KNOWN: &[TargetInfo] = &[
         sysroots: &[],
         loader: None,
         linker_packages: pkgs!("musl-tools", "musl-gcc", "musl"),
+        c_library: None,
         native_on: Some("x86_64"),
     },
     TargetInfo {
@@ -278,6 +305,7 @@ pub const KNOWN: &[TargetInfo] = &[
             "gcc-aarch64-linux-gnu",
             "aarch64-linux-gnu-gcc"
         ),
+        c_library: None,
         native_on: Some("aarch64"),
     },
 ];

@@ -28,6 +28,8 @@ pub struct Host {
     pub package_manager: PackageManager,
     pub cargo: PathBuf,
     pub rustc: String,
+    /// `rustc -vV`: the compiler's exact identity (version, commit, LLVM), for probe cache keys.
+    pub rustc_version: String,
 }
 
 /// The `cfg` facts rustc reports for one target.
@@ -66,6 +68,7 @@ impl Host {
             package_manager: package_manager(Path::new("/etc/os-release")),
             cargo,
             rustc,
+            rustc_version: vv,
         })
     }
 
@@ -85,6 +88,7 @@ impl Host {
             package_manager: package_manager(Path::new("/etc/os-release")),
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".to_owned(),
+            rustc_version: String::new(),
         }
     }
 

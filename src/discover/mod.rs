@@ -1,16 +1,19 @@
 //! Stage 1, discover: what this host has and what the workspace is.
 //!
 //! Produces a [`Discovery`]: the host toolchain, the workspace (from `cargo metadata`), and one
-//! [`TargetToolchain`] per requested target (std, linker, runner, each with where it came from).
+//! [`TargetToolchain`] per requested target (std, linker, runner, each with where it came from,
+//! and what the [`probe`]s proved of them).
 //! Reads the machine and cargo configuration; changes nothing.
 
 pub mod cargo_config;
 pub mod host;
+pub mod probe;
 pub mod toolchain;
 pub mod workspace;
 
 pub use cargo_config::{CargoConfig, Source};
 pub use host::{Host, PackageManager, TargetCfg};
+pub use probe::{ProbeKind, ProbeOptions, ProbeResult, Probes};
 pub use toolchain::{Runner, RunnerProblem, TargetToolchain, Tool};
 pub use workspace::{FeatureArgs, Package, UnitKind, Workspace};
 

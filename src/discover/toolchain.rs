@@ -78,6 +78,8 @@ pub struct TargetToolchain {
     /// The sysroot holding the target's dynamic loader (`None` if missing or not needed).
     pub sysroot: Option<String>,
     pub runner: Result<Runner, RunnerProblem>,
+    /// What the probes proved (empty until [`super::probe::probe_all`] ran).
+    pub probes: super::probe::Probes,
 }
 
 impl TargetToolchain {
@@ -103,6 +105,7 @@ impl TargetToolchain {
             binfmt,
             sysroot,
             cfg,
+            probes: Default::default(),
         })
     }
 

@@ -369,6 +369,7 @@ pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
         linker: Option<&'a str>,
         runner: Option<&'a str>,
         downgrades: &'a [Downgrade],
+        probes: &'a crate::discover::Probes,
         excluded: &'a std::collections::BTreeMap<String, String>,
         skipped_tests: &'a std::collections::BTreeMap<String, String>,
     }
@@ -387,6 +388,7 @@ pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
                 linker: t.linker.as_deref(),
                 runner: t.runner.as_ref().map(|r| r.description.as_str()),
                 downgrades: &t.downgrades,
+                probes: &t.probes,
                 excluded: &t.excluded,
                 skipped_tests: &t.skips,
             })

@@ -82,9 +82,49 @@ fn targets_table(out: &mut String, report: &Report) {
             t.runner.as_deref().unwrap_or("-"),
         );
         for d in &t.downgrades {
-            let _ = writeln!(out, "  {WARN}{} -> {}{WARN:#}: {}", d.from, d.to, d.reason);
-            let _ = writeln!(out, "      fix: {}", d.fix);
+            downgrade(out, d);
         }
+    }
+}
+
+/// What the probes of a target proved, in one line, and a failed C compiler probe (which steps
+/// no rung down: only crates whose build scripts compile C need it).
+fn probes(out: &mut String, p: &crate::discover::Probes) {
+    let all: Vec<String> = p
+        .all()
+        .map(|r| {
+            format!(
+                "{} {}{}",
+                r.kind.as_str(),
+                if r.ok { "ok" } else { "FAILED" },
+                if r.cached { " (cached)" } else { "" }
+            )
+        })
+        .collect();
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {DIM}probes: {}{DIM:#}", all.join(", "));
+    if let Some(c) = p.c_compiler.as_ref().filter(|c| !c.ok) {
+        let _ = writeln!(
+            out,
+            "  {WARN}C compiler{WARN:#}: cannot build a C program for this target, so build scripts that compile C will fail\n      {DIM}c-compiler probe: {}{DIM:#}",
+            c.evidence()
+        );
+    }
+}
+
+/// One step down the ladder: reason, fix, and the probe output that proved it.
+fn downgrade(out: &mut String, d: &crate::plan::Downgrade) {
+    let _ = writeln!(out, "  {WARN}{} -> {}{WARN:#}: {}", d.from, d.to, d.reason);
+    let _ = writeln!(out, "      fix: {}", d.fix);
+    if let Some(e) = &d.evidence {
+        let _ = writeln!(
+            out,
+            "      {DIM}{} probe: {}{DIM:#}",
+            e.probe.as_str(),
+            e.line
+        );
     }
 }
 
@@ -435,6 +475,7 @@ pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) ->
                 .map(|r| r.description.as_str())
                 .unwrap_or("none"),
         );
+        probes(&mut out, &t.probes);
         if let Some(r) = t.required {
             let met = if t.meets_requirement() {
                 "met".to_owned()
@@ -444,8 +485,7 @@ pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) ->
             let _ = writeln!(out, "  required: {r} ({met})");
         }
         for d in &t.downgrades {
-            let _ = writeln!(out, "  {WARN}{} -> {}{WARN:#}: {}", d.from, d.to, d.reason);
-            let _ = writeln!(out, "      fix: {}", d.fix);
+            downgrade(&mut out, d);
         }
         for (p, why) in &t.excluded {
             let _ = writeln!(out, "  excluded: {p} ({why})");

@@ -1,0 +1,459 @@
+//! Probes: prove on this host, per target, what discovery only saw lying around. A program on
+//! `PATH` and a sysroot directory prove nothing (a cross gcc without the target C library exists
+//! but cannot link), so before the planner claims a rung it is shown to work:
+//!
+//! - **link** (`build`, `build-tests`): a minimal Rust test executable, linked with the target's
+//!   configured or detected linker;
+//! - **run** (`test`): that executable run through the target's runner, which must exit 0 and
+//!   report its one test passed;
+//! - **C** (build scripts that compile C): a one-line C program compiled and linked with the C
+//!   compiler the `cc` crate would pick.
+//!
+//! Results are cached under the workspace's target directory, keyed on everything they depend
+//! on (rustc's identity, the tools' paths and file identities, the runner, the sysroot and the
+//! package database), so a warm run pays one small file read per target. Failures that ended at
+//! the time limit are never cached. Probes of different targets run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::cargo_config::Source;
+use super::host::Host;
+use super::toolchain::{Runner, TargetToolchain};
+use crate::cause::{self, Cause};
+use crate::level::Level;
+
+/// Bumped whenever what a probe does changes, so older cached results are not reused.
+const PROBE_FORMAT: &str = "cargo-xtest probes v1";
+/// One probe may take this long (a first QEMU start on a loaded machine is the slowest).
+const PROBE_LIMIT: Duration = Duration::from_secs(120);
+/// How much of a probe's output is kept as evidence.
+const KEEP_OUTPUT: usize = 8 * 1024;
+
+const RUST_PROBE: &str = "#[test]\nfn probe() {}\n";
+const C_PROBE: &str = "#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n";
+
+/// What a probe proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    /// A Rust test executable links.
+    Link,
+    /// It runs through the runner and its test passes.
+    Run,
+    /// A C program compiles and links with the target's C compiler.
+    CCompiler,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Link => "link",
+            ProbeKind::Run => "run",
+            ProbeKind::CCompiler => "c-compiler",
+        }
+    }
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub kind: ProbeKind,
+    pub ok: bool,
+    /// The command that was run.
+    pub command: String,
+    /// Why it failed: the status, then the literal output (bounded); empty when it passed.
+    pub output: String,
+    /// The problem the output proves, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// Killed at the time limit (never cached).
+    #[serde(default)]
+    pub timed_out: bool,
+    pub millis: u64,
+    /// Taken from the probe cache instead of run now.
+    #[serde(default, skip_deserializing)]
+    pub cached: bool,
+}
+
+impl ProbeResult {
+    /// The line that best proves the failure: the one naming the cause, else the first
+    /// non-empty line of the output.
+    pub fn evidence(&self) -> String {
+        let named = cause::toolchain_failure(&self.output).map(|(_, l)| l);
+        let line = named
+            .or_else(|| self.output.lines().find(|l| !l.trim().is_empty()))
+            .unwrap_or("no output")
+            .trim();
+        line.strip_prefix("= note:")
+            .unwrap_or(line)
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The probes of one target (each `None` when it was not needed or could not be run).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probes {
+    pub link: Option<ProbeResult>,
+    pub run: Option<ProbeResult>,
+    pub c_compiler: Option<ProbeResult>,
+}
+
+impl Probes {
+    pub fn all(&self) -> impl Iterator<Item = &ProbeResult> {
+        [&self.link, &self.run, &self.c_compiler]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// Where probes build and cache; `None`: a temporary directory and no cache.
+    pub dir: Option<PathBuf>,
+    /// No probe is run for a rung above this level.
+    pub max_level: Level,
+    /// Ignore cached results (they are rewritten).
+    pub reprobe: bool,
+}
+
+/// Probes every target (in parallel) and records the results in `targets`.
+pub fn probe_all(
+    host: &Host,
+    targets: &mut [TargetToolchain],
+    options: &ProbeOptions,
+) -> crate::error::Result<()> {
+    let temp;
+    let dir = match &options.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("cargo-xtest-probe-")
+                .tempdir()
+                .map_err(|e| {
+                    crate::error::Error::internal(format!(
+                        "cannot create a directory for probes: {e}"
+                    ))
+                })?;
+            temp.path().to_path_buf()
+        }
+    };
+    let cache = options.dir.is_some() && !options.reprobe;
+    let store = options.dir.is_some();
+    std::thread::scope(|scope| {
+        for tc in targets.iter_mut() {
+            let dir = dir.join(&tc.triple);
+            scope.spawn(move || {
+                tc.probes = probe_target(host, tc, &dir, options.max_level, cache, store);
+            });
+        }
+    });
+    Ok(())
+}
+
+/// What one target's probes depend on, hashed: any change makes the cached results stale.
+fn cache_key(host: &Host, tc: &TargetToolchain, max_level: Level) -> String {
+    let mut h = blake3::Hasher::new();
+    let mut add = |s: &str| {
+        h.update(s.as_bytes());
+        h.update(b"\0");
+    };
+    add(PROBE_FORMAT);
+    add(&host.rustc_version);
+    add(&tc.triple);
+    add(max_level.as_str());
+    add(&stamp(
+        &host
+            .sysroot
+            .join("lib/rustlib")
+            .join(&tc.triple)
+            .join("lib"),
+    ));
+    for tool in [&tc.linker, &tc.c_compiler] {
+        match tool {
+            Some(t) => {
+                add(&t.program);
+                add(&t.source.to_string());
+                add(&t.path.as_deref().map(stamp).unwrap_or_default());
+            }
+            None => add("-"),
+        }
+    }
+    match &tc.runner {
+        Ok(Runner::Native) => add("native"),
+        Ok(Runner::Command { argv, env, .. }) => {
+            for a in argv {
+                add(a);
+            }
+            for (k, v) in env {
+                add(&format!("{k}={v}"));
+            }
+            if let Some(p) = argv.first().and_then(|a| which::which(a).ok()) {
+                add(&stamp(&p));
+            }
+        }
+        Err(_) => add("no runner"),
+    }
+    // The sysroot's files (a C library installed or removed changes these directories) and the
+    // package database (any package change).
+    let sysroots = tc.info.map(|i| i.sysroots).unwrap_or_default();
+    for s in sysroots.iter().chain(&["/usr"]) {
+        for sub in ["", "lib", "lib64", "include", "usr/lib", "usr/include"] {
+            add(&stamp(&Path::new(s).join(sub)));
+        }
+    }
+    for db in [
+        "/var/lib/dpkg/status",
+        "/var/lib/rpm/rpmdb.sqlite",
+        "/var/lib/pacman/local",
+    ] {
+        add(&stamp(Path::new(db)));
+    }
+    for var in [
+        "LIBRARY_PATH",
+        "COMPILER_PATH",
+        "GCC_EXEC_PREFIX",
+        "CPATH",
+        "C_INCLUDE_PATH",
+        "QEMU_LD_PREFIX",
+        "QEMU_CPU",
+        "PATH",
+    ] {
+        add(&std::env::var(var).unwrap_or_default());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A file's identity: size, modification time, inode (empty when it does not exist).
+fn stamp(p: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(p) {
+        Ok(m) => format!(
+            "{}:{}:{}.{}:{}:{}",
+            p.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino(),
+            m.dev()
+        ),
+        Err(_) => format!("{}:absent", p.display()),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    key: String,
+    probes: Probes,
+}
+
+fn probe_target(
+    host: &Host,
+    tc: &TargetToolchain,
+    dir: &Path,
+    max_level: Level,
+    use_cache: bool,
+    store: bool,
+) -> Probes {
+    if max_level < Level::Check {
+        return Probes::default();
+    }
+    let key = cache_key(host, tc, max_level);
+    let cache_file = dir.with_extension("json");
+    if use_cache
+        && let Ok(text) = std::fs::read_to_string(&cache_file)
+        && let Ok(c) = serde_json::from_str::<CacheFile>(&text)
+        && c.key == key
+    {
+        let mut p = c.probes;
+        for r in [&mut p.link, &mut p.run, &mut p.c_compiler]
+            .into_iter()
+            .flatten()
+        {
+            r.cached = true;
+        }
+        return p;
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        let failed = |kind| ProbeResult {
+            kind,
+            ok: false,
+            command: format!("mkdir {}", dir.display()),
+            output: format!("cannot create the probe directory: {e}"),
+            cause: None,
+            timed_out: false,
+            millis: 0,
+            cached: false,
+        };
+        return Probes {
+            link: Some(failed(ProbeKind::Link)),
+            ..Default::default()
+        };
+    }
+    let mut probes = Probes::default();
+    if max_level >= Level::Build
+        && tc.std_installed
+        && let Some(linker) = &tc.linker
+        && linker.path.is_some()
+    {
+        let exe = dir.join("probe");
+        let link = link_probe(host, tc, dir, &exe);
+        if link.ok
+            && max_level >= Level::Test
+            && let Ok(runner) = &tc.runner
+        {
+            probes.run = Some(run_probe(runner, &exe));
+        }
+        probes.link = Some(link);
+    }
+    if let Some(cc) = &tc.c_compiler
+        && let Some(path) = &cc.path
+    {
+        probes.c_compiler = Some(c_probe(path, dir));
+    }
+    if store && probes.all().all(|r| !r.timed_out) {
+        let file = CacheFile {
+            key,
+            probes: probes.clone(),
+        };
+        if let Ok(text) = serde_json::to_string_pretty(&file) {
+            // Written whole and renamed, so a concurrent or killed run never reads half a file.
+            let tmp = cache_file.with_extension(format!("json.{}", std::process::id()));
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, &cache_file);
+            }
+        }
+    }
+    probes
+}
+
+fn link_probe(host: &Host, tc: &TargetToolchain, dir: &Path, exe: &Path) -> ProbeResult {
+    let src = dir.join("probe.rs");
+    let mut cmd = Command::new(&host.rustc);
+    cmd.args(["--edition", "2021", "--crate-name", "xtest_probe", "--test"])
+        .arg("--target")
+        .arg(&tc.triple)
+        .args(["-C", "debuginfo=0", "-o"])
+        .arg(exe)
+        .arg(&src)
+        .current_dir(dir);
+    if let Some(l) = &tc.linker
+        && l.source != Source::Default
+        && let Some(path) = &l.path
+    {
+        cmd.arg("-C").arg(format!("linker={}", path.display()));
+    }
+    if let Err(e) = std::fs::write(&src, RUST_PROBE) {
+        return io_failure(ProbeKind::Link, &cmd, &e);
+    }
+    let _ = std::fs::remove_file(exe);
+    run(ProbeKind::Link, &mut cmd, |_| true)
+}
+
+fn run_probe(runner: &Runner, exe: &Path) -> ProbeResult {
+    let mut cmd = match runner {
+        Runner::Native => Command::new(exe),
+        Runner::Command { argv, env, .. } => {
+            let mut cmd = match argv.split_first() {
+                Some((program, args)) => {
+                    let mut c = Command::new(program);
+                    c.args(args).arg(exe);
+                    c
+                }
+                None => Command::new(exe),
+            };
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            cmd
+        }
+    };
+    cmd.args(["--exact", "probe", "--test-threads=1"]);
+    if let Some(d) = exe.parent() {
+        cmd.current_dir(d);
+    }
+    run(ProbeKind::Run, &mut cmd, |out| {
+        out.contains("test probe ... ok") && out.contains("1 passed")
+    })
+}
+
+fn c_probe(cc: &Path, dir: &Path) -> ProbeResult {
+    let src = dir.join("probe.c");
+    let mut cmd = Command::new(cc);
+    cmd.arg("-o")
+        .arg(dir.join("cprobe"))
+        .arg(&src)
+        .current_dir(dir);
+    if let Err(e) = std::fs::write(&src, C_PROBE) {
+        return io_failure(ProbeKind::CCompiler, &cmd, &e);
+    }
+    run(ProbeKind::CCompiler, &mut cmd, |_| true)
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn io_failure(kind: ProbeKind, cmd: &Command, e: &std::io::Error) -> ProbeResult {
+    ProbeResult {
+        kind,
+        ok: false,
+        command: describe(cmd),
+        output: format!("cannot prepare the probe: {e}"),
+        cause: None,
+        timed_out: false,
+        millis: 0,
+        cached: false,
+    }
+}
+
+/// Runs one probe: it passes when the command exits 0 and `check` accepts its output.
+fn run(kind: ProbeKind, cmd: &mut Command, check: impl Fn(&str) -> bool) -> ProbeResult {
+    let command = describe(cmd);
+    let start = Instant::now();
+    let result = crate::process::run_bounded(cmd, PROBE_LIMIT, KEEP_OUTPUT);
+    let millis = start.elapsed().as_millis() as u64;
+    let (ok, output, timed_out) = match result {
+        Err(e) => (false, format!("cannot start `{command}`: {e}"), false),
+        Ok(b) => match b.status {
+            None => (
+                false,
+                format!("killed after {}s\n{}", PROBE_LIMIT.as_secs(), b.output),
+                true,
+            ),
+            Some(st) if st.success() && check(&b.output) => (true, String::new(), false),
+            Some(st) if st.success() => (
+                false,
+                format!("exited 0 but did not report its test passed\n{}", b.output),
+                false,
+            ),
+            Some(st) => (
+                false,
+                format!("{}\n{}", crate::process::describe_status(st), b.output),
+                false,
+            ),
+        },
+    };
+    let cause = if ok {
+        None
+    } else {
+        cause::toolchain_failure(&output).map(|(c, _)| c)
+    };
+    ProbeResult {
+        kind,
+        ok,
+        command,
+        output: output.trim_end().to_owned(),
+        cause,
+        timed_out,
+        millis,
+        cached: false,
+    }
+}

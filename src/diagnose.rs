@@ -550,6 +550,37 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_target_c_library_names_its_package() {
+        let d = diagnoser();
+        // Linking a test executable without libc6-dev-s390x-cross (ld's literal words).
+        let e = err(
+            Level::BuildTests,
+            "linking with `s390x-linux-gnu-gcc` failed: exit status: 1",
+            "error: linking with `s390x-linux-gnu-gcc` failed: exit status: 1\n  = note: /usr/lib/gcc-cross/s390x-linux-gnu/12/../../../../s390x-linux-gnu/bin/ld: cannot find Scrt1.o: No such file or directory\n          /usr/lib/gcc-cross/s390x-linux-gnu/12/../../../../s390x-linux-gnu/bin/ld: cannot find crti.o: No such file or directory",
+        );
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::CLibraryMissing);
+        assert!(
+            dx.evidence.contains("cannot find Scrt1.o"),
+            "{}",
+            dx.evidence
+        );
+        assert!(dx.fix.ends_with("libc6-dev-s390x-cross"), "{}", dx.fix);
+        // A `cc`-crate build script compiling C for the target without its headers.
+        let e = err(
+            Level::Check,
+            "build script of `c-checksum v0.1.0` failed",
+            "error: failed to run custom build command for `c-checksum v0.1.0`\n  --- stdout\n  cargo:warning=/usr/include/stdint.h:26:10: fatal error: bits/libc-header-start.h: No such file or directory\n  --- stderr\n  error occurred in cc-rs: command did not execute successfully",
+        );
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::CLibraryMissing);
+        assert_eq!(
+            dx.evidence,
+            "/usr/include/stdint.h:26:10: fatal error: bits/libc-header-start.h: No such file or directory"
+        );
+    }
+
+    #[test]
     fn unknown_stays_unknown_with_raw_evidence() {
         let d = diagnoser();
         let e = err(

@@ -182,37 +182,46 @@ impl Drop for Supervised {
 pub struct Bounded {
     /// `None` when the command was killed at the time limit.
     pub status: Option<ExitStatus>,
-    /// stdout and stderr interleaved, at most the first `keep` bytes of it.
-    pub output: String,
+    /// At most the first `keep` bytes of each stream (kept apart: an emulator's warnings on
+    /// stderr must not split the lines a test harness prints on stdout).
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `cmd` in its own process group with stdin closed, keeping only the first `keep` bytes of
-/// its merged output; kills the whole group at `limit` or on an interrupt.
+/// each output stream; kills the whole group at `limit` or on an interrupt.
 pub fn run_bounded(cmd: &mut Command, limit: Duration, keep: usize) -> std::io::Result<Bounded> {
-    let mut child = Supervised::spawn(cmd, true)?;
+    let mut child = Supervised::spawn(cmd, false)?;
     let start = std::time::Instant::now();
-    let mut output = Vec::new();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut status = None;
     loop {
         if start.elapsed() > limit || interrupted() {
             child.kill();
             let _ = child.finish();
-            return Ok(Bounded {
-                status: None,
-                output: String::from_utf8_lossy(&output).into_owned(),
-            });
+            break;
         }
         match child.next(Duration::from_millis(50)) {
-            Next::Data(_, d) => {
-                let room = keep.saturating_sub(output.len());
-                output.extend_from_slice(&d[..d.len().min(room)]);
+            Next::Data(stream, d) => {
+                let buf = if stream == Stream::Stdout {
+                    &mut out
+                } else {
+                    &mut err
+                };
+                let room = keep.saturating_sub(buf.len());
+                buf.extend_from_slice(&d[..d.len().min(room)]);
             }
             Next::Idle => {}
-            Next::Done => break,
+            Next::Done => {
+                status = Some(child.finish());
+                break;
+            }
         }
     }
     Ok(Bounded {
-        status: Some(child.finish()),
-        output: String::from_utf8_lossy(&output).into_owned(),
+        status,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
     })
 }
 

@@ -1,7 +1,9 @@
 //! Every diagnosable cause, reproduced for real on this host's toolchains and recognised with its
 //! evidence and fix. (missing-std, linker-missing and emulator-missing are downgrades: see
-//! `ladder.rs`; timeout and unknown: `misbehave.rs`; arch-specific-test-code,
-//! test-only-dependency and arch-assumption: `example.rs`.)
+//! `ladder.rs`; c-library-missing, runner-broken and more probe refutations: `probe.rs`; timeout
+//! and unknown: `misbehave.rs`; arch-specific-test-code, test-only-dependency and
+//! arch-assumption: `example.rs`.) A wrong linker and a runner without a sysroot are refuted by
+//! the probes before anything is built, so they appear here as steps down with probe evidence.
 
 mod common;
 
@@ -14,6 +16,14 @@ fn first_error(r: &Run, triple: &str, pkg: &str) -> Value {
     p["errors"][0].clone()
 }
 
+/// The first step down of `triple`, with the probe evidence that proved it.
+fn refuted(r: &Run, triple: &str) -> Value {
+    let t = r.target(triple);
+    let d = t["downgrades"][0].clone();
+    assert!(d["evidence"].is_object(), "a probe proved it: {t}");
+    d
+}
+
 #[test]
 fn wrong_linker_host_cc_for_a_foreign_target() {
     if !toolchains_present(&[AARCH64]) {
@@ -23,24 +33,27 @@ fn wrong_linker_host_cc_for_a_foreign_target() {
     let r = fx.verify_with(&["--target", AARCH64], |c| {
         c.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "cc");
     });
-    assert_eq!(r.code(), 1, "{}", r.stderr());
-    let e = first_error(&r, AARCH64, "alpha");
-    assert_eq!(
-        e["stage"], "build-tests",
-        "libraries need no linker; test executables do"
-    );
-    assert_eq!(e["cause"], "wrong-linker", "{e}");
+    // The link probe refutes `build`: libraries are checked, nothing is linked with `cc`, and a
+    // step down alone is not a failure.
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.target(AARCH64)["level"], "check");
+    assert_eq!(r.package(AARCH64, "alpha")["outcome"], "passed");
+    let d = refuted(&r, AARCH64);
+    assert_eq!(d["cause"], "wrong-linker", "{d}");
+    assert_eq!(d["evidence"]["probe"], "link");
+    let evidence = d["evidence"]["line"].as_str().unwrap();
     assert!(
-        e["evidence"].as_str().unwrap().contains("elf64-x86-64")
-            || e["evidence"].as_str().unwrap().contains("wrong format"),
-        "{e}"
+        evidence.contains("elf64-x86-64")
+            || evidence.contains("wrong format")
+            || evidence.contains("Relocations in generic ELF"),
+        "{d}"
     );
     assert!(
-        e["fix"]
+        d["fix"]
             .as_str()
             .unwrap()
             .contains("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc"),
-        "{e}"
+        "{d}"
     );
 }
 
@@ -178,23 +191,26 @@ fn emulator_without_sysroot() {
             "qemu-aarch64",
         );
     });
-    assert_eq!(r.code(), 1, "{}", r.stderr());
-    let e = first_error(&r, AARCH64, "alpha");
-    assert_eq!(e["stage"], "test");
-    assert_eq!(e["cause"], "emulator-sysroot-missing", "{e}");
+    // The run probe refutes `test`: the test executables are built, none is run.
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.target(AARCH64)["level"], "build-tests");
+    assert_eq!(r.package(AARCH64, "alpha")["level"], "build-tests");
+    let d = refuted(&r, AARCH64);
+    assert_eq!(d["cause"], "emulator-sysroot-missing", "{d}");
+    assert_eq!(d["evidence"]["probe"], "run");
     assert!(
-        e["evidence"]
+        d["evidence"]["line"]
             .as_str()
             .unwrap()
             .contains("Could not open '/lib/ld-linux-aarch64.so.1'"),
-        "{e}"
+        "{d}"
     );
     assert!(
-        e["fix"]
+        d["fix"]
             .as_str()
             .unwrap()
             .contains("\"qemu-aarch64 -L /usr/aarch64-linux-gnu\""),
-        "{e}"
+        "{d}"
     );
 }
 

@@ -27,7 +27,7 @@ use crate::cause::{self, Cause};
 use crate::level::Level;
 
 /// Bumped whenever what a probe does changes, so older cached results are not reused.
-const PROBE_FORMAT: &str = "cargo-xtest probes v1";
+const PROBE_FORMAT: &str = "cargo-xtest probes v2";
 /// One probe may take this long (a first QEMU start on a loaded machine is the slowest).
 const PROBE_LIMIT: Duration = Duration::from_secs(120);
 /// How much of a probe's output is kept as evidence.
@@ -97,6 +97,7 @@ impl ProbeResult {
 
 /// The probes of one target (each `None` when it was not needed or could not be run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Probes {
     pub link: Option<ProbeResult>,
     pub run: Option<ProbeResult>,
@@ -414,7 +415,7 @@ fn io_failure(kind: ProbeKind, cmd: &Command, e: &std::io::Error) -> ProbeResult
     }
 }
 
-/// Runs one probe: it passes when the command exits 0 and `check` accepts its output.
+/// Runs one probe: it passes when the command exits 0 and `check` accepts its stdout.
 fn run(kind: ProbeKind, cmd: &mut Command, check: impl Fn(&str) -> bool) -> ProbeResult {
     let command = describe(cmd);
     let start = Instant::now();
@@ -422,24 +423,31 @@ fn run(kind: ProbeKind, cmd: &mut Command, check: impl Fn(&str) -> bool) -> Prob
     let millis = start.elapsed().as_millis() as u64;
     let (ok, output, timed_out) = match result {
         Err(e) => (false, format!("cannot start `{command}`: {e}"), false),
-        Ok(b) => match b.status {
-            None => (
-                false,
-                format!("killed after {}s\n{}", PROBE_LIMIT.as_secs(), b.output),
-                true,
-            ),
-            Some(st) if st.success() && check(&b.output) => (true, String::new(), false),
-            Some(st) if st.success() => (
-                false,
-                format!("exited 0 but did not report its test passed\n{}", b.output),
-                false,
-            ),
-            Some(st) => (
-                false,
-                format!("{}\n{}", crate::process::describe_status(st), b.output),
-                false,
-            ),
-        },
+        Ok(b) => {
+            let both = [b.stderr.trim_end(), b.stdout.trim_end()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n");
+            match b.status {
+                None => (
+                    false,
+                    format!("killed after {}s\n{both}", PROBE_LIMIT.as_secs()),
+                    true,
+                ),
+                Some(st) if st.success() && check(&b.stdout) => (true, String::new(), false),
+                Some(st) if st.success() => (
+                    false,
+                    format!("exited 0 but did not report its test passed\n{both}"),
+                    false,
+                ),
+                Some(st) => (
+                    false,
+                    format!("{}\n{both}", crate::process::describe_status(st)),
+                    false,
+                ),
+            }
+        }
     };
     let cause = if ok {
         None

@@ -41,6 +41,17 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
                 missing.push(tool.to_owned());
             }
         }
+        // The target C library: gcc prints a bare name for a crt object it cannot find.
+        if which(arch.0).is_some() {
+            let crti = Command::new(arch.0)
+                .arg("-print-file-name=crti.o")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            if !crti.starts_with('/') {
+                missing.push(format!("the C library for {t} (crti.o)"));
+            }
+        }
     }
     if missing.is_empty() {
         return true;
@@ -268,6 +279,53 @@ impl Run {
             .find(|t| t["name"] == name)
             .unwrap_or_else(|| panic!("no test {name} in {package} on {triple}"))
     }
+}
+
+/// Runs `cmd` in a private mount namespace (`unshare -r -m`) in which the target C library's
+/// development files under `sysroot` are gone — the crt objects, static libraries and linker
+/// scripts of `<sysroot>/lib` and the headers of `<sysroot>/include` — while its runtime (the
+/// dynamic loader, `libc.so.6`) stays: exactly a machine where `gcc-<arch>-linux-gnu` was installed
+/// with `--no-install-recommends`. Returns `None` (or panics in CI) where namespaces are refused.
+pub fn without_c_library(sysroot: &str, cmd: &Command) -> Option<(Command, tempfile::TempDir)> {
+    let probe = Command::new("unshare").args(["-r", "-m", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        let msg = "this test needs `unshare -r -m` (user and mount namespaces)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    }
+    let keep_dir = tempfile::tempdir().unwrap();
+    let keep = keep_dir.path();
+    let script = format!(
+        r#"set -e
+lib={sysroot}/lib; keep={keep}
+for f in "$lib"/*; do
+  case "$(basename "$f")" in
+    *.o|*.a|*.so) ;;
+    *) cp -a "$f" "$keep/" ;;
+  esac
+done
+mount --bind "$keep" "$lib"
+mount -t tmpfs none {sysroot}/include
+exec "$@""#,
+        keep = keep.display()
+    );
+    let mut out = Command::new("unshare");
+    out.args(["-r", "-m", "sh", "-c", &script, "sh"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        out.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    Some((out, keep_dir))
 }
 
 /// A `PATH` in which every program is still reachable except the `hidden` ones (exact names, or

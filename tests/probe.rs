@@ -306,7 +306,7 @@ fn probe_results_are_cached_on_what_they_depend_on_and_reprobe_forces_them() {
     let plan = plan_json(&fx, &args, |c| {
         c.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", &wrapper);
     });
-    assert_eq!(cached(&plan)[0], false, "a new linker is probed again");
+    assert!(!cached(&plan)[0], "a new linker is probed again");
     assert!(
         target(&plan, AARCH64)["probes"]["link"]["command"]
             .as_str()

@@ -47,6 +47,9 @@ pub struct ArchivedPackage {
     pub reached: Level,
     pub failed: Option<Level>,
     pub errors: Vec<BuildError>,
+    /// What its tests see as `CARGO_PKG_*` (absent in archives of older versions).
+    #[serde(default)]
+    pub meta: crate::discover::workspace::PackageMeta,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +121,7 @@ pub fn create(
             reached: built.map_or(Level::None, |b| b.reached),
             failed: built.and_then(|b| b.failed),
             errors: built.map(|b| b.errors.clone()).unwrap_or_default(),
+            meta: pkg.meta.clone(),
         });
     }
     let manifest = Manifest {
@@ -206,6 +210,7 @@ pub fn workspace(manifest: &Manifest, dir: &Path) -> Workspace {
             version: p.version.clone(),
             manifest_dir: dir.join(&p.dir),
             targets: Vec::new(),
+            meta: p.meta.clone(),
         })
         .collect();
     Workspace {

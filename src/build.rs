@@ -2,7 +2,12 @@
 //! `--keep-going`, and attributes every failure to the package, triple and stage that caused it.
 //!
 //! One cargo invocation per stage covers all targets planned at or above it (several `--target`
-//! flags). Cargo's `compiler-message`s carry no triple, so success is read from artifacts: a
+//! flags; the host alone and without `--target`, as a plain `cargo test` builds it). The
+//! `build-tests` invocation is exactly what `cargo test --no-run` builds (`cargo build --tests`
+//! with the `test` profile), so the test executables are the very files `cargo test` would run;
+//! where that leaves the `build` rung in doubt (a package whose tests did not build, or that has
+//! no test units), a `cargo build` of just those packages settles it. Cargo's
+//! `compiler-message`s carry no triple, so success is read from artifacts: a
 //! package passed a stage on a triple when every unit it should produce there was reported. When
 //! only one triple failed, the messages are its own; when several did, a narrowed re-run per
 //! failing triple (only the failing packages) tells the messages apart. A package blocked by a
@@ -25,19 +30,44 @@ use crate::plan::Plan;
 use crate::process::{Next, Stream, Supervised};
 use crate::shell;
 
+/// Which cargo profile builds what, as cargo itself selects it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build` uses `dev`, `cargo test` uses `test`.
+    #[default]
+    Default,
+    /// `--release`: `release` for both.
+    Release,
+    /// `--profile NAME`: `NAME` for both.
+    Named(String),
+}
+
 /// Cargo flags shared by every invocation.
 #[derive(Debug, Clone, Default)]
 pub struct CargoOptions {
     pub cargo: PathBuf,
     pub manifest_path: PathBuf,
     pub features: FeatureArgs,
-    pub release: bool,
+    pub profile: Profile,
+    /// The host triple: built without `--target`, exactly as a plain `cargo test` builds it.
+    pub host: String,
     pub jobs: Option<usize>,
     /// `--locked`, `--offline`, `--frozen` as given.
     pub extra: Vec<String>,
 }
 
 impl CargoOptions {
+    /// `--target TRIPLE`, except for the host: `cargo test` without `--target` builds into
+    /// `target/<profile>/` with `RUSTFLAGS` applied to build scripts too, and those are the
+    /// executables a user's `cargo test` runs.
+    pub fn target_args(&self, triple: &str) -> Vec<String> {
+        if triple == self.host {
+            Vec::new()
+        } else {
+            vec!["--target".to_owned(), triple.to_owned()]
+        }
+    }
+
     /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr.
     pub fn command(&self, subcommand: &str) -> Command {
         let mut cmd = Command::new(&self.cargo);
@@ -46,8 +76,14 @@ impl CargoOptions {
             .arg(&self.manifest_path)
             .env("CARGO_TERM_COLOR", "never")
             .env("CARGO_TERM_PROGRESS_WHEN", "never");
-        if self.release {
-            cmd.arg("--release");
+        match &self.profile {
+            Profile::Default => {}
+            Profile::Release => {
+                cmd.arg("--release");
+            }
+            Profile::Named(name) => {
+                cmd.arg("--profile").arg(name);
+            }
         }
         if let Some(j) = self.jobs {
             cmd.arg("--jobs").arg(j.to_string());
@@ -162,19 +198,20 @@ pub fn build(
         }
     }
     for stage in [Level::Check, Level::Build, Level::BuildTests] {
-        // Each target is built once, at its top stage: `build` implies `check`, and the
-        // `build-tests` invocation (`--lib --bins --tests`) also builds what `build` would.
+        // Each target is built once, at its top stage: `build` implies `check`, and building a
+        // package's test units implies its code builds.
         let triples: Vec<&crate::plan::TargetPlan> = plan
             .targets
             .iter()
             .filter(|t| t.level.min(Level::BuildTests) == stage)
             .collect();
-        // Targets with the same exclusions share one cargo invocation.
-        let mut groups: BTreeMap<BTreeSet<&String>, Vec<&crate::plan::TargetPlan>> =
+        // Targets with the same exclusions share one cargo invocation; the host has its own,
+        // without `--target`, as `cargo test` builds it.
+        let mut groups: BTreeMap<(bool, BTreeSet<&String>), Vec<&crate::plan::TargetPlan>> =
             BTreeMap::new();
         for t in triples {
             groups
-                .entry(t.excluded.keys().collect())
+                .entry((t.triple != opts.host, t.excluded.keys().collect()))
                 .or_default()
                 .push(t);
         }
@@ -224,6 +261,9 @@ pub fn build(
                 &env,
                 out,
             )?;
+            if stage == Level::BuildTests && !result.interrupted {
+                settle_build_rung(&mut result, ws, opts, &plan.host, &names, &packages, &env)?;
+            }
             shell::status(
                 "Built",
                 format!(
@@ -345,9 +385,85 @@ fn attribute_group(
     Ok(())
 }
 
+/// Packages of a `build-tests` group whose `build` rung the test build did not prove: those
+/// whose test units failed (does their code build at all?) and those without test units. One
+/// `cargo build` of just them (the `dev` profile, as `cargo build`) settles it: a failure there
+/// is a `build` failure with its own errors; otherwise a package whose tests failed reached
+/// `build`, and one without test units reached `build-tests` (it has nothing more to build).
+#[allow(clippy::too_many_arguments)]
+fn settle_build_rung(
+    result: &mut BuildResult,
+    ws: &Workspace,
+    opts: &CargoOptions,
+    host: &str,
+    triples: &[String],
+    packages: &[String],
+    env: &[(String, String)],
+) -> Result<()> {
+    let unsure: Vec<(String, String)> = triples
+        .iter()
+        .flat_map(|t| packages.iter().map(move |id| (t.clone(), id.clone())))
+        .filter(|key| {
+            let Some(pb) = result.packages.get(key) else {
+                return false;
+            };
+            let no_tests = ws
+                .member(&key.1)
+                .is_some_and(|p| expected_units(p, Level::BuildTests, &opts.features).is_empty());
+            pb.failed == Some(Level::BuildTests) || (pb.failed.is_none() && no_tests)
+        })
+        .collect();
+    if unsure.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = packages
+        .iter()
+        .filter(|id| unsure.iter().any(|(_, u)| u == *id))
+        .cloned()
+        .collect();
+    let mut probe = BuildResult::default();
+    for key in &unsure {
+        probe.packages.insert(
+            key.clone(),
+            PackageBuild {
+                reached: Level::None,
+                failed: None,
+                errors: Vec::new(),
+            },
+        );
+    }
+    let out = run_cargo(opts, ws, Level::Build, triples, &ids, env, &|_, _, _| {})?;
+    attribute_group(
+        &mut probe,
+        ws,
+        opts,
+        host,
+        Level::Build,
+        triples,
+        &ids,
+        env,
+        out,
+    )?;
+    for (key, settled) in probe.packages {
+        let pb = result
+            .packages
+            .get_mut(&key)
+            .expect("unsure packages are present");
+        if settled.failed.is_some() {
+            *pb = settled;
+        } else if pb.failed == Some(Level::BuildTests) {
+            pb.reached = Level::Build;
+        } else {
+            pb.reached = Level::BuildTests;
+        }
+    }
+    Ok(())
+}
+
 /// How far `pkg` got in an invocation for `stage` on `triple`: the stage it reached, and the
-/// first stage it failed with the units it did not produce. A `build-tests` invocation also
-/// covers `build`, told apart by each artifact's test profile.
+/// first stage it failed with the units it did not produce. A `build-tests` invocation proves
+/// `build-tests` when every test unit was built (whether it proves `build` when one was not is
+/// settled by [`settle_build_rung`]).
 fn progress(
     pkg: &Package,
     stage: Level,
@@ -356,7 +472,7 @@ fn progress(
     artifacts: &BTreeSet<(String, Unit)>,
 ) -> (Level, Option<(Level, Vec<String>)>) {
     let stages: &[Level] = match stage {
-        Level::BuildTests => &[Level::Build, Level::BuildTests],
+        Level::BuildTests => &[Level::BuildTests],
         Level::Build => &[Level::Build],
         _ => &[Level::Check],
     };
@@ -381,14 +497,13 @@ fn binary_id(unit: &Unit) -> Option<String> {
     }
 }
 
-/// The units `pkg` should produce at `stage` on `triple` that cargo did not report.
-fn missing_units(
-    pkg: &Package,
+/// The targets of `pkg` that `stage` builds (with the features given): test units for
+/// `build-tests`, libraries and binaries otherwise.
+fn expected_units<'a>(
+    pkg: &'a Package,
     stage: Level,
-    triple: &str,
     features: &FeatureArgs,
-    artifacts: &BTreeSet<(String, Unit)>,
-) -> Vec<String> {
+) -> Vec<&'a crate::discover::workspace::Target> {
     let enabled = |t: &crate::discover::workspace::Target| {
         features.all_features
             || t.required_features
@@ -404,6 +519,19 @@ fn missing_units(
             }
             _ => matches!(t.kind, UnitKind::Lib | UnitKind::Bin),
         })
+        .collect()
+}
+
+/// The units `pkg` should produce at `stage` on `triple` that cargo did not report.
+fn missing_units(
+    pkg: &Package,
+    stage: Level,
+    triple: &str,
+    features: &FeatureArgs,
+    artifacts: &BTreeSet<(String, Unit)>,
+) -> Vec<String> {
+    expected_units(pkg, stage, features)
+        .into_iter()
         .filter_map(|t| {
             let unit = Unit {
                 name: t.name.clone(),
@@ -517,20 +645,34 @@ fn run_cargo(
     } else {
         "build"
     });
-    if stage == Level::BuildTests {
-        // What `build` builds plus the test executables, in one invocation. `--lib` is an
-        // error when no selected package has a library; `--bins` and `--tests` never are.
-        if packages
-            .iter()
-            .any(|id| ws.member(id).is_some_and(|p| p.lib().is_some()))
-        {
-            cmd.arg("--lib");
+    match stage {
+        // Exactly what `cargo test --no-run` builds: the test units, with the `test` profile
+        // (`cargo build --tests` alone would use `dev`, which differs as soon as
+        // `[profile.test]` says anything). Adding `--lib --bins` here would change the test
+        // executables too: a proc-macro built as a root unit gets the target's debuginfo, and
+        // everything using it another hash.
+        Level::BuildTests => {
+            cmd.arg("--tests");
+            if opts.profile == Profile::Default {
+                cmd.args(["--profile", "test"]);
+            }
         }
-        cmd.args(["--bins", "--tests"]);
+        // `cargo build`'s own selection, also for libraries whose tests are off.
+        Level::Build => {
+            // `--lib` is an error when no selected package has a library; `--bins` never is.
+            if packages
+                .iter()
+                .any(|id| ws.member(id).is_some_and(|p| p.lib().is_some()))
+            {
+                cmd.arg("--lib");
+            }
+            cmd.arg("--bins");
+        }
+        _ => {}
     }
     cmd.args(["--message-format=json", "--keep-going"]);
     for t in triples {
-        cmd.arg("--target").arg(t);
+        cmd.args(opts.target_args(t));
     }
     for p in packages {
         cmd.arg("--package").arg(p);
@@ -547,7 +689,7 @@ fn run_cargo(
             Next::Data(Stream::Stdout, data) => {
                 for line in stdout.push(&data) {
                     let before = out.executables.len();
-                    parse_message(&line, ws, triples, stage, &mut out);
+                    parse_message(&line, ws, triples, &opts.host, stage, &mut out);
                     for (pkg, unit, path) in &out.executables[before..] {
                         on_executable(pkg, unit, path);
                     }
@@ -563,7 +705,7 @@ fn run_cargo(
         }
     }
     if let Some(rest) = stdout.rest() {
-        parse_message(&rest, ws, triples, stage, &mut out);
+        parse_message(&rest, ws, triples, &opts.host, stage, &mut out);
     }
     out.status = crate::process::describe_status(child.finish());
     parse_stderr(&String::from_utf8_lossy(&stderr), ws, stage, &mut out);
@@ -574,6 +716,7 @@ fn parse_message(
     line: &str,
     ws: &Workspace,
     triples: &[String],
+    host: &str,
     stage: Level,
     out: &mut CargoOutput,
 ) {
@@ -586,10 +729,14 @@ fn parse_message(
                 name: a.target.name.clone(),
                 kind: unit_kind(&a.target),
                 test: a.profile.test,
-                triple: a
-                    .filenames
-                    .first()
-                    .and_then(|f| triple_of(f.as_std_path(), &ws.target_dir, triples)),
+                triple: if triples == [host] {
+                    // Built without `--target`: every unit but a proc-macro is the host's.
+                    (!a.target.is_proc_macro()).then(|| host.to_owned())
+                } else {
+                    a.filenames
+                        .first()
+                        .and_then(|f| triple_of(f.as_std_path(), &ws.target_dir, triples))
+                },
             };
             let pkg = a.package_id.repr.clone();
             if let Some(exe) = a.executable.filter(|_| a.profile.test) {

@@ -278,9 +278,14 @@ pub struct CommonArgs {
     /// Do not activate the `default` feature.
     #[arg(long)]
     pub no_default_features: bool,
-    /// Build in release mode.
-    #[arg(short = 'r', long)]
+    /// Build and test in release mode (the `release` profile, as `cargo test --release`).
+    #[arg(short = 'r', long, conflicts_with = "profile")]
     pub release: bool,
+    /// Build and test with the named profile, as `cargo test --profile NAME`. Default: test
+    /// executables with the `test` profile (as `cargo test`), libraries and binaries at `build`
+    /// with `dev` (as `cargo build`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Target triple to verify (repeatable; `host` = this host). Default: the policy's targets,
     /// else the host plus aarch64, s390x and riscv64gc Linux.
     #[arg(long = "target", value_name = "TRIPLE")]

@@ -56,35 +56,51 @@ pub struct Diagnoser {
 
 impl Diagnoser {
     pub fn new(host: &Host, plan: &Plan) -> Result<Self> {
+        Ok(Self::from_targets(
+            host,
+            &plan.host,
+            plan.targets.iter().map(|t| {
+                (
+                    t.triple.clone(),
+                    t.cfg.clone(),
+                    t.runner.as_ref().map(|r| r.argv.clone()),
+                )
+            }),
+        ))
+    }
+
+    /// A diagnoser for targets known only by their facts: `(triple, cfg, runner argv)`, the argv
+    /// empty for native runs and `None` where nothing could run (a merged report's targets).
+    pub fn from_targets(
+        host: &Host,
+        host_triple: &str,
+        targets: impl Iterator<Item = (String, TargetCfg, Option<Vec<String>>)>,
+    ) -> Self {
         let fixer = Fixer::new(host);
-        let targets = plan
-            .targets
-            .iter()
-            .map(|t| {
-                let facts = Facts {
-                    info: targets::lookup(&t.triple),
-                    cfg: t.cfg.clone(),
-                    emulated: t.runner.as_ref().is_some_and(|r| !r.argv.is_empty()),
-                    runner: t.runner.as_ref().map(|r| r.argv.clone()),
-                };
-                (t.triple.clone(), facts)
-            })
-            .collect();
-        let std_fix = plan
-            .targets
-            .iter()
-            .map(|t| (t.triple.clone(), fixer.std_fix(host, &t.triple)))
-            .collect();
-        Ok(Diagnoser {
-            // Without rustc (an archive run) the knowledge base describes the host.
+        let mut facts = BTreeMap::new();
+        let mut std_fix = BTreeMap::new();
+        for (triple, cfg, runner) in targets {
+            std_fix.insert(triple.clone(), fixer.std_fix(host, &triple));
+            facts.insert(
+                triple.clone(),
+                Facts {
+                    info: targets::lookup(&triple),
+                    cfg,
+                    emulated: runner.as_ref().is_some_and(|r| !r.is_empty()),
+                    runner,
+                },
+            );
+        }
+        Diagnoser {
+            // Without rustc (an archive run, a merge) the knowledge base describes the host.
             host_cfg: host
-                .target_cfg(&host.triple)
-                .unwrap_or_else(|_| cfg_of(&host.triple)),
-            host_triple: host.triple.clone(),
+                .target_cfg(host_triple)
+                .unwrap_or_else(|_| cfg_of(host_triple)),
+            host_triple: host_triple.to_owned(),
             fixer,
             std_fix,
-            targets,
-        })
+            targets: facts,
+        }
     }
 
     fn facts(&self, triple: &str) -> Facts {

@@ -82,7 +82,8 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         max_level: common.level,
     };
     let triples = select_triples(&host, &request, &policy)?;
-    let mut targets = Discovery::targets(&host, &triples)?;
+    let config = Discovery::config()?;
+    let mut targets = Discovery::targets(&host, &config, &triples)?;
     discover::probe::probe_all(
         &host,
         &mut targets,
@@ -96,6 +97,7 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         host,
         workspace,
         targets,
+        config_env: config.env(),
     };
     let plan = plan::plan(&discovery, &policy, &request)?;
     let mut extra = Vec::new();
@@ -112,7 +114,12 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         cargo: discovery.host.cargo.clone(),
         manifest_path: discovery.workspace.manifest_path.clone(),
         features,
-        release: common.release,
+        profile: match (&common.profile, common.release) {
+            (Some(name), _) => build::Profile::Named(name.clone()),
+            (None, true) => build::Profile::Release,
+            (None, false) => build::Profile::Default,
+        },
+        host: discovery.host.triple.clone(),
         jobs: common.jobs,
         extra,
     };
@@ -143,7 +150,7 @@ fn examine_host(
         ..Default::default()
     };
     let triples = select_triples(&host, &request, &policy)?;
-    let mut toolchains = Discovery::targets(&host, &triples)?;
+    let mut toolchains = Discovery::targets(&host, &Discovery::config()?, &triples)?;
     discover::probe::probe_all(
         &host,
         &mut toolchains,
@@ -284,7 +291,8 @@ fn execute(cli: &Xtest) -> Result<i32> {
         doctests: !args.no_doctests,
         partition: args.partition,
         cargo: cargo.clone(),
-        host_libs: discovery.host.lib_dirs(),
+        sysroot: Some(discovery.host.sysroot.clone()),
+        config_env: discovery.config_env.clone(),
     };
     progress::init(
         &plan
@@ -532,7 +540,8 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             doctests: false,
             partition: None,
             cargo: build::CargoOptions::default(),
-            host_libs: Vec::new(),
+            sysroot: None,
+            config_env: Vec::new(),
         },
         rx,
     );

@@ -170,6 +170,85 @@ fn merge_reports_a_test_whose_outcome_differs_between_inputs() {
 }
 
 #[test]
+fn merged_per_target_reports_diagnose_like_one_run_with_the_host_first() {
+    if !toolchains_present(&[S390X]) {
+        return;
+    }
+    // The CI layout: one job per target, each with its own report.
+    let fx = Fixture::new("example");
+    let job = |target: &str, file: &str| {
+        let r = fx.verify(&["--target", target, "-p", "endian-codec", "--no-doctests"]);
+        let path = fx.path().join(file);
+        std::fs::copy(fx.path().join("report.json"), &path).unwrap();
+        (r, path)
+    };
+    let (alone, s390x) = job(S390X, "s390x.json");
+    assert_eq!(alone.code(), 1);
+    let failing = alone.test(S390X, "endian-codec", "tests::header_is_little_endian");
+    assert_eq!(
+        failing["cause"], "unknown",
+        "alone, the s390x job cannot tell: {failing}"
+    );
+    assert!(
+        failing["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("undecided: no report has the host's"),
+        "{failing}"
+    );
+    let (_, host) = job("host", "host.json");
+
+    let merged = fx.path().join("merged.json");
+    let out = xtest()
+        .arg("merge")
+        .arg(&s390x)
+        .arg(&host)
+        .arg("--report")
+        .arg(&merged)
+        .args(["--color", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let m = read(&merged);
+    let triples: Vec<&str> = m["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["triple"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triples,
+        [HOST, S390X],
+        "the host first, whatever the input order"
+    );
+    let test = m["targets"][1]["packages"][0]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "tests::header_is_little_endian")
+        .unwrap();
+    assert_eq!(test["outcome"], "failed");
+    assert_eq!(
+        test["cause"], "arch-assumption",
+        "the host job's pass decides it: {test}"
+    );
+    assert!(
+        test["fix"].as_str().unwrap().contains("byte order"),
+        "{test}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("DIFFERENTIAL"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no differential\n{stdout}"));
+    assert!(
+        header.find("x86_64").unwrap() < header.find("s390x").unwrap(),
+        "{header}"
+    );
+}
+
+#[test]
 fn junit_and_markdown_reports_and_the_github_step_summary() {
     let fx = Fixture::new("portable");
     let lib = std::fs::read_to_string(fx.path().join("alpha/src/lib.rs")).unwrap();

@@ -1,6 +1,9 @@
-//! Reads the parts of cargo's configuration chain this tool needs: `[target.<triple>] linker` and
-//! `runner`, from `CARGO_TARGET_<TRIPLE>_*` variables and from every `.cargo/config.toml` cargo
-//! would read (the current directory and its parents, then `$CARGO_HOME`).
+//! Reads the parts of cargo's configuration this tool needs, resolved as cargo resolves them (by
+//! `cargo-config2`): a target's `linker` and `runner` from `CARGO_TARGET_<TRIPLE>_*` variables,
+//! `[target.<triple>]` and `[target.'cfg(..)']` tables, in cargo's order of precedence, and the
+//! `[env]` table that cargo gives every test process. The file chain cargo reads (the current
+//! directory and its parents, then `$CARGO_HOME`) is also parsed here, to report a malformed file
+//! as one line and to say which file a setting came from.
 //!
 //! Only reads. Nothing here ever writes a user's configuration.
 
@@ -40,10 +43,13 @@ pub struct Configured {
     pub source: Source,
 }
 
-/// The parsed configuration files, closest first.
+/// The parsed configuration files, closest first, and cargo's resolution of them.
 #[derive(Debug, Default)]
 pub struct CargoConfig {
     files: Vec<(PathBuf, toml::Table)>,
+    /// `None` when `cargo-config2` could not load the chain; exact `[target.<triple>]` keys and
+    /// `CARGO_TARGET_*` variables are then read from `files`.
+    resolved: Option<cargo_config2::Config>,
 }
 
 impl CargoConfig {
@@ -73,11 +79,82 @@ impl CargoConfig {
             })?;
             files.push((path, table));
         }
-        Ok(CargoConfig { files })
+        Ok(CargoConfig {
+            files,
+            resolved: cargo_config2::Config::load_with_cwd(cwd).ok(),
+        })
+    }
+
+    /// `[env]`: (name, value, force), relative values already made absolute.
+    pub fn env(&self) -> Vec<(String, std::ffi::OsString, bool)> {
+        self.resolved
+            .iter()
+            .flat_map(|c| &c.env)
+            .map(|(k, v)| (k.clone(), v.value.clone(), v.force))
+            .collect()
+    }
+
+    /// A target's `linker` or `runner` as cargo resolves it (environment, then
+    /// `[target.<triple>]`, then a matching `[target.'cfg(..)']`), with where it came from.
+    pub fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
+        let resolved = self.resolved.as_ref().map(|c| match key {
+            "linker" => c
+                .linker(triple)
+                .map(|l| l.map(|p| vec![p.to_string_lossy().into_owned()])),
+            "runner" => c.runner(triple).map(|r| {
+                r.map(|r| {
+                    std::iter::once(r.path.to_string_lossy().into_owned())
+                        .chain(r.args.iter().map(|a| a.to_string_lossy().into_owned()))
+                        .collect()
+                })
+            }),
+            _ => Ok(None),
+        });
+        match resolved {
+            // cargo-config2 evaluates `cfg(..)` with rustc; without it, fall back to exact keys.
+            None | Some(Err(_)) => self.exact_target_program(triple, key),
+            Some(Ok(None)) => None,
+            Some(Ok(Some(argv))) if argv.is_empty() || argv[0].is_empty() => None,
+            Some(Ok(Some(argv))) => Some(Configured {
+                argv,
+                source: self.source_of(triple, key),
+            }),
+        }
+    }
+
+    /// Where cargo took `target.*.<key>` for `triple` from: the variable, else the closest
+    /// file with `[target.<triple>]`, else the closest with a `[target.'cfg(..)']` that sets it.
+    fn source_of(&self, triple: &str, key: &str) -> Source {
+        let var = cargo_env_var(triple, key);
+        if std::env::var(&var).is_ok_and(|v| !v.trim().is_empty()) {
+            return Source::Env(var);
+        }
+        let sets = |t: &toml::Table, name: &str| {
+            t.get("target")
+                .and_then(|t| t.get(name))
+                .and_then(|t| t.get(key))
+                .is_some()
+        };
+        let exact = self.files.iter().find(|(_, t)| sets(t, triple));
+        let cfg = || {
+            self.files.iter().find(|(_, t)| {
+                t.get("target")
+                    .and_then(|t| t.as_table())
+                    .is_some_and(|targets| {
+                        targets
+                            .iter()
+                            .any(|(name, _)| name.starts_with("cfg(") && sets(t, name))
+                    })
+            })
+        };
+        match exact.or_else(cfg) {
+            Some((path, _)) => Source::Config(path.clone()),
+            None => Source::Config(PathBuf::from("cargo config")),
+        }
     }
 
     /// `target.<triple>.<key>` from the environment first, then the closest config file.
-    pub fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
+    fn exact_target_program(&self, triple: &str, key: &str) -> Option<Configured> {
         let var = cargo_env_var(triple, key);
         if let Ok(v) = std::env::var(&var) {
             let argv: Vec<String> = v.split_whitespace().map(str::to_owned).collect();

@@ -92,17 +92,6 @@ impl Host {
         }
     }
 
-    /// The sysroot directories holding the host's Rust dynamic libraries (`libstd-*.so`).
-    pub fn lib_dirs(&self) -> Vec<PathBuf> {
-        vec![
-            self.sysroot
-                .join("lib/rustlib")
-                .join(&self.triple)
-                .join("lib"),
-            self.sysroot.join("lib"),
-        ]
-    }
-
     /// Is the standard library for `triple` installed in rustc's sysroot?
     pub fn has_std(&self, triple: &str) -> bool {
         let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");

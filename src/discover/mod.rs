@@ -25,18 +25,28 @@ pub struct Discovery {
     pub host: Host,
     pub workspace: Workspace,
     pub targets: Vec<TargetToolchain>,
+    /// `[env]` from cargo's configuration, for the test processes.
+    pub config_env: Vec<(String, std::ffi::OsString, bool)>,
 }
 
 impl Discovery {
-    /// Discovers the toolchain for each of `triples`, which must already be validated.
-    pub fn targets(host: &Host, triples: &[String]) -> Result<Vec<TargetToolchain>> {
+    /// Cargo's configuration as cargo started here would read it.
+    pub fn config() -> Result<CargoConfig> {
         let cwd = std::env::current_dir().map_err(|e| {
             crate::error::Error::internal(format!("cannot read the current directory: {e}"))
         })?;
-        let config = CargoConfig::load(&cwd)?;
+        CargoConfig::load(&cwd)
+    }
+
+    /// Discovers the toolchain for each of `triples`, which must already be validated.
+    pub fn targets(
+        host: &Host,
+        config: &CargoConfig,
+        triples: &[String],
+    ) -> Result<Vec<TargetToolchain>> {
         triples
             .iter()
-            .map(|t| TargetToolchain::discover(host, &config, t))
+            .map(|t| TargetToolchain::discover(host, config, t))
             .collect()
     }
 }

@@ -39,9 +39,69 @@ pub struct Package {
     pub version: String,
     pub manifest_dir: PathBuf,
     pub targets: Vec<Target>,
+    pub meta: PackageMeta,
+}
+
+/// The manifest fields cargo hands a test at run time as `CARGO_PKG_*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PackageMeta {
+    pub authors: Vec<String>,
+    pub description: Option<String>,
+    pub homepage: Option<String>,
+    pub repository: Option<String>,
+    pub license: Option<String>,
+    pub license_file: Option<String>,
+    pub readme: Option<String>,
+    pub rust_version: Option<String>,
 }
 
 impl Package {
+    /// The package's part of the environment `cargo test` gives each test process: the manifest's
+    /// location and every `CARGO_PKG_*` variable, spelled as cargo spells them.
+    pub fn test_env(&self) -> Vec<(String, String)> {
+        let v = cargo_metadata::semver::Version::parse(&self.version).ok();
+        let part = |f: fn(&cargo_metadata::semver::Version) -> String| {
+            v.as_ref().map(f).unwrap_or_default()
+        };
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let m = &self.meta;
+        [
+            (
+                "CARGO_MANIFEST_DIR",
+                self.manifest_dir.display().to_string(),
+            ),
+            (
+                "CARGO_MANIFEST_PATH",
+                self.manifest_dir.join("Cargo.toml").display().to_string(),
+            ),
+            ("CARGO_PKG_NAME", self.name.clone()),
+            ("CARGO_PKG_VERSION", self.version.clone()),
+            ("CARGO_PKG_VERSION_MAJOR", part(|v| v.major.to_string())),
+            ("CARGO_PKG_VERSION_MINOR", part(|v| v.minor.to_string())),
+            ("CARGO_PKG_VERSION_PATCH", part(|v| v.patch.to_string())),
+            ("CARGO_PKG_VERSION_PRE", part(|v| v.pre.to_string())),
+            ("CARGO_PKG_AUTHORS", m.authors.join(":")),
+            ("CARGO_PKG_DESCRIPTION", opt(&m.description)),
+            ("CARGO_PKG_HOMEPAGE", opt(&m.homepage)),
+            ("CARGO_PKG_REPOSITORY", opt(&m.repository)),
+            ("CARGO_PKG_LICENSE", opt(&m.license)),
+            ("CARGO_PKG_LICENSE_FILE", opt(&m.license_file)),
+            ("CARGO_PKG_README", opt(&m.readme)),
+            ("CARGO_PKG_RUST_VERSION", opt(&m.rust_version)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The names of the package's binaries (`CARGO_BIN_EXE_<name>` for its integration tests).
+    pub fn bins(&self) -> impl Iterator<Item = &str> {
+        self.targets
+            .iter()
+            .filter(|t| t.kind == UnitKind::Bin)
+            .map(|t| t.name.as_str())
+    }
+
     pub fn lib(&self) -> Option<&Target> {
         self.targets.iter().find(|t| t.kind == UnitKind::Lib)
     }
@@ -109,7 +169,37 @@ impl Workspace {
             other.push(features.features.join(","));
         }
         cmd.other_options(other);
-        let meta = cmd.exec().map_err(metadata_error)?;
+        let out = cmd
+            .cargo_command()
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| metadata_error(cargo_metadata::Error::Io(e)))?;
+        if !out.status.success() {
+            return Err(metadata_error(cargo_metadata::Error::CargoMetadata {
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json = stdout
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .ok_or_else(|| Error::bad_input("cargo metadata printed no JSON"))?;
+        let meta = MetadataCommand::parse(json).map_err(metadata_error)?;
+        // cargo_metadata normalises `rust-version = "1.70"` to `1.70.0`; a test sees the
+        // manifest's own spelling in CARGO_PKG_RUST_VERSION, so keep it from the raw JSON.
+        let raw_rust_version: BTreeMap<String, String> =
+            serde_json::from_str::<serde_json::Value>(json)
+                .ok()
+                .and_then(|v| v.get("packages").and_then(|p| p.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.get("id")?.as_str()?.to_owned(),
+                        p.get("rust_version")?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
 
         let members: BTreeSet<&cargo_metadata::PackageId> = meta.workspace_members.iter().collect();
         let mut names = BTreeMap::new();
@@ -132,6 +222,19 @@ impl Workspace {
                     .map(|d| d.as_std_path().to_path_buf())
                     .unwrap_or_default(),
                 targets: p.targets.iter().map(convert_target).collect(),
+                meta: PackageMeta {
+                    authors: p.authors.clone(),
+                    description: p.description.clone(),
+                    homepage: p.homepage.clone(),
+                    repository: p.repository.clone(),
+                    license: p.license.clone(),
+                    license_file: p.license_file.as_ref().map(|f| f.to_string()),
+                    readme: p.readme.as_ref().map(|f| f.to_string()),
+                    rust_version: raw_rust_version
+                        .get(&p.id.repr)
+                        .cloned()
+                        .or_else(|| p.rust_version.as_ref().map(|v| v.to_string())),
+                },
             });
         }
         packages.sort_by(|a, b| a.name.cmp(&b.name));

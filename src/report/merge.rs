@@ -1,7 +1,9 @@
 //! `cargo xtest merge`: one report from shard reports (`--partition K/N`) and per-target or
 //! per-machine reports. Nothing is hidden: a missing or repeated shard, a test reported twice, and
 //! a test whose outcome differs between inputs are listed in `problems` (which fail the merged
-//! report); a conflicting test keeps its worst outcome.
+//! report); a conflicting test keeps its worst outcome. The merged report is diagnosed as one
+//! run would be: a test failing on one target is judged against the host's results from any
+//! input (one CI job per target still yields `arch-assumption`), and the host comes first.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,6 +42,29 @@ fn rank(o: TestOutcome) -> u8 {
 }
 
 pub fn merge(inputs: Vec<(PathBuf, Report)>) -> Report {
+    let mut merged = combine(inputs);
+    // The host first, then the targets in the order the inputs named them.
+    let host = merged.host.clone();
+    merged.targets.sort_by_key(|t| t.triple != host);
+    let diagnoser = crate::diagnose::Diagnoser::from_targets(
+        &crate::discover::Host::without_toolchain(),
+        &host,
+        merged.targets.iter().map(|t| {
+            let mut cfg = crate::diagnose::cfg_of(&t.triple);
+            cfg.big_endian = t.endian == "big";
+            cfg.pointer_width = t.pointer_width;
+            let runner = t.runner.as_ref().map(|r| match r.as_str() {
+                "native" => Vec::new(),
+                r => r.split_whitespace().map(str::to_owned).collect(),
+            });
+            (t.triple.clone(), cfg, runner)
+        }),
+    );
+    merged.diagnose_tests(&diagnoser);
+    merged
+}
+
+fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
     let mut problems = Vec::new();
     let name = |p: &PathBuf| p.display().to_string();
     // Shards: every K of 1..=N exactly once.

@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod merge;
 pub mod terminal;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -81,6 +82,10 @@ pub struct PackageReport {
     /// Test binaries not run (fail-fast or interrupt).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// The test executables built for it (binary id → path): the very files `cargo test`
+    /// would build and run for the same flags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub executables: BTreeMap<String, std::path::PathBuf>,
 }
 
 /// A compile or test-start error with its diagnosis.
@@ -142,6 +147,7 @@ impl Report {
                                 errors: Vec::new(),
                                 tests: Vec::new(),
                                 not_run: Vec::new(),
+                                executables: BTreeMap::new(),
                             });
                             continue;
                         }
@@ -185,6 +191,21 @@ impl Report {
 
     /// Attaches a diagnosis to every error and every failed or timed-out test.
     fn diagnose(&mut self, diagnoser: &Diagnoser) {
+        for t in &mut self.targets {
+            for p in &mut t.packages {
+                for e in &mut p.errors {
+                    e.diagnosis = Some(diagnoser.build_error(&t.triple, &e.error));
+                }
+            }
+        }
+        self.diagnose_tests(diagnoser);
+    }
+
+    /// Diagnoses every failed or timed-out test against the host's results in this report.
+    /// Without the host among the targets, a failure the host could have told apart from an
+    /// architecture assumption says so instead of claiming a cause.
+    fn diagnose_tests(&mut self, diagnoser: &Diagnoser) {
+        let has_host = self.targets.iter().any(|t| t.triple == self.host);
         let passed_on_host: std::collections::BTreeSet<(String, String, String)> = self
             .targets
             .iter()
@@ -199,20 +220,24 @@ impl Report {
             .collect();
         for t in &mut self.targets {
             for p in &mut t.packages {
-                for e in &mut p.errors {
-                    e.diagnosis = Some(diagnoser.build_error(&t.triple, &e.error));
-                }
                 for x in &mut p.tests {
                     if !matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
                         continue;
                     }
                     let key = (p.name.clone(), x.binary.clone(), x.name.clone());
-                    x.diagnosis = Some(diagnoser.test_failure(&TestFailure {
+                    let mut d = diagnoser.test_failure(&TestFailure {
                         triple: &t.triple,
                         timed_out: x.outcome == TestOutcome::TimedOut,
                         output: x.output.as_deref().unwrap_or(""),
                         passed_on_host: passed_on_host.contains(&key),
-                    }));
+                    });
+                    if d.cause == crate::cause::Cause::Unknown && !has_host {
+                        d.fix = format!(
+                            "undecided: no report has the host's ({}) results, so whether it passes there (an architecture assumption) is unknown; merge the host job's report too",
+                            self.host
+                        );
+                    }
+                    x.diagnosis = Some(d);
                 }
             }
         }
@@ -318,6 +343,12 @@ fn package_report(
                 error,
                 diagnosis: None,
             })
+            .collect(),
+        executables: build
+            .binaries
+            .iter()
+            .filter(|b| b.triple == triple && b.package_id == id)
+            .map(|b| (b.id.clone(), b.path.clone()))
             .collect(),
         name,
         outcome: if failed_stage.is_some() {

@@ -412,23 +412,41 @@ impl Dispatcher<'_> {
         if !self.plan.packages.contains(&pkg.id) || target.excluded.contains_key(&pkg.name) {
             return;
         }
+        // Cargo's layout: `<profile dir>/deps/<test executable>`, binaries in `<profile dir>`.
+        let deps = b.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let profile_dir = deps.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut env: Vec<(String, std::ffi::OsString)> = pkg
+            .test_env()
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect();
+        env.push(("CARGO".to_owned(), self.opts.cargo.cargo.clone().into()));
+        if b.id.starts_with("test/") {
+            for bin in pkg.bins() {
+                env.push((format!("CARGO_BIN_EXE_{bin}"), profile_dir.join(bin).into()));
+            }
+        }
+        for (k, v, force) in &self.opts.config_env {
+            if *force || std::env::var_os(k).is_none() {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+        let sysroot_libs = self.opts.sysroot.iter().flat_map(|s| {
+            [
+                s.join("lib/rustlib").join(&b.triple).join("lib"),
+                s.join("lib"),
+            ]
+        });
         let job = BinaryJob {
             triple: b.triple.clone(),
             package_id: pkg.id.clone(),
             package_name: pkg.name.clone(),
-            package_version: pkg.version.clone(),
             binary: b.id.clone(),
             cwd: pkg.manifest_dir.clone(),
-            lib_path: b
-                .path
-                .parent()
-                .map(Path::to_path_buf)
+            env,
+            lib_path: [profile_dir, deps]
                 .into_iter()
-                .chain(if b.triple == self.plan.host {
-                    self.opts.host_libs.clone()
-                } else {
-                    Vec::new()
-                })
+                .chain(sysroot_libs)
                 .collect(),
             path: b.path,
             runner: runner.clone(),
@@ -598,7 +616,7 @@ impl Dispatcher<'_> {
             runner,
             self.cache.source_hash(&pkg.manifest_dir),
             format!("{:?}", self.opts.cargo.features),
-            self.opts.cargo.release.to_string(),
+            format!("{:?}", self.opts.cargo.profile),
             skips.keys().cloned().collect::<Vec<_>>().join(","),
         ];
         let mut bins: Vec<&TestBinary> = build

@@ -212,15 +212,16 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
     cmd.args(args)
         .current_dir(&job.cwd)
         .envs(job.runner.env.iter().map(|(k, v)| (k, v)))
-        .env("CARGO_MANIFEST_DIR", &job.cwd)
-        .env("CARGO_PKG_NAME", &job.package_name)
-        .env("CARGO_PKG_VERSION", &job.package_version);
+        .envs(job.env.iter().map(|(k, v)| (k, v)));
+    // Cargo's directories first, then what this process inherited (once: started as `cargo
+    // xtest`, cargo already put the sysroot's `lib` there).
     let inherited = std::env::var_os("LD_LIBRARY_PATH");
-    let dirs = job
-        .lib_path
-        .iter()
-        .cloned()
-        .chain(inherited.iter().flat_map(std::env::split_paths));
+    let mut dirs = job.lib_path.clone();
+    for d in inherited.iter().flat_map(std::env::split_paths) {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
     if let Ok(joined) = std::env::join_paths(dirs) {
         cmd.env("LD_LIBRARY_PATH", joined);
     }
@@ -265,9 +266,14 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
         .env
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
+        .chain(
+            job.env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.to_string_lossy())),
+        )
         .collect();
     Some(cache.key(&[
-        "bin-v1",
+        "bin-v2",
         &job.triple,
         &content,
         &job.runner.argv.join(" "),
@@ -501,7 +507,8 @@ pub fn run_doctests(
     events: &Sender<ExecEvent>,
 ) -> Vec<BinaryRun> {
     let mut cmd = opts.cargo.command("test");
-    cmd.args(["--doc", "--no-fail-fast", "--target", &job.triple]);
+    cmd.args(["--doc", "--no-fail-fast"])
+        .args(opts.cargo.target_args(&job.triple));
     for (id, _, _) in &job.packages {
         cmd.arg("--package").arg(id);
     }

@@ -153,9 +153,13 @@ pub struct RunOptions {
     pub doctests: bool,
     pub partition: Option<Partition>,
     pub cargo: CargoOptions,
-    /// The rustc sysroot's library directories: host test binaries of proc-macros link libstd
-    /// dynamically, so (like cargo) they need these on the library path.
-    pub host_libs: Vec<PathBuf>,
+    /// The rustc sysroot (`None` without a toolchain, as in an archive run): like cargo, the
+    /// library path of a test holds `<sysroot>/lib/rustlib/<triple>/lib` and `<sysroot>/lib`
+    /// (host test binaries of proc-macros link libstd dynamically).
+    pub sysroot: Option<PathBuf>,
+    /// `[env]` from cargo's configuration: (name, value, force). A variable already set in
+    /// this process's environment wins unless `force`, as in cargo.
+    pub config_env: Vec<(String, std::ffi::OsString, bool)>,
 }
 
 /// A test binary to run, with everything needed to start it.
@@ -164,10 +168,12 @@ pub struct BinaryJob {
     pub triple: String,
     pub package_id: String,
     pub package_name: String,
-    pub package_version: String,
     pub binary: String,
     pub path: PathBuf,
     pub cwd: PathBuf,
+    /// What `cargo test` adds to a test's environment: `CARGO`, `CARGO_MANIFEST_DIR`,
+    /// `CARGO_PKG_*`, `CARGO_BIN_EXE_<name>` (integration tests) and cargo config's `[env]`.
+    pub env: Vec<(String, std::ffi::OsString)>,
     /// Directories put first on `LD_LIBRARY_PATH`, as cargo does for `cargo test`.
     pub lib_path: Vec<PathBuf>,
     pub runner: RunnerSpec,

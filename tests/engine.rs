@@ -212,3 +212,64 @@ fn fail_fast_inside_a_sharded_binary_stops_without_hanging() {
         "ran {ran}, not_run {not_run:?}"
     );
 }
+
+/// Which tests shared a process in a run: test name → the pid it recorded.
+fn recorded_pids(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
+    let fx = Fixture::new("skew");
+    let run = |label: &str| {
+        let dir = fx.path().join(format!("pids-{label}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = fx.verify_with(&["--target", "host", "--no-cache", "-j", "2"], |c| {
+            c.env("XT_PIDS", &dir);
+        });
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        assert_eq!(r.tests(HOST, "skew").len(), 42);
+        recorded_pids(&dir)
+    };
+    let sharing = |pids: &std::collections::BTreeMap<String, String>, name: &str| {
+        pids.values().filter(|p| **p == pids[name]).count()
+    };
+    // First run: nothing known; 42 tests start in small, growing batches.
+    let first = run("first");
+    assert_eq!(first.len(), 42);
+    let history = fx.path().join("target/xtest/durations.json");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&history).expect("durations recorded"))
+            .unwrap();
+    let slow_ms = recorded
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|tests| tests.get("tests::slow_a"))
+        .and_then(|v| v.as_u64())
+        .expect("slow_a's duration");
+    assert!(slow_ms >= 1300, "{slow_ms}");
+    // Second run: the two slow tests each run alone; the quick ones share a few processes.
+    let second = run("second");
+    assert_eq!(sharing(&second, "slow_a"), 1, "{second:?}");
+    assert_eq!(sharing(&second, "slow_b"), 1, "{second:?}");
+    let quick_processes: std::collections::BTreeSet<&String> = second
+        .iter()
+        .filter(|(k, _)| k.starts_with('q'))
+        .map(|(_, p)| p)
+        .collect();
+    assert!(
+        quick_processes.len() <= 2,
+        "40 quick tests need no more than a process or two: {}",
+        quick_processes.len()
+    );
+}

@@ -1,6 +1,8 @@
 //! Scheduling state of the run stage. The build stage streams test binaries in as cargo links
-//! them; each is *prepared* (cache replay or listing), its tests split into shards over the `-j`
-//! workers, and the shards' results gathered into one result per binary. Doctests start once the
+//! them; each is *prepared* (cache replay or listing), its tests split into shards by
+//! [`super::schedule`] (from the durations of earlier runs: slow tests alone, the rest balanced
+//! by expected time, the longest queued first), and the shards' results gathered into one result
+//! per binary. Doctests start once the
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
 //! interrupts stop new work; work never started is reported as not run. Prints progress as
 //! events arrive; never spawns processes itself.
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use super::cache::Cache;
 use super::executor::{self, Batch, Prepared};
+use super::history::History;
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, ExecEvent, RunOptions, RunResult, TestOutcome,
     TestResult,
@@ -22,10 +25,6 @@ use crate::discover::Workspace;
 use crate::level::Level;
 use crate::plan::Plan;
 use crate::shell;
-
-/// Fewest tests worth a shard of their own: below this, another process start costs more than
-/// the parallelism gains.
-const MIN_SHARD: usize = 24;
 
 #[derive(Debug)]
 enum Task {
@@ -87,6 +86,7 @@ pub fn run(
     builds: Receiver<BuildEvent>,
 ) -> RunResult {
     let cache = Cache::open(&ws.target_dir, opts.cache);
+    let history = History::open(&ws.target_dir);
     let workers = opts.jobs.max(1);
     let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
     let (tx, rx) = mpsc::channel::<Envelope>();
@@ -116,6 +116,7 @@ pub fn run(
             ws,
             opts,
             cache: &cache,
+            history: &history,
             queue: &queue,
             shared: &shared,
             binaries: Vec::new(),
@@ -128,6 +129,7 @@ pub fn run(
         d.main_loop(&rx);
     });
     cache.save();
+    history.save();
     result.interrupted = crate::process::interrupted();
     result.partition = opts.partition;
     result
@@ -210,6 +212,7 @@ struct Dispatcher<'a> {
     ws: &'a Workspace,
     opts: &'a RunOptions,
     cache: &'a Cache,
+    history: &'a History,
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
     binaries: Vec<Binary>,
@@ -473,15 +476,16 @@ impl Dispatcher<'_> {
         b.run.error = p.error;
         let to_run = p.to_run;
         if !to_run.is_empty() && b.run.error.is_none() && !b.interrupted {
-            let shards = (to_run.len() / MIN_SHARD).clamp(1, self.opts.jobs.max(1));
-            let mut chunks: Vec<Vec<String>> = vec![Vec::new(); shards];
-            for (n, name) in to_run.into_iter().enumerate() {
-                chunks[n % shards].push(name);
-            }
-            self.binaries[i].pending += chunks.len();
-            for chunk in chunks {
-                // A started binary finishes first, so its result (and cache entry) is complete early.
-                self.push(Task::Shard(i, chunk), true);
+            let job = &self.binaries[i].job;
+            let history = self
+                .history
+                .expected(&job.triple, &job.package_id, &job.binary);
+            let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
+            self.binaries[i].pending += batches.len();
+            // Pushed to the front, last first: the binary's longest batch is taken next, and a
+            // started binary finishes first, so its result (and cache entry) is complete early.
+            for batch in batches.into_iter().rev() {
+                self.push(Task::Shard(i, batch.tests), true);
             }
         }
         self.maybe_finish(i);
@@ -503,6 +507,8 @@ impl Dispatcher<'_> {
         if let Some(key) = b.key.as_deref().filter(|_| complete) {
             self.cache.store(key, &run.tests);
         }
+        self.history
+            .record(&run.triple, &run.package_id, &run.binary, &run.tests);
         self.finished(run);
     }
 

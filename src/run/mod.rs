@@ -4,14 +4,17 @@
 //! [`dispatcher`] owns the scheduling state: one pool of `-j` workers for all targets, fed with
 //! test binaries as cargo reports them (tests of one target run while others still compile), a
 //! long binary split into shards, at most one `cargo test --doc` at a time, fail-fast, and the
-//! aggregation of shards into one result per binary. [`executor`] spawns and supervises the
-//! processes of one task. [`cache`] is the test-result cache, [`libtest`] reads libtest's output.
+//! aggregation of shards into one result per binary. [`schedule`] decides the shards (by the
+//! durations [`history`] remembers), [`executor`] spawns and supervises the processes of one
+//! task. [`cache`] is the test-result cache, [`libtest`] reads libtest's output.
 //! They talk by [`ExecEvent`]s.
 
 pub mod cache;
 pub mod dispatcher;
 pub mod executor;
+pub mod history;
 pub mod libtest;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -85,7 +85,7 @@ pub fn batches(
         }
     }
     out.extend(open);
-    out.sort_by(|a, b| b.expected.cmp(&a.expected));
+    out.sort_by_key(|b| std::cmp::Reverse(b.expected));
     out
 }
 

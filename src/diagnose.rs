@@ -77,7 +77,7 @@ impl Diagnoser {
         targets: impl Iterator<Item = (String, TargetCfg, Option<Vec<String>>)>,
     ) -> Self {
         let fixer = Fixer::new(host);
-        let mut facts = BTreeMap::new();
+        let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
         let mut std_fix = BTreeMap::new();
         for (triple, cfg, runner) in targets {
             std_fix.insert(triple.clone(), fixer.std_fix(host, &triple));
@@ -91,11 +91,16 @@ impl Diagnoser {
                 },
             );
         }
-        Diagnoser {
-            // Without rustc (an archive run, a merge) the knowledge base describes the host.
-            host_cfg: host
+        // The host's cfg: from the targets when the host is one of them, else from rustc, else
+        // (an archive run, a merge without rustc) from the knowledge base.
+        let host_cfg = match facts.get(host_triple) {
+            Some(f) if !f.cfg.arch.is_empty() => f.cfg.clone(),
+            _ => host
                 .target_cfg(host_triple)
                 .unwrap_or_else(|_| cfg_of(host_triple)),
+        };
+        Diagnoser {
+            host_cfg,
             host_triple: host_triple.to_owned(),
             fixer,
             std_fix,

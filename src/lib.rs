@@ -63,13 +63,19 @@ fn select_triples(
 
 /// Discovery and planning, shared by `plan` and verification.
 fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOptions)> {
-    let host = Host::discover()?;
     let features = FeatureArgs {
         features: common.features(),
         all_features: common.all_features,
         no_default_features: common.no_default_features,
     };
-    let workspace = Workspace::load(&host.cargo, common.manifest_path.as_deref(), &features)?;
+    // `cargo metadata` and the questions to rustc are independent: ask them at once.
+    let cargo = discover::host::find_cargo()?;
+    let (host, workspace) = std::thread::scope(|s| {
+        let ws = s.spawn(|| Workspace::load(&cargo, common.manifest_path.as_deref(), &features));
+        let host = Host::discover_with(cargo.clone());
+        (host, ws.join().expect("cargo metadata"))
+    });
+    let (host, workspace) = (host?, workspace?);
     let policy = policy::Policy::load(&workspace.root, &workspace.metadata)?;
     policy.validate(
         |t| host.validate_triple(t),

@@ -43,17 +43,32 @@ pub struct TargetCfg {
 
 impl Host {
     pub fn discover() -> Result<Self> {
-        let cargo = find_cargo()?;
+        Self::discover_with(find_cargo()?)
+    }
+
+    /// [`Host::discover`] with the cargo already found.
+    pub fn discover_with(cargo: PathBuf) -> Result<Self> {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-        let vv = run_rustc(&rustc, &["-vV"])?;
+        // Three independent questions to rustc, asked at once (each start costs tens of ms).
+        let (vv, sysroot, list) = std::thread::scope(|s| {
+            let vv = s.spawn(|| run_rustc(&rustc, &["-vV"]));
+            let sysroot = s.spawn(|| run_rustc(&rustc, &["--print", "sysroot"]));
+            let list = run_rustc(&rustc, &["--print", "target-list"]);
+            (
+                vv.join().expect("rustc -vV"),
+                sysroot.join().expect("rustc --print sysroot"),
+                list,
+            )
+        });
+        let (vv, sysroot, list) = (vv?, sysroot?, list?);
         let triple = vv
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
             .ok_or_else(|| Error::internal("`rustc -vV` printed no `host:` line"))?
             .trim()
             .to_owned();
-        let sysroot = PathBuf::from(run_rustc(&rustc, &["--print", "sysroot"])?.trim());
-        let known_triples = run_rustc(&rustc, &["--print", "target-list"])?
+        let sysroot = PathBuf::from(sysroot.trim());
+        let known_triples = list
             .lines()
             .map(|l| l.trim().to_owned())
             .filter(|l| !l.is_empty())
@@ -131,7 +146,8 @@ impl Host {
     }
 }
 
-fn find_cargo() -> Result<PathBuf> {
+/// The cargo this tool drives: `$CARGO` (set when started as `cargo xtest`), else `cargo`.
+pub fn find_cargo() -> Result<PathBuf> {
     let candidate = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));

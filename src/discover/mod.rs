@@ -44,9 +44,21 @@ impl Discovery {
         config: &CargoConfig,
         triples: &[String],
     ) -> Result<Vec<TargetToolchain>> {
+        // Each target's cfg comes from rustc: ask for all targets at once.
+        let cfgs: Vec<Result<TargetCfg>> = std::thread::scope(|s| {
+            let handles: Vec<_> = triples
+                .iter()
+                .map(|t| s.spawn(move || host.target_cfg(t)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rustc --print cfg"))
+                .collect()
+        });
         triples
             .iter()
-            .map(|t| TargetToolchain::discover(host, config, t))
+            .zip(cfgs)
+            .map(|(t, cfg)| TargetToolchain::discover(host, config, t, cfg?))
             .collect()
     }
 }

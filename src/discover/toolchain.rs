@@ -83,9 +83,14 @@ pub struct TargetToolchain {
 }
 
 impl TargetToolchain {
-    pub fn discover(host: &Host, config: &CargoConfig, triple: &str) -> crate::error::Result<Self> {
+    /// Discovers `triple`'s toolchain; `cfg` is what rustc reports for it.
+    pub fn discover(
+        host: &Host,
+        config: &CargoConfig,
+        triple: &str,
+        cfg: TargetCfg,
+    ) -> crate::error::Result<Self> {
         let info = targets::lookup(triple);
-        let cfg = host.target_cfg(triple)?;
         let native = triple == host.triple
             || info.is_some_and(|i| i.native_on == Some(host.arch.as_str()) && cfg.os == "linux");
         let (emulator, binfmt, sysroot) = emulation(info);

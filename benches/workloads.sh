@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark: the test phase of cargo-xtest against `cargo test --target T`, per target, on the
+# same built binaries, measured in one run on this machine.
+#
+#   bash benches/workloads.sh [WORKLOAD...]   (needs the toolchains of scripts/install-toolchains.sh)
+#
+# Workloads, fetched by cargo from crates.io (default: all three):
+#   bytes           1.12.2: ~1,000 tests per target, unit and 13 integration-test files
+#   memchr          2.8.3: `[profile.test] opt-level = 3`, quickcheck property tests, one of which
+#                   runs for tens of seconds under QEMU
+#   pulldown-cmark  0.13.6: 1,262 tiny tests (one per CommonMark spec example), 1,154 in one binary
+#
+# For each workload and target (host, aarch64, s390x, riscv64gc): both tools build first (not
+# timed), then each runs the tests of the built binaries (doctests left out on both sides: they
+# are compiled at test time, not built binaries):
+#   cargo test [--target T] --tests
+#   cargo xtest --target T --no-doctests --no-cache       (the result cache off: every test runs)
+# cargo-xtest is timed twice: its first run (no duration history) and a second one (with it).
+# Printed per target: wall and CPU seconds and utilisation (CPU ÷ (wall × cores)) of each, the
+# ratio xtest ÷ cargo test, and the machine's bound for the work (CPU-seconds ÷ cores, or the
+# longest single test, whichever is larger) with cargo-xtest's wall time against it.
+# Goals (issue 9): ratio ≤ 1.0 on every target; wall within 10 % of the bound.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${XTEST_BENCH_DIR:-/tmp/cargo-xtest-workloads}
+XTEST="$ROOT/target/release/cargo-xtest"
+CORES=$(nproc)
+TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu)
+declare -A VERSION=([bytes]=1.12.2 [memchr]=2.8.3 [pulldown-cmark]=0.13.6)
+WORKLOADS=("$@")
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(bytes memchr pulldown-cmark)
+mkdir -p "$WORK"
+
+echo "==> building cargo-xtest (release)"
+cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml"
+
+# Both tools use the same linkers and runners.
+for t in "${TARGETS[@]:1}"; do
+  arch=${t%%-*}; gnu=$arch; [ "$arch" = riscv64gc ] && gnu=riscv64
+  var=$(echo "$t" | tr 'a-z-' 'A-Z_')
+  export "CARGO_TARGET_${var}_LINKER=${gnu}-linux-gnu-gcc"
+  export "CARGO_TARGET_${var}_RUNNER=qemu-$gnu -L /usr/${gnu}-linux-gnu"
+done
+
+# "wall cpu exit" of a command: wall seconds, and user + system seconds of it and everything it
+# waited for (QEMU included).
+timed() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+start = time.monotonic()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+wall = time.monotonic() - start
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{wall:.2f} {r.ru_utime + r.ru_stime:.2f} {code}")
+PY
+}
+
+fetch() {
+  local name=$1 version=${VERSION[$1]}
+  mkdir -p "$WORK/fetch/src"
+  printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\n%s = "=%s"\n' \
+    "$name" "$version" > "$WORK/fetch/Cargo.toml"
+  : > "$WORK/fetch/src/lib.rs"
+  local src
+  src=$(cargo metadata --quiet --format-version 1 --manifest-path "$WORK/fetch/Cargo.toml" |
+    python3 -c "import json,sys; m=json.load(sys.stdin); print([p for p in m['packages'] if p['name']=='$name'][0]['manifest_path'])")
+  rm -rf "${WORK:?}/$name" && cp -r "$(dirname "$src")" "$WORK/$name" && chmod -R u+w "$WORK/$name"
+  printf '\n[workspace]\n' >> "$WORK/$name/Cargo.toml"
+  cargo fetch --quiet --manifest-path "$WORK/$name/Cargo.toml"
+}
+
+# The longest test and the sum of test time in a cargo-xtest report, in seconds.
+longest() {
+  python3 -c "import json,sys
+r = json.load(open(sys.argv[1]))
+d = [x['duration_ms'] for t in r['targets'] for p in t['packages'] for x in p['tests']]
+print(f'{max(d) / 1000:.2f} {len(d)}')" "$1"
+}
+
+printf '\n%-15s %-12s %-21s %-21s %-21s %-7s %-7s %-8s %s\n' workload target \
+  "cargo test w/cpu/ut" "xtest 1st w/cpu/ut" "xtest 2nd w/cpu/ut" "ratio" "bound" "2nd/bnd" "tests"
+for w in "${WORKLOADS[@]}"; do
+  fetch "$w" >/dev/null
+  cd "$WORK/$w"
+  for t in "${TARGETS[@]}"; do
+    targ=(--target "$t"); [ "$t" = "${TARGETS[0]}" ] && targ=()
+    # Build both sides' binaries (they are the same files: see tests/fidelity.rs).
+    cargo test --no-run --quiet "${targ[@]}" >/dev/null 2>&1
+    "$XTEST" xtest --target "$t" --level build-tests --no-doctests >/dev/null 2>&1 || true
+    rm -f target/xtest/durations.json
+    read -r cw cc _ < <(timed cargo test "${targ[@]}" --tests)
+    read -r x1w x1c _ < <(timed "$XTEST" xtest --target "$t" --no-doctests --no-cache --report "$WORK/$w-$t-1.json")
+    read -r x2w x2c _ < <(timed "$XTEST" xtest --target "$t" --no-doctests --no-cache --report "$WORK/$w-$t-2.json")
+    read -r long n < <(longest "$WORK/$w-$t-2.json")
+    python3 - "$w" "$t" "$cw" "$cc" "$x1w" "$x1c" "$x2w" "$x2c" "$long" "$n" "$CORES" <<'PY'
+import sys
+w, t = sys.argv[1:3]
+cw, cc, x1w, x1c, x2w, x2c, long = map(float, sys.argv[3:10])
+n, cores = int(sys.argv[10]), int(sys.argv[11])
+ut = lambda wall, cpu: cpu / (wall * cores) if wall else 0
+cell = lambda wall, cpu: f"{wall:6.1f}/{cpu:6.1f}/{ut(wall, cpu):4.0%}"
+bound = max(x2c / cores, long)
+short = t.replace("-unknown-linux-gnu", "")
+print(f"{w:<15} {short:<12} {cell(cw, cc):<21} {cell(x1w, x1c):<21} {cell(x2w, x2c):<21} "
+      f"{x2w / cw:<7.3f} {bound:<7.1f} {x2w / bound:<8.3f} {n}")
+PY
+  done
+  cd - >/dev/null
+done
+echo
+echo "ratio = cargo-xtest 2nd run ÷ cargo test (goal ≤ 1.0); bound = max(CPU-s ÷ $CORES cores, longest test);"
+echo "2nd/bnd = cargo-xtest's wall ÷ that bound (goal ≤ 1.10). w/cpu/ut = wall s / CPU s / utilisation."

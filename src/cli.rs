@@ -32,6 +32,9 @@ pub struct Xtest {
     pub command: Option<Command>,
     #[command(flatten)]
     pub verify: VerifyArgs,
+    /// Coloring: auto, always, never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,11 +85,8 @@ pub struct RunArchiveArgs {
     #[command(flatten)]
     pub tests: TestArgs,
     /// Parallel test processes (default: number of CPUs).
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
-    /// Coloring.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,9 +126,6 @@ pub struct MergeArgs {
     pub reports: Vec<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Coloring.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
 }
 
 /// Where reports are written.
@@ -157,9 +154,6 @@ pub struct HostArgs {
     /// Probe every target's toolchain again instead of reusing the cached probe results.
     #[arg(long)]
     pub reprobe: bool,
-    /// Coloring.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
 }
 
 #[derive(Debug, Args)]
@@ -220,38 +214,53 @@ pub struct VerifyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
     /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
-    #[arg(long, value_name = "SECS")]
-    pub test_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub test_timeout: Option<Duration>,
     /// Run every test even after one failed (builds always keep going).
     #[arg(long)]
     pub no_fail_fast: bool,
     /// Run a failed test up to N more times; one that then passes is reported as flaky.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
     /// Warn about a test still running after SECS (0: never).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    pub slow_after: f64,
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds_or_zero)]
+    pub slow_after: Duration,
 }
 
 impl TestArgs {
-    /// The timeout and slow threshold as durations, rejecting values that are not seconds.
-    pub fn durations(&self) -> Result<(Option<Duration>, Option<Duration>), String> {
-        let timeout = match self.test_timeout {
-            Some(t) if !(t.is_finite() && t > 0.0) => {
-                return Err(format!(
-                    "--test-timeout must be a positive number of seconds, got {t}"
-                ));
-            }
-            t => t.map(Duration::from_secs_f64),
-        };
-        if !(self.slow_after.is_finite() && self.slow_after >= 0.0) {
-            return Err(format!(
-                "--slow-after must be zero or a positive number of seconds, got {}",
-                self.slow_after
-            ));
-        }
-        let slow = Some(Duration::from_secs_f64(self.slow_after)).filter(|d| !d.is_zero());
-        Ok((timeout, slow))
+    /// The slow-test threshold, `None` when warnings are off (`--slow-after 0`).
+    pub fn slow_after(&self) -> Option<Duration> {
+        Some(self.slow_after).filter(|d| !d.is_zero())
+    }
+}
+
+/// The longest duration a flag takes: a year, far beyond any test and far inside what a
+/// `Duration` and the clock can add without overflow.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A positive number of seconds (fractions allowed), at most a year.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_SECONDS => Ok(Duration::from_secs_f64(v)),
+        _ => Err("expected a positive number of seconds, at most 31536000 (a year)".to_owned()),
+    }
+}
+
+/// Zero, or a positive number of seconds up to a year.
+fn parse_seconds_or_zero(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => parse_seconds(s).map_err(|_| {
+            "expected 0 or a positive number of seconds, at most 31536000 (a year)".to_owned()
+        }),
+    }
+}
+
+/// A number of parallel jobs: 1 to 1024.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of jobs from 1 to 1024".to_owned()),
     }
 }
 
@@ -297,11 +306,8 @@ pub struct CommonArgs {
     #[arg(long)]
     pub reprobe: bool,
     /// Parallel jobs, for cargo and for running tests (default: number of CPUs).
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
-    /// Coloring.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
     /// Passed to cargo: require Cargo.lock to be up to date.
     #[arg(long)]
     pub locked: bool,
@@ -318,22 +324,6 @@ pub enum Color {
     Auto,
     Always,
     Never,
-}
-
-impl Xtest {
-    /// The `--color` choice of whichever command was given.
-    pub fn color(&self) -> Color {
-        match &self.command {
-            Some(Command::Plan(p)) => p.common.color,
-            Some(Command::Doctor(h)) => h.color,
-            Some(Command::Setup(s)) => s.host.color,
-            Some(Command::Merge(m)) => m.color,
-            Some(Command::Ci(CiCommand::Github(c))) => c.host.color,
-            Some(Command::Archive(a)) => a.common.color,
-            Some(Command::Run(r)) => r.color,
-            None => self.verify.common.color,
-        }
-    }
 }
 
 impl CommonArgs {
@@ -353,8 +343,20 @@ pub fn parse() -> Xtest {
     if args.get(1).is_none_or(|a| a != "xtest") {
         args.insert(1, "xtest".into());
     }
-    let CargoCli::Xtest(x) = CargoCli::parse_from(args);
-    x
+    match CargoCli::try_parse_from(args) {
+        Ok(CargoCli::Xtest(x)) => x,
+        Err(e) if !e.use_stderr() => e.exit(),
+        // Bad input is one line naming the problem, exit 2, as everywhere else.
+        Err(e) => {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            std::process::exit(crate::error::EXIT_BAD_INPUT)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -390,7 +392,10 @@ mod tests {
         assert_eq!(x.verify.common.targets.len(), 2);
         assert_eq!(x.verify.common.level, Some(Level::BuildTests));
         assert_eq!(x.verify.common.features(), ["x", "y"]);
-        assert_eq!(x.verify.tests.test_timeout, Some(2.5));
+        assert_eq!(
+            x.verify.tests.test_timeout,
+            Some(Duration::from_millis(2500))
+        );
         let CargoCli::Xtest(x) =
             CargoCli::parse_from(["cargo", "xtest", "plan", "--format", "json"]);
         assert!(matches!(
@@ -401,5 +406,59 @@ mod tests {
             }))
         ));
         assert!(CargoCli::try_parse_from(["cargo", "xtest", "--level", "tests"]).is_err());
+    }
+
+    #[test]
+    fn numbers_are_checked_where_they_are_parsed_for_every_subcommand() {
+        let bad = |args: &[&str]| {
+            let mut argv = vec!["cargo", "xtest"];
+            argv.extend_from_slice(args);
+            CargoCli::try_parse_from(argv).is_err()
+        };
+        for t in ["-1", "0", "nan", "inf", "1e20", "soon"] {
+            assert!(bad(&["--test-timeout", t]), "--test-timeout {t}");
+            assert!(
+                bad(&["run", "--archive", "a.tgz", "--test-timeout", t]),
+                "run {t}"
+            );
+        }
+        for j in ["0", "-1", "100000", "x"] {
+            assert!(bad(&["-j", j]), "-j {j}");
+            assert!(bad(&["plan", "-j", j]), "plan -j {j}");
+            assert!(
+                bad(&["archive", "--target", "host", "-o", "a", "-j", j]),
+                "archive -j {j}"
+            );
+            assert!(bad(&["run", "--archive", "a", "-j", j]), "run -j {j}");
+        }
+        assert!(bad(&["--slow-after", "1e300"]));
+        assert!(bad(&["--retries", "1000"]));
+        assert!(!bad(&[
+            "--slow-after",
+            "0",
+            "--test-timeout",
+            "0.5",
+            "-j",
+            "3"
+        ]));
+        // One --color for every subcommand (declared once, global).
+        for argv in [
+            &["cargo", "xtest", "--color", "never"][..],
+            &["cargo", "xtest", "doctor", "--color", "never"],
+            &["cargo", "xtest", "merge", "r.json", "--color", "never"],
+            &[
+                "cargo",
+                "xtest",
+                "run",
+                "--archive",
+                "a",
+                "--color",
+                "never",
+            ],
+            &["cargo", "xtest", "ci", "github", "--color", "never"],
+        ] {
+            let CargoCli::Xtest(x) = CargoCli::try_parse_from(argv).expect("parses");
+            assert_eq!(x.color, Color::Never, "{argv:?}");
+        }
     }
 }

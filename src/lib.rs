@@ -23,17 +23,19 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod session;
 pub mod shell;
 pub mod targets;
 
 use cli::{Color, CommonArgs, Xtest};
 use discover::{Discovery, FeatureArgs, Host, Workspace};
 use error::{Error, Result};
+use session::{Needs, Session};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = cli::parse();
-    anstream::ColorChoice::write_global(match cli.color() {
+    anstream::ColorChoice::write_global(match cli.color {
         Color::Auto => anstream::ColorChoice::Auto,
         Color::Always => anstream::ColorChoice::Always,
         Color::Never => anstream::ColorChoice::Never,
@@ -48,38 +50,18 @@ pub fn main() -> i32 {
     }
 }
 
-/// The targets to work on (command line, else policy, else defaults), each checked with rustc.
-fn select_triples(
-    host: &Host,
-    request: &plan::Request,
-    policy: &policy::Policy,
-) -> Result<Vec<String>> {
-    let triples = plan::select_triples(request, policy, &host.triple);
-    for t in &triples {
-        host.validate_triple(t)?;
-    }
-    Ok(triples)
-}
-
-/// Discovery and planning, shared by `plan` and verification.
+/// Discovery and planning, shared by `plan`, `archive` and verification.
 fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOptions)> {
     let features = FeatureArgs {
         features: common.features(),
         all_features: common.all_features,
         no_default_features: common.no_default_features,
     };
-    // `cargo metadata` and the questions to rustc are independent: ask them at once.
-    let cargo = discover::host::find_cargo()?;
-    let (host, workspace) = std::thread::scope(|s| {
-        let ws = s.spawn(|| Workspace::load(&cargo, common.manifest_path.as_deref(), &features));
-        let host = Host::discover_with(cargo.clone());
-        (host, ws.join().expect("cargo metadata"))
-    });
-    let (host, workspace) = (host?, workspace?);
-    let policy = policy::Policy::load(&workspace.root, &workspace.metadata)?;
-    policy.validate(
-        |t| host.validate_triple(t),
-        |p| workspace.member_by_name(p).is_some(),
+    let session = Session::open(
+        common.manifest_path.as_deref(),
+        &features,
+        &common.targets,
+        Needs::Workspace,
     )?;
     let request = plan::Request {
         targets: common.targets.clone(),
@@ -87,18 +69,18 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
         exclude: common.exclude.clone(),
         max_level: common.level,
     };
-    let triples = select_triples(&host, &request, &policy)?;
-    let config = Discovery::config()?;
-    let mut targets = Discovery::targets(&host, &config, &triples)?;
-    discover::probe::probe_all(
-        &host,
-        &mut targets,
-        &discover::ProbeOptions {
-            dir: Some(probe_dir(&workspace)),
-            max_level: request.max_level.unwrap_or(level::Level::Test),
-            reprobe: common.reprobe,
-        },
+    let targets = session.toolchains(
+        request.max_level.unwrap_or(level::Level::Test),
+        common.reprobe,
     )?;
+    let Session {
+        host,
+        workspace,
+        policy,
+        config,
+        ..
+    } = session;
+    let workspace = workspace.expect("opened with Needs::Workspace");
     let discovery = Discovery {
         host,
         workspace,
@@ -137,41 +119,14 @@ fn prepare(common: &CommonArgs) -> Result<(Discovery, plan::Plan, build::CargoOp
 fn examine_host(
     args: &cli::HostArgs,
 ) -> Result<(Host, Vec<discover::TargetToolchain>, Option<Workspace>)> {
-    let host = Host::discover()?;
-    let workspace = match Workspace::load(
-        &host.cargo,
+    let session = Session::open(
         args.manifest_path.as_deref(),
         &FeatureArgs::default(),
-    ) {
-        Ok(ws) => Some(ws),
-        Err(e) if args.manifest_path.is_some() => return Err(e),
-        Err(_) => None,
-    };
-    let policy = match &workspace {
-        Some(ws) => policy::Policy::load(&ws.root, &ws.metadata)?,
-        None => policy::Policy::default(),
-    };
-    let request = plan::Request {
-        targets: args.targets.clone(),
-        ..Default::default()
-    };
-    let triples = select_triples(&host, &request, &policy)?;
-    let mut toolchains = Discovery::targets(&host, &Discovery::config()?, &triples)?;
-    discover::probe::probe_all(
-        &host,
-        &mut toolchains,
-        &discover::ProbeOptions {
-            dir: workspace.as_ref().map(probe_dir),
-            max_level: level::Level::Test,
-            reprobe: args.reprobe,
-        },
+        &args.targets,
+        Needs::WorkspaceIfAny,
     )?;
-    Ok((host, toolchains, workspace))
-}
-
-/// Where probes build and cache their results: beside cargo's own output.
-fn probe_dir(ws: &Workspace) -> std::path::PathBuf {
-    ws.target_dir.join("xtest").join("probes")
+    let toolchains = session.toolchains(level::Level::Test, args.reprobe)?;
+    Ok((session.host, toolchains, session.workspace))
 }
 
 fn doctor(args: &cli::HostArgs) -> Result<i32> {
@@ -266,7 +221,6 @@ fn execute(cli: &Xtest) -> Result<i32> {
         return Ok(error::EXIT_OK);
     }
     let args = &cli.verify;
-    let (test_timeout, slow_after) = args.tests.durations().map_err(Error::bad_input)?;
     let (discovery, plan, cargo) = prepare(&args.common)?;
     for t in &plan.targets {
         let how = t
@@ -289,8 +243,8 @@ fn execute(cli: &Xtest) -> Result<i32> {
     });
     let run_options = run::RunOptions {
         jobs,
-        test_timeout,
-        slow_after,
+        test_timeout: args.tests.test_timeout,
+        slow_after: args.tests.slow_after(),
         retries: args.tests.retries,
         fail_fast: !args.tests.no_fail_fast,
         cache: !args.no_cache,
@@ -346,23 +300,19 @@ fn write_outputs(report: &report::Report, out: &cli::OutputArgs) -> Result<()> {
 }
 
 fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
-    let host = Host::discover()?;
-    let ws = Workspace::load(
-        &host.cargo,
+    let session = Session::open(
         args.host.manifest_path.as_deref(),
         &FeatureArgs::default(),
+        &args.host.targets,
+        Needs::Workspace,
     )?;
-    let policy = policy::Policy::load(&ws.root, &ws.metadata)?;
-    policy.validate(
-        |t| host.validate_triple(t),
-        |p| ws.member_by_name(p).is_some(),
-    )?;
-    let request = plan::Request {
-        targets: args.host.targets.clone(),
-        ..Default::default()
-    };
-    let triples = select_triples(&host, &request, &policy)?;
-    let root = ci::repo_root(&ws);
+    let (host, ws, policy, triples) = (
+        &session.host,
+        session.workspace(),
+        &session.policy,
+        &session.triples,
+    );
+    let root = ci::repo_root(ws);
     let manifest = ws
         .manifest_path
         .strip_prefix(&root)
@@ -370,7 +320,7 @@ fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
         .filter(|rel| *rel != std::path::Path::new("Cargo.toml"))
         .map(|rel| rel.display().to_string());
     let text = ci::render(&ci::WorkflowSpec {
-        targets: ci::targets(&triples, &host.triple, &policy),
+        targets: ci::targets(triples, &host.triple, policy),
         shards: args.shards,
         manifest,
         install: &args.install,
@@ -449,7 +399,6 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
 }
 
 fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
-    let (test_timeout, slow_after) = args.tests.durations().map_err(Error::bad_input)?;
     let temp;
     let dir = match &args.extract_to {
         Some(d) => {
@@ -538,8 +487,8 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                     .map(|n| n.get())
                     .unwrap_or(1)
             }),
-            test_timeout,
-            slow_after,
+            test_timeout: args.tests.test_timeout,
+            slow_after: args.tests.slow_after(),
             retries: args.tests.retries,
             fail_fast: !args.tests.no_fail_fast,
             cache: false,

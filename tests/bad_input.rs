@@ -98,6 +98,34 @@ fn unknown_package_and_bad_flags() {
     let out = fx.xtest(&["--test-timeout", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line_error(&out).contains("--test-timeout"));
+    // Every subcommand rejects bad numbers the same way: one line naming the flag, exit 2,
+    // before any work (no panic at exit 101, no build failure at exit 1).
+    for (args, flag) in [
+        (&["--test-timeout", "1e20"][..], "--test-timeout"),
+        (&["--slow-after", "1e300"], "--slow-after"),
+        (&["-j", "0"], "--jobs"),
+        (&["-j", "100000"], "--jobs"),
+        (&["plan", "-j", "0"], "--jobs"),
+        (
+            &["archive", "--target", "host", "-o", "a.tgz", "-j", "0"],
+            "--jobs",
+        ),
+        (
+            &["run", "--archive", "a.tgz", "--test-timeout=-1"],
+            "--test-timeout",
+        ),
+        (
+            &["run", "--archive", "a.tgz", "--test-timeout", "nan"],
+            "--test-timeout",
+        ),
+        (&["run", "--archive", "a.tgz", "-j", "0"], "--jobs"),
+        (&["--retries", "1000"], "--retries"),
+    ] {
+        let out = xtest().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let line = one_line_error(&out);
+        assert!(line.contains(flag), "{args:?}: {line}");
+    }
 }
 
 #[test]

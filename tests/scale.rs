@@ -566,8 +566,11 @@ fn archive_round_trip_without_cargo_or_sources_matches_a_direct_run() {
         Some(2),
         "a bad timeout is bad input, not a panic"
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--test-timeout must be a positive number")
+        first.contains("'--test-timeout <SECS>'") && first.contains("positive number of seconds"),
+        "{stderr}"
     );
     let out = xtest()
         .args(["archive", "-o", "/tmp/x.tar.gz"])

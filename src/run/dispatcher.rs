@@ -29,8 +29,25 @@ use crate::shell;
 #[derive(Debug)]
 enum Task {
     Prepare(usize),
-    Shard(usize, Vec<String>),
+    /// A batch of a binary's tests, with the time it is expected to take.
+    Shard(usize, Vec<String>, Duration),
     Doctest(DoctestJob),
+}
+
+/// How long a target's doctests are assumed to take when choosing what runs next: rustdoc
+/// compiles every doctest as its own program, so they are rarely short.
+const DOCTEST_EXPECTED: Duration = Duration::from_secs(10);
+
+impl Task {
+    /// What to take first: listings (cheap, and they reveal the work), then the longest work,
+    /// so that no long batch starts last while the other workers idle.
+    fn priority(&self) -> (u8, Duration) {
+        match self {
+            Task::Prepare(_) => (1, Duration::ZERO),
+            Task::Shard(_, _, expected) => (0, *expected),
+            Task::Doctest(_) => (0, DOCTEST_EXPECTED),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -47,10 +64,14 @@ impl Queue {
         if self.halted {
             return None;
         }
+        // The highest priority; among equals the one queued first.
         let pos = self
             .tasks
             .iter()
-            .position(|t| !(self.doctest_running && matches!(t, Task::Doctest(_))))?;
+            .enumerate()
+            .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
+            .max_by(|(i, a), (j, b)| a.priority().cmp(&b.priority()).then(j.cmp(i)))?
+            .0;
         let task = self.tasks.remove(pos)?;
         if matches!(task, Task::Doctest(_)) {
             self.doctest_running = true;
@@ -170,7 +191,7 @@ fn worker(
                 let job = shared.lock().expect("jobs")[i].clone();
                 Message::Prepared(i, executor::prepare(&job, cache, opts.partition))
             }
-            Task::Shard(i, names) => {
+            Task::Shard(i, names, _) => {
                 let job = shared.lock().expect("jobs")[i].clone();
                 Message::Batch(i, executor::run_batch(&job, names, opts, &etx))
             }
@@ -249,19 +270,15 @@ impl Dispatcher<'_> {
         cvar.notify_all();
     }
 
-    fn push(&mut self, task: Task, front: bool) {
+    /// Queues a task; [`Queue::take`] decides the order.
+    fn push(&mut self, task: Task) {
         if self.stopped {
             self.record_not_run(&task);
             return;
         }
         self.outstanding += 1;
         let (lock, cvar) = self.queue;
-        let mut q = lock.lock().expect("queue");
-        if front {
-            q.tasks.push_front(task);
-        } else {
-            q.tasks.push_back(task);
-        }
+        lock.lock().expect("queue").tasks.push_back(task);
         cvar.notify_one();
     }
 
@@ -278,7 +295,7 @@ impl Dispatcher<'_> {
             .collect();
         for t in drained {
             self.outstanding -= 1;
-            if let Task::Prepare(i) | Task::Shard(i, _) = &t {
+            if let Task::Prepare(i) | Task::Shard(i, _, _) = &t {
                 self.binaries[*i].pending -= 1;
             }
             self.record_not_run(&t);
@@ -290,7 +307,7 @@ impl Dispatcher<'_> {
 
     fn record_not_run(&mut self, task: &Task) {
         match task {
-            Task::Prepare(i) | Task::Shard(i, _) => {
+            Task::Prepare(i) | Task::Shard(i, _, _) => {
                 let j = &self.binaries[*i].job;
                 let entry = (j.triple.clone(), j.package_id.clone(), j.binary.clone());
                 if !self.result.not_run.contains(&entry) {
@@ -464,7 +481,7 @@ impl Dispatcher<'_> {
             pending: 1,
             interrupted: false,
         });
-        self.push(Task::Prepare(self.binaries.len() - 1), false);
+        self.push(Task::Prepare(self.binaries.len() - 1));
     }
 
     fn prepared(&mut self, i: usize, p: Prepared) {
@@ -482,10 +499,9 @@ impl Dispatcher<'_> {
                 .expected(&job.triple, &job.package_id, &job.binary);
             let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
             self.binaries[i].pending += batches.len();
-            // Pushed to the front, last first: the binary's longest batch is taken next, and a
-            // started binary finishes first, so its result (and cache entry) is complete early.
-            for batch in batches.into_iter().rev() {
-                self.push(Task::Shard(i, batch.tests), true);
+            // The queue hands out the longest work first, whichever binary it belongs to.
+            for batch in batches {
+                self.push(Task::Shard(i, batch.tests, batch.expected));
             }
         }
         self.maybe_finish(i);
@@ -593,15 +609,12 @@ impl Dispatcher<'_> {
                 }
             }
             if !packages.is_empty() {
-                self.push(
-                    Task::Doctest(DoctestJob {
-                        triple: target.triple.clone(),
-                        packages,
-                        cargo_env: target.cargo_env.clone(),
-                        skips: target.skips.clone(),
-                    }),
-                    false,
-                );
+                self.push(Task::Doctest(DoctestJob {
+                    triple: target.triple.clone(),
+                    packages,
+                    cargo_env: target.cargo_env.clone(),
+                    skips: target.skips.clone(),
+                }));
             }
         }
     }
@@ -680,5 +693,78 @@ fn report_binary(run: &BinaryRun, ws: &Workspace) {
         shell::status_bad("Tested", what);
     } else {
         shell::status("Tested", what);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(i: usize, ms: u64) -> Task {
+        Task::Shard(i, vec![format!("t{i}")], Duration::from_millis(ms))
+    }
+
+    fn doctest() -> Task {
+        Task::Doctest(DoctestJob {
+            triple: "t".into(),
+            packages: Vec::new(),
+            cargo_env: Vec::new(),
+            skips: Default::default(),
+        })
+    }
+
+    fn order(q: &mut Queue) -> Vec<String> {
+        std::iter::from_fn(|| q.take())
+            .map(|t| match t {
+                Task::Prepare(i) => format!("prepare {i}"),
+                Task::Shard(i, _, d) => format!("shard {i} {}ms", d.as_millis()),
+                Task::Doctest(_) => "doctest".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn listings_first_then_the_longest_work_whichever_binary_it_belongs_to() {
+        let mut q = Queue::default();
+        for t in [
+            shard(0, 300),
+            Task::Prepare(7),
+            shard(1, 40_000),
+            doctest(),
+            shard(2, 300),
+            Task::Prepare(8),
+            shard(3, 12_000),
+        ] {
+            q.tasks.push_back(t);
+        }
+        assert_eq!(
+            order(&mut q),
+            [
+                "prepare 7",
+                "prepare 8",
+                "shard 1 40000ms",
+                "shard 3 12000ms",
+                "doctest",
+                "shard 0 300ms",
+                "shard 2 300ms",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_doctest_run_at_a_time_and_nothing_after_a_halt() {
+        let mut q = Queue::default();
+        q.tasks.extend([doctest(), doctest(), shard(0, 5)]);
+        assert!(matches!(q.take(), Some(Task::Doctest(_))));
+        assert!(
+            matches!(q.take(), Some(Task::Shard(..))),
+            "the second doctest waits"
+        );
+        assert!(q.take().is_none());
+        q.doctest_running = false;
+        assert!(matches!(q.take(), Some(Task::Doctest(_))));
+        q.tasks.push_back(shard(1, 5));
+        q.halted = true;
+        assert!(q.take().is_none(), "fail-fast: nothing more is taken");
     }
 }

@@ -1,0 +1,107 @@
+//! One session: what every subcommand starts from, built once — the host's toolchain, the
+//! workspace (from `cargo metadata`), its policy (validated), cargo's configuration, and the
+//! target triples to work on (command line, else policy, else the defaults, each known to rustc).
+//! `cargo metadata` and the questions to rustc are independent, so they are asked at once.
+
+use std::path::Path;
+
+use crate::discover::{self, CargoConfig, Discovery, FeatureArgs, Host, Workspace};
+use crate::error::Result;
+use crate::plan;
+use crate::policy::Policy;
+
+pub struct Session {
+    pub host: Host,
+    /// `None` only where a command works outside a workspace (`doctor`, `setup`).
+    pub workspace: Option<Workspace>,
+    pub policy: Policy,
+    pub config: CargoConfig,
+    pub triples: Vec<String>,
+}
+
+/// Whether a command needs a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Fail without one.
+    Workspace,
+    /// Use one if there is one (an explicit `--manifest-path` must still load).
+    WorkspaceIfAny,
+}
+
+impl Session {
+    pub fn open(
+        manifest_path: Option<&Path>,
+        features: &FeatureArgs,
+        targets: &[String],
+        needs: Needs,
+    ) -> Result<Session> {
+        let cargo = discover::host::find_cargo()?;
+        let (host, workspace) = std::thread::scope(|s| {
+            let ws = s.spawn(|| Workspace::load(&cargo, manifest_path, features));
+            let host = Host::discover_with(cargo.clone());
+            (host, ws.join().expect("cargo metadata"))
+        });
+        let host = host?;
+        let workspace = match workspace {
+            Ok(ws) => Some(ws),
+            Err(e) if needs == Needs::Workspace || manifest_path.is_some() => return Err(e),
+            Err(_) => None,
+        };
+        let policy = match &workspace {
+            Some(ws) => {
+                let policy = Policy::load(&ws.root, &ws.metadata)?;
+                policy.validate(
+                    |t| host.validate_triple(t),
+                    |p| ws.member_by_name(p).is_some(),
+                )?;
+                policy
+            }
+            None => Policy::default(),
+        };
+        let request = plan::Request {
+            targets: targets.to_vec(),
+            ..Default::default()
+        };
+        let triples = plan::select_triples(&request, &policy, &host.triple);
+        for t in &triples {
+            host.validate_triple(t)?;
+        }
+        Ok(Session {
+            config: Discovery::config()?,
+            host,
+            workspace,
+            policy,
+            triples,
+        })
+    }
+
+    /// The workspace of a session opened with [`Needs::Workspace`].
+    pub fn workspace(&self) -> &Workspace {
+        self.workspace
+            .as_ref()
+            .expect("a session that needs a workspace has one")
+    }
+
+    /// Each target's toolchain, discovered and then proved by the probes (cached under the
+    /// workspace's target directory when there is one).
+    pub fn toolchains(
+        &self,
+        max_level: crate::level::Level,
+        reprobe: bool,
+    ) -> Result<Vec<discover::TargetToolchain>> {
+        let mut toolchains = Discovery::targets(&self.host, &self.config, &self.triples)?;
+        discover::probe::probe_all(
+            &self.host,
+            &mut toolchains,
+            &discover::ProbeOptions {
+                dir: self
+                    .workspace
+                    .as_ref()
+                    .map(|ws| ws.target_dir.join("xtest").join("probes")),
+                max_level,
+                reprobe,
+            },
+        )?;
+        Ok(toolchains)
+    }
+}

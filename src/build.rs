@@ -22,6 +22,7 @@ use cargo_metadata::Message;
 use cargo_metadata::diagnostic::DiagnosticLevel;
 use serde::Serialize;
 
+use crate::capture::LineBuffer;
 use crate::discover::workspace::unit_kind;
 use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
 use crate::error::{Error, Result};
@@ -683,7 +684,9 @@ fn run_cargo(
     })?;
     let mut out = CargoOutput::default();
     let mut stdout = LineBuffer::default();
-    let mut stderr = Vec::new();
+    // Cargo's stderr is mostly quiet, but a failing build script's output is repeated there:
+    // hold a bounded head and tail.
+    let mut stderr = crate::capture::Capture::new(8 << 20, 1 << 20);
     loop {
         match child.next(Duration::from_millis(200)) {
             Next::Data(Stream::Stdout, data) => {
@@ -695,7 +698,7 @@ fn run_cargo(
                     }
                 }
             }
-            Next::Data(Stream::Stderr, data) => stderr.extend(data),
+            Next::Data(Stream::Stderr, data) => stderr.push(&data),
             Next::Idle => {
                 if crate::process::interrupted() {
                     child.kill();
@@ -708,7 +711,7 @@ fn run_cargo(
         parse_message(&rest, ws, triples, &opts.host, stage, &mut out);
     }
     out.status = crate::process::describe_status(child.finish());
-    parse_stderr(&String::from_utf8_lossy(&stderr), ws, stage, &mut out);
+    parse_stderr(&stderr.text(), ws, stage, &mut out);
     Ok(out)
 }
 
@@ -832,35 +835,6 @@ fn parse_stderr(stderr: &str, ws: &Workspace, stage: Level, out: &mut CargoOutpu
     }
 }
 
-/// Assembles complete lines from chunks.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    buf: Vec<u8>,
-}
-
-impl LineBuffer {
-    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
-        self.buf.extend_from_slice(data);
-        let mut lines = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
-        }
-        lines
-    }
-
-    /// The unterminated tail, if any.
-    pub fn rest(&mut self) -> Option<String> {
-        (!self.buf.is_empty())
-            .then(|| String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned())
-    }
-
-    /// The unterminated tail without consuming it.
-    pub fn partial(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -916,14 +890,5 @@ error: something else\n";
         );
         assert!(e.rendered.as_ref().unwrap().contains("Failed to find tool"));
         assert_eq!(out.general, ["error: something else"]);
-    }
-
-    #[test]
-    fn line_buffer_joins_chunks() {
-        let mut b = LineBuffer::default();
-        assert!(b.push(b"ab").is_empty());
-        assert_eq!(b.push(b"c\nde\nf"), ["abc", "de"]);
-        assert_eq!(b.partial(), b"f");
-        assert_eq!(b.rest().as_deref(), Some("f"));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod capture;
 pub mod cause;
 pub mod ci;
 pub mod cli;

@@ -61,7 +61,9 @@ impl Supervised {
     /// two keep their relative order.
     pub fn spawn(cmd: &mut Command, merge: bool) -> std::io::Result<Self> {
         cmd.stdin(Stdio::null()).process_group(0);
-        let (tx, rx) = mpsc::channel();
+        // Bounded: when the reader falls behind, the child waits on its pipe; nothing piles up
+        // in memory however much it writes.
+        let (tx, rx) = mpsc::sync_channel(64);
         let mut readers: Vec<(Stream, Box<dyn Read + Send>)> = Vec::new();
         let mut child = if merge {
             let (reader, writer) = std::io::pipe()?;

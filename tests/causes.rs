@@ -30,7 +30,7 @@ fn wrong_linker_host_cc_for_a_foreign_target() {
         return;
     }
     let fx = Fixture::new("portable");
-    let r = fx.verify_with(&["--target", AARCH64], |c| {
+    let r = fx.verify_with(&["--target", AARCH64, "--target", "host"], |c| {
         c.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "cc");
     });
     // The link probe refutes `build`: libraries are checked, nothing is linked with `cc`, and a
@@ -185,12 +185,15 @@ fn emulator_without_sysroot() {
         return;
     }
     let fx = Fixture::new("portable");
-    let r = fx.verify_with(&["--target", AARCH64, "--no-fail-fast"], |c| {
-        c.env(
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER",
-            "qemu-aarch64",
-        );
-    });
+    let r = fx.verify_with(
+        &["--target", AARCH64, "--target", "host", "--no-fail-fast"],
+        |c| {
+            c.env(
+                "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER",
+                "qemu-aarch64",
+            );
+        },
+    );
     // The run probe refutes `test`: the test executables are built, none is run.
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(r.target(AARCH64)["level"], "build-tests");

@@ -68,7 +68,15 @@ fn without_a_cross_linker_the_target_is_checked_only() {
     let r = fx.verify_with(&["--target", AARCH64], |c| {
         c.env("PATH", &path.path);
     });
-    assert_eq!(r.code(), 0, "{}", r.stderr());
+    // Checked, but nothing was tested: an honest run that wanted tests is not green.
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert!(
+        r.stdout().contains("NOTHING TESTED")
+            && r.stdout()
+                .contains("nothing was tested: no target reaches `test`"),
+        "{}",
+        r.stdout()
+    );
     let t = r.target(AARCH64);
     assert_eq!(t["level"], "check");
     let d = &t["downgrades"][0];
@@ -97,6 +105,12 @@ fn without_a_cross_linker_the_target_is_checked_only() {
         assert_eq!(p["level"], "check");
         assert_eq!(p["tests"].as_array().unwrap().len(), 0);
     }
+    // Asking for no more than compile checks makes the same run green.
+    let r = fx.verify_with(&["--target", AARCH64, "--level", "check"], |c| {
+        c.env("PATH", &path.path);
+    });
+    assert_eq!(r.code(), 0, "{}", r.stdout());
+    assert!(r.stdout().contains("PASSED"), "{}", r.stdout());
 }
 
 #[test]
@@ -109,7 +123,8 @@ fn without_an_emulator_the_target_builds_its_tests_only() {
     let r = fx.verify_with(&["--target", AARCH64], |c| {
         c.env("PATH", &path.path);
     });
-    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.code(), 1, "nothing was tested: {}", r.stdout());
+    assert!(r.stdout().contains("NOTHING TESTED"), "{}", r.stdout());
     let t = r.target(AARCH64);
     assert_eq!(t["level"], "build-tests");
     assert!(t["runner"].is_null());

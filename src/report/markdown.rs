@@ -16,6 +16,8 @@ pub fn render(report: &Report) -> String {
         "INTERRUPTED"
     } else if report.passed() {
         "PASSED"
+    } else if report.nothing_tested().is_some() {
+        "NOTHING TESTED"
     } else {
         "FAILED"
     };

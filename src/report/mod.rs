@@ -243,8 +243,33 @@ impl Report {
         }
     }
 
+    /// Why this run, which wanted tests, ran none (then it is never green): no target reached
+    /// `test` here, or the test binaries reported no tests. `None` when any test ran, when the run
+    /// was capped below `test` on purpose (`--level`), and for a `--partition` slice (a slice may
+    /// hold no test; `merge` judges the whole).
+    pub fn nothing_tested(&self) -> Option<String> {
+        let wanted = self.targets.iter().any(|t| {
+            t.level == Level::Test || t.downgrades.first().is_some_and(|d| d.from == Level::Test)
+        });
+        let ran = self
+            .targets
+            .iter()
+            .flat_map(|t| &t.packages)
+            .flat_map(|p| &p.tests)
+            .any(|x| x.outcome != TestOutcome::Ignored);
+        if !wanted || ran || self.partition.is_some() || self.interrupted {
+            return None;
+        }
+        Some(if self.targets.iter().any(|t| t.level == Level::Test) {
+            "nothing was tested: the test binaries reported no tests".to_owned()
+        } else {
+            "nothing was tested: no target reaches `test` on this host (see each target's steps down and their fixes); pass --level build-tests to verify without running tests".to_owned()
+        })
+    }
+
     pub fn passed(&self) -> bool {
-        self.problems.is_empty()
+        self.nothing_tested().is_none()
+            && self.problems.is_empty()
             && self.targets.iter().all(|t| {
                 t.requirement_met
                     && t.packages

@@ -435,6 +435,9 @@ fn verdict(out: &mut String, report: &Report) {
         ("INTERRUPTED", BAD)
     } else if report.passed() {
         ("PASSED", OK)
+    } else if let Some(why) = report.nothing_tested() {
+        let _ = writeln!(out, "\n{BAD}{why}{BAD:#}");
+        ("NOTHING TESTED", BAD)
     } else {
         ("FAILED", BAD)
     };

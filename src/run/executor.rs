@@ -16,12 +16,15 @@ use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
     BinaryJob, BinaryRun, DoctestJob, ExecEvent, Partition, RunOptions, TestOutcome, TestResult,
 };
+use crate::capture::Capture;
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much of a crashed process's output is kept.
 const TAIL: usize = 4000;
+/// How much of a binary's test list is read (names of a million tests fit).
+const LIST_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Limits watched while a process runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +35,9 @@ struct Watch {
     slow: Option<Duration>,
     /// Kill when no test finished for this long (doctests, whose starts are not visible).
     idle: Option<Duration>,
+    /// Keep this much of stdout's start instead of the usual 64 KiB head and tail (a listing,
+    /// whose every line is needed).
+    stdout_head: Option<usize>,
 }
 
 /// One supervised process: its events, output and how it ended.
@@ -65,8 +71,12 @@ fn supervise(
 ) -> std::io::Result<Attempt> {
     let mut child = Supervised::spawn(cmd, merge)?;
     let mut parser = Parser::default();
-    let mut output = Vec::new();
-    let mut stderr = Vec::new();
+    // Bounded: whatever the process prints, only a head and a tail are held.
+    let mut output = match watch.stdout_head {
+        Some(head) => Capture::new(head, 0),
+        None => Capture::for_output(),
+    };
+    let mut stderr = Capture::for_output();
     let mut finished = Vec::new();
     let mut timed_out = None;
     let mut idle_killed = None;
@@ -75,9 +85,9 @@ fn supervise(
     let mut last_progress = Instant::now();
     loop {
         match child.next(Duration::from_millis(100)) {
-            Next::Data(Stream::Stderr, data) => stderr.extend_from_slice(&data),
+            Next::Data(Stream::Stderr, data) => stderr.push(&data),
             Next::Data(Stream::Stdout, data) => {
-                output.extend_from_slice(&data);
+                output.push(&data);
                 for e in parser.feed(&data, Instant::now()) {
                     if let Event::Finished {
                         name,
@@ -145,7 +155,7 @@ fn supervise(
             .running()
             .map(|(n, start)| (n.to_owned(), start.elapsed(), false)),
     };
-    let stdout = String::from_utf8_lossy(&output).into_owned();
+    let stdout = output.text();
     Ok(Attempt {
         finished,
         cut_short,
@@ -154,11 +164,7 @@ fn supervise(
         output: if stderr.is_empty() {
             stdout.clone()
         } else {
-            format!(
-                "{}\n[stderr]\n{}",
-                stdout.trim_end(),
-                String::from_utf8_lossy(&stderr)
-            )
+            format!("{}\n[stderr]\n{}", stdout.trim_end(), stderr.text())
         },
         stdout,
         success: status.success(),
@@ -180,11 +186,7 @@ fn tail(s: &str) -> String {
 fn result_of(name: &str, raw: &RawOutcome, duration: Duration, parser: &Parser) -> TestResult {
     let (outcome, reason, output) = match raw {
         RawOutcome::Ok => (TestOutcome::Passed, None, None),
-        RawOutcome::Failed => (
-            TestOutcome::Failed,
-            None,
-            parser.failure_output(name).map(str::to_owned),
-        ),
+        RawOutcome::Failed => (TestOutcome::Failed, None, parser.failure_output(name)),
         RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
     };
     TestResult {
@@ -317,6 +319,7 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         &mut runner_command(job, &["--list".into(), "--format".into(), "terse".into()]),
         Watch {
             timeout: Some(LIST_TIMEOUT),
+            stdout_head: Some(LIST_LIMIT),
             ..Default::default()
         },
         false,
@@ -416,7 +419,7 @@ fn attempt_all(
     let watch = Watch {
         timeout: opts.test_timeout,
         slow: opts.slow_after,
-        idle: None,
+        ..Default::default()
     };
     while !remaining.is_empty() {
         let mut args = vec!["--test-threads=1".to_owned(), "--exact".to_owned()];
@@ -563,7 +566,7 @@ pub fn run_doctests(
             for run in runs.values_mut() {
                 for t in &mut run.tests {
                     if t.outcome == TestOutcome::Failed && t.output.is_none() {
-                        t.output = a.parser.failure_output(&t.name).map(str::to_owned);
+                        t.output = a.parser.failure_output(&t.name);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::build::LineBuffer;
+use crate::capture::{Capture, LineBuffer, TEST_LINE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawOutcome {
@@ -39,13 +39,26 @@ enum Section {
     Other,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Parser {
     lines: LineBuffer,
     running: Option<(String, Instant)>,
     section: Section,
     failure: Option<String>,
-    failures: BTreeMap<String, String>,
+    /// Each failed test's output (head and tail: a loud test cannot grow this without bound).
+    failures: BTreeMap<String, Capture>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            lines: LineBuffer::with_limit(TEST_LINE),
+            running: None,
+            section: Section::default(),
+            failure: None,
+            failures: BTreeMap::new(),
+        }
+    }
 }
 
 impl Parser {
@@ -83,8 +96,10 @@ impl Parser {
     }
 
     /// The captured output libtest printed for a failed test.
-    pub fn failure_output(&self, name: &str) -> Option<&str> {
-        self.failures.get(name).map(|s| s.trim_end_matches('\n'))
+    pub fn failure_output(&self, name: &str) -> Option<String> {
+        self.failures
+            .get(name)
+            .map(|c| c.text().trim_end_matches('\n').to_owned())
     }
 
     fn line(&mut self, line: &str, now: Instant, events: &mut Vec<Event>) {
@@ -109,15 +124,15 @@ impl Parser {
                     .and_then(|r| r.strip_suffix(" stdout ----"))
                 {
                     let name = base_name(name).to_owned();
-                    self.failures.insert(name.clone(), String::new());
+                    self.failures.insert(name.clone(), Capture::for_output());
                     self.failure = Some(name);
                 } else if line == "failures:" {
                     self.section = Section::Other;
                     self.failure = None;
                 } else if let Some(name) = &self.failure {
                     let out = self.failures.get_mut(name).expect("inserted");
-                    out.push_str(line);
-                    out.push('\n');
+                    out.push(line.as_bytes());
+                    out.push(b"\n");
                 }
                 return;
             }
@@ -140,7 +155,7 @@ impl Parser {
             (Some(p), _) => p,
             // Uncaptured output (a C printf, a runner warning) split the running test's line:
             // its result then arrives on a line of its own.
-            (None, Some((running, _))) => match outcome(line) {
+            (None, Some((running, _))) => match outcome(line).or_else(|| cut_verdict(line)) {
                 Some(o) => (running.clone(), o),
                 None => return,
             },
@@ -168,6 +183,21 @@ fn outcome(result: &str) -> Option<RawOutcome> {
         }
         _ => return None,
     })
+}
+
+/// The verdict at the end of a line cut for length: a test's own unterminated output was
+/// followed by libtest's `ok`/`FAILED` on the same line.
+fn cut_verdict(line: &str) -> Option<RawOutcome> {
+    let end = &line[line.find(crate::capture::CUT)?..];
+    if end.ends_with("FAILED") {
+        Some(RawOutcome::Failed)
+    } else if end.ends_with("ok") {
+        Some(RawOutcome::Ok)
+    } else if end.ends_with("ignored") {
+        Some(RawOutcome::Ignored(None))
+    } else {
+        None
+    }
 }
 
 /// `NAME - should panic` → `NAME`: libtest appends the test mode to the displayed name.

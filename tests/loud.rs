@@ -1,0 +1,78 @@
+//! Very loud tests: 400 MB on one unterminated line and 64 MB of captured lines. cargo-xtest's own
+//! memory stays bounded while they run (read from /proc while it works), each test still gets its
+//! verdict and its output as a head and a tail saying how much was left out, and the report stays
+//! small.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+
+/// Peak resident memory of a running process, in KiB (0 once it is gone).
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
+    let fx = Fixture::new("loud");
+    let report = fx.path().join("report.json");
+    let mut child = fx
+        .xtest(&["--target", "host", "--no-fail-fast", "--no-cache"])
+        .arg("--report")
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(peak_kib(child.id()));
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < WATCHDOG, "cargo-xtest did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1), "both tests fail");
+    // 464 MB went through; cargo-xtest holds a bounded head and tail of it.
+    assert!(peak > 0 && peak < 64 * 1024, "peak {peak} KiB");
+    let size = std::fs::metadata(&report).unwrap().len();
+    assert!(size < 1024 * 1024, "report is {size} bytes");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tests = r["targets"][0]["packages"][0]["tests"].as_array().unwrap();
+    let test = |name: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {tests:?}"))
+    };
+    // The verdict came at the end of a 400 MB line, and was still read.
+    let endless = test("tests::one_endless_line");
+    assert_eq!(endless["outcome"], "failed");
+    assert!(
+        endless["output"]
+            .as_str()
+            .unwrap()
+            .contains("after 400 MB on one line")
+    );
+    let lines = test("tests::many_captured_lines");
+    assert_eq!(lines["outcome"], "failed");
+    let out = lines["output"].as_str().unwrap();
+    assert!(out.len() < 200 * 1024, "{}", out.len());
+    assert!(out.contains("bytes omitted"), "says what was left out");
+    assert!(
+        out.contains("after 64 MB of lines"),
+        "the tail, with the panic, is kept"
+    );
+}

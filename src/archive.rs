@@ -77,7 +77,16 @@ pub fn create(
         .iter()
         .find(|t| t.triple == triple)
         .expect("planned");
-    let file = File::create(out).map_err(io("create", out))?;
+    // Written beside `out` and renamed over it when complete: a failed or killed run leaves
+    // no half archive where a good one was.
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = tempfile::Builder::new()
+        .prefix(".cargo-xtest-archive.")
+        .tempfile_in(dir)
+        .map_err(io("create", out))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
     tar.follow_symlinks(false);
     let mut packages = Vec::new();
@@ -142,8 +151,13 @@ pub fn create(
     header.set_cksum();
     tar.append_data(&mut header, "manifest.json", json.as_slice())
         .map_err(io("pack the manifest into", out))?;
-    tar.into_inner()
+    let file = tar
+        .into_inner()
         .and_then(|gz| gz.finish())
+        .map_err(io("finish", out))?;
+    file.as_file().sync_all().map_err(io("finish", out))?;
+    file.persist(out)
+        .map_err(|e| e.error)
         .map_err(io("finish", out))?;
     Ok(manifest)
 }

@@ -161,7 +161,7 @@ pub fn write(path: &Path, text: &str, force: bool) -> Result<bool> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, text)
+    crate::fsutil::write_atomic(path, text.as_bytes())
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(true)
 }

@@ -611,7 +611,7 @@ pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<Confi
             .map_err(|e| Error::internal(format!("cannot back up {}: {e}", path.display())))?;
         change.backup = Some(backup);
     }
-    std::fs::write(&path, doc.to_string())
+    crate::fsutil::write_atomic(&path, doc.to_string().as_bytes())
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(change)
 }

@@ -17,6 +17,7 @@ pub mod discover;
 pub mod doctor;
 pub mod error;
 pub mod fixes;
+pub mod fsutil;
 pub mod level;
 pub mod plan;
 pub mod policy;
@@ -222,6 +223,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         return Ok(error::EXIT_OK);
     }
     let args = &cli.verify;
+    check_outputs(&args.out)?;
     let (discovery, plan, cargo) = prepare(&args.common)?;
     for t in &plan.targets {
         let how = t
@@ -290,6 +292,20 @@ fn execute(cli: &Xtest) -> Result<i32> {
     Ok(report.exit_code())
 }
 
+/// Every output path is checked before any work starts, so a typo costs seconds, not a run.
+fn check_outputs(out: &cli::OutputArgs) -> Result<()> {
+    for (path, what) in [
+        (&out.report, "report"),
+        (&out.junit, "JUnit report"),
+        (&out.markdown, "Markdown report"),
+    ] {
+        if let Some(p) = path {
+            fsutil::check_writable(p, what).map_err(Error::bad_input)?;
+        }
+    }
+    Ok(())
+}
+
 fn write_outputs(report: &report::Report, out: &cli::OutputArgs) -> Result<()> {
     if let Some(path) = &out.report {
         report.write_json(path)?;
@@ -348,6 +364,7 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
             "archive needs exactly one --target (one archive per target)",
         ));
     }
+    fsutil::check_writable(&args.output, "archive").map_err(Error::bad_input)?;
     let mut common = args.common.clone();
     common.level = Some(level::Level::BuildTests);
     let (discovery, plan, cargo) = prepare(&common)?;
@@ -400,6 +417,7 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
 }
 
 fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
+    check_outputs(&args.out)?;
     let temp;
     let dir = match &args.extract_to {
         Some(d) => {
@@ -532,6 +550,7 @@ fn tempdir() -> Result<TempDir> {
 }
 
 fn merge(args: &cli::MergeArgs) -> Result<i32> {
+    check_outputs(&args.out)?;
     let inputs = args
         .reports
         .iter()

@@ -1,6 +1,6 @@
 //! All OS process handling lives here: spawning a child in its own process group, streaming its
 //! output through a channel, killing the whole group (so no `qemu-*` or grandchild outlives it),
-//! and turning SIGINT/SIGTERM into a flag the stages poll so that they can stop children and still
+//! and turning SIGINT/SIGTERM/SIGHUP into a flag the stages poll so that they can stop children and still
 //! report what they have.
 
 use std::io::Read;
@@ -13,10 +13,15 @@ use std::time::Duration;
 
 static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
-/// Routes SIGINT and SIGTERM to a flag instead of killing this process.
+/// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) to a flag instead of
+/// killing this process: the stages stop their children and the report keeps what finished.
 pub fn install_signal_handlers() {
     let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         let _ = signal_hook::flag::register(sig, Arc::clone(flag));
     }
 }

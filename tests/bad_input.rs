@@ -138,3 +138,34 @@ fn malformed_cargo_config() {
     let line = one_line_error(&out);
     assert!(line.contains(".cargo/config.toml"), "{line}");
 }
+
+#[test]
+fn output_paths_are_checked_before_any_work() {
+    let fx = Fixture::new("portable");
+    let missing = fx.path().join("no/such/dir/r.json");
+    for flag in ["--report", "--junit", "--markdown"] {
+        let missing = missing.to_string_lossy().into_owned();
+        let out = fx
+            .xtest(&["--target", "host", flag, &missing])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let line = one_line_error(&out);
+        assert!(
+            line.contains("does not exist") && line.contains("no/such/dir"),
+            "{line}"
+        );
+        // Nothing was built: the fixture has no target directory.
+        assert!(
+            !fx.path().join("target/debug").exists(),
+            "{flag}: built before failing"
+        );
+    }
+    let out = xtest()
+        .args(["merge", "a.json", "--report"])
+        .arg(fx.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("is a directory"));
+}

@@ -139,8 +139,19 @@ fn fail_fast_stops_scheduling_after_a_failure_and_reports_what_was_not_run() {
 
 #[test]
 fn sigint_keeps_finished_results_kills_children_and_exits_130() {
+    stopped_by(libc::SIGINT);
+}
+
+/// A closed terminal or SSH session (SIGHUP) is handled like Ctrl-C and SIGTERM.
+#[test]
+fn sighup_keeps_finished_results_kills_children_and_exits_130() {
+    stopped_by(libc::SIGHUP);
+}
+
+fn stopped_by(signal: i32) {
     let fx = Fixture::new("misbehave");
-    let marker = "91234.7";
+    let marker = format!("9123{signal}.7");
+    let marker = marker.as_str();
     let report = fx.path().join("report.json");
     let mut child = fx
         .xtest(&["--target", "host", "--no-fail-fast"])
@@ -161,7 +172,7 @@ fn sigint_keeps_finished_results_kills_children_and_exits_130() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let json: serde_json::Value =

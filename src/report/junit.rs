@@ -72,6 +72,6 @@ pub fn render(report: &Report) -> Result<String> {
 }
 
 pub fn write(report: &Report, path: &Path) -> Result<()> {
-    std::fs::write(path, render(report)?)
+    crate::fsutil::write_atomic(path, render(report)?.as_bytes())
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
 }

@@ -131,7 +131,7 @@ pub fn render(report: &Report) -> String {
 pub fn write(report: &Report, path: Option<&Path>) -> Result<()> {
     let md = render(report);
     if let Some(path) = path {
-        std::fs::write(path, &md)
+        crate::fsutil::write_atomic(path, md.as_bytes())
             .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {

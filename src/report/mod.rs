@@ -291,7 +291,7 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| Error::internal(format!("cannot serialize the report: {e}")))?;
-        std::fs::write(path, json + "\n").map_err(|e| {
+        crate::fsutil::write_atomic(path, (json + "\n").as_bytes()).map_err(|e| {
             Error::internal(format!(
                 "cannot write the report to {}: {e}",
                 path.display()

@@ -160,7 +160,8 @@ impl Cache {
             .collect();
         let _ = std::fs::create_dir_all(&self.dir);
         if let Ok(json) = serde_json::to_string(&entries) {
-            let _ = std::fs::write(self.dir.join(format!("{key}.json")), json);
+            let _ =
+                crate::fsutil::write_atomic(&self.dir.join(format!("{key}.json")), json.as_bytes());
         }
     }
 
@@ -171,7 +172,7 @@ impl Cache {
         }
         let _ = std::fs::create_dir_all(&self.dir);
         if let Ok(json) = serde_json::to_string(&*self.memo.lock().expect("memo")) {
-            let _ = std::fs::write(self.dir.join("hashes.json"), json);
+            let _ = crate::fsutil::write_atomic(&self.dir.join("hashes.json"), json.as_bytes());
         }
     }
 }

@@ -1,0 +1,83 @@
+//! Files cargo-xtest writes are replaced whole: the new content goes to a temporary file in the
+//! same directory, is flushed to disk, and is renamed over the old file. A kill, a full disk or a
+//! file-size limit then leaves the previous file intact, never a half-written one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically (temporary file beside it, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Checks, before any work starts, that a file can be written at `path`: its directory exists
+/// and is writable, and the path is not a directory. The error names the problem and the fix.
+pub fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write the {what} to {}: it is a directory; name a file",
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write the {what} to {}: the directory {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        ));
+    }
+    tempfile::Builder::new()
+        .prefix(".cargo-xtest-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "cannot write the {what} to {}: {e}; choose a writable directory",
+                path.display()
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_and_checks_paths_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+        assert!(check_writable(&p, "report").is_ok());
+        let missing = dir.path().join("no/such/r.json");
+        let e = check_writable(&missing, "report").unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(
+            check_writable(dir.path(), "report")
+                .unwrap_err()
+                .contains("is a directory")
+        );
+        assert!(write_atomic(&missing, b"x").is_err());
+    }
+}

@@ -34,18 +34,15 @@ enum Task {
     Doctest(DoctestJob),
 }
 
-/// How long a target's doctests are assumed to take when choosing what runs next: rustdoc
-/// compiles every doctest as its own program, so they are rarely short.
-const DOCTEST_EXPECTED: Duration = Duration::from_secs(10);
-
 impl Task {
-    /// What to take first: listings (cheap, and they reveal the work), then the longest work,
-    /// so that no long batch starts last while the other workers idle.
+    /// What to take first: listings (cheap, and they reveal the work), then the longest batch
+    /// of any binary, so that no long batch starts last while the other workers idle; doctests
+    /// last, as `cargo test` runs them (and fail-fast stops them from starting at all).
     fn priority(&self) -> (u8, Duration) {
         match self {
-            Task::Prepare(_) => (1, Duration::ZERO),
-            Task::Shard(_, _, expected) => (0, *expected),
-            Task::Doctest(_) => (0, DOCTEST_EXPECTED),
+            Task::Prepare(_) => (2, Duration::ZERO),
+            Task::Shard(_, _, expected) => (1, *expected),
+            Task::Doctest(_) => (0, Duration::ZERO),
         }
     }
 }
@@ -744,9 +741,9 @@ mod tests {
                 "prepare 8",
                 "shard 1 40000ms",
                 "shard 3 12000ms",
-                "doctest",
                 "shard 0 300ms",
                 "shard 2 300ms",
+                "doctest",
             ]
         );
     }
@@ -755,12 +752,12 @@ mod tests {
     fn one_doctest_run_at_a_time_and_nothing_after_a_halt() {
         let mut q = Queue::default();
         q.tasks.extend([doctest(), doctest(), shard(0, 5)]);
-        assert!(matches!(q.take(), Some(Task::Doctest(_))));
         assert!(
             matches!(q.take(), Some(Task::Shard(..))),
-            "the second doctest waits"
+            "batches before doctests"
         );
-        assert!(q.take().is_none());
+        assert!(matches!(q.take(), Some(Task::Doctest(_))));
+        assert!(q.take().is_none(), "the second doctest waits for the first");
         q.doctest_running = false;
         assert!(matches!(q.take(), Some(Task::Doctest(_))));
         q.tasks.push_back(shard(1, 5));

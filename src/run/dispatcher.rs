@@ -34,15 +34,21 @@ enum Task {
     Doctest(DoctestJob),
 }
 
+/// How long a target's doctests are taken to be when they compete with batches: rustdoc
+/// compiles each doctest as its own program, so they are rarely short.
+const DOCTEST_EXPECTED: Duration = Duration::from_secs(10);
+
 impl Task {
     /// What to take first: listings (cheap, and they reveal the work), then the longest batch
-    /// of any binary, so that no long batch starts last while the other workers idle; doctests
-    /// last, as `cargo test` runs them (and fail-fast stops them from starting at all).
-    fn priority(&self) -> (u8, Duration) {
+    /// of any binary, so that no long batch starts last while the other workers idle. Doctests:
+    /// with fail-fast, last, as `cargo test` runs them, so that a failure stops them from
+    /// starting; without it everything runs anyway, and they are long work to start early.
+    fn priority(&self, fail_fast: bool) -> (u8, Duration) {
         match self {
             Task::Prepare(_) => (2, Duration::ZERO),
             Task::Shard(_, _, expected) => (1, *expected),
-            Task::Doctest(_) => (0, Duration::ZERO),
+            Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
+            Task::Doctest(_) => (1, DOCTEST_EXPECTED),
         }
     }
 }
@@ -50,6 +56,8 @@ impl Task {
 #[derive(Default)]
 struct Queue {
     tasks: VecDeque<Task>,
+    /// Fail-fast is on: doctests wait for every batch.
+    fail_fast: bool,
     doctest_running: bool,
     /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
     halted: bool,
@@ -67,7 +75,11 @@ impl Queue {
             .iter()
             .enumerate()
             .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
-            .max_by(|(i, a), (j, b)| a.priority().cmp(&b.priority()).then(j.cmp(i)))?
+            .max_by(|(i, a), (j, b)| {
+                a.priority(self.fail_fast)
+                    .cmp(&b.priority(self.fail_fast))
+                    .then(j.cmp(i))
+            })?
             .0;
         let task = self.tasks.remove(pos)?;
         if matches!(task, Task::Doctest(_)) {
@@ -106,7 +118,13 @@ pub fn run(
     let cache = Cache::open(&ws.target_dir, opts.cache);
     let history = History::open(&ws.target_dir);
     let workers = opts.jobs.max(1);
-    let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
+    let queue = Arc::new((
+        Mutex::new(Queue {
+            fail_fast: opts.fail_fast,
+            ..Default::default()
+        }),
+        Condvar::new(),
+    ));
     let (tx, rx) = mpsc::channel::<Envelope>();
     let mut result = RunResult::default();
     std::thread::scope(|scope| {
@@ -722,7 +740,10 @@ mod tests {
 
     #[test]
     fn listings_first_then_the_longest_work_whichever_binary_it_belongs_to() {
-        let mut q = Queue::default();
+        let mut q = Queue {
+            fail_fast: true,
+            ..Default::default()
+        };
         for t in [
             shard(0, 300),
             Task::Prepare(7),
@@ -746,11 +767,22 @@ mod tests {
                 "doctest",
             ]
         );
+        // Without fail-fast the doctests are long work like any other, started early.
+        let mut q = Queue::default();
+        q.tasks
+            .extend([shard(0, 300), doctest(), shard(1, 40_000), Task::Prepare(7)]);
+        assert_eq!(
+            order(&mut q),
+            ["prepare 7", "shard 1 40000ms", "doctest", "shard 0 300ms"]
+        );
     }
 
     #[test]
     fn one_doctest_run_at_a_time_and_nothing_after_a_halt() {
-        let mut q = Queue::default();
+        let mut q = Queue {
+            fail_fast: true,
+            ..Default::default()
+        };
         q.tasks.extend([doctest(), doctest(), shard(0, 5)]);
         assert!(
             matches!(q.take(), Some(Task::Shard(..))),

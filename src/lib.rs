@@ -426,8 +426,16 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             d.clone()
         }
         None => {
-            temp = tempdir()?;
-            temp.0.clone()
+            temp = tempfile::Builder::new()
+                .prefix("cargo-xtest-run-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "cannot create a directory in {}: {e}",
+                        std::env::temp_dir().display()
+                    ))
+                })?;
+            temp.path().to_path_buf()
         }
     };
     let manifest = archive::extract(&args.archive, &dir)?;
@@ -524,29 +532,6 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     write_outputs(&report, &args.out)?;
     anstream::print!("{}", report::terminal::render(&report));
     Ok(report.exit_code())
-}
-
-/// A temporary directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> Result<TempDir> {
-    let base = std::env::temp_dir();
-    for i in 0..1000u32 {
-        let dir = base.join(format!("cargo-xtest-run-{}-{i}", std::process::id()));
-        if std::fs::create_dir(&dir).is_ok() {
-            return Ok(TempDir(dir));
-        }
-    }
-    Err(Error::internal(format!(
-        "cannot create a directory in {}",
-        base.display()
-    )))
 }
 
 fn merge(args: &cli::MergeArgs) -> Result<i32> {

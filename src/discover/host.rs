@@ -42,11 +42,7 @@ pub struct TargetCfg {
 }
 
 impl Host {
-    pub fn discover() -> Result<Self> {
-        Self::discover_with(find_cargo()?)
-    }
-
-    /// [`Host::discover`] with the cargo already found.
+    /// What rustc says of this host, driving `cargo` (found by [`find_cargo`]).
     pub fn discover_with(cargo: PathBuf) -> Result<Self> {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
         // Three independent questions to rustc, asked at once (each start costs tens of ms).

@@ -34,6 +34,10 @@ pub struct Manifest {
     /// Package name → reason, from the policy.
     pub excluded: BTreeMap<String, String>,
     pub doctests: String,
+    /// Rust's shared libraries some binary needs (a proc-macro's tests link libstd dynamically),
+    /// packed as `sysroot/lib/rustlib/<triple>/lib/<file>` and put on the library path.
+    #[serde(default)]
+    pub sysroot_libs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +74,7 @@ pub fn create(
     ws: &Workspace,
     build: &BuildResult,
     triple: &str,
+    sysroot: &Path,
     out: &Path,
 ) -> Result<Manifest> {
     let target = plan
@@ -89,7 +94,9 @@ pub fn create(
         .map_err(io("create", out))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
     tar.follow_symlinks(false);
+    tar.sparse(false);
     let mut packages = Vec::new();
+    let mut packed: Vec<&Path> = Vec::new();
     for id in &plan.packages {
         let Some(pkg) = ws.member(id) else { continue };
         if target.excluded.contains_key(&pkg.name) {
@@ -116,6 +123,7 @@ pub fn create(
             let file = format!("bin/{}/{name}", pkg.name);
             tar.append_path_with_name(&b.path, &file)
                 .map_err(io("pack", &b.path))?;
+            packed.push(&b.path);
             binaries.push(ArchivedBinary {
                 id: b.id.clone(),
                 file,
@@ -133,6 +141,16 @@ pub fn create(
             meta: pkg.meta.clone(),
         });
     }
+    let libs_dir = Path::new("lib/rustlib").join(triple).join("lib");
+    let mut sysroot_libs = Vec::new();
+    for lib in needed_libs(&sysroot.join(&libs_dir), &packed) {
+        let name = Path::new("sysroot")
+            .join(&libs_dir)
+            .join(lib.file_name().unwrap_or_default());
+        tar.append_path_with_name(&lib, &name)
+            .map_err(io("pack", &lib))?;
+        sysroot_libs.push(name.to_string_lossy().into_owned());
+    }
     let manifest = Manifest {
         schema: SCHEMA.to_owned(),
         triple: triple.to_owned(),
@@ -143,6 +161,7 @@ pub fn create(
         doctests:
             "not archived: rustdoc compiles doctests at run time, which needs the Rust toolchain"
                 .to_owned(),
+        sysroot_libs,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::internal(e.to_string()))?;
     let mut header = tar::Header::new_gnu();
@@ -160,6 +179,35 @@ pub fn create(
         .map_err(|e| e.error)
         .map_err(io("finish", out))?;
     Ok(manifest)
+}
+
+/// The shared libraries of `dir` (Rust's `libstd-*.so` and the like) whose file name one of
+/// `binaries` names: the dynamic section holds each needed library's name verbatim.
+fn needed_libs(dir: &Path, binaries: &[&Path]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let libs: Vec<(PathBuf, Vec<u8>)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "so"))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().as_bytes().to_vec();
+            Some((p, name))
+        })
+        .collect();
+    let mut needed = std::collections::BTreeSet::new();
+    for b in binaries {
+        let Ok(bytes) = std::fs::read(b) else {
+            continue;
+        };
+        for (lib, name) in &libs {
+            if bytes.windows(name.len()).any(|w| w == name.as_slice()) {
+                needed.insert(lib.clone());
+            }
+        }
+    }
+    needed.into_iter().collect()
 }
 
 fn add_dir<W: std::io::Write>(tar: &mut tar::Builder<W>, src: &Path, dst: &Path) -> Result<()> {
@@ -182,35 +230,199 @@ fn add_dir<W: std::io::Write>(tar: &mut tar::Builder<W>, src: &Path, dst: &Path)
     Ok(())
 }
 
-/// Unpacks `archive` into `dir` and reads its manifest.
-pub fn extract(archive: &Path, dir: &Path) -> Result<Manifest> {
+/// What an archive may unpack to: a hostile or broken archive is refused with a clear error
+/// before it fills the disk or the memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// All files together, in bytes.
+    pub total: u64,
+    /// One file.
+    pub entry: u64,
+    /// `manifest.json` (read into memory).
+    pub manifest: u64,
+    /// Files and directories.
+    pub entries: u64,
+}
+
+impl Limits {
+    /// `total` as given (`--max-unpacked`), the rest derived from it.
+    pub fn with_total(total: u64) -> Self {
+        Limits {
+            total,
+            entry: total.min(4 << 30),
+            manifest: total.min(64 << 20),
+            entries: 1_000_000,
+        }
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Unpacks `archive` into `dir` (which must be empty) and reads and checks its manifest. Only
+/// regular files and directories are unpacked, each inside `dir`; every path the manifest names
+/// must be a regular file or directory inside `dir`, and the binaries must be executables for
+/// the manifest's triple.
+pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
+    let shown = archive.display();
     let file = File::open(archive)
-        .map_err(|e| Error::bad_input(format!("cannot open archive {}: {e}", archive.display())))?;
-    tar::Archive::new(GzDecoder::new(file))
-        .unpack(dir)
-        .map_err(|e| {
-            Error::bad_input(format!(
-                "{} is not a cargo-xtest archive: {e}",
-                archive.display()
+        .map_err(|e| Error::bad_input(format!("cannot open archive {shown}: {e}")))?;
+    let not_ours =
+        |e: std::io::Error| Error::bad_input(format!("{shown} is not a cargo-xtest archive: {e}"));
+    let mut tar = tar::Archive::new(GzDecoder::new(file));
+    let (mut total, mut count) = (0u64, 0u64);
+    for entry in tar.entries().map_err(not_ours)? {
+        let mut entry = entry.map_err(not_ours)?;
+        let path = entry.path().map_err(not_ours)?.into_owned();
+        let kind = entry.header().entry_type();
+        let sparse = kind.is_gnu_sparse();
+        if !(kind.is_file() || kind.is_dir() || sparse) {
+            return Err(Error::bad_input(format!(
+                "{shown} holds `{}`, which is not a regular file or directory ({kind:?}): refused; archives written by `cargo xtest archive` hold only files",
+                path.display()
+            )));
+        }
+        // A sparse file unpacks to its real size, not to what it stores.
+        let bytes = match entry.header().as_gnu().filter(|_| sparse) {
+            Some(gnu) => gnu.real_size().map_err(not_ours)?,
+            None => entry.header().size().map_err(not_ours)?,
+        };
+        count += 1;
+        total = total.saturating_add(bytes);
+        let limit = if path == Path::new("manifest.json") {
+            limits.manifest
+        } else {
+            limits.entry
+        };
+        let over = if bytes > limit {
+            Some(format!(
+                "`{}` is {} (limit {})",
+                path.display(),
+                size(bytes),
+                size(limit)
             ))
-        })?;
-    let text = std::fs::read_to_string(dir.join("manifest.json")).map_err(|_| {
-        Error::bad_input(format!(
-            "{} has no manifest.json: not a cargo-xtest archive",
-            archive.display()
-        ))
-    })?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-        Error::bad_input(format!("malformed manifest in {}: {e}", archive.display()))
-    })?;
-    if manifest.schema != SCHEMA {
+        } else if total > limits.total {
+            Some(format!("it unpacks to more than {}", size(limits.total)))
+        } else if count > limits.entries {
+            Some(format!("it holds more than {} entries", limits.entries))
+        } else {
+            None
+        };
+        if let Some(what) = over {
+            return Err(Error::bad_input(format!(
+                "{shown} refused: {what}; if the archive is trusted, raise --max-unpacked"
+            )));
+        }
+        if !confined(&path) {
+            return Err(Error::bad_input(format!(
+                "{shown} holds `{}`, a path outside the extraction directory: refused",
+                path.display()
+            )));
+        }
+        match entry.unpack_in(dir) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::bad_input(format!(
+                    "{shown} holds `{}`, a path outside the extraction directory: refused",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::bad_input(format!(
+                    "cannot unpack `{}` of {shown} into {}: {e}",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    let manifest_path = dir.join("manifest.json");
+    if !std::fs::symlink_metadata(&manifest_path).is_ok_and(|m| m.is_file()) {
         return Err(Error::bad_input(format!(
-            "{} is a `{}` archive; this cargo-xtest reads `{SCHEMA}`",
-            archive.display(),
-            manifest.schema
+            "{shown} has no manifest.json: not a cargo-xtest archive"
         )));
     }
+    let text = std::fs::read(&manifest_path)
+        .map_err(|e| Error::bad_input(format!("cannot read the manifest of {shown}: {e}")))?;
+    let manifest = parse_manifest(&text).map_err(|e| Error::bad_input(format!("{shown}: {e}")))?;
+    check_files(&manifest, dir).map_err(|e| Error::bad_input(format!("{shown}: {e}")))?;
     Ok(manifest)
+}
+
+/// A relative path of plain names: nothing that climbs out, starts at the root or names a
+/// drive.
+fn confined(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+}
+
+/// Parses and checks a manifest (its schema and triple); paths are checked by [`extract`].
+pub fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, String> {
+    let manifest: Manifest =
+        serde_json::from_slice(text).map_err(|e| format!("malformed manifest: {e}"))?;
+    if manifest.schema != SCHEMA {
+        return Err(format!(
+            "a `{}` archive; this cargo-xtest reads `{SCHEMA}`",
+            manifest.schema
+        ));
+    }
+    let t = &manifest.triple;
+    let plausible = t.split('-').count() >= 2
+        && t.split('-').all(|p| !p.is_empty())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if !plausible {
+        return Err(format!(
+            "the manifest names `{}` as its target, which is not a target triple",
+            t.escape_debug()
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Every path the manifest names lies inside `dir` and is what it should be; every binary is an
+/// executable for the manifest's triple.
+fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), String> {
+    let inside = |rel: &str, want_dir: bool| {
+        let p = Path::new(rel);
+        let meta = confined(p)
+            .then(|| std::fs::symlink_metadata(dir.join(p)).ok())
+            .flatten();
+        match meta {
+            Some(m) if (want_dir && m.is_dir()) || (!want_dir && m.is_file()) => Ok(dir.join(p)),
+            _ => Err(format!(
+                "the manifest names `{}`, which is not a {} inside the archive: refused",
+                rel.escape_debug(),
+                if want_dir { "directory" } else { "file" }
+            )),
+        }
+    };
+    for lib in &manifest.sysroot_libs {
+        inside(lib, false)?;
+    }
+    for p in &manifest.packages {
+        inside(&p.dir, true)?;
+        for b in &p.binaries {
+            let path = inside(&b.file, false)?;
+            if let Some(found) = crate::targets::executable_mismatch(&path, &manifest.triple) {
+                return Err(format!(
+                    "`{}` is {found}, not an executable for {} as the manifest says: refused",
+                    b.file, manifest.triple
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The workspace, as far as a run needs it, inside the extracted archive.

@@ -30,6 +30,9 @@ pub enum Cause {
     EmulatorIllegalInstruction,
     /// The runner starts but does not run a minimal test executable.
     RunnerBroken,
+    /// A test binary's run gave no results that can be trusted: no libtest list or results, a
+    /// list that disagrees with its own count, or a process that ended before its tests ran.
+    NoTestResults,
     Timeout,
     ArchAssumption,
     Unknown,
@@ -53,6 +56,7 @@ impl Cause {
             Cause::EmulatorSysrootMissing => "emulator-sysroot-missing",
             Cause::EmulatorIllegalInstruction => "emulator-illegal-instruction",
             Cause::RunnerBroken => "runner-broken",
+            Cause::NoTestResults => "no-test-results",
             Cause::Timeout => "timeout",
             Cause::ArchAssumption => "arch-assumption",
             Cause::Unknown => "unknown",

@@ -77,9 +77,13 @@ pub struct RunArchiveArgs {
     /// An archive written by `cargo xtest archive`.
     #[arg(long, value_name = "FILE")]
     pub archive: PathBuf,
-    /// Unpack here (kept) instead of a temporary directory.
+    /// Unpack here (kept; a new or empty directory) instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub extract_to: Option<PathBuf>,
+    /// Refuse an archive that unpacks to more than this (bytes, or with K, M, G: `512M`); one
+    /// file may be at most this or 4G, whichever is less.
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_unpacked: u64,
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
@@ -256,6 +260,28 @@ fn parse_seconds_or_zero(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A size in bytes: a whole number, optionally with a K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err("expected a size such as 1048576, 512M or 16G".to_owned()),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| "expected a size such as 1048576, 512M or 16G".to_owned())
+}
+
 /// A number of parallel jobs: 1 to 1024.
 fn parse_jobs(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -363,6 +389,16 @@ pub fn parse() -> Xtest {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn sizes_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("16G"), Ok(16 << 30));
+        for bad in ["", "0", "-1", "1T", "1.5G", "G", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn cli_is_well_formed() {

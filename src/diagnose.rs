@@ -234,6 +234,26 @@ impl Diagnoser {
                 ),
             );
         }
+        if e.stage == Level::Test
+            && let Some(l) = find(
+                &text,
+                &[
+                    "printed no libtest test list",
+                    "printed a test list that disagrees",
+                    "without running a test",
+                    "before running every test",
+                ],
+            )
+        {
+            return d(
+                Cause::NoTestResults,
+                l,
+                format!(
+                    "run the binary through the runner by hand (`<runner> <binary> --list` must end with libtest's `N tests, M benchmarks`): a runner that does not run its argument ({}), or a `harness = false` target (cargo-xtest runs libtest harnesses; test it with `cargo test`)",
+                    targets::cargo_env_var(triple, "runner")
+                ),
+            );
+        }
         if e.host_unit {
             return d(
                 Cause::HostSide,

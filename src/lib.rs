@@ -387,6 +387,7 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
         &discovery.workspace,
         &built,
         &target.triple,
+        &discovery.host.sysroot,
         &args.output,
     )?;
     let binaries: usize = manifest.packages.iter().map(|p| p.binaries.len()).sum();
@@ -423,6 +424,12 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
         Some(d) => {
             std::fs::create_dir_all(d)
                 .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", d.display())))?;
+            if std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()) {
+                return Err(Error::bad_input(format!(
+                    "--extract-to {} is not empty; give a new or empty directory",
+                    d.display()
+                )));
+            }
             d.clone()
         }
         None => {
@@ -438,7 +445,11 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             temp.path().to_path_buf()
         }
     };
-    let manifest = archive::extract(&args.archive, &dir)?;
+    let manifest = archive::extract(
+        &args.archive,
+        &dir,
+        archive::Limits::with_total(args.max_unpacked),
+    )?;
     let host = Host::without_toolchain();
     let cwd = std::env::current_dir()
         .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
@@ -522,7 +533,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             doctests: false,
             partition: None,
             cargo: build::CargoOptions::default(),
-            sysroot: None,
+            sysroot: (!manifest.sysroot_libs.is_empty()).then(|| dir.join("sysroot")),
             config_env: Vec::new(),
         },
         rx,

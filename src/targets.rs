@@ -334,6 +334,105 @@ pub fn cargo_env_var(triple: &str, key: &str) -> String {
     format!("CARGO_TARGET_{t}_{}", key.to_ascii_uppercase())
 }
 
+/// The ELF identity (machine, 64-bit, big-endian) of `target_arch` values whose executables
+/// this host can tell apart; `None` for an architecture not listed.
+fn elf_identity(arch: &str) -> Option<(u16, bool, bool)> {
+    Some(match arch {
+        "x86_64" => (62, true, false),
+        "x86" => (3, false, false),
+        "aarch64" => (183, true, false),
+        "arm" => (40, false, false),
+        "s390x" => (22, true, true),
+        "riscv64" => (243, true, false),
+        "riscv32" => (243, false, false),
+        "powerpc" => (20, false, true),
+        "powerpc64" => (21, true, true),
+        "sparc64" => (43, true, true),
+        "mips" => (8, false, true),
+        "mips64" => (8, true, true),
+        "loongarch64" => (258, true, false),
+        _ => return None,
+    })
+}
+
+/// `target_arch` from a triple's first component.
+fn arch_of(triple: &str) -> &str {
+    let first = triple.split('-').next().unwrap_or_default();
+    match first {
+        "i386" | "i586" | "i686" => "x86",
+        a if a.starts_with("armv") || a.starts_with("thumbv") || a == "arm" => "arm",
+        a if a.starts_with("riscv64") => "riscv64",
+        a if a.starts_with("riscv32") => "riscv32",
+        "powerpc64le" => "powerpc64",
+        "mipsel" => "mips",
+        "mips64el" => "mips64",
+        a => a,
+    }
+}
+
+/// What the executable at `path` is when it is not one for `triple` (e.g. "an x86_64 ELF
+/// executable"); `None` when it fits or this host cannot tell (an architecture it does not
+/// know, a non-ELF target).
+pub fn executable_mismatch(path: &std::path::Path, triple: &str) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let arch = arch_of(triple);
+    let elf_target = ![
+        "windows",
+        "darwin",
+        "ios",
+        "wasi",
+        "unknown-unknown",
+        "uefi",
+    ]
+    .iter()
+    .any(|os| triple.contains(os))
+        && !arch.starts_with("wasm");
+    if n < 20 || &head[..4] != b"\x7fELF" {
+        return elf_target.then(|| "not an ELF executable".to_owned());
+    }
+    let (machine, wide, big) = elf_identity(arch)?;
+    let is_big = head[5] == 2;
+    let got_machine = if is_big {
+        u16::from_be_bytes([head[18], head[19]])
+    } else {
+        u16::from_le_bytes([head[18], head[19]])
+    };
+    let got = (got_machine, head[4] == 2, is_big);
+    let little_variant = triple.starts_with("powerpc64le")
+        || triple.starts_with("mipsel")
+        || triple.starts_with("mips64el");
+    let want = (machine, wide, big && !little_variant);
+    (got != want).then(|| {
+        let name = [
+            "x86_64",
+            "x86",
+            "aarch64",
+            "arm",
+            "s390x",
+            "riscv64",
+            "riscv32",
+            "powerpc",
+            "powerpc64",
+            "sparc64",
+            "mips",
+            "mips64",
+            "loongarch64",
+        ]
+        .into_iter()
+        .find(|a| elf_identity(a).is_some_and(|(m, w, _)| m == got.0 && w == got.1))
+        .unwrap_or("another architecture's");
+        format!(
+            "a {}-bit {}-endian {name} ELF file",
+            if got.1 { 64 } else { 32 },
+            if got.2 { "big" } else { "little" }
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

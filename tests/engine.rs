@@ -71,6 +71,80 @@ fn passed_tests_are_replayed_until_something_they_depend_on_changes() {
     assert_eq!(outcomes(&first), outcomes(&fourth));
 }
 
+/// A cache entry is trusted only when it holds exactly the tests the binary lists now: an empty
+/// entry or one naming other tests is run again, never replayed as a pass.
+#[test]
+fn cache_entries_that_do_not_match_the_listing_are_not_trusted() {
+    let fx = Fixture::new("portable");
+    let first = fx.verify(&["--target", "host"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    let report = first.report().clone();
+    let binary_tests: Vec<BTreeSet<String>> = {
+        let mut by_binary: std::collections::BTreeMap<(String, String), BTreeSet<String>> =
+            Default::default();
+        for p in report["targets"][0]["packages"].as_array().unwrap() {
+            for t in p["tests"].as_array().unwrap() {
+                if t["binary"] != "doc" {
+                    by_binary
+                        .entry((p["name"].to_string(), t["binary"].to_string()))
+                        .or_default()
+                        .insert(t["name"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        by_binary.into_values().collect()
+    };
+    let dir = fx.path().join("target/xtest/cache");
+    let mut tampered = 0;
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = e.path();
+        let Ok(entries) =
+            serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(&path).unwrap())
+        else {
+            continue;
+        };
+        let names: BTreeSet<String> = entries
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        if !binary_tests.contains(&names) {
+            continue;
+        }
+        // Half emptied, half naming a test that does not exist, "passed".
+        let text = if tampered % 2 == 0 {
+            "[]".to_owned()
+        } else {
+            r#"[{"name":"bogus","outcome":"passed","duration_ms":1,"reason":null}]"#.to_owned()
+        };
+        std::fs::write(&path, text).unwrap();
+        tampered += 1;
+    }
+    assert!(tampered >= 2, "found the binaries' entries: {tampered}");
+    let second = fx.verify(&["--target", "host"]);
+    assert_eq!(second.code(), 0, "{}", second.stderr());
+    let not_doc = |r: &Run| {
+        outcomes(r)
+            .into_iter()
+            .filter(|o| o.2 != "doc")
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        not_doc(&first),
+        not_doc(&second),
+        "every listed test, no bogus one"
+    );
+    for p in second.report()["targets"][0]["packages"]
+        .as_array()
+        .unwrap()
+    {
+        for t in p["tests"].as_array().unwrap() {
+            if t["binary"] != "doc" {
+                assert_ne!(t["cached"], true, "ran again, not replayed: {t}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_failed_test_is_never_cached() {
     let fx = Fixture::new("portable");

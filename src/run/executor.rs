@@ -1,7 +1,7 @@
 //! Spawns and supervises the processes of one task, reporting each finished test as an event.
 //!
-//! *Prepare* a binary: replay what the cache holds, else list its tests through the runner
-//! (`--list --format terse`). *Run a batch*: one process with `--test-threads=1 --exact NAMES…`,
+//! *Prepare* a binary: list its tests through the runner (`--list`, trusted only with libtest's
+//! closing count), then replay the cache's entry for it if the entry holds exactly those tests. *Run a batch*: one process with `--test-threads=1 --exact NAMES…`,
 //! so each test is timed and a hung one can be killed with its whole process group; after a hang
 //! or a crash the unfinished rest runs again in a fresh process; failed tests get `--retries`
 //! more tries. *Doctests*: `cargo test --doc` for some packages of one target.
@@ -301,22 +301,10 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         key: binary_key(job, cache),
         ..Default::default()
     };
-    if let Some(entries) = prepared.key.as_deref().and_then(|k| cache.load(k)) {
-        for e in entries {
-            match (job.skips.get(&e.name), e.outcome) {
-                (Some(reason), _) => prepared.known.push(skipped(e.name, reason)),
-                (None, Some(outcome)) => prepared.known.push(TestResult {
-                    reason: e.reason,
-                    cached: true,
-                    ..TestResult::new(e.name, outcome, Duration::from_millis(e.duration_ms))
-                }),
-                (None, None) => prepared.to_run.push(e.name),
-            }
-        }
-        return prepared;
-    }
+    // Listed every time, cache or not: a cache entry is trusted only when it holds exactly the
+    // tests the binary lists now.
     let list = supervise(
-        &mut runner_command(job, &["--list".into(), "--format".into(), "terse".into()]),
+        &mut runner_command(job, &["--list".into()]),
         Watch {
             timeout: Some(LIST_TIMEOUT),
             stdout_head: Some(LIST_LIMIT),
@@ -326,11 +314,22 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         |_, _| {},
     );
     let names = match list {
-        Ok(a) if a.clean_exit => libtest::parse_list(&a.stdout),
         Ok(a) if a.interrupted => {
             prepared.interrupted = true;
             return prepared;
         }
+        Ok(a) if a.clean_exit => match libtest::parse_list(&a.stdout) {
+            Ok(names) => names,
+            Err(problem) => {
+                prepared.error = Some(format!(
+                    "{} under `{}` {problem}; its output:\n{}",
+                    job.binary,
+                    runner_display(job),
+                    tail(&a.output)
+                ));
+                return prepared;
+            }
+        },
         Ok(a) => {
             prepared.error = Some(format!(
                 "cannot list the tests of {} ({}): {}",
@@ -345,6 +344,29 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
             return prepared;
         }
     };
+    let cached = prepared
+        .key
+        .as_deref()
+        .and_then(|k| cache.load(k))
+        .filter(|entries| {
+            let cached: BTreeSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+            let listed: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+            entries.len() == names.len() && cached == listed
+        });
+    if let Some(entries) = cached {
+        for e in entries {
+            match (job.skips.get(&e.name), e.outcome) {
+                (Some(reason), _) => prepared.known.push(skipped(e.name, reason)),
+                (None, Some(outcome)) => prepared.known.push(TestResult {
+                    reason: e.reason,
+                    cached: true,
+                    ..TestResult::new(e.name, outcome, Duration::from_millis(e.duration_ms))
+                }),
+                (None, None) => prepared.to_run.push(e.name),
+            }
+        }
+        return prepared;
+    }
     for name in names {
         match job.skips.get(&name) {
             Some(reason) => prepared.known.push(skipped(name, reason)),

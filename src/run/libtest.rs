@@ -215,13 +215,59 @@ fn base_name(name: &str) -> &str {
     name
 }
 
-/// Names from `--list --format terse` (`NAME: test` lines; benches are left out).
-pub fn parse_list(output: &str) -> Vec<String> {
-    output
+/// The test names of `--list` output (`NAME: test` lines; benches are left out), trusted only
+/// when libtest's closing count (`N tests, M benchmarks`) is there and agrees with the lines: a
+/// runner that ran nothing, or a program that is not a libtest harness, prints no such count.
+pub fn parse_list(output: &str) -> Result<Vec<String>, ListProblem> {
+    let names: Vec<String> = output
         .lines()
         .filter_map(|l| l.strip_suffix(": test"))
         .map(str::to_owned)
-        .collect()
+        .collect();
+    let summary = output.lines().rev().find(|l| !l.trim().is_empty());
+    let count = summary.and_then(|l| {
+        let (tests, benches) = l.trim().split_once(", ")?;
+        let n = tests
+            .strip_suffix(" tests")
+            .or_else(|| tests.strip_suffix(" test"))?;
+        benches
+            .strip_suffix(" benchmarks")
+            .or_else(|| benches.strip_suffix(" benchmark"))?
+            .parse::<u64>()
+            .ok()?;
+        n.parse::<usize>().ok()
+    });
+    match count {
+        None => Err(ListProblem::NoCount),
+        Some(n) if n != names.len() => Err(ListProblem::Disagrees {
+            said: n,
+            listed: names.len(),
+        }),
+        Some(_) => Ok(names),
+    }
+}
+
+/// Why a listing is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListProblem {
+    /// No `N tests, M benchmarks` line: not libtest's output.
+    NoCount,
+    /// The count and the listed names disagree.
+    Disagrees { said: usize, listed: usize },
+}
+
+impl std::fmt::Display for ListProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListProblem::NoCount => {
+                f.write_str("printed no libtest test list (no `N tests, M benchmarks` line)")
+            }
+            ListProblem::Disagrees { said, listed } => write!(
+                f,
+                "printed a test list that disagrees with itself ({listed} tests listed, {said} counted)"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +374,26 @@ mod tests {
 
     #[test]
     fn lists_tests_not_benches() {
-        assert_eq!(parse_list("a::b: test\nc: bench\nd: test\n"), ["a::b", "d"]);
+        assert_eq!(
+            parse_list("a::b: test\nc: bench\nd: test\n\n2 tests, 1 benchmark\n").unwrap(),
+            ["a::b", "d"]
+        );
+        assert_eq!(
+            parse_list("\n0 tests, 0 benchmarks\n").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            parse_list("a: test\n\n1 test, 0 benchmarks\n").unwrap(),
+            ["a"]
+        );
+        // What `echo` as a runner prints, a terse listing, nothing, a count that disagrees.
+        for bad in [
+            "/t/lib-abc --list\n",
+            "a: test\n",
+            "",
+            "a: test\n\n3 tests, 0 benchmarks",
+        ] {
+            assert!(parse_list(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -250,7 +250,12 @@ pub fn build(
             );
             let started = Instant::now();
             let out = run_cargo(opts, ws, stage, &names, &packages, &env, &report)?;
-            result.interrupted |= crate::process::interrupted();
+            if crate::process::interrupted() {
+                // Cargo was stopped, not failing: what it linked is kept, nothing is blamed.
+                result.interrupted = true;
+                record_binaries(&mut result, &plan.host, &out);
+                return Ok(result);
+            }
             attribute_group(
                 &mut result,
                 ws,
@@ -316,6 +321,12 @@ fn attribute_group(
     env: &[(String, String)],
     out: CargoOutput,
 ) -> Result<()> {
+    record_binaries(result, host, &out);
+    attribute_failures(result, ws, opts, stage, triples, packages, env, out)
+}
+
+/// The test executables cargo reported.
+fn record_binaries(result: &mut BuildResult, host: &str, out: &CargoOutput) {
     for (pkg, unit, path) in &out.executables {
         if let Some(id) = binary_id(unit) {
             // Host units (proc-macro tests) belong to the host target only.
@@ -328,6 +339,20 @@ fn attribute_group(
             });
         }
     }
+}
+
+/// What each package reached and, for those that failed, the errors that blocked them.
+#[allow(clippy::too_many_arguments)]
+fn attribute_failures(
+    result: &mut BuildResult,
+    ws: &Workspace,
+    opts: &CargoOptions,
+    stage: Level,
+    triples: &[String],
+    packages: &[String],
+    env: &[(String, String)],
+    out: CargoOutput,
+) -> Result<()> {
     let mut failing: BTreeMap<&String, Vec<String>> = BTreeMap::new();
     for triple in triples {
         for id in packages {
@@ -713,6 +738,28 @@ fn run_cargo(
     out.status = crate::process::describe_status(child.finish());
     parse_stderr(&stderr.text(), ws, stage, &mut out);
     Ok(out)
+}
+
+/// Reads cargo's JSON messages (`stdout`) and its stderr as a build of `triples` in a workspace
+/// whose target directory is `ws.target_dir` does, and returns how many errors and executables
+/// it took from them (for the fuzzer: outside input must never panic).
+#[doc(hidden)]
+pub fn read_cargo_output(
+    stdout: &str,
+    stderr: &str,
+    ws: &Workspace,
+    triples: &[String],
+    host: &str,
+) -> (usize, usize) {
+    let mut out = CargoOutput::default();
+    for line in stdout.lines() {
+        parse_message(line, ws, triples, host, Level::BuildTests, &mut out);
+    }
+    parse_stderr(stderr, ws, Level::BuildTests, &mut out);
+    (
+        out.errors.values().map(Vec::len).sum::<usize>() + out.general.len(),
+        out.executables.len(),
+    )
 }
 
 fn parse_message(

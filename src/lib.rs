@@ -18,6 +18,8 @@ pub mod doctor;
 pub mod error;
 pub mod fixes;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod level;
 pub mod plan;
 pub mod policy;
@@ -442,6 +444,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                         std::env::temp_dir().display()
                     ))
                 })?;
+            process::remove_on_hard_stop(temp.path());
             temp.path().to_path_buf()
         }
     };

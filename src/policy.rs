@@ -59,11 +59,7 @@ impl Policy {
                 let text = std::fs::read_to_string(&file).map_err(|e| {
                     Error::bad_input(format!("cannot read policy {}: {e}", file.display()))
                 })?;
-                let de = toml::Deserializer::parse(&text).map_err(|e| malformed(&file, "", &e))?;
-                let mut p: Policy =
-                    serde_path_to_error::deserialize(de).map_err(|e| malformed(&file, "", &e))?;
-                p.source = Some(file);
-                Ok(p)
+                Policy::parse(&text, &file)
             }
             (false, Some(v)) => {
                 let mut p: Policy = serde_path_to_error::deserialize(v)
@@ -73,6 +69,15 @@ impl Policy {
             }
             (false, None) => Ok(Policy::default()),
         }
+    }
+
+    /// A policy file's text (`file` names it in errors and as the source).
+    pub fn parse(text: &str, file: &Path) -> Result<Self> {
+        let de = toml::Deserializer::parse(text).map_err(|e| malformed(file, "", &e))?;
+        let mut p: Policy =
+            serde_path_to_error::deserialize(de).map_err(|e| malformed(file, "", &e))?;
+        p.source = Some(file.to_path_buf());
+        Ok(p)
     }
 
     /// The rules for `triple`; `host` rules apply to the host triple.

@@ -1,29 +1,69 @@
 //! All OS process handling lives here: spawning a child in its own process group, streaming its
 //! output through a channel, killing the whole group (so no `qemu-*` or grandchild outlives it),
 //! and turning SIGINT/SIGTERM/SIGHUP into a flag the stages poll so that they can stop children and still
-//! report what they have.
+//! report what they have. A second signal stops at once: every live child group is killed, the
+//! registered temporary directories removed, and the process exits 130.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
+/// Process groups of the children alive now, killed at once on a second signal.
+static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Temporary directories removed on a second signal (the normal path drops them itself).
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) to a flag instead of
-/// killing this process: the stages stop their children and the report keeps what finished.
+/// killing this process: the stages stop their children and the report keeps what finished. A
+/// second one stops everything at once (exit 130).
 pub fn install_signal_handlers() {
-    let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(flag));
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = Arc::clone(INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false))));
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if flag.swap(true, Ordering::SeqCst) {
+                stop_now();
+            }
+        }
+    });
+}
+
+/// The second signal: kill every child group, remove temporary directories, exit 130.
+fn stop_now() -> ! {
+    let groups: Vec<i32> = lock(&GROUPS).iter().copied().collect();
+    for pgid in groups {
+        // SAFETY: kill(2) with a negative pid signals a process group we created.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
     }
+    for dir in lock(&TEMP_DIRS).iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    eprintln!(
+        "cargo-xtest: stopped at once (second interrupt): children killed, no report written"
+    );
+    std::process::exit(130);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes `dir` if a second signal stops the process before its owner does.
+pub fn remove_on_hard_stop(dir: &Path) {
+    lock(&TEMP_DIRS).push(dir.to_path_buf());
 }
 
 /// Has the user asked us to stop?
@@ -70,7 +110,7 @@ impl Supervised {
         // in memory however much it writes.
         let (tx, rx) = mpsc::sync_channel(64);
         let mut readers: Vec<(Stream, Box<dyn Read + Send>)> = Vec::new();
-        let mut child = if merge {
+        let child = if merge {
             let (reader, writer) = std::io::pipe()?;
             cmd.stdout(writer.try_clone()?).stderr(writer);
             let child = cmd.spawn()?;
@@ -110,7 +150,7 @@ impl Supervised {
             });
         }
         let pgid = child.id() as i32;
-        let _ = &mut child;
+        lock(&GROUPS).insert(pgid);
         Ok(Supervised {
             child,
             pgid,
@@ -152,6 +192,10 @@ impl Supervised {
     }
 
     fn kill_group(&self) {
+        if self.status.is_some() {
+            // Reaped: the group may be gone, its id free for reuse by the next spawn.
+            lock(&GROUPS).remove(&self.pgid);
+        }
         // SAFETY: kill(2) with a negative pid signals the process group we created for the child.
         unsafe {
             libc::kill(-self.pgid, libc::SIGKILL);

@@ -230,3 +230,83 @@ fn assert_grandchild_gone(fx: &Fixture) {
         "grandchild {pid} of the hung test survived (state {state:?})"
     );
 }
+
+/// A second Ctrl-C does not wait for the orderly stop: children die at once, exit 130.
+#[test]
+fn a_second_interrupt_stops_at_once_without_orphans() {
+    let fx = Fixture::new("misbehave");
+    let marker = "91239.7";
+    let mut child = fx
+        .xtest(&["--target", "host", "--no-fail-fast"])
+        .env("XTEST_MARKER", marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while leftovers(&format!("sleep {marker}")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging test never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: plain kill(2) on our own child's pid, twice.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stopped at once (second interrupt)"),
+        "{stderr}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_grandchild_gone(&fx);
+    assert_eq!(leftovers(&format!("sleep {marker}")), "", "orphan sleep");
+    assert_eq!(
+        leftovers(&fx.path().to_string_lossy()),
+        "",
+        "orphan test binary"
+    );
+}
+
+/// Ctrl-C while cargo compiles is an interruption, not a build failure of every package.
+#[test]
+fn an_interrupt_during_the_build_is_reported_as_interrupted() {
+    let fx = Fixture::new("example");
+    let report = fx.path().join("report.json");
+    let mut child = fx
+        .xtest(&["--target", "host", "--no-cache"])
+        .arg("--report")
+        .arg(&report)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Cargo is compiling once its lock file or first unit shows in the target directory.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !fx.path().join("target/debug/.fingerprint").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    for p in json["targets"][0]["packages"].as_array().unwrap() {
+        assert_ne!(p["outcome"], "failed", "blamed for the interrupt: {p}");
+        assert!(p["errors"].as_array().unwrap().is_empty(), "{p}");
+    }
+}

@@ -70,18 +70,21 @@ impl CargoConfig {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Error::bad_input(format!("cannot read cargo config {}: {e}", path.display()))
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                Error::bad_input(format!(
-                    "malformed cargo config {}: {}; fix the file so that cargo can read it",
-                    path.display(),
-                    one_line(e.message())
-                ))
-            })?;
+            let table = parse_file(&text, &path)?;
             files.push((path, table));
         }
         Ok(CargoConfig {
             files,
             resolved: cargo_config2::Config::load_with_cwd(cwd).ok(),
+        })
+    }
+
+    /// One configuration file's text as the only file of the chain, read without cargo-config2
+    /// (exact `[target.<triple>]` keys and `CARGO_TARGET_*` variables).
+    pub fn from_text(text: &str, path: &Path) -> Result<Self> {
+        Ok(CargoConfig {
+            files: vec![(path.to_path_buf(), parse_file(text, path)?)],
+            resolved: None,
         })
     }
 
@@ -218,6 +221,16 @@ fn resolve_relative_program(mut argv: Vec<String>, config: &Path) -> Vec<String>
 }
 
 /// Folds a multi-line message into one line.
+fn parse_file(text: &str, path: &Path) -> Result<toml::Table> {
+    text.parse().map_err(|e: toml::de::Error| {
+        Error::bad_input(format!(
+            "malformed cargo config {}: {}; fix the file so that cargo can read it",
+            path.display(),
+            one_line(e.message())
+        ))
+    })
+}
+
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -14,20 +14,20 @@ use crate::run::TestOutcome;
 
 /// Reads a report written by `--report`.
 pub fn read(path: &PathBuf) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
         .map_err(|e| Error::bad_input(format!("cannot read report {}: {e}", path.display())))?;
-    let report: Report = serde_json::from_str(&text).map_err(|e| {
-        Error::bad_input(format!(
-            "{} is not a cargo-xtest report: {e}",
-            path.display()
-        ))
-    })?;
+    parse(&text).map_err(|e| Error::bad_input(format!("{}{e}", path.display())))
+}
+
+/// A report from its JSON text; the error follows the report's name.
+pub fn parse(text: &[u8]) -> std::result::Result<Report, String> {
+    let report: Report =
+        serde_json::from_slice(text).map_err(|e| format!(" is not a cargo-xtest report: {e}"))?;
     if report.schema != SCHEMA {
-        return Err(Error::bad_input(format!(
-            "{} has schema `{}`; this cargo-xtest reads `{SCHEMA}`",
-            path.display(),
+        return Err(format!(
+            " has schema `{}`; this cargo-xtest reads `{SCHEMA}`",
             report.schema
-        )));
+        ));
     }
     Ok(report)
 }

@@ -1,0 +1,4 @@
+//! Fuzz target: `cargo_xtest::fuzzing::report` on arbitrary bytes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cargo_xtest::fuzzing::report(data));

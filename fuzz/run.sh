@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of outside input (see src/fuzzing.rs) with cargo-fuzz (libFuzzer), one
+# target after another, each for SECONDS (default 600), with debug assertions (integer overflow
+# panics). The corpus grows in fuzz/corpus/<target>/ (kept in git, minimized at the end); a
+# crash is saved under fuzz/artifacts/<target>/ and fails the script.
+#
+#   cargo install cargo-fuzz --locked     # once; works on stable Rust with `-s none`
+#   bash fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(libtest cargo_output policy cargo_config report manifest)
+# No sanitizer: the code is safe Rust; what is looked for is a panic (or an overflow, with -a).
+flags=(-s none -O -a)
+cargo fuzz build "${flags[@]}"
+status=0
+for t in "${targets[@]}"; do
+  echo "==> $t: ${seconds}s"
+  mkdir -p "corpus/$t"
+  if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- -max_total_time="$seconds" -max_len=65536 \
+      -rss_limit_mb=2048 -print_final_stats=1 2>"/tmp/fuzz-$t.log"; then
+    status=1
+    echo "CRASH in $t: see fuzz/artifacts/$t/ and /tmp/fuzz-$t.log"
+  fi
+  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "/tmp/fuzz-$t.log" || true
+  grep -E '^#[0-9]+ *DONE' "/tmp/fuzz-$t.log" || tail -3 "/tmp/fuzz-$t.log"
+  cargo fuzz cmin "${flags[@]}" "$t" "corpus/$t" >/dev/null 2>&1 || true
+done
+exit $status

@@ -236,7 +236,7 @@ fn assert_grandchild_gone(fx: &Fixture) {
 fn a_second_interrupt_stops_at_once_without_orphans() {
     let fx = Fixture::new("misbehave");
     let marker = "91239.7";
-    let mut child = fx
+    let child = fx
         .xtest(&["--target", "host", "--no-fail-fast"])
         .env("XTEST_MARKER", marker)
         .stdout(std::process::Stdio::null())
@@ -278,7 +278,7 @@ fn a_second_interrupt_stops_at_once_without_orphans() {
 fn an_interrupt_during_the_build_is_reported_as_interrupted() {
     let fx = Fixture::new("example");
     let report = fx.path().join("report.json");
-    let mut child = fx
+    let child = fx
         .xtest(&["--target", "host", "--no-cache"])
         .arg("--report")
         .arg(&report)

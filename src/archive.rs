@@ -84,14 +84,7 @@ pub fn create(
         .expect("planned");
     // Written beside `out` and renamed over it when complete: a failed or killed run leaves
     // no half archive where a good one was.
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = tempfile::Builder::new()
-        .prefix(".cargo-xtest-archive.")
-        .tempfile_in(dir)
-        .map_err(io("create", out))?;
+    let file = crate::fsutil::temp_beside(out).map_err(io("create", out))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
     tar.follow_symlinks(false);
     tar.sparse(false);

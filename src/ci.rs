@@ -162,6 +162,6 @@ pub fn write(path: &Path, text: &str, force: bool) -> Result<bool> {
             .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
     }
     crate::fsutil::write_atomic(path, text.as_bytes())
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(crate::fsutil::write_error("workflow", path, &e)))?;
     Ok(true)
 }

@@ -229,6 +229,11 @@ pub struct TestArgs {
     /// Warn about a test still running after SECS (0: never).
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds_or_zero)]
     pub slow_after: Duration,
+    /// Also write every test process's complete output (stdout and stderr, as it arrives) to a
+    /// file under DIR, named in the report beside each failure (the report itself keeps a
+    /// bounded head and tail).
+    #[arg(long, value_name = "DIR")]
+    pub full_output: Option<PathBuf>,
 }
 
 impl TestArgs {

@@ -612,6 +612,6 @@ pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<Confi
         change.backup = Some(backup);
     }
     crate::fsutil::write_atomic(&path, doc.to_string().as_bytes())
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(crate::fsutil::write_error("cargo config", &path, &e)))?;
     Ok(change)
 }

@@ -7,21 +7,51 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically (temporary file beside it, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_beside(path)?;
+    // Through the plain file: its errors name the problem, not the temporary path.
+    tmp.as_file().write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A temporary file in `path`'s directory, to be renamed over `path` once complete (it is
+/// removed if dropped before). It has the permissions `path` has, or else those of any new
+/// file (`0666` less the umask), not a temporary file's `0600`.
+pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(&format!(
             ".{}.",
             path.file_name().unwrap_or_default().to_string_lossy()
         ))
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    Ok(tmp)
+}
+
+/// The one-line message for a failed [`write_atomic`]: what failed, and what to do.
+pub fn write_error(what: &str, path: &Path, e: &std::io::Error) -> String {
+    let fix = match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => "free disk space or write elsewhere",
+        Some(libc::EFBIG) => "raise the file-size limit (`ulimit -f`) or write elsewhere",
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+            "write to a directory you can write in"
+        }
+        _ => "write elsewhere",
+    };
+    format!(
+        "cannot write the {what} to {}: {e}; any previous file there is unchanged; {fix}",
+        path.display()
+    )
 }
 
 /// Checks, before any work starts, that a file can be written at `path`: its directory exists

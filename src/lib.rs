@@ -226,6 +226,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
     }
     let args = &cli.verify;
     check_outputs(&args.out)?;
+    check_full_output(&args.tests)?;
     let (discovery, plan, cargo) = prepare(&args.common)?;
     for t in &plan.targets {
         let how = t
@@ -258,6 +259,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         cargo: cargo.clone(),
         sysroot: Some(discovery.host.sysroot.clone()),
         config_env: discovery.config_env.clone(),
+        full_output: args.tests.full_output.clone(),
     };
     progress::init(
         &plan
@@ -289,9 +291,22 @@ fn execute(cli: &Xtest) -> Result<i32> {
     let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
-    write_outputs(&report, &args.out)?;
-    anstream::print!("{}", report::terminal::render(&report));
-    Ok(report.exit_code())
+    finish(&report, &args.out)
+}
+
+/// `--full-output DIR` exists (created) and takes files, before any work.
+fn check_full_output(tests: &cli::TestArgs) -> Result<()> {
+    let Some(dir) = &tests.full_output else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::tempfile_in(dir).map(drop))
+        .map_err(|e| {
+            Error::bad_input(format!(
+                "--full-output {}: cannot write there: {e}; give a writable directory",
+                dir.display()
+            ))
+        })
 }
 
 /// Every output path is checked before any work starts, so a typo costs seconds, not a run.
@@ -308,14 +323,27 @@ fn check_outputs(out: &cli::OutputArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_outputs(report: &report::Report, out: &cli::OutputArgs) -> Result<()> {
+/// The summary first, so that results are never lost to a file that cannot be written; then
+/// every output file (each one tried, the first failure returned: exit 3).
+fn finish(report: &report::Report, out: &cli::OutputArgs) -> Result<i32> {
+    anstream::print!("{}", report::terminal::render(report));
+    let mut first_error = None;
+    let mut keep = |r: Result<()>| {
+        if let Err(e) = r {
+            first_error.get_or_insert(e);
+        }
+    };
     if let Some(path) = &out.report {
-        report.write_json(path)?;
+        keep(report.write_json(path));
     }
     if let Some(path) = &out.junit {
-        report::junit::write(report, path)?;
+        keep(report::junit::write(report, path));
     }
-    report::markdown::write(report, out.markdown.as_deref())
+    keep(report::markdown::write(report, out.markdown.as_deref()));
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report.exit_code()),
+    }
 }
 
 fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
@@ -421,6 +449,7 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
 
 fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     check_outputs(&args.out)?;
+    check_full_output(&args.tests)?;
     let temp;
     let dir = match &args.extract_to {
         Some(d) => {
@@ -538,14 +567,13 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             cargo: build::CargoOptions::default(),
             sysroot: (!manifest.sysroot_libs.is_empty()).then(|| dir.join("sysroot")),
             config_env: Vec::new(),
+            full_output: args.tests.full_output.clone(),
         },
         rx,
     );
     let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
     let report = report::Report::assemble(&plan, &workspace, &built, &ran, &diagnoser);
-    write_outputs(&report, &args.out)?;
-    anstream::print!("{}", report::terminal::render(&report));
-    Ok(report.exit_code())
+    finish(&report, &args.out)
 }
 
 fn merge(args: &cli::MergeArgs) -> Result<i32> {
@@ -556,7 +584,5 @@ fn merge(args: &cli::MergeArgs) -> Result<i32> {
         .map(|p| report::merge::read(p).map(|r| (p.clone(), r)))
         .collect::<Result<Vec<_>>>()?;
     let merged = report::merge::merge(inputs);
-    write_outputs(&merged, &args.out)?;
-    anstream::print!("{}", report::terminal::render(&merged));
-    Ok(merged.exit_code())
+    finish(&merged, &args.out)
 }

@@ -161,6 +161,22 @@ fn output_paths_are_checked_before_any_work() {
             "{flag}: built before failing"
         );
     }
+    // --full-output must name a directory cargo-xtest can write in: here, a file.
+    let file = fx.path().join("Cargo.toml").to_string_lossy().into_owned();
+    let out = fx
+        .xtest(&["--target", "host", "--full-output", &file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("--full-output") && line.contains("Cargo.toml"),
+        "{line}"
+    );
+    assert!(
+        !fx.path().join("target/debug").exists(),
+        "built before failing"
+    );
     let out = xtest()
         .args(["merge", "a.json", "--report"])
         .arg(fx.path())

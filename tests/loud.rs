@@ -25,10 +25,13 @@ fn peak_kib(pid: u32) -> u64 {
 fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
     let fx = Fixture::new("loud");
     let report = fx.path().join("report.json");
+    let full = fx.path().join("full-output");
     let mut child = fx
         .xtest(&["--target", "host", "--no-fail-fast", "--no-cache"])
         .arg("--report")
         .arg(&report)
+        .arg("--full-output")
+        .arg(&full)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -66,11 +69,27 @@ fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
             .unwrap()
             .contains("after 400 MB on one line")
     );
+    // libtest did not capture the 400 MB, but the --full-output file holds all of it, and the
+    // panic after it.
+    let file = std::path::PathBuf::from(endless["output_file"].as_str().unwrap());
+    assert!(file.starts_with(&full), "{}", file.display());
+    let len = std::fs::metadata(&file).unwrap().len();
+    assert!(len > 400_000_000, "{} holds {len} bytes", file.display());
+    let mut f = std::fs::File::open(&file).unwrap();
+    use std::io::{Read, Seek};
+    f.seek(std::io::SeekFrom::End(-64 * 1024)).unwrap();
+    let mut end = String::new();
+    f.read_to_string(&mut end).unwrap();
+    assert!(end.contains("after 400 MB on one line"), "{end}");
     let lines = test("tests::many_captured_lines");
     assert_eq!(lines["outcome"], "failed");
     let out = lines["output"].as_str().unwrap();
     assert!(out.len() < 200 * 1024, "{}", out.len());
     assert!(out.contains("bytes omitted"), "says what was left out");
+    // The report gives the size of the whole captured output.
+    let bytes = lines["output_bytes"].as_u64().unwrap();
+    assert!(bytes > 64_000_000, "{bytes}");
+    assert_eq!(lines["output_file"], endless["output_file"], "one process");
     assert!(
         out.contains("after 64 MB of lines"),
         "the tail, with the panic, is kept"

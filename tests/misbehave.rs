@@ -310,3 +310,79 @@ fn an_interrupt_during_the_build_is_reported_as_interrupted() {
         assert!(p["errors"].as_array().unwrap().is_empty(), "{p}");
     }
 }
+
+/// A write that fails (here a file-size limit, as `ulimit -f` sets; a full disk is the same
+/// error path) leaves the previous report as it was, prints the summary anyway, and ends with
+/// one line and exit 3. New files get ordinary permissions, not a temporary file's 0600.
+#[test]
+fn a_failed_write_keeps_the_previous_report_and_still_prints_the_summary() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let fx = Fixture::new("portable");
+    let report = fx.path().join("report.json");
+    let report_arg = format!("--report={}", report.display());
+    let first = fx
+        .xtest(&["--target", "host", "--no-doctests", &report_arg])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let good = std::fs::read(&report).unwrap();
+    let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+    let fresh = fx.path().join("fresh");
+    std::fs::write(&fresh, "").unwrap();
+    let usual = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, usual,
+        "report mode {mode:o}, a new file gets {usual:o}"
+    );
+
+    // Smaller than the report: its write fails midway.
+    let limit = good.len() as u64 / 2;
+    // Built already; no doctests, which rustdoc would have to write out again.
+    let mut cmd = fx.xtest(&[
+        "--target",
+        "host",
+        "--no-cache",
+        "--no-doctests",
+        &report_arg,
+    ]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("PASSED"),
+        "the summary is printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: cannot write the report to")
+            && last.contains("File too large")
+            && last.contains("ulimit -f"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&report).unwrap(),
+        good,
+        "previous report intact"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(fx.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

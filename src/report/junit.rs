@@ -73,5 +73,5 @@ pub fn render(report: &Report) -> Result<String> {
 
 pub fn write(report: &Report, path: &Path) -> Result<()> {
     crate::fsutil::write_atomic(path, render(report)?.as_bytes())
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::internal(crate::fsutil::write_error("JUnit report", path, &e)))
 }

@@ -132,7 +132,7 @@ pub fn write(report: &Report, path: Option<&Path>) -> Result<()> {
     let md = render(report);
     if let Some(path) = path {
         crate::fsutil::write_atomic(path, md.as_bytes())
-            .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::internal(crate::fsutil::write_error("Markdown", path, &e)))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let mut f = std::fs::OpenOptions::new()

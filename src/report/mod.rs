@@ -8,7 +8,7 @@ pub mod merge;
 pub mod terminal;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +105,12 @@ pub struct TestReport {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The size of the test's whole output; `output` keeps its first and last 64 KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
+    /// With `--full-output`: the file holding its process's complete output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Replayed from the test-result cache, not run in this invocation.
@@ -291,12 +297,8 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| Error::internal(format!("cannot serialize the report: {e}")))?;
-        crate::fsutil::write_atomic(path, (json + "\n").as_bytes()).map_err(|e| {
-            Error::internal(format!(
-                "cannot write the report to {}: {e}",
-                path.display()
-            ))
-        })
+        crate::fsutil::write_atomic(path, (json + "\n").as_bytes())
+            .map_err(|e| Error::internal(crate::fsutil::write_error("report", path, &e)))
     }
 }
 
@@ -345,6 +347,8 @@ fn package_report(
                 outcome: t.outcome,
                 duration_ms: t.duration.as_millis() as u64,
                 output: t.output.clone(),
+                output_bytes: t.output_bytes,
+                output_file: t.output_file.clone(),
                 reason: t.reason.clone(),
                 cached: t.cached,
                 flaky: t.flaky,

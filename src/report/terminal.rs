@@ -245,6 +245,8 @@ struct Item<'a> {
     what: String,
     evidence: &'a str,
     detail: Option<&'a str>,
+    /// `--full-output`: where the whole output of the test's process is.
+    full_output: Option<&'a std::path::Path>,
     triples: Vec<&'a str>,
 }
 
@@ -277,6 +279,7 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     what: format!("[{}] {}", e.error.stage, e.error.message),
                     evidence,
                     detail: e.error.rendered.as_deref(),
+                    full_output: None,
                     triples: vec![&t.triple],
                 });
             }
@@ -298,6 +301,7 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     what: format!("[test] {} {} {verb}", x.binary, x.name),
                     evidence,
                     detail: x.output.as_deref(),
+                    full_output: x.output_file.as_deref(),
                     triples: vec![&t.triple],
                 });
             }
@@ -333,6 +337,9 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
             }
             if let Some(d) = i.detail {
                 out.push_str(&excerpt(d.trim_end(), "      | "));
+            }
+            if let Some(f) = i.full_output {
+                let _ = writeln!(out, "      full output: {}", f.display());
             }
         }
     }

@@ -204,16 +204,7 @@ mod tests {
     use std::time::Duration;
 
     fn result(name: &str, outcome: TestOutcome) -> TestResult {
-        TestResult {
-            name: name.into(),
-            outcome,
-            duration: Duration::from_millis(5),
-            output: None,
-            reason: None,
-            cached: false,
-            flaky: false,
-            attempts: 1,
-        }
+        TestResult::new(name.into(), outcome, Duration::from_millis(5))
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! more tries. *Doctests*: `cargo test --doc` for some packages of one target.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -40,6 +41,61 @@ struct Watch {
     stdout_head: Option<usize>,
 }
 
+/// `--full-output`: the file a process's whole output goes to as it arrives. A failed write
+/// (a full disk) ends the log with a note in the captured output; the run goes on.
+struct Log {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    error: Option<String>,
+}
+
+impl Log {
+    /// A new file `DIR/<triple>/<package>/<name>.<n>.log`; `None` without `--full-output`.
+    fn open(opts: &RunOptions, triple: &str, package: &str, name: &str) -> Option<Log> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let dir = opts.full_output.as_ref()?.join(triple).join(package);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{}.{n}.log", name.replace('/', "-")));
+        let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::File::create(&path));
+        Some(match file {
+            Ok(f) => Log {
+                path,
+                file: Some(std::io::BufWriter::new(f)),
+                error: None,
+            },
+            Err(e) => Log {
+                error: Some(format!("cannot create {}: {e}", path.display())),
+                path,
+                file: None,
+            },
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        use std::io::Write;
+        if let Some(f) = &mut self.file
+            && let Err(e) = f.write_all(data)
+        {
+            self.error = Some(format!("writing {} failed: {e}", self.path.display()));
+            self.file = None;
+        }
+    }
+
+    /// Flushes; the path when the whole output is there, else why not.
+    fn close(mut self) -> Result<PathBuf, String> {
+        use std::io::Write;
+        if let Some(mut f) = self.file.take()
+            && let Err(e) = f.flush()
+        {
+            self.error = Some(format!("writing {} failed: {e}", self.path.display()));
+        }
+        match self.error {
+            None => Ok(self.path),
+            Some(e) => Err(e),
+        }
+    }
+}
+
 /// One supervised process: its events, output and how it ended.
 struct Attempt {
     finished: Vec<(String, RawOutcome, Duration)>,
@@ -47,6 +103,10 @@ struct Attempt {
     cut_short: Option<(String, Duration, bool)>,
     /// Killed because nothing finished within `Watch::idle`.
     idle_killed: Option<Duration>,
+    /// Bytes written to stdout and stderr in all.
+    total_bytes: u64,
+    /// `--full-output`: the file with all of it, or why it is incomplete.
+    log: Option<Result<PathBuf, String>>,
     parser: Parser,
     /// What the process wrote to stdout (all of its output when merged).
     stdout: String,
@@ -67,6 +127,7 @@ fn supervise(
     cmd: &mut Command,
     watch: Watch,
     merge: bool,
+    mut log: Option<Log>,
     mut on_event: impl FnMut(&Event, &Parser),
 ) -> std::io::Result<Attempt> {
     let mut child = Supervised::spawn(cmd, merge)?;
@@ -85,8 +146,12 @@ fn supervise(
     let mut last_progress = Instant::now();
     loop {
         match child.next(Duration::from_millis(100)) {
-            Next::Data(Stream::Stderr, data) => stderr.push(&data),
+            Next::Data(Stream::Stderr, data) => {
+                log.iter_mut().for_each(|l| l.write(&data));
+                stderr.push(&data);
+            }
             Next::Data(Stream::Stdout, data) => {
+                log.iter_mut().for_each(|l| l.write(&data));
                 output.push(&data);
                 for e in parser.feed(&data, Instant::now()) {
                     if let Event::Finished {
@@ -160,6 +225,8 @@ fn supervise(
         finished,
         cut_short,
         idle_killed,
+        total_bytes: (output.total() + stderr.total()) as u64,
+        log: log.map(Log::close),
         parser,
         output: if stderr.is_empty() {
             stdout.clone()
@@ -190,6 +257,7 @@ fn result_of(name: &str, raw: &RawOutcome, duration: Duration, parser: &Parser) 
         RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
     };
     TestResult {
+        output_bytes: output.as_ref().and(parser.failure_output_size(name)),
         duration: if outcome == TestOutcome::Ignored {
             Duration::ZERO
         } else {
@@ -311,6 +379,7 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
             ..Default::default()
         },
         false,
+        None,
         |_, _| {},
     );
     let names = match list {
@@ -456,7 +525,9 @@ fn attempt_all(
                 });
             }
         };
-        let attempt = match supervise(&mut runner_command(job, &args), watch, false, on_event) {
+        let log = Log::open(opts, &job.triple, &job.package_name, &job.binary);
+        let attempt = match supervise(&mut runner_command(job, &args), watch, false, log, on_event)
+        {
             Ok(a) => a,
             Err(e) => {
                 batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
@@ -495,9 +566,13 @@ fn attempt_all(
                 name.clone(),
                 TestResult {
                     output: Some(format!("{what}\n{}", tail(&attempt.output))),
+                    output_bytes: Some(attempt.total_bytes),
                     ..TestResult::new(name.clone(), outcome, *duration)
                 },
             );
+        }
+        for t in done.values_mut().filter(|t| t.failed()) {
+            attach_log(t, &attempt);
         }
         if done.is_empty() {
             batch.error = Some(format!(
@@ -521,6 +596,19 @@ fn attempt_all(
         }
     }
     batch
+}
+
+/// A failed test's pointer to its process's complete output (`--full-output`), or a note of
+/// why that file is incomplete.
+fn attach_log(t: &mut TestResult, attempt: &Attempt) {
+    match &attempt.log {
+        Some(Ok(path)) => t.output_file = Some(path.clone()),
+        Some(Err(why)) => {
+            let out = t.output.get_or_insert_with(String::new);
+            out.push_str(&format!("\n[--full-output: {why}]"));
+        }
+        None => {}
+    }
 }
 
 /// Runs one target's doctests through cargo (which hands rustdoc the runner and linker).
@@ -557,7 +645,8 @@ pub fn run_doctests(
         idle: opts.test_timeout,
         ..Default::default()
     };
-    let attempt = supervise(&mut cmd, watch, true, |event, parser| match event {
+    let log = Log::open(opts, &job.triple, "doctests", "cargo-test-doc");
+    let attempt = supervise(&mut cmd, watch, true, log, |event, parser| match event {
         Event::Suite(krate) => {
             current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
             suites.extend(current.clone());
@@ -589,6 +678,10 @@ pub fn run_doctests(
                 for t in &mut run.tests {
                     if t.outcome == TestOutcome::Failed && t.output.is_none() {
                         t.output = a.parser.failure_output(&t.name);
+                        t.output_bytes = a.parser.failure_output_size(&t.name);
+                    }
+                    if t.failed() {
+                        attach_log(t, &a);
                     }
                 }
             }

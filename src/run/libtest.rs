@@ -95,6 +95,11 @@ impl Parser {
         self.running.as_ref().map(|(n, t)| (n.as_str(), *t))
     }
 
+    /// How many bytes libtest printed for a failed test in all.
+    pub fn failure_output_size(&self, name: &str) -> Option<u64> {
+        self.failures.get(name).map(|c| c.total() as u64)
+    }
+
     /// The captured output libtest printed for a failed test.
     pub fn failure_output(&self, name: &str) -> Option<String> {
         self.failures

@@ -49,6 +49,10 @@ pub struct TestResult {
     pub flaky: bool,
     /// How many times it ran (1 + retries used).
     pub attempts: u32,
+    /// How many bytes of output it produced in all (`output` keeps a bounded head and tail).
+    pub output_bytes: Option<u64>,
+    /// The file holding its process's complete output (`--full-output`).
+    pub output_file: Option<PathBuf>,
 }
 
 impl TestResult {
@@ -62,6 +66,8 @@ impl TestResult {
             cached: false,
             flaky: false,
             attempts: 1,
+            output_bytes: None,
+            output_file: None,
         }
     }
 
@@ -163,6 +169,8 @@ pub struct RunOptions {
     /// `[env]` from cargo's configuration: (name, value, force). A variable already set in
     /// this process's environment wins unless `force`, as in cargo.
     pub config_env: Vec<(String, std::ffi::OsString, bool)>,
+    /// `--full-output DIR`: every test process's complete output is written to a file there.
+    pub full_output: Option<PathBuf>,
 }
 
 /// A test binary to run, with everything needed to start it.

@@ -63,6 +63,35 @@ fn missing_manifest() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line_error(&out).contains("manifest not found: /nonexistent/Cargo.toml"));
+    // A directory is named as one, with the path to pass instead.
+    let fx = Fixture::new("portable");
+    let out = xtest()
+        .arg("--manifest-path")
+        .arg(fx.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(line.contains("is a directory"), "{line}");
+    assert!(
+        line.contains(&format!("{}/Cargo.toml", fx.path().display())),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_malformed_cargo_toml_keeps_cargos_location() {
+    let fx = Fixture::new("portable");
+    let manifest = std::fs::read_to_string(fx.path().join("alpha/Cargo.toml")).unwrap();
+    let broken = manifest.replacen("version = \"0.1.0\"", "version = 1", 1);
+    assert_ne!(manifest, broken, "the fixture names its version");
+    fx.write("alpha/Cargo.toml", &broken);
+    let out = fx.xtest(&["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line_error(&out);
+    assert!(line.contains("expected SemVer version"), "{line}");
+    let at = broken.lines().position(|l| l == "version = 1").unwrap() + 1;
+    assert!(line.contains(&format!("alpha/Cargo.toml:{at}:")), "{line}");
 }
 
 #[test]
@@ -137,6 +166,9 @@ fn malformed_cargo_config() {
     assert_eq!(out.status.code(), Some(2));
     let line = one_line_error(&out);
     assert!(line.contains(".cargo/config.toml"), "{line}");
+    // cargo's reason, printed under its snippet of the file, is kept.
+    assert!(line.contains("line 1, column 10"), "{line}");
+    assert!(line.contains("unclosed table"), "{line}");
 }
 
 #[test]

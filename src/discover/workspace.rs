@@ -147,10 +147,18 @@ impl Workspace {
         if let Some(p) = manifest_path
             && !p.is_file()
         {
-            return Err(Error::bad_input(format!(
-                "manifest not found: {} does not exist; pass the path of a Cargo.toml to --manifest-path",
-                p.display()
-            )));
+            return Err(Error::bad_input(if p.is_dir() {
+                format!(
+                    "--manifest-path {} is a directory; pass the path of its Cargo.toml ({})",
+                    p.display(),
+                    p.join("Cargo.toml").display()
+                )
+            } else {
+                format!(
+                    "manifest not found: {} does not exist; pass the path of a Cargo.toml to --manifest-path",
+                    p.display()
+                )
+            }));
         }
         let mut cmd = MetadataCommand::new();
         cmd.cargo_path(cargo);
@@ -357,17 +365,42 @@ fn metadata_error(e: cargo_metadata::Error) -> Error {
 }
 
 /// Folds cargo's `error: …` plus its `Caused by:` chain into one line, with a hint where one helps.
+/// A source snippet (`--> file:line:col`, `  |` lines) becomes its location and the reason
+/// printed under it.
 fn summarize_cargo_error(stderr: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut lines = stderr.lines().map(str::trim).peekable();
+    let is_snippet = |l: &str| {
+        l.starts_with('|')
+            || l.split_once(" |")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
     while let Some(line) = lines.next() {
-        if let Some(msg) = line.strip_prefix("error:") {
-            parts.push(msg.trim().to_owned());
+        let part = if let Some(msg) = line.strip_prefix("error:") {
+            msg.trim().to_owned()
         } else if line == "Caused by:"
             && let Some(cause) = lines.find(|l| !l.is_empty())
         {
-            parts.push(cause.to_owned());
+            cause.to_owned()
+        } else {
+            continue;
+        };
+        let mut part = part;
+        let mut in_snippet = false;
+        while let Some(next) = lines.peek().copied() {
+            if let Some(at) = next.strip_prefix("-->") {
+                part.push_str(&format!(" (at {})", at.trim()));
+            } else if is_snippet(next) {
+                in_snippet = true;
+            } else if in_snippet && !next.is_empty() && !next.starts_with("error:") {
+                part.push_str(&format!(": {next}"));
+                in_snippet = false;
+            } else {
+                break;
+            }
+            lines.next();
         }
+        parts.push(part);
     }
     if parts.is_empty() {
         parts.extend(
@@ -393,6 +426,22 @@ mod tests {
         assert_eq!(
             super::summarize_cargo_error(s),
             "could not load Cargo configuration: could not parse TOML configuration in `/w/.cargo/config.toml`: TOML parse error at line 1, column 9"
+        );
+    }
+
+    #[test]
+    fn the_location_and_reason_under_a_snippet_are_kept() {
+        // cargo 1.95, `[target.x` in .cargo/config.toml.
+        let config = "error: could not load Cargo configuration\n\nCaused by:\n  could not parse TOML configuration in `/w/.cargo/config.toml`\n\nCaused by:\n  TOML parse error at line 1, column 10\n    |\n  1 | [target.x\n    |          ^\n  unclosed table, expected `]`\n";
+        assert_eq!(
+            super::summarize_cargo_error(config),
+            "could not load Cargo configuration: could not parse TOML configuration in `/w/.cargo/config.toml`: TOML parse error at line 1, column 10: unclosed table, expected `]`"
+        );
+        // cargo 1.95, `version = 1` in Cargo.toml.
+        let manifest = "error: invalid type: integer `1`, expected SemVer version\n --> bad/Cargo.toml:3:11\n  |\n3 | version = 1\n  |           ^\n";
+        assert_eq!(
+            super::summarize_cargo_error(manifest),
+            "invalid type: integer `1`, expected SemVer version (at bad/Cargo.toml:3:11)"
         );
     }
 }

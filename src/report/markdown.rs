@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::run::TestOutcome;
 
 pub fn render(report: &Report) -> String {
+    let report = &report.printable();
     let mut md = String::new();
     let verdict = if report.interrupted {
         "INTERRUPTED"
@@ -37,7 +38,7 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(md);
     for name in terminal::package_names(report) {
-        let _ = write!(md, "| {name} |");
+        let _ = write!(md, "| {} |", text(name));
         for t in &report.targets {
             let (text, _) = terminal::cell(t, t.packages.iter().find(|p| p.name == name));
             let mark = if text.starts_with("FAIL") {
@@ -64,8 +65,11 @@ pub fn render(report: &Report) -> String {
                         d.cause.to_string(),
                         d.fix.clone(),
                         format!(
-                            "`{}` on `{}` [{}]: {}",
-                            p.name, t.triple, e.error.stage, e.error.message
+                            "{} on {} [{}]: {}",
+                            code(&p.name),
+                            code(&t.triple),
+                            e.error.stage,
+                            text(&e.error.message)
                         ),
                     ));
                 }
@@ -80,8 +84,11 @@ pub fn render(report: &Report) -> String {
                         d.cause.to_string(),
                         d.fix.clone(),
                         format!(
-                            "`{}` on `{}`: `{} {}` {:?}",
-                            p.name, t.triple, x.binary, x.name, x.outcome
+                            "{} on {}: {} {:?}",
+                            code(&p.name),
+                            code(&t.triple),
+                            code(&format!("{} {}", x.binary, x.name)),
+                            x.outcome
                         ),
                     ));
                 }
@@ -97,7 +104,7 @@ pub fn render(report: &Report) -> String {
             }
         }
         for (cause, fix) in causes {
-            let _ = writeln!(md, "- **{cause}** — fix: {fix}");
+            let _ = writeln!(md, "- **{cause}** — fix: {}", text(fix));
             for (_, _, what) in failures.iter().filter(|(c, f, _)| c == cause && f == fix) {
                 let _ = writeln!(md, "  - {what}");
             }
@@ -109,8 +116,12 @@ pub fn render(report: &Report) -> String {
         .flat_map(|t| {
             t.downgrades.iter().map(move |d| {
                 format!(
-                    "- `{}`: {} → {}: {} — fix: `{}`",
-                    t.triple, d.from, d.to, d.reason, d.fix
+                    "- {}: {} → {}: {} — fix: {}",
+                    code(&t.triple),
+                    d.from,
+                    d.to,
+                    text(&d.reason),
+                    code(&d.fix)
                 )
             })
         })
@@ -121,10 +132,41 @@ pub fn render(report: &Report) -> String {
     if !report.problems.is_empty() {
         let _ = writeln!(md, "\n### Merge problems\n");
         for p in &report.problems {
-            let _ = writeln!(md, "- {p}");
+            let _ = writeln!(md, "- {}", text(p));
         }
     }
     md
+}
+
+/// `s` as Markdown text on one line: every character Markdown or a GFM table gives meaning to
+/// is escaped, so a name cannot open a heading, a link, a list or a new table cell.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as an inline code span on one line, fenced by more backticks than it holds in a row
+/// (padded when it starts or ends with one, as CommonMark asks).
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
 }
 
 /// Writes the Markdown to `path` (if given) and appends it to `$GITHUB_STEP_SUMMARY` (if set).
@@ -144,4 +186,74 @@ pub fn write(report: &Report, path: Option<&Path>) -> Result<()> {
             .map_err(|e| Error::internal(format!("cannot append to $GITHUB_STEP_SUMMARY: {e}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Report;
+
+    /// A report as `merge` could read from anywhere: names and messages with Markdown and
+    /// terminal control in them.
+    fn hostile() -> Report {
+        serde_json::from_value(serde_json::json!({
+            "schema": super::super::SCHEMA,
+            "host": "x86_64-unknown-linux-gnu",
+            "interrupted": false,
+            "problems": ["a\n# Injected problem heading"],
+            "targets": [{
+                "triple": "x86_64-unknown-linux-gnu",
+                "level": "test", "required": null, "requirement_met": true,
+                "runner": null, "linker": null, "endian": "little", "pointer_width": 64,
+                "downgrades": [],
+                "packages": [{
+                    "name": "evil | cell\n# Injected heading",
+                    "outcome": "failed", "level": "build-tests", "failed_stage": "test",
+                    "errors": [],
+                    "tests": [{
+                        "name": "t``x\u{1b}[2J", "binary": "lib", "outcome": "failed",
+                        "duration_ms": 1, "output": "line 1\nline 2\u{1b}]0;title\u{7}",
+                        "cause": "unknown", "evidence": "\u{1b}[31mred", "fix": "[click](http://x)"
+                    }]
+                }]
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn names_cannot_inject_markdown() {
+        let md = super::render(&hostile());
+        assert!(
+            !md.lines()
+                .any(|l| l.starts_with('#') && l.contains("Injected")),
+            "{md}"
+        );
+        // The matrix row keeps its two cells.
+        let row = md.lines().find(|l| l.contains("evil")).unwrap();
+        assert_eq!(row.matches(" |").count(), 2, "{row}");
+        assert!(row.contains(r"evil \| cell"), "{row}");
+        // A backtick run in a name is fenced by a longer one; no link is made of a fix.
+        assert!(md.contains("```lib t``x"), "{md}");
+        assert!(md.contains(r"\[click\]"), "{md}");
+        assert!(!md.contains('\u{1b}'), "{md}");
+    }
+
+    #[test]
+    fn the_terminal_gets_no_escape_sequences_from_outside() {
+        let report = hostile();
+        let out = super::super::terminal::render(&report);
+        // The renderer's own styles are the only escape sequences.
+        let stripped = anstream::adapter::strip_str(&out).to_string();
+        assert!(!stripped.contains('\u{1b}'), "{stripped}");
+        assert!(!stripped.contains('\u{7}'), "{stripped}");
+        assert!(stripped.contains(r"\u{1b}[2J"), "{stripped}");
+        // Multi-line output keeps its lines.
+        assert!(stripped.contains("line 1\n"), "{stripped}");
+        // The JSON report keeps the originals.
+        assert!(
+            report.targets[0].packages[0].tests[0]
+                .name
+                .contains('\u{1b}')
+        );
+    }
 }

@@ -294,6 +294,45 @@ impl Report {
         }
     }
 
+    /// A copy safe to show on a terminal or in Markdown: every string that came from outside
+    /// (test and package names, compiler and test output, a merged report from elsewhere) has
+    /// its control characters (escape sequences, carriage returns) written out as `\u{..}`,
+    /// and line breaks only where text spans lines (`output`, `rendered`). The JSON report keeps
+    /// the originals.
+    pub fn printable(&self) -> Report {
+        fn walk(v: &mut serde_json::Value, multiline: bool) {
+            match v {
+                serde_json::Value::String(s)
+                    if s.chars()
+                        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t'))) =>
+                {
+                    *s = s
+                        .chars()
+                        .map(|c| match c {
+                            '\n' | '\t' if multiline => c.to_string(),
+                            c if c.is_control() => c.escape_unicode().to_string(),
+                            c => c.to_string(),
+                        })
+                        .collect();
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().for_each(|i| walk(i, multiline))
+                }
+                serde_json::Value::Object(fields) => {
+                    for (key, value) in fields.iter_mut() {
+                        walk(value, matches!(key.as_str(), "output" | "rendered"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Ok(mut value) = serde_json::to_value(self) else {
+            return self.clone();
+        };
+        walk(&mut value, false);
+        serde_json::from_value(value).unwrap_or_else(|_| self.clone())
+    }
+
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| Error::internal(format!("cannot serialize the report: {e}")))?;

@@ -29,6 +29,7 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 pub fn render(report: &Report) -> String {
+    let report = &report.printable();
     let mut out = String::new();
     let _ = writeln!(out, "\n{HEAD}cargo-xtest{HEAD:#} on host {}", report.host);
     targets_table(&mut out, report);

@@ -6,6 +6,9 @@
 #
 #   cargo install cargo-fuzz --locked     # once; works on stable Rust with `-s none`
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
+#
+# `cargo fuzz run` rebuilds from the working tree: run it from a checkout nobody edits meanwhile
+# (e.g. `git worktree add`), or an edit that does not compile ends the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
@@ -22,7 +25,11 @@ for t in "${targets[@]}"; do
   if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- -max_total_time="$seconds" -max_len=65536 \
       -rss_limit_mb=2048 -print_final_stats=1 2>"/tmp/fuzz-$t.log"; then
     status=1
-    echo "CRASH in $t: see fuzz/artifacts/$t/ and /tmp/fuzz-$t.log"
+    if ls "artifacts/$t/"crash-* "artifacts/$t/"oom-* "artifacts/$t/"timeout-* >/dev/null 2>&1; then
+      echo "CRASH in $t: see fuzz/artifacts/$t/ and /tmp/fuzz-$t.log"
+    else
+      echo "ERROR in $t (no crash input saved; did it build?): see /tmp/fuzz-$t.log"
+    fi
   fi
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "/tmp/fuzz-$t.log" || true
   grep -E '^#[0-9]+ *DONE' "/tmp/fuzz-$t.log" || tail -3 "/tmp/fuzz-$t.log"

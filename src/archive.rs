@@ -58,8 +58,8 @@ pub struct ArchivedPackage {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArchivedBinary {
-    /// `lib`, `bin/NAME` or `test/NAME`.
-    pub id: String,
+    /// `lib`, `bin/NAME` or `test/NAME`; anything else is refused when the manifest is read.
+    pub id: crate::ids::BinaryId,
     pub file: String,
 }
 

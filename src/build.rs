@@ -26,10 +26,10 @@ use crate::capture::LineBuffer;
 use crate::discover::workspace::unit_kind;
 use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
 use crate::error::{Error, Result};
+use crate::ids::BinaryId;
 use crate::level::Level;
 use crate::plan::Plan;
 use crate::process::{Next, Stream, Supervised};
-use crate::shell;
 
 /// Which cargo profile builds what, as cargo itself selects it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,6 +115,37 @@ pub struct BuildError {
     /// Raised while compiling a unit built for the host (a build script or a proc-macro).
     #[serde(skip)]
     pub host_unit: bool,
+    /// The package did not fail itself: this dependency of it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<Blocker>,
+}
+
+/// The dependency whose compile error stopped a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Blocker {
+    /// The dependency's package name.
+    pub package: String,
+    pub kind: DependencyKind,
+    /// A member of the workspace (its own errors are reported on it).
+    pub member: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DependencyKind {
+    /// Needed by the package's code (and so by its tests).
+    Dependency,
+    /// Only the package's tests need it (`[dev-dependencies]`).
+    DevDependency,
+}
+
+impl std::fmt::Display for DependencyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DependencyKind::Dependency => "dependency",
+            DependencyKind::DevDependency => "dev-dependency",
+        })
+    }
 }
 
 /// How far one package got on one triple.
@@ -126,13 +157,34 @@ pub struct PackageBuild {
     pub errors: Vec<BuildError>,
 }
 
+/// What the build stage tells as it goes; it never prints (the reporter renders these).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// One cargo invocation for `stage` started for these targets.
+    Started {
+        stage: Level,
+        triples: Vec<String>,
+        packages: usize,
+    },
+    /// A test executable was linked: its tests can start while the rest compiles.
+    Binary(TestBinary),
+    /// Several targets of one invocation failed: cargo runs again for `triple` alone to tell
+    /// which failures are its own.
+    Attributing { triple: String, failures: usize },
+    /// The invocation for `stage` is over, failures attributed.
+    Finished {
+        stage: Level,
+        triples: Vec<String>,
+        elapsed: Duration,
+    },
+}
+
 /// A test executable cargo reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestBinary {
     pub triple: String,
     pub package_id: String,
-    /// `lib`, `bin/NAME` or `test/NAME`.
-    pub id: String,
+    pub id: BinaryId,
     pub path: PathBuf,
 }
 
@@ -164,22 +216,22 @@ struct CargoOutput {
     status: String,
 }
 
-/// Builds every planned stage; `on_binary` hears of each test executable the moment cargo links
-/// it, so its tests can run while the rest still compiles.
+/// Builds every planned stage; `on_event` hears of each test executable the moment cargo links
+/// it, so its tests can run while the rest still compiles, and of each step.
 pub fn build(
     plan: &Plan,
     ws: &Workspace,
     opts: &CargoOptions,
-    on_binary: &dyn Fn(TestBinary),
+    on_event: &dyn Fn(Event),
 ) -> Result<BuildResult> {
     let report = |pkg: &str, unit: &Unit, path: &Path| {
         if let Some(id) = binary_id(unit) {
-            on_binary(TestBinary {
+            on_event(Event::Binary(TestBinary {
                 triple: unit.triple.clone().unwrap_or_else(|| plan.host.clone()),
                 package_id: pkg.to_owned(),
                 id,
                 path: path.to_owned(),
-            });
+            }));
         }
     };
     let mut result = BuildResult::default();
@@ -239,15 +291,11 @@ pub fn build(
             }
             let env: Vec<(String, String)> =
                 group.iter().flat_map(|t| t.cargo_env.clone()).collect();
-            shell::status(
-                "Building",
-                format!(
-                    "{} for {} ({} packages)",
-                    stage_verb(stage),
-                    names.join(", "),
-                    packages.len()
-                ),
-            );
+            on_event(Event::Started {
+                stage,
+                triples: names.clone(),
+                packages: packages.len(),
+            });
             let started = Instant::now();
             let out = run_cargo(opts, ws, stage, &names, &packages, &env, &report)?;
             if crate::process::interrupted() {
@@ -266,30 +314,28 @@ pub fn build(
                 &packages,
                 &env,
                 out,
+                on_event,
             )?;
             if stage == Level::BuildTests && !result.interrupted {
-                settle_build_rung(&mut result, ws, opts, &plan.host, &names, &packages, &env)?;
+                settle_build_rung(
+                    &mut result,
+                    ws,
+                    opts,
+                    &plan.host,
+                    &names,
+                    &packages,
+                    &env,
+                    on_event,
+                )?;
             }
-            shell::status(
-                "Built",
-                format!(
-                    "{} for {} in {:.1}s",
-                    stage_verb(stage),
-                    names.join(", "),
-                    started.elapsed().as_secs_f64()
-                ),
-            );
+            on_event(Event::Finished {
+                stage,
+                triples: names,
+                elapsed: started.elapsed(),
+            });
         }
     }
     Ok(result)
-}
-
-fn stage_verb(stage: Level) -> &'static str {
-    match stage {
-        Level::Check => "check",
-        Level::Build => "build",
-        _ => "build-tests",
-    }
 }
 
 /// Selected, non-excluded member ids for `triple`.
@@ -320,9 +366,12 @@ fn attribute_group(
     packages: &[String],
     env: &[(String, String)],
     out: CargoOutput,
+    on_event: &dyn Fn(Event),
 ) -> Result<()> {
     record_binaries(result, host, &out);
-    attribute_failures(result, ws, opts, stage, triples, packages, env, out)
+    attribute_failures(
+        result, ws, opts, stage, triples, packages, env, out, on_event,
+    )
 }
 
 /// The test executables cargo reported.
@@ -352,6 +401,7 @@ fn attribute_failures(
     packages: &[String],
     env: &[(String, String)],
     out: CargoOutput,
+    on_event: &dyn Fn(Event),
 ) -> Result<()> {
     let mut failing: BTreeMap<&String, Vec<String>> = BTreeMap::new();
     for triple in triples {
@@ -378,10 +428,10 @@ fn attribute_failures(
     for (triple, ids) in failing {
         let rerun;
         let source = if ambiguous {
-            shell::status(
-                "Attributing",
-                format!("{} failure(s) on {triple}", ids.len()),
-            );
+            on_event(Event::Attributing {
+                triple: triple.clone(),
+                failures: ids.len(),
+            });
             rerun = run_cargo(
                 opts,
                 ws,
@@ -425,6 +475,7 @@ fn settle_build_rung(
     triples: &[String],
     packages: &[String],
     env: &[(String, String)],
+    on_event: &dyn Fn(Event),
 ) -> Result<()> {
     let unsure: Vec<(String, String)> = triples
         .iter()
@@ -469,6 +520,7 @@ fn settle_build_rung(
         &ids,
         env,
         out,
+        on_event,
     )?;
     for (key, settled) in probe.packages {
         let pb = result
@@ -514,11 +566,11 @@ fn progress(
 }
 
 /// The test binary id of a unit that cargo built as a test executable.
-fn binary_id(unit: &Unit) -> Option<String> {
+fn binary_id(unit: &Unit) -> Option<BinaryId> {
     match unit.kind {
-        UnitKind::Lib => Some("lib".to_owned()),
-        UnitKind::Bin => Some(format!("bin/{}", unit.name)),
-        UnitKind::Test => Some(format!("test/{}", unit.name)),
+        UnitKind::Lib => Some(BinaryId::Lib),
+        UnitKind::Bin => Some(BinaryId::Bin(unit.name.clone())),
+        UnitKind::Test => Some(BinaryId::Test(unit.name.clone())),
         UnitKind::Other => None,
     }
 }
@@ -566,7 +618,7 @@ fn missing_units(
                 triple: (!t.proc_macro).then(|| triple.to_owned()),
             };
             (!artifacts.contains(&(pkg.id.clone(), unit.clone()))).then(|| {
-                let id = binary_id(&unit).unwrap_or_else(|| t.name.clone());
+                let id = binary_id(&unit).map_or_else(|| t.name.clone(), |id| id.to_string());
                 if unit.test {
                     format!("{id} (test)")
                 } else {
@@ -606,17 +658,23 @@ fn errors_for(
             continue;
         };
         let what = if direct_dev.contains(dep.as_str()) {
-            "dev-dependency"
+            DependencyKind::DevDependency
         } else {
-            "dependency"
+            DependencyKind::Dependency
         };
         let name = ws.display_name(&dep);
-        if ws.member(&dep).is_some() {
+        let blocker = Blocker {
+            package: ws.package_name(&dep).to_owned(),
+            kind: what,
+            member: ws.member(&dep).is_some(),
+        };
+        if blocker.member {
             errors.push(BuildError {
                 stage,
                 message: format!("blocked: workspace {what} `{name}` failed to compile"),
                 rendered: None,
                 host_unit: dep_errors.iter().any(|e| e.host_unit),
+                blocked_by: Some(blocker),
             });
         } else {
             errors.extend(dep_errors.iter().map(|e| BuildError {
@@ -624,6 +682,7 @@ fn errors_for(
                 message: format!("in {what} `{name}`: {}", e.message),
                 rendered: e.rendered.clone(),
                 host_unit: e.host_unit,
+                blocked_by: Some(blocker.clone()),
             }));
         }
     }
@@ -639,6 +698,7 @@ fn errors_for(
                     .to_owned(),
                 rendered: Some(block.clone()),
                 host_unit: false,
+                blocked_by: None,
             }
         }));
     }
@@ -652,6 +712,7 @@ fn errors_for(
             ),
             rendered: None,
             host_unit: false,
+            blocked_by: None,
         });
     }
     errors
@@ -813,6 +874,7 @@ fn parse_message(
                             | cargo_metadata::TargetKind::ProcMacro
                     )
                 }),
+                blocked_by: None,
             };
             let list = out.errors.entry(m.package_id.repr.clone()).or_default();
             if !list.contains(&error) {
@@ -874,6 +936,7 @@ fn parse_stderr(stderr: &str, ws: &Workspace, stage: Level, out: &mut CargoOutpu
                     message: format!("build script of `{spec}` failed"),
                     rendered: Some(block),
                     host_unit: false,
+                    blocked_by: None,
                 });
                 continue;
             }

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::build::BuildError;
+use crate::build::{Blocker, BuildError, DependencyKind};
 pub use crate::cause::Cause;
 use crate::discover::{Host, TargetCfg};
 use crate::error::Result;
 use crate::fixes::Fixer;
 use crate::level::Level;
 use crate::plan::Plan;
+use crate::run::FailureStatus;
 use crate::targets::{self, TargetInfo};
 
 /// A failure explained.
@@ -41,6 +42,8 @@ struct Facts {
 pub struct TestFailure<'a> {
     pub triple: &'a str,
     pub timed_out: bool,
+    /// How it ended, when known (a report from an older cargo-xtest has none).
+    pub status: Option<FailureStatus>,
     pub output: &'a str,
     /// Did the same test pass on the host target in this run?
     pub passed_on_host: bool,
@@ -298,12 +301,12 @@ impl Diagnoser {
                 ),
             );
         }
-        if let Some(dep) = e
-            .message
-            .strip_prefix("in dev-dependency `")
-            .and_then(|r| r.split('`').next())
+        if let Some(Blocker {
+            package: name,
+            kind: DependencyKind::DevDependency,
+            member: false,
+        }) = &e.blocked_by
         {
-            let name = dep.split(' ').next().unwrap_or(dep);
             let arch = self.facts(triple).cfg.arch;
             return d(
                 Cause::TestOnlyDependency,
@@ -343,33 +346,38 @@ impl Diagnoser {
             });
         }
         if facts.emulated
-            && let Some(l) = find(
-                text,
-                &["SIGILL", "Illegal instruction", "uncaught target signal 4"],
-            )
+            && let Some(l) = find(text, &["Illegal instruction", "uncaught target signal 4"])
         {
-            let cpu = facts.info.map(|i| i.qemu_cpu_full).unwrap_or("max");
-            let mut runner = facts
-                .runner
-                .clone()
-                .unwrap_or_else(|| vec![qemu.to_owned()]);
-            match runner.iter().position(|a| a == "-cpu") {
-                Some(i) if i + 1 < runner.len() => runner[i + 1] = cpu.to_owned(),
-                _ => {
-                    runner.insert(1.min(runner.len()), cpu.to_owned());
-                    runner.insert(1.min(runner.len()), "-cpu".to_owned());
-                }
-            }
-            return Some(Diagnosis {
-                cause: Cause::EmulatorIllegalInstruction,
-                evidence: l.trim().to_owned(),
-                fix: format!(
-                    "the emulated CPU lacks an instruction the code uses: {runner_var}=\"{}\" (or build for a CPU QEMU emulates)",
-                    runner.join(" ")
-                ),
-            });
+            return Some(self.illegal_instruction(triple, l.trim().to_owned()));
         }
         None
+    }
+
+    /// QEMU's CPU lacks an instruction the code uses: the runner with QEMU's fullest CPU.
+    fn illegal_instruction(&self, triple: &str, evidence: String) -> Diagnosis {
+        let facts = self.facts(triple);
+        let runner_var = targets::cargo_env_var(triple, "runner");
+        let qemu = facts.info.map(|i| i.qemu).unwrap_or("qemu-<arch>");
+        let cpu = facts.info.map(|i| i.qemu_cpu_full).unwrap_or("max");
+        let mut runner = facts
+            .runner
+            .clone()
+            .unwrap_or_else(|| vec![qemu.to_owned()]);
+        match runner.iter().position(|a| a == "-cpu") {
+            Some(i) if i + 1 < runner.len() => runner[i + 1] = cpu.to_owned(),
+            _ => {
+                runner.insert(1.min(runner.len()), cpu.to_owned());
+                runner.insert(1.min(runner.len()), "-cpu".to_owned());
+            }
+        }
+        Diagnosis {
+            cause: Cause::EmulatorIllegalInstruction,
+            evidence,
+            fix: format!(
+                "the emulated CPU lacks an instruction the code uses: {runner_var}=\"{}\" (or build for a CPU QEMU emulates)",
+                runner.join(" ")
+            ),
+        }
     }
 
     /// Explains a failed or timed-out test.
@@ -383,6 +391,22 @@ impl Diagnoser {
                     t.triple
                 ),
             };
+        }
+        if self.facts(t.triple).emulated
+            && t.status
+                == Some(FailureStatus::Signaled {
+                    signal: libc::SIGILL,
+                })
+        {
+            // QEMU ends itself with the guest's signal; its own line says so, if it printed one.
+            let evidence = find(
+                t.output,
+                &["uncaught target signal 4", "Illegal instruction", "SIGILL"],
+            )
+            .unwrap_or("killed by SIGILL")
+            .trim()
+            .to_owned();
+            return self.illegal_instruction(t.triple, evidence);
         }
         if let Some(d) = self.emulator_problem(t.triple, t.output) {
             return d;
@@ -550,6 +574,7 @@ mod tests {
             message: message.into(),
             rendered: Some(rendered.into()),
             host_unit: false,
+            blocked_by: None,
         }
     }
 
@@ -635,6 +660,7 @@ mod tests {
         let t = TestFailure {
             triple: S,
             timed_out: false,
+            status: Some(FailureStatus::Failed),
             output: "thread 'x' panicked at src/lib.rs:1:1:\nboom",
             passed_on_host: false,
         };
@@ -647,6 +673,7 @@ mod tests {
         let t = TestFailure {
             triple: S,
             timed_out: false,
+            status: Some(FailureStatus::Failed),
             output: "thread 'x' panicked at src/lib.rs:51:9:\nassertion `left == right` failed",
             passed_on_host: true,
         };
@@ -664,7 +691,10 @@ mod tests {
         let t = TestFailure {
             triple: S,
             timed_out: false,
-            output: "the test binary ended (killed by signal 4 (SIGILL)) while this test was running",
+            status: Some(FailureStatus::Signaled {
+                signal: libc::SIGILL,
+            }),
+            output: "the test binary ended (killed by signal 4 (SIGILL)) while this test was running\nqemu: uncaught target signal 4 (Illegal instruction) - core dumped",
             passed_on_host: true,
         };
         let dx = d.test_failure(&t);

@@ -20,11 +20,11 @@ pub mod fixes;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ids;
 pub mod level;
 pub mod plan;
 pub mod policy;
 pub mod process;
-pub mod progress;
 pub mod report;
 pub mod run;
 pub mod session;
@@ -261,7 +261,7 @@ fn execute(cli: &Xtest) -> Result<i32> {
         config_env: discovery.config_env.clone(),
         full_output: args.tests.full_output.clone(),
     };
-    progress::init(
+    let live = report::live::Live::start(
         &plan
             .targets
             .iter()
@@ -274,20 +274,24 @@ fn execute(cli: &Xtest) -> Result<i32> {
         let ws = &discovery.workspace;
         let plan = &plan;
         let cargo = &cargo;
+        let live = &live;
         let builder = scope.spawn(move || {
-            let on_binary = |b: build::TestBinary| {
-                let _ = tx.send(run::BuildEvent::Binary(b));
+            let on_event = |e: build::Event| {
+                live.build(&e);
+                if let build::Event::Binary(b) = e {
+                    let _ = tx.send(run::BuildEvent::Binary(b));
+                }
             };
-            let built = build::build(plan, ws, cargo, &on_binary);
+            let built = build::build(plan, ws, cargo, &on_event);
             if let Ok(b) = &built {
                 let _ = tx.send(run::BuildEvent::Finished(Box::new(b.clone())));
             }
             built
         });
-        let ran = run::run(plan, ws, &run_options, rx);
+        let ran = run::run(plan, ws, &run_options, rx, &|e| live.run(&e));
         (builder.join().expect("build thread"), ran)
     });
-    progress::finish();
+    live.finish();
     let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
@@ -411,7 +415,8 @@ fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
             why.join("; ")
         )));
     }
-    let built = build::build(&plan, &discovery.workspace, &cargo, &|_| {})?;
+    let live = report::live::Live::plain();
+    let built = build::build(&plan, &discovery.workspace, &cargo, &|e| live.build(&e))?;
     let manifest = archive::create(
         &plan,
         &discovery.workspace,
@@ -548,6 +553,7 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     }
     let _ = tx.send(run::BuildEvent::Finished(Box::new(built.clone())));
     drop(tx);
+    let live = report::live::Live::start(std::slice::from_ref(&triple));
     let ran = run::run(
         &plan,
         &workspace,
@@ -570,7 +576,9 @@ fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             full_output: args.tests.full_output.clone(),
         },
         rx,
+        &|e| live.run(&e),
     );
+    live.finish();
     let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
     let report = report::Report::assemble(&plan, &workspace, &built, &ran, &diagnoser);
     finish(&report, &args.out)

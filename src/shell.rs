@@ -1,5 +1,6 @@
-//! Status output on stderr in cargo's style (`   Building …`, `warning: …`), honouring `--color`.
-//! The final report goes to stdout through `report`; everything here is progress.
+//! Status lines on stderr in cargo's style (`   Building …`, `warning: …`), honouring `--color`.
+//! The commands print theirs here; during a verification the live reporter
+//! (`report::live`) formats its lines with the same functions and prints them above its display.
 
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};
@@ -12,25 +13,26 @@ const WARN: Style = AnsiColor::Yellow
     .effects(anstyle::Effects::BOLD);
 const ERROR: Style = AnsiColor::Red.on_default().effects(anstyle::Effects::BOLD);
 
-/// Prints above the live progress display when there is one.
-fn line(text: String) {
-    if !crate::progress::println(&text) {
-        eprintln!("{text}");
-    }
-}
-
 /// `   Building message`, with the verb right-aligned to 12 columns like cargo.
-pub fn status(verb: &str, message: impl std::fmt::Display) {
-    line(format!("{STATUS}{verb:>12}{STATUS:#} {message}"));
+pub fn status_line(verb: &str, message: impl std::fmt::Display) -> String {
+    format!("{STATUS}{verb:>12}{STATUS:#} {message}")
 }
 
 /// A status line in red for failures (`FAILED`, `TIMEOUT`).
-pub fn status_bad(verb: &str, message: impl std::fmt::Display) {
-    line(format!("{ERROR}{verb:>12}{ERROR:#} {message}"));
+pub fn bad_line(verb: &str, message: impl std::fmt::Display) -> String {
+    format!("{ERROR}{verb:>12}{ERROR:#} {message}")
+}
+
+pub fn warn_line(message: impl std::fmt::Display) -> String {
+    format!("{WARN}warning{WARN:#}: {message}")
+}
+
+pub fn status(verb: &str, message: impl std::fmt::Display) {
+    eprintln!("{}", status_line(verb, message));
 }
 
 pub fn warn(message: impl std::fmt::Display) {
-    line(format!("{WARN}warning{WARN:#}: {message}"));
+    eprintln!("{}", warn_line(message));
 }
 
 pub fn error(message: impl std::fmt::Display) {

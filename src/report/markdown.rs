@@ -40,13 +40,12 @@ pub fn render(report: &Report) -> String {
     for name in terminal::package_names(report) {
         let _ = write!(md, "| {} |", text(name));
         for t in &report.targets {
-            let (text, _) = terminal::cell(t, t.packages.iter().find(|p| p.name == name));
-            let mark = if text.starts_with("FAIL") {
-                "❌ "
-            } else if text.starts_with("ok") {
-                "✅ "
-            } else {
-                ""
+            let package = t.packages.iter().find(|p| p.name == name);
+            let (text, _) = terminal::cell(t, package);
+            let mark = match package.map(|p| p.outcome) {
+                Some(PackageOutcome::Failed) => "❌ ",
+                Some(PackageOutcome::Passed) => "✅ ",
+                _ => "",
             };
             let _ = write!(md, " {mark}{text} |");
         }

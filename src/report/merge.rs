@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use super::{PackageOutcome, Report, SCHEMA, TestReport};
 use crate::error::{Error, Result};
+use crate::ids::TestKey;
 use crate::run::TestOutcome;
 
 /// Reads a report written by `--report`.
@@ -116,7 +117,7 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
         problems: Vec::new(),
     };
     // (triple, package, binary, test) -> (index into merged, input it came from)
-    let mut seen: BTreeMap<(String, String, String, String), String> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, TestKey), String> = BTreeMap::new();
     for (path, r) in inputs {
         let from = name(&path);
         for t in r.targets {
@@ -169,12 +170,7 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
                     }
                 }
                 for x in p.tests {
-                    let key = (
-                        t.triple.clone(),
-                        p.name.clone(),
-                        x.binary.clone(),
-                        x.name.clone(),
-                    );
+                    let key = (t.triple.clone(), x.key(&p.name));
                     match seen.get(&key) {
                         None => {
                             seen.insert(key, from.clone());

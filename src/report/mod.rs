@@ -3,6 +3,7 @@
 //! ([`terminal`]) and decides the exit code.
 
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod merge;
 pub mod terminal;
@@ -12,13 +13,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{BinaryId, TestKey};
+
 use crate::build::{BuildError, BuildResult};
 use crate::diagnose::{Diagnoser, Diagnosis, TestFailure};
 use crate::discover::Workspace;
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::level::Level;
 use crate::plan::{Downgrade, Plan};
-use crate::run::{Partition, RunResult, TestOutcome};
+use crate::run::{FailureStatus, Partition, RunResult, TestOutcome};
 
 pub const SCHEMA: &str = "cargo-xtest/report-v1";
 
@@ -81,11 +84,11 @@ pub struct PackageReport {
     pub tests: Vec<TestReport>,
     /// Test binaries not run (fail-fast or interrupt).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub not_run: Vec<String>,
+    pub not_run: Vec<BinaryId>,
     /// The test executables built for it (binary id → path): the very files `cargo test`
     /// would build and run for the same flags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub executables: BTreeMap<String, std::path::PathBuf>,
+    pub executables: BTreeMap<BinaryId, std::path::PathBuf>,
 }
 
 /// A compile or test-start error with its diagnosis.
@@ -100,7 +103,7 @@ pub struct ErrorReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     pub name: String,
-    pub binary: String,
+    pub binary: BinaryId,
     pub outcome: TestOutcome,
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +114,9 @@ pub struct TestReport {
     /// With `--full-output`: the file holding its process's complete output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_file: Option<PathBuf>,
+    /// How a failed or timed-out test ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<FailureStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Replayed from the test-result cache, not run in this invocation.
@@ -125,6 +131,17 @@ pub struct TestReport {
     /// Set on failed and timed-out tests.
     #[serde(flatten)]
     pub diagnosis: Option<Diagnosis>,
+}
+
+impl TestReport {
+    /// How a report names this test within its target.
+    pub fn key(&self, package: &str) -> TestKey {
+        TestKey {
+            package: package.to_owned(),
+            binary: self.binary.clone(),
+            test: self.name.clone(),
+        }
+    }
 }
 
 impl Report {
@@ -212,7 +229,7 @@ impl Report {
     /// architecture assumption says so instead of claiming a cause.
     fn diagnose_tests(&mut self, diagnoser: &Diagnoser) {
         let has_host = self.targets.iter().any(|t| t.triple == self.host);
-        let passed_on_host: std::collections::BTreeSet<(String, String, String)> = self
+        let passed_on_host: std::collections::BTreeSet<TestKey> = self
             .targets
             .iter()
             .filter(|t| t.triple == self.host)
@@ -221,7 +238,7 @@ impl Report {
                 p.tests
                     .iter()
                     .filter(|x| x.outcome == TestOutcome::Passed)
-                    .map(|x| (p.name.clone(), x.binary.clone(), x.name.clone()))
+                    .map(|x| x.key(&p.name))
             })
             .collect();
         for t in &mut self.targets {
@@ -230,10 +247,11 @@ impl Report {
                     if !matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut) {
                         continue;
                     }
-                    let key = (p.name.clone(), x.binary.clone(), x.name.clone());
+                    let key = x.key(&p.name);
                     let mut d = diagnoser.test_failure(&TestFailure {
                         triple: &t.triple,
                         timed_out: x.outcome == TestOutcome::TimedOut,
+                        status: x.status,
                         output: x.output.as_deref().unwrap_or(""),
                         passed_on_host: passed_on_host.contains(&key),
                     });
@@ -302,18 +320,10 @@ impl Report {
     pub fn printable(&self) -> Report {
         fn walk(v: &mut serde_json::Value, multiline: bool) {
             match v {
-                serde_json::Value::String(s)
-                    if s.chars()
-                        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t'))) =>
-                {
-                    *s = s
-                        .chars()
-                        .map(|c| match c {
-                            '\n' | '\t' if multiline => c.to_string(),
-                            c if c.is_control() => c.escape_unicode().to_string(),
-                            c => c.to_string(),
-                        })
-                        .collect();
+                serde_json::Value::String(s) => {
+                    if let std::borrow::Cow::Owned(shown) = printable(s, multiline) {
+                        *s = shown;
+                    }
                 }
                 serde_json::Value::Array(items) => {
                     items.iter_mut().for_each(|i| walk(i, multiline))
@@ -341,6 +351,27 @@ impl Report {
     }
 }
 
+/// `s` with its control characters written out (`\u{1b}`), line breaks and tabs kept when
+/// `multiline`: text from outside shown on a terminal or in Markdown can then not move the
+/// cursor, recolour, retitle or start a new line.
+pub fn printable(s: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+    let obeyed = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\t'));
+    if !s.chars().any(obeyed) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if obeyed(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 fn package_report(
     name: String,
     triple: &str,
@@ -354,11 +385,11 @@ fn package_report(
     let mut failed_stage = built.and_then(|b| b.failed);
     let mut level = built.map(|b| b.reached).unwrap_or(Level::None);
     let mut tests = Vec::new();
-    let not_run: Vec<String> = run
+    let not_run: Vec<BinaryId> = run
         .not_run
         .iter()
-        .filter(|(t, p, _)| t == triple && p == id)
-        .map(|(_, _, b)| b.clone())
+        .filter(|k| k.triple == triple && k.package_id == id)
+        .map(|k| k.binary.clone())
         .collect();
     let mut ran_everything = not_run.is_empty();
     for r in run
@@ -373,6 +404,7 @@ fn package_report(
                 message: e.lines().next().unwrap_or_default().to_owned(),
                 rendered: Some(e.clone()),
                 host_unit: false,
+                blocked_by: None,
             });
             ran_everything = false;
         }
@@ -388,6 +420,7 @@ fn package_report(
                 output: t.output.clone(),
                 output_bytes: t.output_bytes,
                 output_file: t.output_file.clone(),
+                status: t.status,
                 reason: t.reason.clone(),
                 cached: t.cached,
                 flaky: t.flaky,

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{PackageOutcome, PackageReport, Report, TargetReport};
+use crate::ids::TestKey;
 use crate::level::Level;
 use crate::run::TestOutcome;
 
@@ -370,11 +371,11 @@ fn differential(out: &mut String, report: &Report) {
     let Some(host) = report.targets.iter().find(|t| t.triple == report.host) else {
         return;
     };
-    let outcome = |t: &TargetReport, pkg: &str, bin: &str, name: &str| {
+    let outcome = |t: &TargetReport, key: &TestKey| {
         t.packages
             .iter()
-            .find(|p| p.name == pkg)
-            .and_then(|p| p.tests.iter().find(|x| x.binary == bin && x.name == name))
+            .find(|p| p.name == key.package)
+            .and_then(|p| p.tests.iter().find(|x| x.key(&p.name) == *key))
             .map(|x| x.outcome)
     };
     let mut rows = Vec::new();
@@ -383,13 +384,13 @@ fn differential(out: &mut String, report: &Report) {
             let cells: Vec<Option<TestOutcome>> = report
                 .targets
                 .iter()
-                .map(|t| outcome(t, &p.name, &x.binary, &x.name))
+                .map(|t| outcome(t, &x.key(&p.name)))
                 .collect();
             if cells
                 .iter()
                 .any(|c| matches!(c, Some(TestOutcome::Failed | TestOutcome::TimedOut)))
             {
-                rows.push((format!("{} {} {}", p.name, x.binary, x.name), cells));
+                rows.push((x.key(&p.name).to_string(), cells));
             }
         }
     }

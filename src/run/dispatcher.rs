@@ -4,8 +4,8 @@
 //! by expected time, the longest queued first), and the shards' results gathered into one result
 //! per binary. Doctests start once the
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
-//! interrupts stop new work; work never started is reported as not run. Prints progress as
-//! events arrive; never spawns processes itself.
+//! interrupts stop new work; work never started is reported as not run. Tells what happens as
+//! [`Event`]s (it never prints) and never spawns processes itself.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
@@ -17,14 +17,14 @@ use super::cache::Cache;
 use super::executor::{self, Batch, Prepared};
 use super::history::History;
 use super::{
-    BinaryJob, BinaryRun, BuildEvent, DoctestJob, ExecEvent, RunOptions, RunResult, TestOutcome,
+    BinaryJob, BinaryRun, BuildEvent, DoctestJob, Event, ExecEvent, RunOptions, RunResult,
     TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
 use crate::discover::Workspace;
+use crate::ids::{BinaryId, BinaryKey};
 use crate::level::Level;
 use crate::plan::Plan;
-use crate::shell;
 
 #[derive(Debug)]
 enum Task {
@@ -107,6 +107,8 @@ struct Binary {
     key: Option<String>,
     pending: usize,
     interrupted: bool,
+    /// Its result has been handed on.
+    done: bool,
 }
 
 pub fn run(
@@ -114,6 +116,7 @@ pub fn run(
     ws: &Workspace,
     opts: &RunOptions,
     builds: Receiver<BuildEvent>,
+    on_event: &dyn Fn(Event),
 ) -> RunResult {
     let cache = Cache::open(&ws.target_dir, opts.cache);
     let history = History::open(&ws.target_dir);
@@ -161,6 +164,7 @@ pub fn run(
             build_done: false,
             stopped: false,
             result: &mut result,
+            on_event,
         };
         d.main_loop(&rx);
     });
@@ -252,12 +256,13 @@ struct Dispatcher<'a> {
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
     binaries: Vec<Binary>,
-    seen: BTreeSet<(String, String, String)>,
+    seen: BTreeSet<BinaryKey>,
     /// Tasks queued or running whose result has not been handled yet.
     outstanding: usize,
     build_done: bool,
     stopped: bool,
     result: &'a mut RunResult,
+    on_event: &'a dyn Fn(Event),
 }
 
 impl Dispatcher<'_> {
@@ -323,17 +328,19 @@ impl Dispatcher<'_> {
     fn record_not_run(&mut self, task: &Task) {
         match task {
             Task::Prepare(i) | Task::Shard(i, _, _) => {
-                let j = &self.binaries[*i].job;
-                let entry = (j.triple.clone(), j.package_id.clone(), j.binary.clone());
+                let entry = self.binaries[*i].job.key();
                 if !self.result.not_run.contains(&entry) {
                     self.result.not_run.push(entry);
                 }
             }
-            Task::Doctest(d) => self.result.not_run.extend(
-                d.packages
-                    .iter()
-                    .map(|(id, _, _)| (d.triple.clone(), id.clone(), "doc".to_owned())),
-            ),
+            Task::Doctest(d) => self
+                .result
+                .not_run
+                .extend(d.packages.iter().map(|(id, _, _)| BinaryKey {
+                    triple: d.triple.clone(),
+                    package_id: id.clone(),
+                    binary: BinaryId::Doc,
+                })),
         }
     }
 
@@ -349,46 +356,25 @@ impl Dispatcher<'_> {
                 package,
                 binary,
                 result,
-            }) => {
-                crate::progress::update(&triple, |c| {
-                    if result.failed() {
-                        c.failed += 1;
-                    } else if result.outcome == TestOutcome::Passed {
-                        c.passed += 1;
-                    }
-                });
-                if result.failed() {
-                    let verb = if result.outcome == TestOutcome::TimedOut {
-                        "TIMEOUT"
-                    } else {
-                        "FAILED"
-                    };
-                    shell::status_bad(
-                        verb,
-                        format!(
-                            "{triple} {} {binary} {}",
-                            self.ws.package_name(&package),
-                            result.name
-                        ),
-                    );
-                } else if result.flaky {
-                    shell::warn(format!(
-                        "{triple} {binary} {} is flaky: passed on attempt {}",
-                        result.name, result.attempts
-                    ));
-                }
-            }
+            }) => (self.on_event)(Event::TestFinished {
+                triple,
+                package: self.ws.package_name(&package).to_owned(),
+                binary,
+                result,
+            }),
             Message::Exec(ExecEvent::Slow {
                 triple,
+                package,
                 binary,
                 name,
                 elapsed,
-            }) => {
-                shell::warn(format!(
-                    "{triple} {binary} {name} has been running for over {:.0}s",
-                    elapsed.as_secs_f64()
-                ));
-            }
+            }) => (self.on_event)(Event::Slow {
+                triple,
+                package: self.ws.package_name(&package).to_owned(),
+                binary,
+                test: name,
+                elapsed,
+            }),
             Message::Prepared(i, p) => {
                 self.outstanding -= 1;
                 self.prepared(i, p);
@@ -435,10 +421,11 @@ impl Dispatcher<'_> {
             return;
         };
         let Some(runner) = &target.runner else { return };
-        if !self
-            .seen
-            .insert((b.triple.clone(), b.package_id.clone(), b.id.clone()))
-        {
+        if !self.seen.insert(BinaryKey {
+            triple: b.triple.clone(),
+            package_id: b.package_id.clone(),
+            binary: b.id.clone(),
+        }) {
             return;
         }
         let Some(pkg) = self.ws.member(&b.package_id) else {
@@ -456,7 +443,7 @@ impl Dispatcher<'_> {
             .map(|(k, v)| (k, v.into()))
             .collect();
         env.push(("CARGO".to_owned(), self.opts.cargo.cargo.clone().into()));
-        if b.id.starts_with("test/") {
+        if b.id.is_integration_test() {
             for bin in pkg.bins() {
                 env.push((format!("CARGO_BIN_EXE_{bin}"), profile_dir.join(bin).into()));
             }
@@ -488,13 +475,16 @@ impl Dispatcher<'_> {
             skips: target.skips.clone(),
         };
         self.shared.lock().expect("jobs").push(job.clone());
-        crate::progress::update(&job.triple, |c| c.built += 1);
+        (self.on_event)(Event::Queued {
+            triple: job.triple.clone(),
+        });
         self.binaries.push(Binary {
-            run: BinaryRun::new(&job.triple, &job.package_id, &job.binary),
+            run: BinaryRun::new(&job.triple, &job.package_id, job.binary.clone()),
             job,
             key: None,
             pending: 1,
             interrupted: false,
+            done: false,
         });
         self.push(Task::Prepare(self.binaries.len() - 1));
     }
@@ -509,9 +499,7 @@ impl Dispatcher<'_> {
         let to_run = p.to_run;
         if !to_run.is_empty() && b.run.error.is_none() && !b.interrupted {
             let job = &self.binaries[i].job;
-            let history = self
-                .history
-                .expected(&job.triple, &job.package_id, &job.binary);
+            let history = self.history.expected(&job.key());
             let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
             self.binaries[i].pending += batches.len();
             // The queue hands out the longest work first, whichever binary it belongs to.
@@ -524,35 +512,27 @@ impl Dispatcher<'_> {
 
     fn maybe_finish(&mut self, i: usize) {
         let b = &mut self.binaries[i];
-        if b.pending > 0 || b.job.binary.is_empty() {
+        if b.pending > 0 || b.done {
             return;
         }
-        let run = std::mem::replace(&mut b.run, BinaryRun::new("", "", ""));
-        b.job.binary.clear();
+        b.done = true;
+        let fresh = BinaryRun::new(&b.run.triple, &b.run.package_id, b.run.binary.clone());
+        let run = std::mem::replace(&mut b.run, fresh);
         let complete =
-            !b.interrupted
-                && run.error.is_none()
-                && !self.result.not_run.iter().any(|(t, p, bin)| {
-                    *t == run.triple && *p == run.package_id && *bin == run.binary
-                });
+            !b.interrupted && run.error.is_none() && !self.result.not_run.contains(&run.key());
         if let Some(key) = b.key.as_deref().filter(|_| complete) {
             self.cache.store(key, &run.tests);
         }
-        self.history
-            .record(&run.triple, &run.package_id, &run.binary, &run.tests);
+        self.history.record(&run.key(), &run.tests);
         self.finished(run);
     }
 
     fn finished(&mut self, mut run: BinaryRun) {
         run.tests.sort_by(|a, b| a.name.cmp(&b.name));
-        crate::progress::update(&run.triple, |c| {
-            c.finished += 1;
-            for t in run.tests.iter().filter(|t| t.cached) {
-                c.cached += 1;
-                c.passed += usize::from(t.outcome == TestOutcome::Passed);
-            }
+        (self.on_event)(Event::BinaryFinished {
+            package: self.ws.package_name(&run.package_id).to_owned(),
+            run: run.clone(),
         });
-        report_binary(&run, self.ws);
         let stop = self.opts.fail_fast && run.failed() && !self.stopped;
         self.result.runs.push(run);
         if stop {
@@ -588,7 +568,7 @@ impl Dispatcher<'_> {
                 if self
                     .opts
                     .partition
-                    .is_some_and(|part| !part.owns(&p.name, "doc", ""))
+                    .is_some_and(|part| !part.owns(&p.name, &BinaryId::Doc, ""))
                 {
                     continue;
                 }
@@ -605,7 +585,7 @@ impl Dispatcher<'_> {
                 );
                 match self.cache.load(&key) {
                     Some(entries) if entries.iter().all(|e| e.outcome.is_some()) => {
-                        let mut run = BinaryRun::new(&target.triple, id, "doc");
+                        let mut run = BinaryRun::new(&target.triple, id, BinaryId::Doc);
                         run.tests = entries
                             .into_iter()
                             .map(|e| TestResult {
@@ -664,50 +644,6 @@ impl Dispatcher<'_> {
         }
         let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         self.cache.key(&refs)
-    }
-}
-
-fn report_binary(run: &BinaryRun, ws: &Workspace) {
-    let count = |o| run.tests.iter().filter(|t| t.outcome == o).count();
-    let (passed, failed, ignored, timed_out) = (
-        count(TestOutcome::Passed),
-        count(TestOutcome::Failed),
-        count(TestOutcome::Ignored),
-        count(TestOutcome::TimedOut),
-    );
-    let cached = run.tests.iter().filter(|t| t.cached).count();
-    let ms: u128 = run
-        .tests
-        .iter()
-        .filter(|t| !t.cached)
-        .map(|t| t.duration.as_millis())
-        .sum();
-    let what = format!(
-        "{} {} {}: {passed} passed, {failed} failed, {ignored} ignored{}{} ({:.2}s)",
-        run.triple,
-        ws.package_name(&run.package_id),
-        run.binary,
-        if timed_out > 0 {
-            format!(", {timed_out} timed out")
-        } else {
-            String::new()
-        },
-        if cached > 0 {
-            format!(", {cached} cached")
-        } else {
-            String::new()
-        },
-        ms as f64 / 1000.0
-    );
-    if let Some(e) = &run.error {
-        shell::status_bad(
-            "ERROR",
-            format!("{what}: {}", e.lines().next().unwrap_or_default()),
-        );
-    } else if failed + timed_out > 0 {
-        shell::status_bad("Tested", what);
-    } else {
-        shell::status("Tested", what);
     }
 }
 

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
-    BinaryJob, BinaryRun, DoctestJob, ExecEvent, Partition, RunOptions, TestOutcome, TestResult,
+    BinaryJob, BinaryRun, DoctestJob, ExecEvent, FailureStatus, Partition, RunOptions, TestOutcome,
+    TestResult,
 };
 use crate::capture::Capture;
+use crate::ids::BinaryId;
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
 /// How long listing a binary's tests may take.
@@ -113,6 +115,8 @@ struct Attempt {
     /// Everything it wrote, for people: stdout, then stderr.
     output: String,
     status: String,
+    /// The exit code, or the signal that killed it.
+    exit: Result<i32, Option<i32>>,
     success: bool,
     clean_exit: bool,
     interrupted: bool,
@@ -237,6 +241,10 @@ fn supervise(
         success: status.success(),
         clean_exit: status.code().is_some_and(|c| c == 0 || c == 101),
         status: describe_status(status),
+        exit: status.code().ok_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal()
+        }),
         interrupted: was_interrupted,
     })
 }
@@ -265,6 +273,7 @@ fn result_of(name: &str, raw: &RawOutcome, duration: Duration, parser: &Parser) 
         },
         output,
         reason,
+        status: (outcome == TestOutcome::Failed).then_some(FailureStatus::Failed),
         ..TestResult::new(name.to_owned(), outcome, duration)
     }
 }
@@ -519,13 +528,19 @@ fn attempt_all(
             if let Event::Slow { name, elapsed } = e {
                 let _ = events.send(ExecEvent::Slow {
                     triple: job.triple.clone(),
-                    binary: format!("{} {}", job.package_name, job.binary),
+                    package: job.package_id.clone(),
+                    binary: job.binary.clone(),
                     name: name.clone(),
                     elapsed: *elapsed,
                 });
             }
         };
-        let log = Log::open(opts, &job.triple, &job.package_name, &job.binary);
+        let log = Log::open(
+            opts,
+            &job.triple,
+            &job.package_name,
+            &job.binary.to_string(),
+        );
         let attempt = match supervise(&mut runner_command(job, &args), watch, false, log, on_event)
         {
             Ok(a) => a,
@@ -545,9 +560,10 @@ fn attempt_all(
             return batch;
         }
         if let Some((name, duration, timed_out)) = &attempt.cut_short {
-            let (outcome, what) = if *timed_out {
+            let (outcome, status, what) = if *timed_out {
                 (
                     TestOutcome::TimedOut,
+                    FailureStatus::TimedOut,
                     format!(
                         "timed out after {:.1}s (--test-timeout); the test binary and everything it started were killed",
                         duration.as_secs_f64()
@@ -556,6 +572,12 @@ fn attempt_all(
             } else {
                 (
                     TestOutcome::Failed,
+                    match attempt.exit {
+                        Ok(code) => FailureStatus::Exited { code },
+                        Err(signal) => FailureStatus::Signaled {
+                            signal: signal.unwrap_or(0),
+                        },
+                    },
                     format!(
                         "the test binary ended ({}) while this test was running",
                         attempt.status
@@ -567,6 +589,7 @@ fn attempt_all(
                 TestResult {
                     output: Some(format!("{what}\n{}", tail(&attempt.output))),
                     output_bytes: Some(attempt.total_bytes),
+                    status: Some(status),
                     ..TestResult::new(name.clone(), outcome, *duration)
                 },
             );
@@ -661,11 +684,11 @@ pub fn run_doctests(
             let _ = events.send(ExecEvent::TestFinished {
                 triple: job.triple.clone(),
                 package: id.clone(),
-                binary: "doc".to_owned(),
+                binary: BinaryId::Doc,
                 result: result.clone(),
             });
             runs.entry(id.clone())
-                .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
                 .tests
                 .push(result);
         }
@@ -687,7 +710,7 @@ pub fn run_doctests(
             }
             if let (Some(idle), Some(id)) = (a.idle_killed, &current) {
                 runs.entry(id.clone())
-                    .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                    .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
                     .error = Some(format!(
                     "doctests timed out: none finished for {:.1}s (--test-timeout); cargo, rustdoc and the doctests were killed: {}",
                     idle.as_secs_f64(),
@@ -701,7 +724,7 @@ pub fn run_doctests(
                     .filter(|(id, _, _)| !suites.contains(id))
                 {
                     runs.entry(id.clone())
-                        .or_insert_with(|| BinaryRun::new(&job.triple, id, "doc"))
+                        .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
                         .error = Some(format!(
                         "doctests did not run (cargo test --doc: {}): {}",
                         a.status,
@@ -712,7 +735,7 @@ pub fn run_doctests(
         }
         Err(e) => {
             for (id, _, _) in &job.packages {
-                let mut run = BinaryRun::new(&job.triple, id, "doc");
+                let mut run = BinaryRun::new(&job.triple, id, BinaryId::Doc);
                 run.error = Some(format!("cannot run cargo test --doc: {e}"));
                 runs.insert(id.clone(), run);
             }

@@ -5,6 +5,7 @@
 //! file is an empty history. Durations never decide an outcome, only the order and grouping of
 //! work, so the history is kept even with `--no-cache`.
 
+use crate::ids::BinaryKey;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,8 +21,8 @@ pub struct History {
     map: Mutex<Durations>,
 }
 
-fn key(triple: &str, package: &str, binary: &str) -> String {
-    format!("{triple} {package} {binary}")
+fn key(binary: &BinaryKey) -> String {
+    format!("{} {} {}", binary.triple, binary.package_id, binary.binary)
 }
 
 impl History {
@@ -38,16 +39,11 @@ impl History {
     }
 
     /// What each test of a binary took last time (empty when it never ran here).
-    pub fn expected(
-        &self,
-        triple: &str,
-        package: &str,
-        binary: &str,
-    ) -> BTreeMap<String, Duration> {
+    pub fn expected(&self, binary: &BinaryKey) -> BTreeMap<String, Duration> {
         self.map
             .lock()
             .expect("history")
-            .get(&key(triple, package, binary))
+            .get(&key(binary))
             .map(|tests| {
                 tests
                     .iter()
@@ -58,9 +54,9 @@ impl History {
     }
 
     /// Remembers the durations of the tests that ran (not those replayed from the cache).
-    pub fn record(&self, triple: &str, package: &str, binary: &str, tests: &[TestResult]) {
+    pub fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
         let mut map = self.map.lock().expect("history");
-        let entry = map.entry(key(triple, package, binary)).or_default();
+        let entry = map.entry(key(binary)).or_default();
         for t in tests.iter().filter(|t| {
             !t.cached
                 && matches!(

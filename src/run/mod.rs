@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{BuildResult, CargoOptions, TestBinary};
+use crate::ids::{BinaryId, BinaryKey};
 use crate::plan::RunnerSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,22 @@ pub struct TestResult {
     pub output_bytes: Option<u64>,
     /// The file holding its process's complete output (`--full-output`).
     pub output_file: Option<PathBuf>,
+    /// How a failed or timed-out test ended.
+    pub status: Option<FailureStatus>,
+}
+
+/// How a failed test ended, as data (its `output` says the same for people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum FailureStatus {
+    /// libtest ran it and reported it failed (a panic, a failed assertion).
+    Failed,
+    /// `--test-timeout` killed it with everything it started.
+    TimedOut,
+    /// Its process exited with `code` while it ran, before libtest could report it.
+    Exited { code: i32 },
+    /// Its process was killed by `signal` while it ran (SIGSEGV, SIGILL, SIGABRT…).
+    Signaled { signal: i32 },
 }
 
 impl TestResult {
@@ -68,6 +85,7 @@ impl TestResult {
             attempts: 1,
             output_bytes: None,
             output_file: None,
+            status: None,
         }
     }
 
@@ -81,18 +99,26 @@ impl TestResult {
 pub struct BinaryRun {
     pub triple: String,
     pub package_id: String,
-    pub binary: String,
+    pub binary: BinaryId,
     pub tests: Vec<TestResult>,
     /// Set when the binary could not be listed or run at all.
     pub error: Option<String>,
 }
 
 impl BinaryRun {
-    pub fn new(triple: &str, package_id: &str, binary: &str) -> Self {
+    pub fn key(&self) -> BinaryKey {
+        BinaryKey {
+            triple: self.triple.clone(),
+            package_id: self.package_id.clone(),
+            binary: self.binary.clone(),
+        }
+    }
+
+    pub fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
         BinaryRun {
             triple: triple.to_owned(),
             package_id: package_id.to_owned(),
-            binary: binary.to_owned(),
+            binary,
             tests: Vec::new(),
             error: None,
         }
@@ -108,7 +134,7 @@ impl BinaryRun {
 pub struct RunResult {
     pub runs: Vec<BinaryRun>,
     /// (triple, package id, binary) of work never started (fail-fast or interrupt).
-    pub not_run: Vec<(String, String, String)>,
+    pub not_run: Vec<BinaryKey>,
     pub interrupted: bool,
     pub partition: Option<Partition>,
 }
@@ -124,7 +150,7 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn owns(&self, package: &str, binary: &str, test: &str) -> bool {
+    pub fn owns(&self, package: &str, binary: &BinaryId, test: &str) -> bool {
         let hash = blake3::hash(format!("{package}\0{binary}\0{test}").as_bytes());
         let n = u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"));
         n % u64::from(self.count) == u64::from(self.index - 1)
@@ -179,7 +205,7 @@ pub struct BinaryJob {
     pub triple: String,
     pub package_id: String,
     pub package_name: String,
-    pub binary: String,
+    pub binary: BinaryId,
     pub path: PathBuf,
     pub cwd: PathBuf,
     /// What `cargo test` adds to a test's environment: `CARGO`, `CARGO_MANIFEST_DIR`,
@@ -189,6 +215,16 @@ pub struct BinaryJob {
     pub lib_path: Vec<PathBuf>,
     pub runner: RunnerSpec,
     pub skips: BTreeMap<String, String>,
+}
+
+impl BinaryJob {
+    pub fn key(&self) -> BinaryKey {
+        BinaryKey {
+            triple: self.triple.clone(),
+            package_id: self.package_id.clone(),
+            binary: self.binary.clone(),
+        }
+    }
 }
 
 /// The doctests of some packages on one target, run by `cargo test --doc`.
@@ -210,18 +246,49 @@ pub enum BuildEvent {
     Finished(Box<BuildResult>),
 }
 
+/// What the run stage tells as it goes; it never prints (the reporter renders these).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A test binary was linked and is queued to run.
+    Queued { triple: String },
+    /// A test ran to its end in this invocation (replayed ones come with their binary).
+    TestFinished {
+        triple: String,
+        /// The package's name.
+        package: String,
+        binary: BinaryId,
+        result: TestResult,
+    },
+    /// A test is still running after `--slow-after`.
+    Slow {
+        triple: String,
+        /// The package's name.
+        package: String,
+        binary: BinaryId,
+        test: String,
+        elapsed: Duration,
+    },
+    /// Every test of one binary (or one package's doctests) is done.
+    BinaryFinished {
+        /// The package's name.
+        package: String,
+        run: BinaryRun,
+    },
+}
+
 /// What the executor tells the dispatcher while a task runs.
 #[derive(Debug)]
 pub enum ExecEvent {
     TestFinished {
         triple: String,
         package: String,
-        binary: String,
+        binary: BinaryId,
         result: TestResult,
     },
     Slow {
         triple: String,
-        binary: String,
+        package: String,
+        binary: BinaryId,
         name: String,
         elapsed: Duration,
     },
@@ -243,7 +310,7 @@ mod tests {
         for i in 0..300 {
             let name = format!("tests::t{i}");
             let owners: Vec<usize> = (0..3)
-                .filter(|&k| parts[k].owns("pkg", "lib", &name))
+                .filter(|&k| parts[k].owns("pkg", &crate::ids::BinaryId::Lib, &name))
                 .collect();
             assert_eq!(owners.len(), 1, "{name}");
             sizes[owners[0]] += 1;

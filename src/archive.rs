@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::{BuildError, BuildResult, PackageBuild, TestBinary};
 use crate::discover::{Package, Workspace};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::level::Level;
 use crate::plan::Plan;
 
@@ -263,8 +263,7 @@ fn size(bytes: u64) -> String {
 /// the manifest's triple.
 pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
     let shown = archive.display();
-    let file = File::open(archive)
-        .map_err(|e| Error::bad_input(format!("cannot open archive {shown}: {e}")))?;
+    let file = File::open(archive).or_bad_input(|| format!("cannot open archive {shown}"))?;
     let not_ours =
         |e: std::io::Error| Error::bad_input(format!("{shown} is not a cargo-xtest archive: {e}"));
     let mut tar = tar::Archive::new(GzDecoder::new(file));
@@ -341,9 +340,9 @@ pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
         )));
     }
     let text = std::fs::read(&manifest_path)
-        .map_err(|e| Error::bad_input(format!("cannot read the manifest of {shown}: {e}")))?;
-    let manifest = parse_manifest(&text).map_err(|e| Error::bad_input(format!("{shown}: {e}")))?;
-    check_files(&manifest, dir).map_err(|e| Error::bad_input(format!("{shown}: {e}")))?;
+        .or_bad_input(|| format!("cannot read the manifest of {shown}"))?;
+    let manifest = parse_manifest(&text).or_bad_input(|| format!("{shown}"))?;
+    check_files(&manifest, dir).or_bad_input(|| format!("{shown}"))?;
     Ok(manifest)
 }
 

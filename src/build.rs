@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::capture::LineBuffer;
 use crate::discover::workspace::unit_kind;
 use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use crate::ids::BinaryId;
 use crate::level::Level;
 use crate::plan::Plan;
@@ -297,36 +297,26 @@ pub fn build(
                 packages: packages.len(),
             });
             let started = Instant::now();
-            let out = run_cargo(opts, ws, stage, &names, &packages, &env, &report)?;
+            let inv = Invocation {
+                ws,
+                opts,
+                host: &plan.host,
+                stage,
+                triples: &names,
+                packages: &packages,
+                env: &env,
+                on_event,
+            };
+            let out = run_cargo(&inv, &report)?;
             if crate::process::interrupted() {
                 // Cargo was stopped, not failing: what it linked is kept, nothing is blamed.
                 result.interrupted = true;
                 record_binaries(&mut result, &plan.host, &out);
                 return Ok(result);
             }
-            attribute_group(
-                &mut result,
-                ws,
-                opts,
-                &plan.host,
-                stage,
-                &names,
-                &packages,
-                &env,
-                out,
-                on_event,
-            )?;
+            attribute_group(&mut result, &inv, out)?;
             if stage == Level::BuildTests && !result.interrupted {
-                settle_build_rung(
-                    &mut result,
-                    ws,
-                    opts,
-                    &plan.host,
-                    &names,
-                    &packages,
-                    &env,
-                    on_event,
-                )?;
+                settle_build_rung(&mut result, &inv)?;
             }
             on_event(Event::Finished {
                 stage,
@@ -355,23 +345,23 @@ fn selected(plan: &Plan, ws: &Workspace, triple: &str) -> Vec<String> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn attribute_group(
-    result: &mut BuildResult,
-    ws: &Workspace,
-    opts: &CargoOptions,
-    host: &str,
+/// One cargo invocation's scope: the stage, the targets and packages, the environment. Running
+/// it and attributing its results read the same scope; a narrower re-run derives its own.
+#[derive(Clone, Copy)]
+struct Invocation<'a> {
+    ws: &'a Workspace,
+    opts: &'a CargoOptions,
+    host: &'a str,
     stage: Level,
-    triples: &[String],
-    packages: &[String],
-    env: &[(String, String)],
-    out: CargoOutput,
-    on_event: &dyn Fn(Event),
-) -> Result<()> {
-    record_binaries(result, host, &out);
-    attribute_failures(
-        result, ws, opts, stage, triples, packages, env, out, on_event,
-    )
+    triples: &'a [String],
+    packages: &'a [String],
+    env: &'a [(String, String)],
+    on_event: &'a dyn Fn(Event),
+}
+
+fn attribute_group(result: &mut BuildResult, inv: &Invocation, out: CargoOutput) -> Result<()> {
+    record_binaries(result, inv.host, &out);
+    attribute_failures(result, inv, out)
 }
 
 /// The test executables cargo reported.
@@ -391,18 +381,16 @@ fn record_binaries(result: &mut BuildResult, host: &str, out: &CargoOutput) {
 }
 
 /// What each package reached and, for those that failed, the errors that blocked them.
-#[allow(clippy::too_many_arguments)]
-fn attribute_failures(
-    result: &mut BuildResult,
-    ws: &Workspace,
-    opts: &CargoOptions,
-    stage: Level,
-    triples: &[String],
-    packages: &[String],
-    env: &[(String, String)],
-    out: CargoOutput,
-    on_event: &dyn Fn(Event),
-) -> Result<()> {
+fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutput) -> Result<()> {
+    let Invocation {
+        ws,
+        opts,
+        stage,
+        triples,
+        packages,
+        on_event,
+        ..
+    } = *inv;
     let mut failing: BTreeMap<&String, Vec<String>> = BTreeMap::new();
     for triple in triples {
         for id in packages {
@@ -433,12 +421,11 @@ fn attribute_failures(
                 failures: ids.len(),
             });
             rerun = run_cargo(
-                opts,
-                ws,
-                stage,
-                std::slice::from_ref(triple),
-                &ids,
-                env,
+                &Invocation {
+                    triples: std::slice::from_ref(triple),
+                    packages: &ids,
+                    ..*inv
+                },
                 &|_, _, _| {},
             )?;
             &rerun
@@ -466,17 +453,14 @@ fn attribute_failures(
 /// `cargo build` of just them (the `dev` profile, as `cargo build`) settles it: a failure there
 /// is a `build` failure with its own errors; otherwise a package whose tests failed reached
 /// `build`, and one without test units reached `build-tests` (it has nothing more to build).
-#[allow(clippy::too_many_arguments)]
-fn settle_build_rung(
-    result: &mut BuildResult,
-    ws: &Workspace,
-    opts: &CargoOptions,
-    host: &str,
-    triples: &[String],
-    packages: &[String],
-    env: &[(String, String)],
-    on_event: &dyn Fn(Event),
-) -> Result<()> {
+fn settle_build_rung(result: &mut BuildResult, inv: &Invocation) -> Result<()> {
+    let Invocation {
+        ws,
+        opts,
+        triples,
+        packages,
+        ..
+    } = *inv;
     let unsure: Vec<(String, String)> = triples
         .iter()
         .flat_map(|t| packages.iter().map(move |id| (t.clone(), id.clone())))
@@ -509,19 +493,13 @@ fn settle_build_rung(
             },
         );
     }
-    let out = run_cargo(opts, ws, Level::Build, triples, &ids, env, &|_, _, _| {})?;
-    attribute_group(
-        &mut probe,
-        ws,
-        opts,
-        host,
-        Level::Build,
-        triples,
-        &ids,
-        env,
-        out,
-        on_event,
-    )?;
+    let narrowed = Invocation {
+        stage: Level::Build,
+        packages: &ids,
+        ..*inv
+    };
+    let out = run_cargo(&narrowed, &|_, _, _| {})?;
+    attribute_group(&mut probe, &narrowed, out)?;
     for (key, settled) in probe.packages {
         let pb = result
             .packages
@@ -718,21 +696,13 @@ fn errors_for(
     errors
 }
 
-fn run_cargo(
-    opts: &CargoOptions,
-    ws: &Workspace,
-    stage: Level,
-    triples: &[String],
-    packages: &[String],
-    env: &[(String, String)],
-    on_executable: &dyn Fn(&str, &Unit, &Path),
-) -> Result<CargoOutput> {
-    let mut cmd = opts.command(if stage == Level::Check {
+fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&str, &Unit, &Path)) -> Result<CargoOutput> {
+    let mut cmd = inv.opts.command(if inv.stage == Level::Check {
         "check"
     } else {
         "build"
     });
-    match stage {
+    match inv.stage {
         // Exactly what `cargo test --no-run` builds: the test units, with the `test` profile
         // (`cargo build --tests` alone would use `dev`, which differs as soon as
         // `[profile.test]` says anything). Adding `--lib --bins` here would change the test
@@ -740,16 +710,17 @@ fn run_cargo(
         // everything using it another hash.
         Level::BuildTests => {
             cmd.arg("--tests");
-            if opts.profile == Profile::Default {
+            if inv.opts.profile == Profile::Default {
                 cmd.args(["--profile", "test"]);
             }
         }
         // `cargo build`'s own selection, also for libraries whose tests are off.
         Level::Build => {
             // `--lib` is an error when no selected package has a library; `--bins` never is.
-            if packages
+            if inv
+                .packages
                 .iter()
-                .any(|id| ws.member(id).is_some_and(|p| p.lib().is_some()))
+                .any(|id| inv.ws.member(id).is_some_and(|p| p.lib().is_some()))
             {
                 cmd.arg("--lib");
             }
@@ -758,16 +729,15 @@ fn run_cargo(
         _ => {}
     }
     cmd.args(["--message-format=json", "--keep-going"]);
-    for t in triples {
-        cmd.args(opts.target_args(t));
+    for t in inv.triples {
+        cmd.args(inv.opts.target_args(t));
     }
-    for p in packages {
+    for p in inv.packages {
         cmd.arg("--package").arg(p);
     }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = Supervised::spawn(&mut cmd, false).map_err(|e| {
-        Error::bad_input(format!("cannot run cargo ({}): {e}", opts.cargo.display()))
-    })?;
+    cmd.envs(inv.env.iter().map(|(k, v)| (k, v)));
+    let mut child = Supervised::spawn(&mut cmd, false)
+        .or_bad_input(|| format!("cannot run cargo ({})", inv.opts.cargo.display()))?;
     let mut out = CargoOutput::default();
     let mut stdout = LineBuffer::default();
     // Cargo's stderr is mostly quiet, but a failing build script's output is repeated there:
@@ -778,7 +748,14 @@ fn run_cargo(
             Next::Data(Stream::Stdout, data) => {
                 for line in stdout.push(&data) {
                     let before = out.executables.len();
-                    parse_message(&line, ws, triples, &opts.host, stage, &mut out);
+                    parse_message(
+                        &line,
+                        inv.ws,
+                        inv.triples,
+                        &inv.opts.host,
+                        inv.stage,
+                        &mut out,
+                    );
                     for (pkg, unit, path) in &out.executables[before..] {
                         on_executable(pkg, unit, path);
                     }
@@ -794,10 +771,17 @@ fn run_cargo(
         }
     }
     if let Some(rest) = stdout.rest() {
-        parse_message(&rest, ws, triples, &opts.host, stage, &mut out);
+        parse_message(
+            &rest,
+            inv.ws,
+            inv.triples,
+            &inv.opts.host,
+            inv.stage,
+            &mut out,
+        );
     }
     out.status = crate::process::describe_status(child.finish());
-    parse_stderr(&stderr.text(), ws, stage, &mut out);
+    parse_stderr(&stderr.text(), inv.ws, inv.stage, &mut out);
     Ok(out)
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::discover::Workspace;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::level::Level;
 use crate::policy::Policy;
 
@@ -158,8 +158,7 @@ pub fn write(path: &Path, text: &str, force: bool) -> Result<bool> {
         _ => {}
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).or_internal(|| format!("cannot create {}", dir.display()))?;
     }
     crate::fsutil::write_atomic(path, text.as_bytes())
         .map_err(|e| Error::internal(crate::fsutil::write_error("workflow", path, &e)))?;

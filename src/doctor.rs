@@ -14,7 +14,7 @@ use crate::cause::Cause;
 use crate::discover::{
     Host, PackageManager, ProbeResult, Runner, RunnerProblem, Source, TargetToolchain, Tool,
 };
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::fixes::Fixer;
 use crate::level::Level;
 use crate::plan::Downgrade;
@@ -486,7 +486,7 @@ pub fn run_commands(commands: &[Vec<String>]) -> Result<()> {
             .args(&argv[1..])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
-            .map_err(|e| Error::bad_input(format!("cannot run `{}`: {e}", argv[0])))?;
+            .or_bad_input(|| format!("cannot run `{}`", argv[0]))?;
         if !status.success() {
             return Err(Error::bad_input(format!(
                 "`{}` failed ({}); run it by hand to see why",
@@ -590,8 +590,7 @@ pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<Confi
     if change.written.is_empty() {
         return Ok(change);
     }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).or_internal(|| format!("cannot create {}", dir.display()))?;
     if original.is_some() {
         let backup = (0..)
             .map(|i| {
@@ -608,7 +607,7 @@ pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<Confi
             .find(|p| !p.exists())
             .expect("a free backup name");
         std::fs::copy(&path, &backup)
-            .map_err(|e| Error::internal(format!("cannot back up {}: {e}", path.display())))?;
+            .or_internal(|| format!("cannot back up {}", path.display()))?;
         change.backup = Some(backup);
     }
     crate::fsutil::write_atomic(&path, doc.to_string().as_bytes())

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::level::Level;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -56,9 +56,8 @@ impl Policy {
                 manifest.display()
             ))),
             (true, None) => {
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    Error::bad_input(format!("cannot read policy {}: {e}", file.display()))
-                })?;
+                let text = std::fs::read_to_string(&file)
+                    .or_bad_input(|| format!("cannot read policy {}", file.display()))?;
                 Policy::parse(&text, &file)
             }
             (false, Some(v)) => {
@@ -106,7 +105,7 @@ impl Policy {
             .unwrap_or_default();
         for t in self.targets.iter().chain(self.target.keys()) {
             if t != "host" {
-                known_triple(t).map_err(|e| Error::bad_input(format!("{e}{where_}")))?;
+                known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
             }
         }
         for (triple, rules) in &self.target {

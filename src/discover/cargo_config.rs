@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::targets::cargo_env_var;
 
 /// Where a configured value came from.
@@ -67,9 +67,8 @@ impl CargoConfig {
         }
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::bad_input(format!("cannot read cargo config {}: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .or_bad_input(|| format!("cannot read cargo config {}", path.display()))?;
             let table = parse_file(&text, &path)?;
             files.push((path, table));
         }

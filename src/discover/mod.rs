@@ -17,7 +17,7 @@ pub use probe::{ProbeKind, ProbeOptions, ProbeResult, Probes};
 pub use toolchain::{Runner, RunnerProblem, TargetToolchain, Tool};
 pub use workspace::{FeatureArgs, Package, UnitKind, Workspace};
 
-use crate::error::Result;
+use crate::error::{Context, Result};
 
 /// Everything the planner needs to know about this host and workspace.
 #[derive(Debug, Clone)]
@@ -32,9 +32,8 @@ pub struct Discovery {
 impl Discovery {
     /// Cargo's configuration as cargo started here would read it.
     pub fn config() -> Result<CargoConfig> {
-        let cwd = std::env::current_dir().map_err(|e| {
-            crate::error::Error::internal(format!("cannot read the current directory: {e}"))
-        })?;
+        let cwd = std::env::current_dir()
+            .or_internal(|| "cannot read the current directory".to_owned())?;
         CargoConfig::load(&cwd)
     }
 

@@ -24,6 +24,7 @@ use super::cargo_config::Source;
 use super::host::Host;
 use super::toolchain::{Runner, TargetToolchain};
 use crate::cause::{self, Cause};
+use crate::error::Context;
 use crate::level::Level;
 
 /// Bumped whenever what a probe does changes, so older cached results are not reused.
@@ -136,11 +137,7 @@ pub fn probe_all(
             temp = tempfile::Builder::new()
                 .prefix("cargo-xtest-probe-")
                 .tempdir()
-                .map_err(|e| {
-                    crate::error::Error::internal(format!(
-                        "cannot create a directory for probes: {e}"
-                    ))
-                })?;
+                .or_internal(|| "cannot create a directory for probes".to_owned())?;
             temp.path().to_path_buf()
         }
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::run::TestOutcome;
 
 pub fn render(report: &Report) -> Result<String> {
@@ -68,7 +68,7 @@ pub fn render(report: &Report) -> Result<String> {
     }
     junit
         .to_string()
-        .map_err(|e| Error::internal(format!("cannot render JUnit XML: {e}")))
+        .or_internal(|| "cannot render JUnit XML".to_owned())
 }
 
 pub fn write(report: &Report, path: &Path) -> Result<()> {

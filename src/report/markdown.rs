@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use super::{PackageOutcome, Report, terminal};
-use crate::error::{Error, Result};
-use crate::run::TestOutcome;
+use super::{Failure, PackageOutcome, Report, terminal};
+use crate::error::{Context, Error, Result};
 
 pub fn render(report: &Report) -> String {
     let report = &report.printable();
@@ -52,46 +51,31 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(md);
     }
     let mut failures = Vec::new();
-    for t in &report.targets {
-        for p in t
-            .packages
-            .iter()
-            .filter(|p| p.outcome == PackageOutcome::Failed)
-        {
-            for e in &p.errors {
-                if let Some(d) = &e.diagnosis {
-                    failures.push((
-                        d.cause.to_string(),
-                        d.fix.clone(),
-                        format!(
-                            "{} on {} [{}]: {}",
-                            code(&p.name),
-                            code(&t.triple),
-                            e.error.stage,
-                            text(&e.error.message)
-                        ),
-                    ));
-                }
-            }
-            for x in p
-                .tests
-                .iter()
-                .filter(|x| matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut))
-            {
-                if let Some(d) = &x.diagnosis {
-                    failures.push((
-                        d.cause.to_string(),
-                        d.fix.clone(),
-                        format!(
-                            "{} on {}: {} {:?}",
-                            code(&p.name),
-                            code(&t.triple),
-                            code(&format!("{} {}", x.binary, x.name)),
-                            x.outcome
-                        ),
-                    ));
-                }
-            }
+    for (t, p, failure) in report.failures() {
+        let (diagnosis, what) = match failure {
+            Failure::Error(e) => (
+                &e.diagnosis,
+                format!(
+                    "{} on {} [{}]: {}",
+                    code(&p.name),
+                    code(&t.triple),
+                    e.error.stage,
+                    text(&e.error.message)
+                ),
+            ),
+            Failure::Test(x) => (
+                &x.diagnosis,
+                format!(
+                    "{} on {}: {} {:?}",
+                    code(&p.name),
+                    code(&t.triple),
+                    code(&format!("{} {}", x.binary, x.name)),
+                    x.outcome
+                ),
+            ),
+        };
+        if let Some(d) = diagnosis {
+            failures.push((d.cause.to_string(), d.fix.clone(), what));
         }
     }
     if !failures.is_empty() {
@@ -180,9 +164,9 @@ pub fn write(report: &Report, path: Option<&Path>) -> Result<()> {
             .create(true)
             .append(true)
             .open(&summary)
-            .map_err(|e| Error::internal(format!("cannot open $GITHUB_STEP_SUMMARY: {e}")))?;
+            .or_internal(|| "cannot open $GITHUB_STEP_SUMMARY".to_owned())?;
         f.write_all(md.as_bytes())
-            .map_err(|e| Error::internal(format!("cannot append to $GITHUB_STEP_SUMMARY: {e}")))?;
+            .or_internal(|| "cannot append to $GITHUB_STEP_SUMMARY".to_owned())?;
     }
     Ok(())
 }

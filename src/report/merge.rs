@@ -9,15 +9,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{PackageOutcome, Report, SCHEMA, TestReport};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::ids::TestKey;
 use crate::run::TestOutcome;
 
 /// Reads a report written by `--report`.
 pub fn read(path: &PathBuf) -> Result<Report> {
-    let text = std::fs::read(path)
-        .map_err(|e| Error::bad_input(format!("cannot read report {}: {e}", path.display())))?;
-    parse(&text).map_err(|e| Error::bad_input(format!("{}{e}", path.display())))
+    let text =
+        std::fs::read(path).or_bad_input(|| format!("cannot read report {}", path.display()))?;
+    parse(&text).map_err(|e| Error::bad_input_from(format!("{}{e}", path.display()), e))
 }
 
 /// A report from its JSON text; the error follows the report's name.

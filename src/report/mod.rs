@@ -18,7 +18,7 @@ use crate::ids::{BinaryId, TestKey};
 use crate::build::{BuildError, BuildResult};
 use crate::diagnose::{Diagnoser, Diagnosis, TestFailure};
 use crate::discover::Workspace;
-use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
+use crate::error::{Context, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::level::Level;
 use crate::plan::{Downgrade, Plan};
 use crate::run::{FailureStatus, Partition, RunResult, TestOutcome};
@@ -131,6 +131,36 @@ pub struct TestReport {
     /// Set on failed and timed-out tests.
     #[serde(flatten)]
     pub diagnosis: Option<Diagnosis>,
+}
+
+/// One failure of a failed package: a compile (or test-start) error, or a failed or
+/// timed-out test.
+pub enum Failure<'a> {
+    Error(&'a ErrorReport),
+    Test(&'a TestReport),
+}
+
+impl Report {
+    /// Every failure of every failed package, with its target and package, in report order:
+    /// what the terminal, Markdown and JUnit renderers group and print.
+    pub fn failures(&self) -> impl Iterator<Item = (&TargetReport, &PackageReport, Failure<'_>)> {
+        self.targets.iter().flat_map(|t| {
+            t.packages
+                .iter()
+                .filter(|p| p.outcome == PackageOutcome::Failed)
+                .flat_map(move |p| {
+                    let errors = p.errors.iter().map(Failure::Error);
+                    let tests = p
+                        .tests
+                        .iter()
+                        .filter(|x| {
+                            matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut)
+                        })
+                        .map(Failure::Test);
+                    errors.chain(tests).map(move |f| (t, p, f))
+                })
+        })
+    }
 }
 
 impl TestReport {
@@ -345,7 +375,7 @@ impl Report {
 
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::internal(format!("cannot serialize the report: {e}")))?;
+            .or_internal(|| "cannot serialize the report".to_owned())?;
         crate::fsutil::write_atomic(path, (json + "\n").as_bytes())
             .map_err(|e| Error::internal(crate::fsutil::write_error("report", path, &e)))
     }
@@ -480,7 +510,7 @@ pub fn github_matrix(plan: &Plan, shards: u32) -> Result<String> {
         }
     }
     serde_json::to_string(&serde_json::json!({ "include": include }))
-        .map_err(|e| Error::internal(format!("cannot serialize the matrix: {e}")))
+        .or_internal(|| "cannot serialize the matrix".to_owned())
 }
 
 /// The plan as JSON (`cargo xtest plan --format json`).
@@ -526,6 +556,5 @@ pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
             })
             .collect(),
     };
-    serde_json::to_string_pretty(&view)
-        .map_err(|e| Error::internal(format!("cannot serialize the plan: {e}")))
+    serde_json::to_string_pretty(&view).or_internal(|| "cannot serialize the plan".to_owned())
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{PackageOutcome, PackageReport, Report, TargetReport};
+use super::{Failure, PackageOutcome, PackageReport, Report, TargetReport};
 use crate::ids::TestKey;
 use crate::level::Level;
 use crate::run::TestOutcome;
@@ -266,15 +266,11 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
             None => items.push(item),
         }
     };
-    for t in &report.targets {
-        for p in t
-            .packages
-            .iter()
-            .filter(|p| p.outcome == PackageOutcome::Failed)
-        {
-            for e in &p.errors {
+    for (t, p, failure) in report.failures() {
+        let item = match failure {
+            Failure::Error(e) => {
                 let (cause, fix, evidence) = diagnosis(e.diagnosis.as_ref());
-                add(Item {
+                Item {
                     cause,
                     fix,
                     package: &p.name,
@@ -283,20 +279,16 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     detail: e.error.rendered.as_deref(),
                     full_output: None,
                     triples: vec![&t.triple],
-                });
+                }
             }
-            for x in p
-                .tests
-                .iter()
-                .filter(|x| matches!(x.outcome, TestOutcome::Failed | TestOutcome::TimedOut))
-            {
+            Failure::Test(x) => {
                 let (cause, fix, evidence) = diagnosis(x.diagnosis.as_ref());
                 let verb = if x.outcome == TestOutcome::TimedOut {
                     "timed out"
                 } else {
                     "failed"
                 };
-                add(Item {
+                Item {
                     cause,
                     fix,
                     package: &p.name,
@@ -305,9 +297,10 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     detail: x.output.as_deref(),
                     full_output: x.output_file.as_deref(),
                     triples: vec![&t.triple],
-                });
+                }
             }
-        }
+        };
+        add(item);
     }
     let unmet: Vec<&TargetReport> = report
         .targets

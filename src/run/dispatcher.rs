@@ -17,7 +17,7 @@ use super::cache::Cache;
 use super::executor::{self, Batch, Prepared};
 use super::history::History;
 use super::{
-    BinaryJob, BinaryRun, BuildEvent, DoctestJob, Event, ExecEvent, RunOptions, RunResult,
+    BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
     TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
@@ -94,7 +94,7 @@ type Envelope = (Message, Option<mpsc::Sender<()>>);
 
 enum Message {
     Build(BuildEvent),
-    Exec(ExecEvent),
+    Exec(Event),
     Prepared(usize, Prepared),
     Batch(usize, Batch),
     Doctests(Vec<BinaryRun>, Vec<(String, String)>),
@@ -221,7 +221,7 @@ fn worker(
                 let keys = job
                     .packages
                     .iter()
-                    .map(|(id, _, k)| (id.clone(), k.clone()))
+                    .map(|p| (p.id.clone(), p.key.clone()))
                     .collect();
                 Message::Doctests(runs, keys)
             }
@@ -336,9 +336,9 @@ impl Dispatcher<'_> {
             Task::Doctest(d) => self
                 .result
                 .not_run
-                .extend(d.packages.iter().map(|(id, _, _)| BinaryKey {
+                .extend(d.packages.iter().map(|p| BinaryKey {
                     triple: d.triple.clone(),
-                    package_id: id.clone(),
+                    package_id: p.id.clone(),
                     binary: BinaryId::Doc,
                 })),
         }
@@ -351,30 +351,7 @@ impl Dispatcher<'_> {
                 self.build_done = true;
                 self.add_doctests(&build);
             }
-            Message::Exec(ExecEvent::TestFinished {
-                triple,
-                package,
-                binary,
-                result,
-            }) => (self.on_event)(Event::TestFinished {
-                triple,
-                package: self.ws.package_name(&package).to_owned(),
-                binary,
-                result,
-            }),
-            Message::Exec(ExecEvent::Slow {
-                triple,
-                package,
-                binary,
-                name,
-                elapsed,
-            }) => (self.on_event)(Event::Slow {
-                triple,
-                package: self.ws.package_name(&package).to_owned(),
-                binary,
-                test: name,
-                elapsed,
-            }),
+            Message::Exec(event) => (self.on_event)(event),
             Message::Prepared(i, p) => {
                 self.outstanding -= 1;
                 self.prepared(i, p);
@@ -600,7 +577,12 @@ impl Dispatcher<'_> {
                             .collect();
                         self.finished(run);
                     }
-                    _ => packages.push((id.clone(), lib.name.replace('-', "_"), key)),
+                    _ => packages.push(DoctestPackage {
+                        id: id.clone(),
+                        name: p.name.clone(),
+                        crate_name: lib.name.replace('-', "_"),
+                        key,
+                    }),
                 }
             }
             if !packages.is_empty() {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
-    BinaryJob, BinaryRun, DoctestJob, ExecEvent, FailureStatus, Partition, RunOptions, TestOutcome,
-    TestResult,
+    BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, Partition, RunOptions,
+    TestOutcome, TestResult,
 };
 use crate::capture::Capture;
 use crate::ids::BinaryId;
@@ -158,13 +158,7 @@ fn supervise(
                 log.iter_mut().for_each(|l| l.write(&data));
                 output.push(&data);
                 for e in parser.feed(&data, Instant::now()) {
-                    if let Event::Finished {
-                        name,
-                        outcome,
-                        duration,
-                    } = &e
-                    {
-                        finished.push((name.clone(), outcome.clone(), *duration));
+                    if note_finished(&e, &mut finished) {
                         last_progress = Instant::now();
                     }
                     on_event(&e, &parser);
@@ -207,14 +201,7 @@ fn supervise(
         }
     }
     for e in parser.finish(Instant::now()) {
-        if let Event::Finished {
-            name,
-            outcome,
-            duration,
-        } = &e
-        {
-            finished.push((name.clone(), outcome.clone(), *duration));
-        }
+        note_finished(&e, &mut finished);
         on_event(&e, &parser);
     }
     let status = child.finish();
@@ -247,6 +234,21 @@ fn supervise(
         }),
         interrupted: was_interrupted,
     })
+}
+
+/// Keeps a finished test's result; `true` when `e` was one.
+fn note_finished(e: &Event, finished: &mut Vec<(String, RawOutcome, Duration)>) -> bool {
+    match e {
+        Event::Finished {
+            name,
+            outcome,
+            duration,
+        } => {
+            finished.push((name.clone(), outcome.clone(), *duration));
+            true
+        }
+        _ => false,
+    }
 }
 
 fn tail(s: &str) -> String {
@@ -467,7 +469,7 @@ pub fn run_batch(
     job: &BinaryJob,
     names: Vec<String>,
     opts: &RunOptions,
-    events: &Sender<ExecEvent>,
+    events: &Sender<RunEvent>,
 ) -> Batch {
     let mut batch = attempt_all(job, names, opts, events);
     if batch.interrupted || opts.retries == 0 {
@@ -499,10 +501,10 @@ pub fn run_batch(
     batch
 }
 
-fn emit(job: &BinaryJob, events: &Sender<ExecEvent>, t: &TestResult) {
-    let _ = events.send(ExecEvent::TestFinished {
+fn emit(job: &BinaryJob, events: &Sender<RunEvent>, t: &TestResult) {
+    let _ = events.send(RunEvent::TestFinished {
         triple: job.triple.clone(),
-        package: job.package_id.clone(),
+        package: job.package_name.clone(),
         binary: job.binary.clone(),
         result: t.clone(),
     });
@@ -513,7 +515,7 @@ fn attempt_all(
     job: &BinaryJob,
     mut remaining: Vec<String>,
     opts: &RunOptions,
-    events: &Sender<ExecEvent>,
+    events: &Sender<RunEvent>,
 ) -> Batch {
     let mut batch = Batch::default();
     let watch = Watch {
@@ -526,11 +528,11 @@ fn attempt_all(
         args.extend(remaining.iter().cloned());
         let on_event = |e: &Event, _: &Parser| {
             if let Event::Slow { name, elapsed } = e {
-                let _ = events.send(ExecEvent::Slow {
+                let _ = events.send(RunEvent::Slow {
                     triple: job.triple.clone(),
-                    package: job.package_id.clone(),
+                    package: job.package_name.clone(),
                     binary: job.binary.clone(),
-                    name: name.clone(),
+                    test: name.clone(),
                     elapsed: *elapsed,
                 });
             }
@@ -640,12 +642,12 @@ fn attach_log(t: &mut TestResult, attempt: &Attempt) {
 pub fn run_doctests(
     job: &DoctestJob,
     opts: &RunOptions,
-    events: &Sender<ExecEvent>,
+    events: &Sender<RunEvent>,
 ) -> Vec<BinaryRun> {
     let mut cmd = opts.cargo.command("test");
     cmd.args(["--doc", "--no-fail-fast"])
         .args(opts.cargo.target_args(&job.triple));
-    for (id, _, _) in &job.packages {
+    for id in job.packages.iter().map(|p| &p.id) {
         cmd.arg("--package").arg(id);
     }
     cmd.arg("--");
@@ -659,7 +661,7 @@ pub fn run_doctests(
     let crate_to_id: BTreeMap<&str, &str> = job
         .packages
         .iter()
-        .map(|(id, krate, _)| (krate.as_str(), id.as_str()))
+        .map(|p| (p.crate_name.as_str(), p.id.as_str()))
         .collect();
     let mut runs: BTreeMap<String, BinaryRun> = BTreeMap::new();
     let mut current: Option<String> = None;
@@ -681,9 +683,10 @@ pub fn run_doctests(
         } => {
             let Some(id) = &current else { return };
             let result = result_of(name, outcome, *duration, parser);
-            let _ = events.send(ExecEvent::TestFinished {
+            let package = job.packages.iter().find(|p| p.id == *id);
+            let _ = events.send(RunEvent::TestFinished {
                 triple: job.triple.clone(),
-                package: id.clone(),
+                package: package.map_or_else(|| id.clone(), |p| p.name.clone()),
                 binary: BinaryId::Doc,
                 result: result.clone(),
             });
@@ -718,10 +721,11 @@ pub fn run_doctests(
                 ));
             }
             if !a.success && !a.interrupted && a.idle_killed.is_none() {
-                for (id, _, _) in job
+                for id in job
                     .packages
                     .iter()
-                    .filter(|(id, _, _)| !suites.contains(id))
+                    .map(|p| &p.id)
+                    .filter(|id| !suites.contains(*id))
                 {
                     runs.entry(id.clone())
                         .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
@@ -734,7 +738,7 @@ pub fn run_doctests(
             }
         }
         Err(e) => {
-            for (id, _, _) in &job.packages {
+            for id in job.packages.iter().map(|p| &p.id) {
                 let mut run = BinaryRun::new(&job.triple, id, BinaryId::Doc);
                 run.error = Some(format!("cannot run cargo test --doc: {e}"));
                 runs.insert(id.clone(), run);

@@ -7,7 +7,7 @@
 //! aggregation of shards into one result per binary. [`schedule`] decides the shards (by the
 //! durations [`history`] remembers), [`executor`] spawns and supervises the processes of one
 //! task. [`cache`] is the test-result cache, [`libtest`] reads libtest's output.
-//! They talk by [`ExecEvent`]s.
+//! The executor tells the dispatcher what happens as [`Event`]s, which the dispatcher hands on.
 
 pub mod cache;
 pub mod dispatcher;
@@ -231,10 +231,20 @@ impl BinaryJob {
 #[derive(Debug, Clone)]
 pub struct DoctestJob {
     pub triple: String,
-    /// (package id, crate name as `Doc-tests` prints it, cache key).
-    pub packages: Vec<(String, String, String)>,
+    pub packages: Vec<DoctestPackage>,
     pub cargo_env: Vec<(String, String)>,
     pub skips: BTreeMap<String, String>,
+}
+
+/// One package of a [`DoctestJob`].
+#[derive(Debug, Clone)]
+pub struct DoctestPackage {
+    pub id: String,
+    pub name: String,
+    /// The library's crate name, as `Doc-tests` prints it.
+    pub crate_name: String,
+    /// Its result-cache key.
+    pub key: String,
 }
 
 /// What the build stage hands the run stage while it works.
@@ -273,24 +283,6 @@ pub enum Event {
         /// The package's name.
         package: String,
         run: BinaryRun,
-    },
-}
-
-/// What the executor tells the dispatcher while a task runs.
-#[derive(Debug)]
-pub enum ExecEvent {
-    TestFinished {
-        triple: String,
-        package: String,
-        binary: BinaryId,
-        result: TestResult,
-    },
-    Slow {
-        triple: String,
-        package: String,
-        binary: BinaryId,
-        name: String,
-        elapsed: Duration,
     },
 }
 

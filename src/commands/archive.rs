@@ -1,0 +1,198 @@
+//! `cargo xtest archive` (build one target's test binaries and pack them with what they read)
+//! and `cargo xtest run --archive` (run them elsewhere: no cargo, no sources).
+
+use super::{check_full_output, check_outputs, finish, jobs, prepare};
+use crate::cli;
+use crate::discover::{self, Host};
+use crate::error::{self, Context, Error, Result};
+use crate::{
+    archive, build, cause, diagnose, fixes, fsutil, level, plan, process, report, run, shell,
+    targets,
+};
+
+pub fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
+    if args.common.targets.len() != 1 {
+        return Err(Error::bad_input(
+            "archive needs exactly one --target (one archive per target)",
+        ));
+    }
+    fsutil::check_writable(&args.output, "archive").map_err(Error::bad_input)?;
+    let mut common = args.common.clone();
+    common.level = Some(level::Level::BuildTests);
+    let (discovery, plan, cargo) = prepare(&common)?;
+    let target = &plan.targets[0];
+    if target.level < level::Level::BuildTests {
+        let why: Vec<String> = target
+            .downgrades
+            .iter()
+            .map(|d| format!("{} (fix: {})", d.reason, d.fix))
+            .collect();
+        return Err(Error::bad_input(format!(
+            "cannot build the test binaries for {} on this host: {}",
+            target.triple,
+            why.join("; ")
+        )));
+    }
+    let live = report::live::Live::plain();
+    let built = build::build(&plan, &discovery.workspace, &cargo, &|e| live.build(&e))?;
+    let manifest = archive::create(
+        &plan,
+        &discovery.workspace,
+        &built,
+        &target.triple,
+        &discovery.host.sysroot,
+        &args.output,
+    )?;
+    let binaries: usize = manifest.packages.iter().map(|p| p.binaries.len()).sum();
+    shell::status(
+        "Archived",
+        format!(
+            "{binaries} test binaries of {} packages for {} into {}",
+            manifest.packages.len(),
+            target.triple,
+            args.output.display()
+        ),
+    );
+    let failed: Vec<&str> = manifest
+        .packages
+        .iter()
+        .filter(|p| p.failed.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(error::EXIT_OK)
+    } else {
+        shell::warn(format!(
+            "did not build (recorded in the archive): {}",
+            failed.join(", ")
+        ));
+        Ok(error::EXIT_FAILED)
+    }
+}
+
+pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
+    check_outputs(&args.out)?;
+    check_full_output(&args.tests)?;
+    let temp;
+    let dir = match &args.extract_to {
+        Some(d) => {
+            std::fs::create_dir_all(d).or_bad_input(|| format!("cannot create {}", d.display()))?;
+            if std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()) {
+                return Err(Error::bad_input(format!(
+                    "--extract-to {} is not empty; give a new or empty directory",
+                    d.display()
+                )));
+            }
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("cargo-xtest-run-")
+                .tempdir()
+                .or_internal(|| {
+                    format!(
+                        "cannot create a directory in {}",
+                        std::env::temp_dir().display()
+                    )
+                })?;
+            process::remove_on_hard_stop(temp.path());
+            temp.path().to_path_buf()
+        }
+    };
+    let manifest = archive::extract(
+        &args.archive,
+        &dir,
+        archive::Limits::with_total(args.max_unpacked),
+    )?;
+    let host = Host::without_toolchain();
+    let cwd =
+        std::env::current_dir().or_internal(|| "cannot read the current directory".to_owned())?;
+    let config = discover::CargoConfig::load(&cwd)?;
+    let triple = manifest.triple.clone();
+    let fixer = fixes::Fixer::new(&host);
+    let (level, runner, downgrades) =
+        match discover::TargetToolchain::runner_only(&host, &config, &triple) {
+            Ok(r) => (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new()),
+            Err(problem) => {
+                let tc = discover::TargetToolchain {
+                    triple: triple.clone(),
+                    info: targets::lookup(&triple),
+                    cfg: diagnose::cfg_of(&triple),
+                    std_installed: true,
+                    linker: None,
+                    c_compiler: None,
+                    emulator: None,
+                    binfmt: false,
+                    sysroot: None,
+                    runner: Err(problem.clone()),
+                    probes: Default::default(),
+                };
+                let (reason, fix) = fixer.runner_problem(&tc, &problem);
+                let cause = match problem {
+                    discover::RunnerProblem::NoSysroot { .. } => {
+                        cause::Cause::EmulatorSysrootMissing
+                    }
+                    _ => cause::Cause::EmulatorMissing,
+                };
+                let d = plan::Downgrade {
+                    from: level::Level::Test,
+                    to: level::Level::BuildTests,
+                    cause,
+                    reason,
+                    fix,
+                    evidence: None,
+                };
+                (level::Level::BuildTests, None, vec![d])
+            }
+        };
+    let workspace = archive::workspace(&manifest, &dir);
+    let plan = plan::Plan {
+        host: host.triple.clone(),
+        targets: vec![plan::TargetPlan {
+            triple: triple.clone(),
+            level,
+            required: None,
+            runner,
+            linker: None,
+            cargo_env: Vec::new(),
+            downgrades,
+            excluded: manifest.excluded.clone(),
+            skips: manifest.skips.clone(),
+            cfg: diagnose::cfg_of(&triple),
+            probes: Default::default(),
+        }],
+        packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),
+    };
+    let built = archive::build_result(&manifest, &dir);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for b in &built.binaries {
+        let _ = tx.send(run::BuildEvent::Binary(b.clone()));
+    }
+    let _ = tx.send(run::BuildEvent::Finished(Box::new(built.clone())));
+    drop(tx);
+    let live = report::live::Live::start(std::slice::from_ref(&triple));
+    let ran = run::run(
+        &plan,
+        &workspace,
+        &run::RunOptions {
+            jobs: jobs(args.jobs),
+            test_timeout: args.tests.test_timeout,
+            slow_after: args.tests.slow_after(),
+            retries: args.tests.retries,
+            fail_fast: !args.tests.no_fail_fast,
+            cache: false,
+            doctests: false,
+            partition: None,
+            cargo: build::CargoOptions::default(),
+            sysroot: (!manifest.sysroot_libs.is_empty()).then(|| dir.join("sysroot")),
+            config_env: Vec::new(),
+            full_output: args.tests.full_output.clone(),
+        },
+        rx,
+        &|e| live.run(&e),
+    );
+    live.finish();
+    let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
+    let report = report::Report::assemble(&plan, &workspace, &built, &ran, &diagnoser);
+    finish(&report, &args.out)
+}

@@ -111,12 +111,70 @@ struct Binary {
     done: bool,
 }
 
+/// What carries out a task. Real runs spawn and supervise processes ([`Processes`]); the unit
+/// tests below script the outcomes to check scheduling, gathering and fail-fast.
+trait Execute: Sync {
+    fn prepare(&self, job: &BinaryJob, cache: &Cache, opts: &RunOptions) -> Prepared;
+    fn run_batch(
+        &self,
+        job: &BinaryJob,
+        names: Vec<String>,
+        opts: &RunOptions,
+        events: &mpsc::Sender<Event>,
+    ) -> Batch;
+    fn run_doctests(
+        &self,
+        job: &DoctestJob,
+        opts: &RunOptions,
+        events: &mpsc::Sender<Event>,
+    ) -> Vec<BinaryRun>;
+}
+
+/// The real executor: test binaries and `cargo test --doc` under the target's runner.
+struct Processes;
+
+impl Execute for Processes {
+    fn prepare(&self, job: &BinaryJob, cache: &Cache, opts: &RunOptions) -> Prepared {
+        executor::prepare(job, cache, opts.partition)
+    }
+
+    fn run_batch(
+        &self,
+        job: &BinaryJob,
+        names: Vec<String>,
+        opts: &RunOptions,
+        events: &mpsc::Sender<Event>,
+    ) -> Batch {
+        executor::run_batch(job, names, opts, events)
+    }
+
+    fn run_doctests(
+        &self,
+        job: &DoctestJob,
+        opts: &RunOptions,
+        events: &mpsc::Sender<Event>,
+    ) -> Vec<BinaryRun> {
+        executor::run_doctests(job, opts, events)
+    }
+}
+
 pub fn run(
     plan: &Plan,
     ws: &Workspace,
     opts: &RunOptions,
     builds: Receiver<BuildEvent>,
     on_event: &dyn Fn(Event),
+) -> RunResult {
+    run_with(plan, ws, opts, builds, on_event, &Processes)
+}
+
+fn run_with(
+    plan: &Plan,
+    ws: &Workspace,
+    opts: &RunOptions,
+    builds: Receiver<BuildEvent>,
+    on_event: &dyn Fn(Event),
+    exec: &dyn Execute,
 ) -> RunResult {
     let cache = Cache::open(&ws.target_dir, opts.cache);
     let history = History::open(&ws.target_dir);
@@ -147,7 +205,7 @@ pub fn run(
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
             let cache = &cache;
-            scope.spawn(move || worker(&queue, &tx, &shared, cache, opts));
+            scope.spawn(move || worker(&queue, &tx, &shared, cache, opts, exec));
         }
         drop(tx);
         let mut d = Dispatcher {
@@ -181,6 +239,7 @@ fn worker(
     shared: &Mutex<Vec<BinaryJob>>,
     cache: &Cache,
     opts: &RunOptions,
+    exec: &dyn Execute,
 ) {
     let (lock, cvar) = queue;
     loop {
@@ -208,14 +267,14 @@ fn worker(
         let message = match task {
             Task::Prepare(i) => {
                 let job = shared.lock().expect("jobs")[i].clone();
-                Message::Prepared(i, executor::prepare(&job, cache, opts.partition))
+                Message::Prepared(i, exec.prepare(&job, cache, opts))
             }
             Task::Shard(i, names, _) => {
                 let job = shared.lock().expect("jobs")[i].clone();
-                Message::Batch(i, executor::run_batch(&job, names, opts, &etx))
+                Message::Batch(i, exec.run_batch(&job, names, opts, &etx))
             }
             Task::Doctest(job) => {
-                let runs = executor::run_doctests(&job, opts, &etx);
+                let runs = exec.run_doctests(&job, opts, &etx);
                 lock.lock().expect("queue").doctest_running = false;
                 cvar.notify_all();
                 let keys = job
@@ -292,14 +351,22 @@ impl Dispatcher<'_> {
 
     /// Queues a task; [`Queue::take`] decides the order.
     fn push(&mut self, task: Task) {
+        self.push_all(vec![task]);
+    }
+
+    /// Queues tasks at once, so that an idle worker chooses among all of them (the longest),
+    /// not the first one queued.
+    fn push_all(&mut self, tasks: Vec<Task>) {
         if self.stopped {
-            self.record_not_run(&task);
+            for task in &tasks {
+                self.record_not_run(task);
+            }
             return;
         }
-        self.outstanding += 1;
+        self.outstanding += tasks.len();
         let (lock, cvar) = self.queue;
-        lock.lock().expect("queue").tasks.push_back(task);
-        cvar.notify_one();
+        lock.lock().expect("queue").tasks.extend(tasks);
+        cvar.notify_all();
     }
 
     /// Stops new work: queued tasks are reported as not run.
@@ -480,9 +547,12 @@ impl Dispatcher<'_> {
             let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
             self.binaries[i].pending += batches.len();
             // The queue hands out the longest work first, whichever binary it belongs to.
-            for batch in batches {
-                self.push(Task::Shard(i, batch.tests, batch.expected));
-            }
+            self.push_all(
+                batches
+                    .into_iter()
+                    .map(|b| Task::Shard(i, b.tests, b.expected))
+                    .collect(),
+            );
         }
         self.maybe_finish(i);
     }
@@ -632,6 +702,216 @@ impl Dispatcher<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::TestOutcome;
+
+    const T: &str = "x86_64-unknown-linux-gnu";
+
+    /// A scripted executor: every binary lists `tests` names; every test of the binary
+    /// `test/fail` fails. It records every batch it ran.
+    struct Script {
+        tests: usize,
+        batches: Mutex<Vec<(BinaryId, Vec<String>)>>,
+    }
+
+    impl Execute for Script {
+        fn prepare(&self, _: &BinaryJob, _: &Cache, _: &RunOptions) -> Prepared {
+            Prepared {
+                to_run: (0..self.tests).map(|i| format!("t{i:03}")).collect(),
+                ..Default::default()
+            }
+        }
+
+        fn run_batch(
+            &self,
+            job: &BinaryJob,
+            names: Vec<String>,
+            _: &RunOptions,
+            _: &mpsc::Sender<Event>,
+        ) -> Batch {
+            self.batches
+                .lock()
+                .unwrap()
+                .push((job.binary.clone(), names.clone()));
+            let outcome = if job.binary == BinaryId::Test("fail".into()) {
+                TestOutcome::Failed
+            } else {
+                TestOutcome::Passed
+            };
+            Batch {
+                tests: names
+                    .iter()
+                    .map(|n| TestResult::new(n.clone(), outcome, Duration::from_millis(1)))
+                    .collect(),
+                ..Default::default()
+            }
+        }
+
+        fn run_doctests(
+            &self,
+            _: &DoctestJob,
+            _: &RunOptions,
+            _: &mpsc::Sender<Event>,
+        ) -> Vec<BinaryRun> {
+            Vec::new()
+        }
+    }
+
+    fn workspace(dir: &Path) -> Workspace {
+        let pkg = crate::discover::Package {
+            id: "pkg-id".into(),
+            name: "pkg".into(),
+            version: "0.1.0".into(),
+            manifest_dir: dir.to_path_buf(),
+            targets: Vec::new(),
+            meta: Default::default(),
+        };
+        Workspace {
+            root: dir.to_path_buf(),
+            manifest_path: dir.join("Cargo.toml"),
+            target_dir: dir.join("target"),
+            names: [("pkg-id".to_owned(), ("pkg".to_owned(), "0.1.0".to_owned()))].into(),
+            members: vec![pkg],
+            deps: Default::default(),
+            metadata: serde_json::Value::Null,
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            host: T.into(),
+            targets: vec![crate::plan::TargetPlan {
+                triple: T.into(),
+                level: Level::Test,
+                required: None,
+                runner: Some(crate::plan::RunnerSpec {
+                    argv: Vec::new(),
+                    env: Vec::new(),
+                    description: "native".into(),
+                }),
+                linker: None,
+                cargo_env: Vec::new(),
+                downgrades: Vec::new(),
+                excluded: Default::default(),
+                skips: Default::default(),
+                cfg: Default::default(),
+                probes: Default::default(),
+            }],
+            packages: vec!["pkg-id".into()],
+        }
+    }
+
+    fn options(jobs: usize, fail_fast: bool) -> RunOptions {
+        RunOptions {
+            jobs,
+            test_timeout: None,
+            slow_after: None,
+            retries: 0,
+            fail_fast,
+            cache: false,
+            doctests: false,
+            partition: None,
+            cargo: Default::default(),
+            sysroot: None,
+            config_env: Vec::new(),
+            full_output: None,
+        }
+    }
+
+    /// Runs the binaries `ids` (in the order cargo "links" them) through the dispatcher.
+    fn dispatch(script: &Script, ids: &[BinaryId], opts: &RunOptions) -> (RunResult, Vec<Event>) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let (tx, rx) = mpsc::channel();
+        for id in ids {
+            tx.send(BuildEvent::Binary(TestBinary {
+                triple: T.into(),
+                package_id: "pkg-id".into(),
+                id: id.clone(),
+                path: dir.path().join(id.to_string()),
+            }))
+            .unwrap();
+        }
+        tx.send(BuildEvent::Finished(Box::default())).unwrap();
+        drop(tx);
+        let events = Mutex::new(Vec::new());
+        let result = run_with(
+            &plan(),
+            &ws,
+            opts,
+            rx,
+            &|e| events.lock().unwrap().push(e),
+            script,
+        );
+        (result, events.into_inner().unwrap())
+    }
+
+    #[test]
+    fn a_long_binary_runs_in_growing_shards_gathered_into_one_result() {
+        let script = Script {
+            tests: 60,
+            batches: Mutex::default(),
+        };
+        let (result, events) = dispatch(&script, &[BinaryId::Lib], &options(1, true));
+        let batches = script.batches.into_inner().unwrap();
+        // No history: batches of 4, 8, 16… so that no worker waits behind one long batch,
+        // all queued at once and the longest handed out first.
+        let sizes: Vec<usize> = batches.iter().map(|(_, n)| n.len()).collect();
+        let mut longest_first = sizes.clone();
+        longest_first.sort_by(|a, b| b.cmp(a));
+        assert_eq!(sizes, longest_first);
+        assert!(sizes.len() > 2 && sizes.contains(&4), "{sizes:?}");
+        let mut ran: Vec<String> = batches.into_iter().flat_map(|(_, n)| n).collect();
+        ran.sort();
+        ran.dedup();
+        assert_eq!(ran.len(), 60, "every test once");
+        assert_eq!(result.runs.len(), 1, "one result per binary");
+        let names: Vec<&str> = result.runs[0]
+            .tests
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(names.len(), 60);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        let finished = events
+            .iter()
+            .filter(|e| matches!(e, Event::BinaryFinished { .. }))
+            .count();
+        assert_eq!(finished, 1);
+        assert!(result.not_run.is_empty());
+    }
+
+    #[test]
+    fn fail_fast_stops_new_work_and_reports_what_did_not_run() {
+        let ids = [
+            BinaryId::Test("fail".into()),
+            BinaryId::Test("other".into()),
+        ];
+        let script = Script {
+            tests: 3,
+            batches: Mutex::default(),
+        };
+        let (result, _) = dispatch(&script, &ids, &options(1, true));
+        let batches = script.batches.into_inner().unwrap();
+        assert_eq!(
+            batches.len(),
+            1,
+            "nothing starts after the failure: {batches:?}"
+        );
+        assert_eq!(batches[0].0, ids[0]);
+        assert_eq!(result.not_run.len(), 1, "{:?}", result.not_run);
+        assert_eq!(result.not_run[0].binary, ids[1]);
+
+        // Without fail-fast, everything runs.
+        let script = Script {
+            tests: 3,
+            batches: Mutex::default(),
+        };
+        let (result, _) = dispatch(&script, &ids, &options(1, false));
+        assert_eq!(script.batches.into_inner().unwrap().len(), 2);
+        assert!(result.not_run.is_empty());
+        assert_eq!(result.runs.len(), 2);
+        assert!(result.runs.iter().any(BinaryRun::failed));
+    }
 
     fn shard(i: usize, ms: u64) -> Task {
         Task::Shard(i, vec![format!("t{i}")], Duration::from_millis(ms))

@@ -18,7 +18,7 @@ use crate::build::{BuildError, BuildResult, PackageBuild, TestBinary};
 use crate::discover::{Package, Workspace};
 use crate::error::{Context, Error, Result};
 use crate::level::Level;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedPackage};
 
 pub const SCHEMA: &str = "cargo-xtest/archive-v1";
 
@@ -417,32 +417,24 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
     Ok(())
 }
 
-/// The workspace, as far as a run needs it, inside the extracted archive.
-pub fn workspace(manifest: &Manifest, dir: &Path) -> Workspace {
-    let members: Vec<Package> = manifest
+/// The archived packages as the plan's members: their extracted directories and the
+/// environment `cargo test` gave their tests.
+pub fn members(manifest: &Manifest, dir: &Path) -> BTreeMap<String, PlannedPackage> {
+    manifest
         .packages
         .iter()
-        .map(|p| Package {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            version: p.version.clone(),
-            manifest_dir: dir.join(&p.dir),
-            targets: Vec::new(),
-            meta: p.meta.clone(),
+        .map(|p| {
+            let package = Package {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                version: p.version.clone(),
+                manifest_dir: dir.join(&p.dir),
+                targets: Vec::new(),
+                meta: p.meta.clone(),
+            };
+            (p.id.clone(), PlannedPackage::of(&package))
         })
-        .collect();
-    Workspace {
-        root: dir.to_path_buf(),
-        manifest_path: dir.join("manifest.json"),
-        target_dir: dir.join("target"),
-        names: members
-            .iter()
-            .map(|p| (p.id.clone(), (p.name.clone(), p.version.clone())))
-            .collect(),
-        members,
-        deps: BTreeMap::new(),
-        metadata: serde_json::Value::Null,
-    }
+        .collect()
 }
 
 /// The build as recorded at archive time, with the binaries' extracted paths.

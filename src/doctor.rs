@@ -478,10 +478,10 @@ pub fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
     out
 }
 
-/// Runs the fix commands, stopping at the first that fails.
-pub fn run_commands(commands: &[Vec<String>]) -> Result<()> {
+/// Runs the fix commands, stopping at the first that fails; `on_start` hears of each.
+pub fn run_commands(commands: &[Vec<String>], on_start: &dyn Fn(&[String])) -> Result<()> {
     for argv in commands {
-        crate::shell::status("Running", argv.join(" "));
+        on_start(argv);
         let status = std::process::Command::new(&argv[0])
             .args(&argv[1..])
             .env("DEBIAN_FRONTEND", "noninteractive")

@@ -109,7 +109,7 @@ pub fn report(data: &[u8]) {
 pub fn manifest(data: &[u8]) {
     if let Ok(m) = crate::archive::parse_manifest(data) {
         let dir = Path::new("/nonexistent/xtest-fuzz");
-        let _ = crate::archive::workspace(&m, dir);
+        let _ = crate::archive::members(&m, dir);
         let _ = crate::archive::build_result(&m, dir);
     }
 }

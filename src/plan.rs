@@ -94,12 +94,55 @@ impl TargetPlan {
     }
 }
 
+/// Everything the later stages need to know, self-contained: the run stage and the report read
+/// the plan, never the workspace, so that `run --archive` (which has no workspace) builds one
+/// from what the archive carries.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub host: String,
     pub targets: Vec<TargetPlan>,
-    /// Selected workspace member ids.
+    /// Selected workspace member ids, in workspace order.
     pub packages: Vec<String>,
+    /// What the run stage and the report need of each selected package, by id.
+    pub members: BTreeMap<String, PlannedPackage>,
+}
+
+/// A selected package as its tests see it.
+#[derive(Debug, Clone)]
+pub struct PlannedPackage {
+    pub name: String,
+    /// Its directory: where its tests run.
+    pub dir: std::path::PathBuf,
+    /// What `cargo test` puts in its tests' environment (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`).
+    pub env: Vec<(String, String)>,
+    /// Its binary targets: integration tests get `CARGO_BIN_EXE_<name>` for each.
+    pub bins: Vec<String>,
+    pub lib: Option<PlannedLib>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedLib {
+    /// The crate name, as `Doc-tests` prints it.
+    pub crate_name: String,
+    pub doctest: bool,
+    /// Built for the host; its tests run on the host target only.
+    pub proc_macro: bool,
+}
+
+impl PlannedPackage {
+    pub fn of(p: &crate::discover::Package) -> PlannedPackage {
+        PlannedPackage {
+            name: p.name.clone(),
+            dir: p.manifest_dir.clone(),
+            env: p.test_env(),
+            bins: p.bins().map(str::to_owned).collect(),
+            lib: p.lib().map(|l| PlannedLib {
+                crate_name: l.name.replace('-', "_"),
+                doctest: l.doctest,
+                proc_macro: l.proc_macro,
+            }),
+        }
+    }
 }
 
 /// What the user asked for on the command line.
@@ -150,12 +193,16 @@ pub fn plan(
             )));
         }
     }
-    let packages = ws
+    let selected: Vec<&crate::discover::Package> = ws
         .members
         .iter()
         .filter(|p| request.packages.is_empty() || request.packages.contains(&p.name))
         .filter(|p| !request.exclude.contains(&p.name))
-        .map(|p| p.id.clone())
+        .collect();
+    let packages = selected.iter().map(|p| p.id.clone()).collect();
+    let members = selected
+        .iter()
+        .map(|p| (p.id.clone(), PlannedPackage::of(p)))
         .collect();
     let targets = discovery
         .targets
@@ -174,6 +221,7 @@ pub fn plan(
         host: discovery.host.triple.clone(),
         targets,
         packages,
+        members,
     })
 }
 

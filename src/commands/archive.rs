@@ -145,7 +145,6 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                 (level::Level::BuildTests, None, vec![d])
             }
         };
-    let workspace = archive::workspace(&manifest, &dir);
     let plan = plan::Plan {
         host: host.triple.clone(),
         targets: vec![plan::TargetPlan {
@@ -162,6 +161,7 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             probes: Default::default(),
         }],
         packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),
+        members: archive::members(&manifest, &dir),
     };
     let built = archive::build_result(&manifest, &dir);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -173,7 +173,6 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     let live = report::live::Live::start(std::slice::from_ref(&triple));
     let ran = run::run(
         &plan,
-        &workspace,
         &run::RunOptions {
             jobs: jobs(args.jobs),
             test_timeout: args.tests.test_timeout,
@@ -187,12 +186,13 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             sysroot: (!manifest.sysroot_libs.is_empty()).then(|| dir.join("sysroot")),
             config_env: Vec::new(),
             full_output: args.tests.full_output.clone(),
+            target_dir: dir.join("target"),
         },
         rx,
         &|e| live.run(&e),
     );
     live.finish();
     let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
-    let report = report::Report::assemble(&plan, &workspace, &built, &ran, &diagnoser);
+    let report = report::Report::assemble(&plan, &built, &ran, &diagnoser);
     finish(&report, &args.out)
 }

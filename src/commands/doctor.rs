@@ -48,7 +48,7 @@ pub fn setup(args: &cli::SetupArgs) -> Result<i32> {
     if commands.is_empty() {
         shell::status("Setup", "nothing to install");
     } else if args.yes {
-        doctor::run_commands(&commands)?;
+        doctor::run_commands(&commands, &|argv| shell::status("Running", argv.join(" ")))?;
         // Discover again: the config must record what is there now.
         let (_, fresh, _) = examine_host(&args.host)?;
         toolchains = fresh;

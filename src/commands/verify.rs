@@ -37,6 +37,7 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         sysroot: Some(discovery.host.sysroot.clone()),
         config_env: discovery.config_env.clone(),
         full_output: args.tests.full_output.clone(),
+        target_dir: discovery.workspace.target_dir.clone(),
     };
     let live = report::live::Live::start(
         &plan
@@ -65,12 +66,12 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
             }
             built
         });
-        let ran = run::run(plan, ws, &run_options, rx, &|e| live.run(&e));
+        let ran = run::run(plan, &run_options, rx, &|e| live.run(&e));
         (builder.join().expect("build thread"), ran)
     });
     live.finish();
     let built = built?;
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
-    let report = report::Report::assemble(&plan, &discovery.workspace, &built, &ran, &diagnoser);
+    let report = report::Report::assemble(&plan, &built, &ran, &diagnoser);
     finish(&report, &args.out)
 }

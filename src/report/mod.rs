@@ -177,7 +177,6 @@ impl TestReport {
 impl Report {
     pub fn assemble(
         plan: &Plan,
-        ws: &Workspace,
         build: &BuildResult,
         run: &RunResult,
         diagnoser: &Diagnoser,
@@ -189,7 +188,8 @@ impl Report {
                 let mut packages = Vec::new();
                 if t.level > Level::None {
                     for id in &plan.packages {
-                        let name = ws.package_name(id).to_owned();
+                        let planned = plan.members.get(id);
+                        let name = planned.map_or_else(|| id.clone(), |p| p.name.clone());
                         if let Some(reason) = t.excluded.get(&name) {
                             packages.push(PackageReport {
                                 name,
@@ -205,7 +205,9 @@ impl Report {
                             continue;
                         }
                         let mut report = package_report(name, &t.triple, id, t.level, build, run);
-                        let proc_macro = ws.member(id).is_some_and(|p| p.is_proc_macro());
+                        let proc_macro = planned
+                            .and_then(|p| p.lib.as_ref())
+                            .is_some_and(|l| l.proc_macro);
                         if proc_macro && t.triple != plan.host && report.level > Level::Build {
                             report.level = Level::Build;
                             report.reason = Some(

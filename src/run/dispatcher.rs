@@ -21,7 +21,6 @@ use super::{
     TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
-use crate::discover::Workspace;
 use crate::ids::{BinaryId, BinaryKey};
 use crate::level::Level;
 use crate::plan::Plan;
@@ -160,24 +159,22 @@ impl Execute for Processes {
 
 pub fn run(
     plan: &Plan,
-    ws: &Workspace,
     opts: &RunOptions,
     builds: Receiver<BuildEvent>,
     on_event: &dyn Fn(Event),
 ) -> RunResult {
-    run_with(plan, ws, opts, builds, on_event, &Processes)
+    run_with(plan, opts, builds, on_event, &Processes)
 }
 
 fn run_with(
     plan: &Plan,
-    ws: &Workspace,
     opts: &RunOptions,
     builds: Receiver<BuildEvent>,
     on_event: &dyn Fn(Event),
     exec: &dyn Execute,
 ) -> RunResult {
-    let cache = Cache::open(&ws.target_dir, opts.cache);
-    let history = History::open(&ws.target_dir);
+    let cache = Cache::open(&opts.target_dir, opts.cache);
+    let history = History::open(&opts.target_dir);
     let workers = opts.jobs.max(1);
     let queue = Arc::new((
         Mutex::new(Queue {
@@ -210,7 +207,6 @@ fn run_with(
         drop(tx);
         let mut d = Dispatcher {
             plan,
-            ws,
             opts,
             cache: &cache,
             history: &history,
@@ -308,7 +304,6 @@ fn worker(
 
 struct Dispatcher<'a> {
     plan: &'a Plan,
-    ws: &'a Workspace,
     opts: &'a RunOptions,
     cache: &'a Cache,
     history: &'a History,
@@ -472,23 +467,21 @@ impl Dispatcher<'_> {
         }) {
             return;
         }
-        let Some(pkg) = self.ws.member(&b.package_id) else {
+        // Only the selected packages are in the plan.
+        let Some(pkg) = self.plan.members.get(&b.package_id) else {
             return;
         };
-        if !self.plan.packages.contains(&pkg.id) || target.excluded.contains_key(&pkg.name) {
+        if target.excluded.contains_key(&pkg.name) {
             return;
         }
         // Cargo's layout: `<profile dir>/deps/<test executable>`, binaries in `<profile dir>`.
         let deps = b.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let profile_dir = deps.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut env: Vec<(String, std::ffi::OsString)> = pkg
-            .test_env()
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect();
+        let mut env: Vec<(String, std::ffi::OsString)> =
+            pkg.env.iter().map(|(k, v)| (k.clone(), v.into())).collect();
         env.push(("CARGO".to_owned(), self.opts.cargo.cargo.clone().into()));
         if b.id.is_integration_test() {
-            for bin in pkg.bins() {
+            for bin in &pkg.bins {
                 env.push((format!("CARGO_BIN_EXE_{bin}"), profile_dir.join(bin).into()));
             }
         }
@@ -505,10 +498,10 @@ impl Dispatcher<'_> {
         });
         let job = BinaryJob {
             triple: b.triple.clone(),
-            package_id: pkg.id.clone(),
+            package_id: b.package_id.clone(),
             package_name: pkg.name.clone(),
             binary: b.id.clone(),
-            cwd: pkg.manifest_dir.clone(),
+            cwd: pkg.dir.clone(),
             env,
             lib_path: [profile_dir, deps]
                 .into_iter()
@@ -577,7 +570,11 @@ impl Dispatcher<'_> {
     fn finished(&mut self, mut run: BinaryRun) {
         run.tests.sort_by(|a, b| a.name.cmp(&b.name));
         (self.on_event)(Event::BinaryFinished {
-            package: self.ws.package_name(&run.package_id).to_owned(),
+            package: self
+                .plan
+                .members
+                .get(&run.package_id)
+                .map_or_else(|| run.package_id.clone(), |p| p.name.clone()),
             run: run.clone(),
         });
         let stop = self.opts.fail_fast && run.failed() && !self.stopped;
@@ -605,10 +602,10 @@ impl Dispatcher<'_> {
             };
             let mut packages = Vec::new();
             for id in self.plan.packages.iter().filter(|id| built(id)) {
-                let Some(p) = self.ws.member(id) else {
+                let Some(p) = self.plan.members.get(id) else {
                     continue;
                 };
-                let Some(lib) = p.lib() else { continue };
+                let Some(lib) = &p.lib else { continue };
                 if !lib.doctest || (lib.proc_macro && target.triple != self.plan.host) {
                     continue;
                 }
@@ -626,6 +623,7 @@ impl Dispatcher<'_> {
                         .as_ref()
                         .map(|r| r.argv.join(" "))
                         .unwrap_or_default(),
+                    id,
                     p,
                     build,
                     &target.skips,
@@ -650,7 +648,7 @@ impl Dispatcher<'_> {
                     _ => packages.push(DoctestPackage {
                         id: id.clone(),
                         name: p.name.clone(),
-                        crate_name: lib.name.replace('-', "_"),
+                        crate_name: lib.crate_name.clone(),
                         key,
                     }),
                 }
@@ -672,7 +670,8 @@ impl Dispatcher<'_> {
         &self,
         triple: &str,
         runner: String,
-        pkg: &crate::discover::Package,
+        id: &str,
+        pkg: &crate::plan::PlannedPackage,
         build: &BuildResult,
         skips: &std::collections::BTreeMap<String, String>,
     ) -> String {
@@ -680,7 +679,7 @@ impl Dispatcher<'_> {
             "doc-v1".to_owned(),
             triple.to_owned(),
             runner,
-            self.cache.source_hash(&pkg.manifest_dir),
+            self.cache.source_hash(&pkg.dir),
             format!("{:?}", self.opts.cargo.features),
             format!("{:?}", self.opts.cargo.profile),
             skips.keys().cloned().collect::<Vec<_>>().join(","),
@@ -688,7 +687,7 @@ impl Dispatcher<'_> {
         let mut bins: Vec<&TestBinary> = build
             .binaries
             .iter()
-            .filter(|b| b.triple == triple && b.package_id == pkg.id)
+            .filter(|b| b.triple == triple && b.package_id == id)
             .collect();
         bins.sort_by(|a, b| a.id.cmp(&b.id));
         for b in bins {
@@ -756,26 +755,6 @@ mod tests {
         }
     }
 
-    fn workspace(dir: &Path) -> Workspace {
-        let pkg = crate::discover::Package {
-            id: "pkg-id".into(),
-            name: "pkg".into(),
-            version: "0.1.0".into(),
-            manifest_dir: dir.to_path_buf(),
-            targets: Vec::new(),
-            meta: Default::default(),
-        };
-        Workspace {
-            root: dir.to_path_buf(),
-            manifest_path: dir.join("Cargo.toml"),
-            target_dir: dir.join("target"),
-            names: [("pkg-id".to_owned(), ("pkg".to_owned(), "0.1.0".to_owned()))].into(),
-            members: vec![pkg],
-            deps: Default::default(),
-            metadata: serde_json::Value::Null,
-        }
-    }
-
     fn plan() -> Plan {
         Plan {
             host: T.into(),
@@ -797,6 +776,17 @@ mod tests {
                 probes: Default::default(),
             }],
             packages: vec!["pkg-id".into()],
+            members: [(
+                "pkg-id".to_owned(),
+                crate::plan::PlannedPackage {
+                    name: "pkg".into(),
+                    dir: std::env::temp_dir(),
+                    env: Vec::new(),
+                    bins: Vec::new(),
+                    lib: None,
+                },
+            )]
+            .into(),
         }
     }
 
@@ -814,13 +804,18 @@ mod tests {
             sysroot: None,
             config_env: Vec::new(),
             full_output: None,
+            // Set by `dispatch` to a temporary directory.
+            target_dir: std::path::PathBuf::new(),
         }
     }
 
     /// Runs the binaries `ids` (in the order cargo "links" them) through the dispatcher.
     fn dispatch(script: &Script, ids: &[BinaryId], opts: &RunOptions) -> (RunResult, Vec<Event>) {
         let dir = tempfile::tempdir().unwrap();
-        let ws = workspace(dir.path());
+        let opts = &RunOptions {
+            target_dir: dir.path().join("target"),
+            ..opts.clone()
+        };
         let (tx, rx) = mpsc::channel();
         for id in ids {
             tx.send(BuildEvent::Binary(TestBinary {
@@ -836,7 +831,6 @@ mod tests {
         let events = Mutex::new(Vec::new());
         let result = run_with(
             &plan(),
-            &ws,
             opts,
             rx,
             &|e| events.lock().unwrap().push(e),

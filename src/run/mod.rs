@@ -197,6 +197,8 @@ pub struct RunOptions {
     pub config_env: Vec<(String, std::ffi::OsString, bool)>,
     /// `--full-output DIR`: every test process's complete output is written to a file there.
     pub full_output: Option<PathBuf>,
+    /// The target directory: the result cache and test durations live in `xtest/` below it.
+    pub target_dir: PathBuf,
 }
 
 /// A test binary to run, with everything needed to start it.

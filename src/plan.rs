@@ -68,6 +68,44 @@ pub struct RunnerSpec {
     pub description: String,
 }
 
+impl RunnerSpec {
+    /// What runs the tests, as a test reads it from `XTEST_RUNNER`: `native`, `qemu` (also
+    /// through a binfmt_misc registration), `wine`, `wasmtime`, or `custom` for any other
+    /// runner command.
+    pub fn kind(&self) -> &'static str {
+        let Some(program) = self.argv.first() else {
+            // An empty argv with QEMU's environment: the kernel's binfmt_misc runs QEMU.
+            return if self.env.is_empty() {
+                "native"
+            } else {
+                "qemu"
+            };
+        };
+        let name = std::path::Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("qemu-") {
+            "qemu"
+        } else if name == "wine" || name == "wine64" {
+            "wine"
+        } else if name == "wasmtime" {
+            "wasmtime"
+        } else {
+            "custom"
+        }
+    }
+
+    /// What every test process gets in its environment from cargo-xtest (and nothing else):
+    /// `XTEST_TARGET=<triple>` and `XTEST_RUNNER=<kind>`.
+    pub fn test_env(&self, triple: &str) -> [(String, String); 2] {
+        [
+            ("XTEST_TARGET".to_owned(), triple.to_owned()),
+            ("XTEST_RUNNER".to_owned(), self.kind().to_owned()),
+        ]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TargetPlan {
     pub triple: String,
@@ -442,6 +480,36 @@ pub fn runner_spec(r: &Runner) -> RunnerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runner_kinds_as_tests_read_them() {
+        let spec = |argv: &[&str], env: &[(&str, &str)]| RunnerSpec {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            description: String::new(),
+        };
+        assert_eq!(spec(&[], &[]).kind(), "native");
+        assert_eq!(
+            spec(&[], &[("QEMU_LD_PREFIX", "/usr/s390x-linux-gnu")]).kind(),
+            "qemu"
+        );
+        assert_eq!(
+            spec(&["/usr/bin/qemu-s390x", "-L", "/x"], &[]).kind(),
+            "qemu"
+        );
+        assert_eq!(spec(&["wine64"], &[]).kind(), "wine");
+        assert_eq!(spec(&["wasmtime", "--dir=."], &[]).kind(), "wasmtime");
+        assert_eq!(spec(&["sh", "run.sh"], &[]).kind(), "custom");
+        let env = spec(&["qemu-aarch64"], &[]).test_env("aarch64-unknown-linux-gnu");
+        assert_eq!(
+            env[0],
+            ("XTEST_TARGET".into(), "aarch64-unknown-linux-gnu".into())
+        );
+        assert_eq!(env[1], ("XTEST_RUNNER".into(), "qemu".into()));
+    }
     use crate::discover::PackageManager;
     use std::path::PathBuf;
 

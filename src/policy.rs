@@ -8,8 +8,11 @@
 //! [workspace.metadata.xtest.target.s390x-unknown-linux-gnu]
 //! require = "test"                                   # failing to reach this level is a failure
 //! exclude = { simd = "uses x86 intrinsics" }         # package = reason
-//! skip = { "tests::le_only" = "little-endian format" }  # exact test name = reason
+//! skip = { "tests::le_only" = "little-endian format", "proptests::*" = "slow under QEMU" }
 //! ```
+//!
+//! A skip names a test exactly, or by a pattern where `*` stands for any run of characters
+//! (patterns apply to test binaries; doctests are skipped by exact name).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,37 @@ use serde::Deserialize;
 
 use crate::error::{Context, Error, Result};
 use crate::level::Level;
+
+/// The reason `test` is skipped, if a skip names it exactly or by a `*` pattern (exact names
+/// first, then the first matching pattern in order).
+pub fn skip_reason<'a>(skips: &'a BTreeMap<String, String>, test: &str) -> Option<&'a str> {
+    skips.get(test).map(String::as_str).or_else(|| {
+        skips
+            .iter()
+            .find(|(pattern, _)| pattern.contains('*') && glob_match(pattern, test))
+            .map(|(_, reason)| reason.as_str())
+    })
+}
+
+/// `*` matches any run of characters (also none); everything else matches itself.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +166,27 @@ fn malformed(path: &Path, section: &str, e: &dyn std::fmt::Display) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skips_match_exact_names_and_star_patterns() {
+        let skips: BTreeMap<String, String> = [
+            ("tests::exact", "e"),
+            ("proptests::*", "slow"),
+            ("*::huge_*_case", "big"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(skip_reason(&skips, "tests::exact"), Some("e"));
+        assert_eq!(skip_reason(&skips, "tests::exactly"), None);
+        assert_eq!(skip_reason(&skips, "proptests::roundtrip"), Some("slow"));
+        assert_eq!(skip_reason(&skips, "proptests::"), Some("slow"));
+        assert_eq!(skip_reason(&skips, "a::proptests::x"), None);
+        assert_eq!(skip_reason(&skips, "m::huge_u64_case"), Some("big"));
+        assert_eq!(skip_reason(&skips, "m::huge_case"), None);
+        assert!(glob_match("a*b*c", "abc") && glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("a*b*c", "acb") && !glob_match("ab*ba", "aba"));
+    }
 
     fn from_json(v: serde_json::Value) -> Result<Policy> {
         let dir = tempfile::tempdir().unwrap();

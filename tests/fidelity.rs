@@ -152,6 +152,18 @@ fn the_fixture_runs_cargo_tests_executables_with_cargo_tests_environment() {
         let seen_by_cargo = std::fs::read_to_string(&c_dump).unwrap();
         let seen_by_xtest = std::fs::read_to_string(&x_dump).unwrap();
         assert_eq!(seen_by_xtest, seen_by_cargo, "on {triple}");
+        // Besides, cargo-xtest tells the test its target and its runner, and adds nothing else.
+        let extra = |dump: &Path| {
+            let mut p = dump.as_os_str().to_owned();
+            p.push(".xtest");
+            std::fs::read_to_string(p).unwrap()
+        };
+        assert_eq!(extra(&c_dump), "", "cargo test sets no XTEST_ variable");
+        let kind = if triple == HOST { "native" } else { "custom" };
+        assert_eq!(
+            extra(&x_dump),
+            format!("XTEST_RUNNER={kind}\nXTEST_TARGET={triple}")
+        );
         for expected in [
             "CARGO_PKG_VERSION_PRE=rc.2",
             "CARGO_PKG_RUST_VERSION=1.70",

@@ -35,7 +35,7 @@ pub fn render(report: &Report) -> Result<String> {
             for x in &p.tests {
                 let mut status = match x.outcome {
                     TestOutcome::Passed => TestCaseStatus::success(),
-                    TestOutcome::Ignored => TestCaseStatus::skipped(),
+                    TestOutcome::Ignored | TestOutcome::Skipped => TestCaseStatus::skipped(),
                     TestOutcome::Failed | TestOutcome::TimedOut => {
                         TestCaseStatus::non_success(NonSuccessKind::Failure)
                     }
@@ -57,6 +57,8 @@ pub fn render(report: &Report) -> Result<String> {
                     }
                 } else if let (TestOutcome::Ignored, Some(r)) = (x.outcome, &x.reason) {
                     status.set_message(r.clone());
+                } else if let (TestOutcome::Skipped, Some(r)) = (x.outcome, &x.reason) {
+                    status.set_message(format!("skipped by policy: {r}"));
                 }
                 let mut case = TestCase::new(format!("{}::{}", x.binary, x.name), status);
                 case.set_classname(format!("{}::{}", t.triple, p.name));

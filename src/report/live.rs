@@ -203,11 +203,12 @@ fn printable(s: &str) -> String {
 /// `Tested <triple> <package> <binary>: N passed, …` (or `ERROR` with the first line of why).
 fn binary_line(package: &str, run: &BinaryRun) -> String {
     let count = |o| run.tests.iter().filter(|t| t.outcome == o).count();
-    let (passed, failed, ignored, timed_out) = (
+    let (passed, failed, ignored, timed_out, skipped) = (
         count(TestOutcome::Passed),
         count(TestOutcome::Failed),
         count(TestOutcome::Ignored),
         count(TestOutcome::TimedOut),
+        count(TestOutcome::Skipped),
     );
     let cached = run.tests.iter().filter(|t| t.cached).count();
     let ms: u128 = run
@@ -217,9 +218,14 @@ fn binary_line(package: &str, run: &BinaryRun) -> String {
         .map(|t| t.duration.as_millis())
         .sum();
     let what = format!(
-        "{} {package} {}: {passed} passed, {failed} failed, {ignored} ignored{}{} ({:.2}s)",
+        "{} {package} {}: {passed} passed, {failed} failed, {ignored} ignored{}{}{} ({:.2}s)",
         run.triple,
         run.binary,
+        if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        },
         if timed_out > 0 {
             format!(", {timed_out} timed out")
         } else {

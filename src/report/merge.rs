@@ -35,7 +35,7 @@ pub fn parse(text: &[u8]) -> std::result::Result<Report, String> {
 
 fn rank(o: TestOutcome) -> u8 {
     match o {
-        TestOutcome::Ignored => 0,
+        TestOutcome::Ignored | TestOutcome::Skipped => 0,
         TestOutcome::Passed => 1,
         TestOutcome::Failed => 2,
         TestOutcome::TimedOut => 3,

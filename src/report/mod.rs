@@ -312,7 +312,7 @@ impl Report {
             .iter()
             .flat_map(|t| &t.packages)
             .flat_map(|p| &p.tests)
-            .any(|x| x.outcome != TestOutcome::Ignored);
+            .any(|x| !matches!(x.outcome, TestOutcome::Ignored | TestOutcome::Skipped));
         if !wanted || ran || self.partition.is_some() || self.interrupted {
             return None;
         }

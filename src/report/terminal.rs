@@ -143,7 +143,7 @@ pub fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
     let ran = p
         .tests
         .iter()
-        .filter(|x| x.outcome != TestOutcome::Ignored)
+        .filter(|x| !matches!(x.outcome, TestOutcome::Ignored | TestOutcome::Skipped))
         .count();
     let counts = if p.level >= Level::BuildTests && t.level == Level::Test {
         format!(" {}/{ran}", count(TestOutcome::Passed))
@@ -413,6 +413,7 @@ fn differential(out: &mut String, report: &Report) {
                 Some(TestOutcome::Failed) => ("FAILED", BAD),
                 Some(TestOutcome::TimedOut) => ("TIMEOUT", BAD),
                 Some(TestOutcome::Ignored) => ("ignored", DIM),
+                Some(TestOutcome::Skipped) => ("skipped", DIM),
                 None => ("-", DIM),
             };
             let _ = write!(out, "{style}{}{style:#}", pad(text, *w));
@@ -422,7 +423,7 @@ fn differential(out: &mut String, report: &Report) {
 }
 
 fn verdict(out: &mut String, report: &Report) {
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     let mut failed_pkgs = 0;
     for t in &report.targets {
         for p in &t.packages {
@@ -432,7 +433,7 @@ fn verdict(out: &mut String, report: &Report) {
             }
         }
     }
-    let [passed, failed, ignored, timed_out] = counts;
+    let [passed, failed, ignored, timed_out, skipped] = counts;
     let (word, style) = if report.interrupted {
         ("INTERRUPTED", BAD)
     } else if report.passed() {
@@ -445,8 +446,13 @@ fn verdict(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "\n{style}{word}{style:#}: {} targets, {failed_pkgs} package failure(s); tests: {passed} passed, {failed} failed, {timed_out} timed out, {ignored} ignored",
-        report.targets.len()
+        "\n{style}{word}{style:#}: {} targets, {failed_pkgs} package failure(s); tests: {passed} passed, {failed} failed, {timed_out} timed out, {ignored} ignored{}",
+        report.targets.len(),
+        if skipped > 0 {
+            format!(", {skipped} skipped by policy")
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -480,6 +480,7 @@ impl Dispatcher<'_> {
         let mut env: Vec<(String, std::ffi::OsString)> =
             pkg.env.iter().map(|(k, v)| (k.clone(), v.into())).collect();
         env.push(("CARGO".to_owned(), self.opts.cargo.cargo.clone().into()));
+        env.extend(runner.test_env(&b.triple).map(|(k, v)| (k, v.into())));
         if b.id.is_integration_test() {
             for bin in &pkg.bins {
                 env.push((format!("CARGO_BIN_EXE_{bin}"), profile_dir.join(bin).into()));
@@ -654,10 +655,14 @@ impl Dispatcher<'_> {
                 }
             }
             if !packages.is_empty() {
+                // cargo hands its environment down to rustdoc and the doctests it runs.
+                let runner = target.runner.as_ref().expect("filtered on a runner");
+                let mut cargo_env = target.cargo_env.clone();
+                cargo_env.extend(runner.test_env(&target.triple));
                 self.push(Task::Doctest(DoctestJob {
                     triple: target.triple.clone(),
                     packages,
-                    cargo_env: target.cargo_env.clone(),
+                    cargo_env,
                     skips: target.skips.clone(),
                 }));
             }

@@ -319,8 +319,8 @@ fn runner_display(job: &BinaryJob) -> String {
 
 fn skipped(name: String, reason: &str) -> TestResult {
     TestResult {
-        reason: Some(format!("skipped by policy: {reason}")),
-        ..TestResult::new(name, TestOutcome::Ignored, Duration::ZERO)
+        reason: Some(reason.to_owned()),
+        ..TestResult::new(name, TestOutcome::Skipped, Duration::ZERO)
     }
 }
 
@@ -435,7 +435,7 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         });
     if let Some(entries) = cached {
         for e in entries {
-            match (job.skips.get(&e.name), e.outcome) {
+            match (crate::policy::skip_reason(&job.skips, &e.name), e.outcome) {
                 (Some(reason), _) => prepared.known.push(skipped(e.name, reason)),
                 (None, Some(outcome)) => prepared.known.push(TestResult {
                     reason: e.reason,
@@ -448,7 +448,7 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         return prepared;
     }
     for name in names {
-        match job.skips.get(&name) {
+        match crate::policy::skip_reason(&job.skips, &name) {
             Some(reason) => prepared.known.push(skipped(name, reason)),
             None => prepared.to_run.push(name),
         }
@@ -651,10 +651,12 @@ pub fn run_doctests(
         cmd.arg("--package").arg(id);
     }
     cmd.arg("--");
-    for name in job.skips.keys() {
+    // rustdoc takes exact names; patterns apply to test binaries only (the README says so).
+    let exact: Vec<&String> = job.skips.keys().filter(|k| !k.contains('*')).collect();
+    for name in &exact {
         cmd.arg("--skip").arg(name);
     }
-    if !job.skips.is_empty() {
+    if !exact.is_empty() {
         cmd.arg("--exact");
     }
     cmd.envs(job.cargo_env.iter().map(|(k, v)| (k, v)));

@@ -31,8 +31,11 @@ use crate::plan::RunnerSpec;
 pub enum TestOutcome {
     Passed,
     Failed,
+    /// `#[ignore]`d in the code.
     Ignored,
     TimedOut,
+    /// Not run on this target because the policy skips it (`reason` says why).
+    Skipped,
 }
 
 #[derive(Debug, Clone)]

@@ -144,6 +144,18 @@ pub struct OutputArgs {
     /// Also write the report as Markdown (and append it to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// `json`: stdout streams one JSON event per line as the run goes (docs/events-schema.md),
+    /// ending with the whole report; status lines stay on stderr.
+    #[arg(long, value_name = "FMT", value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// The summary table on stdout.
+    Human,
+    /// One JSON object per line on stdout.
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]

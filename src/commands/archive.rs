@@ -170,7 +170,11 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     }
     let _ = tx.send(run::BuildEvent::Finished(Box::new(built.clone())));
     drop(tx);
-    let live = report::live::Live::start(std::slice::from_ref(&triple));
+    let live = report::live::Live::start(
+        std::slice::from_ref(&triple),
+        args.out.message_format == cli::MessageFormat::Json,
+    );
+    live.plan(&plan);
     let ran = run::run(
         &plan,
         &run::RunOptions {

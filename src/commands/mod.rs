@@ -130,7 +130,10 @@ pub(crate) fn check_outputs(out: &cli::OutputArgs) -> Result<()> {
 /// The summary first, so that results are never lost to a file that cannot be written; then
 /// every output file (each one tried, the first failure returned: exit 3).
 pub(crate) fn finish(report: &report::Report, out: &cli::OutputArgs) -> Result<i32> {
-    anstream::print!("{}", report::terminal::render(report));
+    match out.message_format {
+        cli::MessageFormat::Human => anstream::print!("{}", report::terminal::render(report)),
+        cli::MessageFormat::Json => report::stream::Stream::default().finish(report),
+    }
     let mut first_error = None;
     let mut keep = |r: Result<()>| {
         if let Err(e) = r {

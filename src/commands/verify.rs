@@ -45,7 +45,9 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
             .iter()
             .map(|t| t.triple.clone())
             .collect::<Vec<_>>(),
+        args.out.message_format == cli::MessageFormat::Json,
     );
+    live.plan(&plan);
     // Build and run as a pipeline: each test binary starts as soon as cargo has linked it.
     let (tx, rx) = std::sync::mpsc::channel();
     let (built, ran) = std::thread::scope(|scope| {

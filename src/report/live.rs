@@ -33,12 +33,17 @@ struct Display {
 /// Shared by the build thread and the dispatcher: every method takes `&self`.
 pub struct Live {
     display: Option<Display>,
+    /// `--message-format json`: the event lines on stdout.
+    stream: Option<super::stream::Stream>,
 }
 
 impl Live {
-    /// A reporter for `triples`, drawing progress lines if stderr is a terminal.
-    pub fn start(triples: &[String]) -> Live {
-        Live::new(triples, std::io::stderr().is_terminal())
+    /// A reporter for `triples`, drawing progress lines if stderr is a terminal; with `json`,
+    /// also the event lines on stdout.
+    pub fn start(triples: &[String], json: bool) -> Live {
+        let mut live = Live::new(triples, std::io::stderr().is_terminal());
+        live.stream = json.then(super::stream::Stream::default);
+        live
     }
 
     /// Plain lines only (no progress display).
@@ -46,9 +51,19 @@ impl Live {
         Live::new(&[], false)
     }
 
+    /// The plan, as the first event line (`--message-format json`).
+    pub fn plan(&self, plan: &crate::plan::Plan) {
+        if let Some(s) = &self.stream {
+            s.plan(plan);
+        }
+    }
+
     fn new(triples: &[String], draw: bool) -> Live {
         if !draw {
-            return Live { display: None };
+            return Live {
+                display: None,
+                stream: None,
+            };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template("{spinner:.green} {prefix:<30} {msg}")
@@ -69,10 +84,14 @@ impl Live {
                 multi,
                 bars: Mutex::new(bars),
             }),
+            stream: None,
         }
     }
 
     pub fn build(&self, event: &build::Event) {
+        if let Some(s) = &self.stream {
+            s.build(event);
+        }
         match event {
             build::Event::Started {
                 stage,
@@ -104,8 +123,12 @@ impl Live {
     }
 
     pub fn run(&self, event: &run::Event) {
+        if let Some(s) = &self.stream {
+            s.run(event);
+        }
         match event {
             run::Event::Queued { triple } => self.update(triple, |c| c.built += 1),
+            run::Event::TestStarted { .. } => {}
             run::Event::TestFinished {
                 triple,
                 package,

@@ -6,6 +6,7 @@ pub mod junit;
 pub mod live;
 pub mod markdown;
 pub mod merge;
+pub mod stream;
 pub mod terminal;
 
 use std::collections::BTreeMap;

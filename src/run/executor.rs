@@ -526,8 +526,8 @@ fn attempt_all(
     while !remaining.is_empty() {
         let mut args = vec!["--test-threads=1".to_owned(), "--exact".to_owned()];
         args.extend(remaining.iter().cloned());
-        let on_event = |e: &Event, _: &Parser| {
-            if let Event::Slow { name, elapsed } = e {
+        let on_event = |e: &Event, _: &Parser| match e {
+            Event::Slow { name, elapsed } => {
                 let _ = events.send(RunEvent::Slow {
                     triple: job.triple.clone(),
                     package: job.package_name.clone(),
@@ -536,6 +536,15 @@ fn attempt_all(
                     elapsed: *elapsed,
                 });
             }
+            Event::Started(name) => {
+                let _ = events.send(RunEvent::TestStarted {
+                    triple: job.triple.clone(),
+                    package: job.package_name.clone(),
+                    binary: job.binary.clone(),
+                    test: name.clone(),
+                });
+            }
+            _ => {}
         };
         let log = Log::open(
             opts,

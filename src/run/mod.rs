@@ -266,6 +266,14 @@ pub enum BuildEvent {
 pub enum Event {
     /// A test binary was linked and is queued to run.
     Queued { triple: String },
+    /// A test started (libtest announced it).
+    TestStarted {
+        triple: String,
+        /// The package's name.
+        package: String,
+        binary: BinaryId,
+        test: String,
+    },
     /// A test ran to its end in this invocation (replayed ones come with their binary).
     TestFinished {
         triple: String,

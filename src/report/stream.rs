@@ -1,0 +1,269 @@
+//! `--message-format json`: one JSON object per line on stdout, written as things happen, so
+//! that an editor or a CI dashboard can follow a long run. Every line has an `event` field;
+//! docs/events-schema.md lists them. The last line is the whole report (the same object as
+//! `--report` writes). Status lines and the progress display stay on stderr.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::{PackageOutcome, Report};
+use crate::build;
+use crate::ids::BinaryId;
+use crate::level::Level;
+use crate::plan::Plan;
+use crate::run::{self, TestOutcome};
+
+/// Version of the event lines; it changes only when a field changes meaning or goes away.
+pub const SCHEMA: &str = "cargo-xtest/events-v1";
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum Line<'a> {
+    /// First: what will be verified, per target.
+    Plan {
+        schema: &'static str,
+        host: &'a str,
+        targets: Vec<PlannedTarget<'a>>,
+        packages: Vec<&'a str>,
+    },
+    BuildStarted {
+        stage: Level,
+        targets: &'a [String],
+        packages: usize,
+    },
+    Attributing {
+        target: &'a str,
+        failures: usize,
+    },
+    BuildFinished {
+        stage: Level,
+        targets: &'a [String],
+        seconds: f64,
+    },
+    BinaryQueued {
+        target: &'a str,
+    },
+    TestStarted {
+        target: &'a str,
+        package: &'a str,
+        binary: &'a BinaryId,
+        test: &'a str,
+    },
+    TestFinished {
+        target: &'a str,
+        package: &'a str,
+        binary: &'a BinaryId,
+        test: &'a str,
+        outcome: TestOutcome,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        flaky: bool,
+    },
+    Slow {
+        target: &'a str,
+        package: &'a str,
+        binary: &'a BinaryId,
+        test: &'a str,
+        seconds: f64,
+    },
+    BinaryFinished {
+        target: &'a str,
+        package: &'a str,
+        binary: &'a BinaryId,
+        counts: Counts,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    },
+    TargetFinished {
+        target: &'a str,
+        level: Level,
+        failed_packages: Vec<&'a str>,
+        counts: Counts,
+    },
+    Report {
+        report: &'a Report,
+    },
+}
+
+#[derive(Serialize)]
+struct PlannedTarget<'a> {
+    triple: &'a str,
+    level: Level,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runner: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    timed_out: usize,
+    ignored: usize,
+    skipped: usize,
+    cached: usize,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: TestOutcome, cached: bool) {
+        match outcome {
+            TestOutcome::Passed => self.passed += 1,
+            TestOutcome::Failed => self.failed += 1,
+            TestOutcome::TimedOut => self.timed_out += 1,
+            TestOutcome::Ignored => self.ignored += 1,
+            TestOutcome::Skipped => self.skipped += 1,
+        }
+        self.cached += usize::from(cached);
+    }
+}
+
+/// The writer of the event lines; shared by the build thread and the dispatcher.
+#[derive(Default)]
+pub struct Stream {
+    out: Mutex<()>,
+}
+
+impl Stream {
+    fn emit(&self, line: &Line) {
+        let Ok(mut text) = serde_json::to_vec(line) else {
+            return;
+        };
+        text.push(b'\n');
+        let _guard = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stdout = std::io::stdout().lock();
+        // A reader that went away (a closed pipe) must not stop the run.
+        let _ = stdout.write_all(&text).and_then(|()| stdout.flush());
+    }
+
+    pub fn plan(&self, plan: &Plan) {
+        self.emit(&Line::Plan {
+            schema: SCHEMA,
+            host: &plan.host,
+            targets: plan
+                .targets
+                .iter()
+                .map(|t| PlannedTarget {
+                    triple: &t.triple,
+                    level: t.level,
+                    runner: t.runner.as_ref().map(|r| r.kind()),
+                })
+                .collect(),
+            packages: plan
+                .packages
+                .iter()
+                .map(|id| plan.members.get(id).map_or(id.as_str(), |p| &p.name))
+                .collect(),
+        });
+    }
+
+    pub fn build(&self, event: &build::Event) {
+        match event {
+            build::Event::Started {
+                stage,
+                triples,
+                packages,
+            } => self.emit(&Line::BuildStarted {
+                stage: *stage,
+                targets: triples,
+                packages: *packages,
+            }),
+            build::Event::Attributing { triple, failures } => self.emit(&Line::Attributing {
+                target: triple,
+                failures: *failures,
+            }),
+            build::Event::Finished {
+                stage,
+                triples,
+                elapsed,
+            } => self.emit(&Line::BuildFinished {
+                stage: *stage,
+                targets: triples,
+                seconds: elapsed.as_secs_f64(),
+            }),
+            build::Event::Binary(_) => {}
+        }
+    }
+
+    pub fn run(&self, event: &run::Event) {
+        match event {
+            run::Event::Queued { triple } => self.emit(&Line::BinaryQueued { target: triple }),
+            run::Event::TestStarted {
+                triple,
+                package,
+                binary,
+                test,
+            } => self.emit(&Line::TestStarted {
+                target: triple,
+                package,
+                binary,
+                test,
+            }),
+            run::Event::TestFinished {
+                triple,
+                package,
+                binary,
+                result,
+            } => self.emit(&Line::TestFinished {
+                target: triple,
+                package,
+                binary,
+                test: &result.name,
+                outcome: result.outcome,
+                duration_ms: result.duration.as_millis() as u64,
+                reason: result.reason.as_deref(),
+                flaky: result.flaky,
+            }),
+            run::Event::Slow {
+                triple,
+                package,
+                binary,
+                test,
+                elapsed,
+            } => self.emit(&Line::Slow {
+                target: triple,
+                package,
+                binary,
+                test,
+                seconds: elapsed.as_secs_f64(),
+            }),
+            run::Event::BinaryFinished { package, run } => {
+                let mut counts = Counts::default();
+                for t in &run.tests {
+                    counts.add(t.outcome, t.cached);
+                }
+                self.emit(&Line::BinaryFinished {
+                    target: &run.triple,
+                    package,
+                    binary: &run.binary,
+                    counts,
+                    error: run.error.as_deref(),
+                });
+            }
+        }
+    }
+
+    /// Each target's summary, then the whole report: the last lines.
+    pub fn finish(&self, report: &Report) {
+        for t in &report.targets {
+            let mut counts = Counts::default();
+            for x in t.packages.iter().flat_map(|p| &p.tests) {
+                counts.add(x.outcome, x.cached);
+            }
+            self.emit(&Line::TargetFinished {
+                target: &t.triple,
+                level: t.level,
+                failed_packages: t
+                    .packages
+                    .iter()
+                    .filter(|p| p.outcome == PackageOutcome::Failed)
+                    .map(|p| p.name.as_str())
+                    .collect(),
+                counts,
+            });
+        }
+        self.emit(&Line::Report { report });
+    }
+}

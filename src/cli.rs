@@ -61,6 +61,34 @@ pub enum Command {
     /// Run an archive's tests here (natively or under this machine's runner), without cargo or
     /// sources, and report as a verification does.
     Run(RunArchiveArgs),
+    /// Print a shell completion script for `cargo-xtest` (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `cargo-xtest.1` and a page per subcommand (`cargo-xtest-plan.1`, …) here.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The command line as clap sees it, named as it is installed: `cargo-xtest`.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    CargoCli::command()
+        .find_subcommand("xtest")
+        .cloned()
+        .expect("the xtest subcommand")
+        .name("cargo-xtest")
+        .bin_name("cargo-xtest")
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 mod archive;
 mod ci;
 mod doctor;
+mod help;
 mod merge;
 mod plan;
 mod verify;
@@ -25,6 +26,8 @@ pub fn execute(cli: &Xtest) -> Result<i32> {
         Some(cli::Command::Archive(args)) => archive::archive(args),
         Some(cli::Command::Run(args)) => archive::run_archive(args),
         Some(cli::Command::Plan(args)) => plan::plan(args),
+        Some(cli::Command::Completions(args)) => help::completions(args),
+        Some(cli::Command::Man(args)) => help::man(args),
         None => verify::verify(&cli.verify),
     }
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian/Ubuntu machine: install the cross toolchains, install
-# cargo-xtest from this checkout, and verify the example workspace on the host, aarch64, s390x
+# cargo-xtest from its packaged crate, and verify the example workspace on the host, aarch64, s390x
 # and riscv64gc. The example carries deliberate cross-target bugs, so the verdict is FAILED with
 # each failure attributed; this script exits 0 when cargo-xtest ran and reported (exit 0 or 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-toolchains.sh
-echo "==> cargo install --path . (cargo-xtest)"
-cargo install --locked --quiet --path .
+# Installed from the package crates.io would get (`cargo package`), not from the checkout: what
+# a user of `cargo install cargo-xtest` runs.
+echo "==> cargo package, then cargo install from the packaged crate"
+cargo package --locked --no-verify --allow-dirty --quiet
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+cargo install --locked --quiet --path "target/package/cargo-xtest-$version"
 
 echo "==> cargo xtest (in example/)"
 cd example

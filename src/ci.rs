@@ -1,7 +1,9 @@
 //! `cargo xtest ci github`: a GitHub Actions workflow for this workspace — one job per target
-//! and shard (the host natively, the rest under QEMU or at the level the policy requires), each
-//! installing its toolchain with `cargo xtest setup --yes`, caching cargo and the target
-//! directory and uploading its JSON report, then a job merging the reports.
+//! and shard (the host natively, the rest under QEMU, on a native runner where `--native` names
+//! one, or at the level the policy requires), each installing its toolchain with `cargo xtest
+//! setup --yes`, caching the cargo-xtest binary (per version and runner kind) and cargo's
+//! directories and the target directory (per target, runner architecture and rustc version),
+//! and uploading its JSON report; then a job merging the reports.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,12 @@ pub struct WorkflowSpec<'a> {
     /// The manifest path relative to the repository root, when not `Cargo.toml`.
     pub manifest: Option<String>,
     pub install: &'a str,
+    /// Targets whose jobs run natively: triple → runner label.
+    pub native: &'a [(String, String)],
 }
+
+/// The runner label of a job that does not name one.
+const DEFAULT_RUNNER: &str = "ubuntu-latest";
 
 /// The level each target is verified at on a CI runner: the policy's requirement, else `test`
 /// for targets whose emulator this tool knows, else `check`.
@@ -67,7 +74,7 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
          # at the level given; the last job merges the reports. Regenerate rather than edit.\n\
          name: cargo-xtest\n\non:\n  push:\n  pull_request:\n\npermissions:\n  contents: read\n\njobs:\n  \
          verify:\n    name: ${{{{ matrix.target }}}} ${{{{ matrix.level }}}} ${{{{ matrix.shard }}}}\n    \
-         runs-on: ubuntu-latest\n    strategy:\n      fail-fast: false\n      matrix:\n        include:",
+         runs-on: ${{{{ matrix.runner }}}}\n    strategy:\n      fail-fast: false\n      matrix:\n        include:",
         spec.shards
     );
     for (t, level) in &spec.targets {
@@ -76,19 +83,46 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
         } else {
             1
         };
+        let runner = spec
+            .native
+            .iter()
+            .find(|(triple, _)| triple == t)
+            .map_or(DEFAULT_RUNNER, |(_, label)| label.as_str());
         for k in 1..=n {
             let _ = writeln!(
                 y,
-                "          - target: {t}\n            level: {level}\n            shard: \"{k}/{n}\""
+                "          - target: {t}\n            level: {level}\n            shard: \"{k}/{n}\"\n            runner: {runner}"
             );
         }
     }
+    // The installed binary is cached per runner kind, keyed on this version and the command.
+    let install_key = format!(
+        "cargo-xtest-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        &blake3::hash(spec.install.as_bytes()).to_hex()[..12]
+    );
+    let install_steps = format!(
+        "      - name: Rust version
+        id: rust
+        run: echo \"version=$(rustc -V | cut -d' ' -f2)\" >> \"$GITHUB_OUTPUT\"
+      - name: Cache the cargo-xtest binary
+        id: xtest-bin
+        uses: actions/cache@v4
+        with:
+          path: ~/.cargo/bin/cargo-xtest
+          key: {install_key}-${{{{ runner.os }}}}-${{{{ runner.arch }}}}-rust-${{{{ steps.rust.outputs.version }}}}
+      - name: Install cargo-xtest
+        if: steps.xtest-bin.outputs.cache-hit != 'true'
+        run: {install}",
+        install = spec.install,
+    );
     let _ = write!(
         y,
         "    steps:
       - uses: actions/checkout@v4
       - name: Install Rust
         run: rustup toolchain install stable --profile minimal && rustup default stable
+{install_steps}
       - name: Cache cargo and the target directory
         uses: actions/cache@v4
         with:
@@ -96,10 +130,8 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
             ~/.cargo/registry
             ~/.cargo/git
             {target_dir}
-          key: xtest-${{{{ matrix.target }}}}-${{{{ hashFiles('**/Cargo.lock') }}}}
-          restore-keys: xtest-${{{{ matrix.target }}}}-
-      - name: Install cargo-xtest
-        run: {install}
+          key: xtest-${{{{ matrix.target }}}}-${{{{ runner.arch }}}}-rust-${{{{ steps.rust.outputs.version }}}}-${{{{ hashFiles('**/Cargo.lock') }}}}
+          restore-keys: xtest-${{{{ matrix.target }}}}-${{{{ runner.arch }}}}-rust-${{{{ steps.rust.outputs.version }}}}-
       - name: Install the target's toolchain
         run: cargo xtest setup --yes --target ${{{{ matrix.target }}}}{manifest}
       - name: Verify
@@ -122,8 +154,7 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
     steps:
       - name: Install Rust
         run: rustup toolchain install stable --profile minimal && rustup default stable
-      - name: Install cargo-xtest
-        run: {install}
+{install_steps}
       - name: Download the reports
         uses: actions/download-artifact@v4
         with:
@@ -139,8 +170,7 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
         with:
           name: xtest-merged
           path: xtest-merged.*
-",
-        install = spec.install,
+"
     );
     y
 }

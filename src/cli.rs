@@ -142,13 +142,27 @@ pub struct CiGithubArgs {
     /// Replace an existing, different workflow file.
     #[arg(long)]
     pub force: bool,
-    /// How the jobs install cargo-xtest.
+    /// How the jobs install cargo-xtest (once per runner kind: the binary is cached, keyed on
+    /// this command and cargo-xtest's version).
     #[arg(
         long,
         value_name = "COMMAND",
-        default_value = "cargo install --locked cargo-xtest"
+        default_value = concat!("cargo install --locked cargo-xtest@", env!("CARGO_PKG_VERSION"))
     )]
     pub install: String,
+    /// Run TRIPLE's job natively on the runner LABEL (e.g.
+    /// `aarch64-unknown-linux-gnu=ubuntu-24.04-arm`) instead of under QEMU; repeatable.
+    #[arg(long, value_name = "TRIPLE=LABEL", value_parser = parse_native)]
+    pub native: Vec<(String, String)>,
+}
+
+fn parse_native(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((t, l)) if !t.is_empty() && !l.is_empty() && !l.contains(char::is_whitespace) => {
+            Ok((t.to_owned(), l.to_owned()))
+        }
+        _ => Err("expected TRIPLE=LABEL, e.g. aarch64-unknown-linux-gnu=ubuntu-24.04-arm".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use crate::cli;
 use crate::discover::FeatureArgs;
-use crate::error::{self, Result};
+use crate::error::{self, Error, Result};
 use crate::session::{Needs, Session};
 use crate::{ci, shell};
 
@@ -26,11 +26,25 @@ pub fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
         .ok()
         .filter(|rel| *rel != std::path::Path::new("Cargo.toml"))
         .map(|rel| rel.display().to_string());
+    let targets = ci::targets(triples, &host.triple, policy);
+    for (triple, _) in &args.native {
+        if !targets.iter().any(|(t, _)| t == triple) {
+            return Err(Error::bad_input(format!(
+                "--native names `{triple}`, which is not among the workflow's targets ({}); add --target {triple}",
+                targets
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let text = ci::render(&ci::WorkflowSpec {
-        targets: ci::targets(triples, &host.triple, policy),
+        targets,
         shards: args.shards,
         manifest,
         install: &args.install,
+        native: &args.native,
     });
     match args.output.as_deref() {
         Some(p) if p == std::path::Path::new("-") => anstream::print!("{text}"),

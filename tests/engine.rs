@@ -347,3 +347,97 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
         quick_processes.len()
     );
 }
+
+/// The argument lists a logging runner saw, one line each (`--list`, or the batch's flags).
+fn runner_calls(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Installs a host runner that logs its arguments (the test binary's path left out) to
+/// `runner.log` and runs the binary.
+fn logging_runner(fx: &Fixture) -> std::path::PathBuf {
+    let log = fx.path().join("runner.log");
+    fx.write(
+        "log-runner.sh",
+        &format!(
+            "#!/bin/sh\nbin=\"$1\"; shift\necho \"$*\" >> '{}'\nexec \"$bin\" \"$@\"\n",
+            log.display()
+        ),
+    );
+    std::fs::create_dir_all(fx.path().join(".cargo")).unwrap();
+    fx.write(
+        ".cargo/config.toml",
+        &format!(
+            "[target.{HOST}]\nrunner = [\"sh\", \"{}\"]\n",
+            fx.path().join("log-runner.sh").display()
+        ),
+    );
+    log
+}
+
+/// A binary whose history says it is one short batch runs whole, without being listed first:
+/// one process instead of two. Its results are the same, and a crash in such a run falls back
+/// to listing and running by name what did not finish.
+#[test]
+fn small_binaries_with_history_run_whole_without_a_listing() {
+    let fx = Fixture::new("portable");
+    let log = logging_runner(&fx);
+    let args = [
+        "--target",
+        "host",
+        "--no-cache",
+        "--no-doctests",
+        "--no-fail-fast",
+    ];
+    let first = fx.verify(&args);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    let calls = runner_calls(&log);
+    let lists = calls.iter().filter(|c| c.as_str() == "--list").count();
+    assert!(
+        lists >= 2,
+        "no history yet: every binary listed first: {calls:?}"
+    );
+
+    std::fs::remove_file(&log).unwrap();
+    let second = fx.verify(&args);
+    assert_eq!(second.code(), 0, "{}", second.stderr());
+    assert_eq!(outcomes(&first), outcomes(&second));
+    let calls = runner_calls(&log);
+    assert!(
+        calls.iter().all(|c| c.as_str() == "--test-threads=1"),
+        "whole runs only, no listing: {calls:?}"
+    );
+
+    // The crash: the second run starts whole, `aborts` ends the process; it is listed then, and
+    // the tests after the crash still run, by name.
+    let lib = std::fs::read_to_string(fx.path().join("alpha/src/lib.rs")).unwrap();
+    fx.write(
+        "alpha/src/lib.rs",
+        &format!("{lib}\n#[test]\nfn aborts() {{ std::process::abort() }}\n"),
+    );
+    let first = fx.verify(&args);
+    assert_eq!(first.test(HOST, "alpha", "aborts")["outcome"], "failed");
+    std::fs::remove_file(&log).unwrap();
+    let second = fx.verify(&args);
+    assert_eq!(outcomes(&first), outcomes(&second));
+    assert_eq!(
+        second.test(HOST, "alpha", "tests::word_size")["outcome"],
+        "passed"
+    );
+    let calls = runner_calls(&log);
+    let alpha: Vec<&String> = calls.iter().filter(|c| !c.is_empty()).collect();
+    assert!(
+        alpha.iter().any(|c| c.as_str() == "--list")
+            && alpha.iter().any(|c| c.contains("--exact tests::")),
+        "whole, then listed after the crash and the rest run by name: {calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.as_str() == "--test-threads=1").count(),
+        3,
+        "the three test binaries (alpha's and beta's libs, beta's quad) started whole: {calls:?}"
+    );
+}

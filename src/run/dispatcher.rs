@@ -7,14 +7,14 @@
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
 //! [`Event`]s (it never prints) and never spawns processes itself.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::cache::Cache;
-use super::executor::{self, Batch, Prepared};
+use super::executor::{self, Batch, Prepared, Selection};
 use super::history::History;
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
@@ -29,7 +29,7 @@ use crate::plan::Plan;
 enum Task {
     Prepare(usize),
     /// A batch of a binary's tests, with the time it is expected to take.
-    Shard(usize, Vec<String>, Duration),
+    Shard(usize, Selection, Duration),
     Doctest(DoctestJob),
 }
 
@@ -113,11 +113,17 @@ struct Binary {
 /// What carries out a task. Real runs spawn and supervise processes ([`Processes`]); the unit
 /// tests below script the outcomes to check scheduling, gathering and fail-fast.
 trait Execute: Sync {
-    fn prepare(&self, job: &BinaryJob, cache: &Cache, opts: &RunOptions) -> Prepared;
+    fn prepare(
+        &self,
+        job: &BinaryJob,
+        cache: &Cache,
+        opts: &RunOptions,
+        last_run: Option<&BTreeMap<String, Duration>>,
+    ) -> Prepared;
     fn run_batch(
         &self,
         job: &BinaryJob,
-        names: Vec<String>,
+        selection: Selection,
         opts: &RunOptions,
         events: &mpsc::Sender<Event>,
     ) -> Batch;
@@ -133,18 +139,24 @@ trait Execute: Sync {
 struct Processes;
 
 impl Execute for Processes {
-    fn prepare(&self, job: &BinaryJob, cache: &Cache, opts: &RunOptions) -> Prepared {
-        executor::prepare(job, cache, opts.partition)
+    fn prepare(
+        &self,
+        job: &BinaryJob,
+        cache: &Cache,
+        opts: &RunOptions,
+        last_run: Option<&BTreeMap<String, Duration>>,
+    ) -> Prepared {
+        executor::prepare(job, cache, opts, last_run)
     }
 
     fn run_batch(
         &self,
         job: &BinaryJob,
-        names: Vec<String>,
+        selection: Selection,
         opts: &RunOptions,
         events: &mpsc::Sender<Event>,
     ) -> Batch {
-        executor::run_batch(job, names, opts, events)
+        executor::run_batch(job, selection, opts, events)
     }
 
     fn run_doctests(
@@ -201,8 +213,8 @@ fn run_with(
             let queue = Arc::clone(&queue);
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
-            let cache = &cache;
-            scope.spawn(move || worker(&queue, &tx, &shared, cache, opts, exec));
+            let (cache, history) = (&cache, &history);
+            scope.spawn(move || worker(&queue, &tx, &shared, cache, history, opts, exec));
         }
         drop(tx);
         let mut d = Dispatcher {
@@ -234,6 +246,7 @@ fn worker(
     tx: &mpsc::Sender<Envelope>,
     shared: &Mutex<Vec<BinaryJob>>,
     cache: &Cache,
+    history: &History,
     opts: &RunOptions,
     exec: &dyn Execute,
 ) {
@@ -263,11 +276,12 @@ fn worker(
         let message = match task {
             Task::Prepare(i) => {
                 let job = shared.lock().expect("jobs")[i].clone();
-                Message::Prepared(i, exec.prepare(&job, cache, opts))
+                let last_run = history.last_run(&job.key());
+                Message::Prepared(i, exec.prepare(&job, cache, opts, last_run.as_ref()))
             }
-            Task::Shard(i, names, _) => {
+            Task::Shard(i, selection, _) => {
                 let job = shared.lock().expect("jobs")[i].clone();
-                Message::Batch(i, exec.run_batch(&job, names, opts, &etx))
+                Message::Batch(i, exec.run_batch(&job, selection, opts, &etx))
             }
             Task::Doctest(job) => {
                 let runs = exec.run_doctests(&job, opts, &etx);
@@ -535,7 +549,12 @@ impl Dispatcher<'_> {
         b.run.tests.extend(p.known);
         b.run.error = p.error;
         let to_run = p.to_run;
-        if !to_run.is_empty() && b.run.error.is_none() && !b.interrupted {
+        let runnable = b.run.error.is_none() && !b.interrupted;
+        if runnable && p.whole {
+            let history = self.history.expected(&b.job.key());
+            b.pending += 1;
+            self.push(Task::Shard(i, Selection::Whole, history.values().sum()));
+        } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
             let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
@@ -544,7 +563,7 @@ impl Dispatcher<'_> {
             self.push_all(
                 batches
                     .into_iter()
-                    .map(|b| Task::Shard(i, b.tests, b.expected))
+                    .map(|b| Task::Shard(i, Selection::Names(b.tests), b.expected))
                     .collect(),
             );
         }
@@ -717,10 +736,22 @@ mod tests {
         batches: Mutex<Vec<(BinaryId, Vec<String>)>>,
     }
 
+    impl Script {
+        fn names(&self) -> Vec<String> {
+            (0..self.tests).map(|i| format!("t{i:03}")).collect()
+        }
+    }
+
     impl Execute for Script {
-        fn prepare(&self, _: &BinaryJob, _: &Cache, _: &RunOptions) -> Prepared {
+        fn prepare(
+            &self,
+            _: &BinaryJob,
+            _: &Cache,
+            _: &RunOptions,
+            _: Option<&BTreeMap<String, Duration>>,
+        ) -> Prepared {
             Prepared {
-                to_run: (0..self.tests).map(|i| format!("t{i:03}")).collect(),
+                to_run: self.names(),
                 ..Default::default()
             }
         }
@@ -728,10 +759,14 @@ mod tests {
         fn run_batch(
             &self,
             job: &BinaryJob,
-            names: Vec<String>,
+            selection: Selection,
             _: &RunOptions,
             _: &mpsc::Sender<Event>,
         ) -> Batch {
+            let names = match selection {
+                Selection::Whole => self.names(),
+                Selection::Names(names) => names,
+            };
             self.batches
                 .lock()
                 .unwrap()
@@ -913,7 +948,11 @@ mod tests {
     }
 
     fn shard(i: usize, ms: u64) -> Task {
-        Task::Shard(i, vec![format!("t{i}")], Duration::from_millis(ms))
+        Task::Shard(
+            i,
+            Selection::Names(vec![format!("t{i}")]),
+            Duration::from_millis(ms),
+        )
     }
 
     fn doctest() -> Task {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
-    BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, Partition, RunOptions,
-    TestOutcome, TestResult,
+    BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, RunOptions, TestOutcome,
+    TestResult,
 };
 use crate::capture::Capture;
 use crate::ids::BinaryId;
@@ -327,6 +327,8 @@ fn skipped(name: String, reason: &str) -> TestResult {
 /// What must still run of a binary, and what is already known.
 #[derive(Debug, Default)]
 pub struct Prepared {
+    /// Run the binary whole, unlisted (see [`prepare`]); `to_run` is then empty.
+    pub whole: bool,
     pub to_run: Vec<String>,
     /// Policy skips and results replayed from the cache.
     pub known: Vec<TestResult>,
@@ -363,9 +365,35 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
     ]))
 }
 
-pub fn prepare(job: &BinaryJob, cache: &Cache, partition: Option<Partition>) -> Prepared {
-    let mut prepared = prepare_all(job, cache);
-    if let Some(p) = partition {
+/// What to run of a binary. A binary that its duration history says is one short batch, with
+/// nothing to replay from the cache, no policy skips and no partition, is run whole without
+/// listing it first: one process (one emulator start) instead of two, trusted only when
+/// libtest's own counts vouch for every result ([`Parser::ran_all`]); otherwise it is listed
+/// then and what did not finish runs by name.
+pub fn prepare(
+    job: &BinaryJob,
+    cache: &Cache,
+    opts: &RunOptions,
+    last_run: Option<&BTreeMap<String, Duration>>,
+) -> Prepared {
+    let key = binary_key(job, cache);
+    // Known here, and at most one batch (a binary without tests makes none).
+    let one_short_batch = last_run.is_some_and(|h| {
+        super::schedule::batches(h.keys().cloned().collect(), h, opts.jobs).len() <= 1
+    });
+    if one_short_batch
+        && opts.partition.is_none()
+        && job.skips.is_empty()
+        && key.as_deref().is_none_or(|k| cache.load(k).is_none())
+    {
+        return Prepared {
+            whole: true,
+            key,
+            ..Default::default()
+        };
+    }
+    let mut prepared = prepare_all(job, cache, key);
+    if let Some(p) = opts.partition {
         // A slice's results would make a cache entry that hides the other slices' tests.
         prepared.key = None;
         let mine = |name: &str| p.owns(&job.package_name, &job.binary, name);
@@ -375,13 +403,14 @@ pub fn prepare(job: &BinaryJob, cache: &Cache, partition: Option<Partition>) -> 
     prepared
 }
 
-fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
-    let mut prepared = Prepared {
-        key: binary_key(job, cache),
-        ..Default::default()
-    };
-    // Listed every time, cache or not: a cache entry is trusted only when it holds exactly the
-    // tests the binary lists now.
+/// A binary's test names, through its runner.
+enum Listing {
+    Names(Vec<String>),
+    Interrupted,
+    Failed(String),
+}
+
+fn list(job: &BinaryJob) -> Listing {
     let list = supervise(
         &mut runner_command(job, &["--list".into()]),
         Watch {
@@ -393,34 +422,42 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
         None,
         |_, _| {},
     );
-    let names = match list {
-        Ok(a) if a.interrupted => {
+    match list {
+        Ok(a) if a.interrupted => Listing::Interrupted,
+        Ok(a) if a.clean_exit => match libtest::parse_list(&a.stdout) {
+            Ok(names) => Listing::Names(names),
+            Err(problem) => Listing::Failed(format!(
+                "{} under `{}` {problem}; its output:\n{}",
+                job.binary,
+                runner_display(job),
+                tail(&a.output)
+            )),
+        },
+        Ok(a) => Listing::Failed(format!(
+            "cannot list the tests of {} ({}): {}",
+            job.binary,
+            a.status,
+            tail(&a.output)
+        )),
+        Err(e) => Listing::Failed(format!("cannot start {}: {e}", runner_display(job))),
+    }
+}
+
+fn prepare_all(job: &BinaryJob, cache: &Cache, key: Option<String>) -> Prepared {
+    let mut prepared = Prepared {
+        key,
+        ..Default::default()
+    };
+    // Listed every time, cache or not: a cache entry is trusted only when it holds exactly the
+    // tests the binary lists now.
+    let names = match list(job) {
+        Listing::Names(names) => names,
+        Listing::Interrupted => {
             prepared.interrupted = true;
             return prepared;
         }
-        Ok(a) if a.clean_exit => match libtest::parse_list(&a.stdout) {
-            Ok(names) => names,
-            Err(problem) => {
-                prepared.error = Some(format!(
-                    "{} under `{}` {problem}; its output:\n{}",
-                    job.binary,
-                    runner_display(job),
-                    tail(&a.output)
-                ));
-                return prepared;
-            }
-        },
-        Ok(a) => {
-            prepared.error = Some(format!(
-                "cannot list the tests of {} ({}): {}",
-                job.binary,
-                a.status,
-                tail(&a.output)
-            ));
-            return prepared;
-        }
-        Err(e) => {
-            prepared.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+        Listing::Failed(why) => {
+            prepared.error = Some(why);
             return prepared;
         }
     };
@@ -456,6 +493,15 @@ fn prepare_all(job: &BinaryJob, cache: &Cache) -> Prepared {
     prepared
 }
 
+/// Which tests of a binary a batch runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// All of them, unlisted: libtest's counts must vouch for the results.
+    Whole,
+    /// These, by exact name.
+    Names(Vec<String>),
+}
+
 /// The results of one batch of a binary's tests.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -467,11 +513,11 @@ pub struct Batch {
 /// Runs `names` of one binary; every name gets a result unless the binary cannot run at all.
 pub fn run_batch(
     job: &BinaryJob,
-    names: Vec<String>,
+    selection: Selection,
     opts: &RunOptions,
     events: &Sender<RunEvent>,
 ) -> Batch {
-    let mut batch = attempt_all(job, names, opts, events);
+    let mut batch = attempt_all(job, selection, opts, events);
     if batch.interrupted || opts.retries == 0 {
         for t in &batch.tests {
             emit(job, events, t);
@@ -483,7 +529,7 @@ pub fn run_batch(
         let mut attempts = 1;
         while t.failed() && attempts <= opts.retries && !interrupted() {
             attempts += 1;
-            let retry = attempt_all(job, vec![t.name.clone()], opts, events);
+            let retry = attempt_all(job, Selection::Names(vec![t.name.clone()]), opts, events);
             if let Some(r) = retry.tests.into_iter().next()
                 && r.outcome == TestOutcome::Passed
             {
@@ -510,10 +556,10 @@ fn emit(job: &BinaryJob, events: &Sender<RunEvent>, t: &TestResult) {
     });
 }
 
-/// Runs `names` in as few processes as crashes and hangs allow.
+/// Runs the selected tests in as few processes as crashes and hangs allow.
 fn attempt_all(
     job: &BinaryJob,
-    mut remaining: Vec<String>,
+    selection: Selection,
     opts: &RunOptions,
     events: &Sender<RunEvent>,
 ) -> Batch {
@@ -523,9 +569,16 @@ fn attempt_all(
         slow: opts.slow_after,
         ..Default::default()
     };
-    while !remaining.is_empty() {
-        let mut args = vec!["--test-threads=1".to_owned(), "--exact".to_owned()];
-        args.extend(remaining.iter().cloned());
+    let (mut whole, mut remaining) = match selection {
+        Selection::Whole => (true, Vec::new()),
+        Selection::Names(names) => (false, names),
+    };
+    while whole || !remaining.is_empty() {
+        let mut args = vec!["--test-threads=1".to_owned()];
+        if !whole {
+            args.push("--exact".to_owned());
+            args.extend(remaining.iter().cloned());
+        }
         let on_event = |e: &Event, _: &Parser| match e {
             Event::Slow { name, elapsed } => {
                 let _ = events.send(RunEvent::Slow {
@@ -607,6 +660,31 @@ fn attempt_all(
         }
         for t in done.values_mut().filter(|t| t.failed()) {
             attach_log(t, &attempt);
+        }
+        if whole {
+            whole = false;
+            let vouched = attempt.clean_exit
+                && attempt.cut_short.is_none()
+                && attempt.parser.ran_all(attempt.finished.len());
+            batch.tests.extend(done.into_values());
+            if vouched {
+                return batch;
+            }
+            // It crashed, hung or printed no counts to trust: list it now, and run by name
+            // what has no result yet (a runner that runs nothing fails here, as in `prepare`).
+            match list(job) {
+                Listing::Names(names) => {
+                    let have: BTreeSet<&str> =
+                        batch.tests.iter().map(|t| t.name.as_str()).collect();
+                    remaining = names
+                        .into_iter()
+                        .filter(|n| !have.contains(n.as_str()))
+                        .collect();
+                }
+                Listing::Interrupted => batch.interrupted = true,
+                Listing::Failed(why) => batch.error = Some(why),
+            }
+            continue;
         }
         if done.is_empty() {
             batch.error = Some(format!(

@@ -40,6 +40,12 @@ impl History {
 
     /// What each test of a binary took last time (empty when it never ran here).
     pub fn expected(&self, binary: &BinaryKey) -> BTreeMap<String, Duration> {
+        self.last_run(binary).unwrap_or_default()
+    }
+
+    /// What each test of a binary took last time; `None` when it never ran here (a binary that
+    /// ran and has no tests gives an empty map).
+    pub fn last_run(&self, binary: &BinaryKey) -> Option<BTreeMap<String, Duration>> {
         self.map
             .lock()
             .expect("history")
@@ -50,7 +56,6 @@ impl History {
                     .map(|(t, ms)| (t.clone(), Duration::from_millis(*ms)))
                     .collect()
             })
-            .unwrap_or_default()
     }
 
     /// Remembers the durations of the tests that ran (not those replayed from the cache).

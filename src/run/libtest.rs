@@ -47,6 +47,10 @@ pub struct Parser {
     failure: Option<String>,
     /// Each failed test's output (head and tail: a loud test cannot grow this without bound).
     failures: BTreeMap<String, Capture>,
+    /// `running N tests`: how many tests libtest said it would run.
+    announced: Option<usize>,
+    /// `test result: …`: passed + failed + ignored, as libtest counted them at the end.
+    counted: Option<usize>,
 }
 
 impl Default for Parser {
@@ -57,6 +61,8 @@ impl Default for Parser {
             section: Section::default(),
             failure: None,
             failures: BTreeMap::new(),
+            announced: None,
+            counted: None,
         }
     }
 }
@@ -95,6 +101,12 @@ impl Parser {
         self.running.as_ref().map(|(n, t)| (n.as_str(), *t))
     }
 
+    /// Whether libtest's own counts vouch for `finished` results being every test it had to
+    /// run: it announced that many (`running N tests`) and counted that many at the end.
+    pub fn ran_all(&self, finished: usize) -> bool {
+        self.announced == Some(finished) && self.counted == Some(finished)
+    }
+
     /// How many bytes libtest printed for a failed test in all.
     pub fn failure_output_size(&self, name: &str) -> Option<u64> {
         self.failures.get(name).map(|c| c.total() as u64)
@@ -117,9 +129,18 @@ impl Parser {
             events.push(Event::Suite(name.trim().to_owned()));
             return;
         }
-        if line.starts_with("test result: ") {
+        if let Some(counts) = line.strip_prefix("test result: ") {
             self.section = Section::Results;
             self.failure = None;
+            self.counted = result_counts(counts);
+            return;
+        }
+        if let Some(n) = line
+            .strip_prefix("running ")
+            .and_then(|r| r.strip_suffix(" tests").or_else(|| r.strip_suffix(" test")))
+            .and_then(|n| n.parse().ok())
+        {
+            self.announced = Some(n);
             return;
         }
         match self.section {
@@ -220,6 +241,21 @@ fn base_name(name: &str) -> &str {
     name
 }
 
+/// passed + failed + ignored of `ok. 3 passed; 0 failed; 1 ignored; 0 measured; …`.
+fn result_counts(line: &str) -> Option<usize> {
+    let (_, counts) = line.split_once(". ")?;
+    let mut total = 0;
+    let mut seen = 0;
+    for part in counts.split("; ") {
+        let (n, what) = part.split_once(' ')?;
+        if matches!(what, "passed" | "failed" | "ignored") {
+            total += n.parse::<usize>().ok()?;
+            seen += 1;
+        }
+    }
+    (seen == 3).then_some(total)
+}
+
 /// The test names of `--list` output (`NAME: test` lines; benches are left out), trusted only
 /// when libtest's closing count (`N tests, M benchmarks`) is there and agrees with the lines: a
 /// runner that ran nothing, or a program that is not a libtest harness, prints no such count.
@@ -278,6 +314,29 @@ impl std::fmt::Display for ListProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libtests_own_counts_vouch_for_a_whole_run() {
+        let t0 = Instant::now();
+        let mut p = Parser::default();
+        let run = "\nrunning 3 tests\ntest a ... ok\ntest b ... ignored\ntest c ... FAILED\n\nfailures:\n\n---- c stdout ----\nboom\n\nfailures:\n    c\n\ntest result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
+        let finished = p
+            .feed(run.as_bytes(), t0)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Finished { .. }))
+            .count();
+        assert_eq!(finished, 3);
+        assert!(p.ran_all(3));
+        assert!(!p.ran_all(2));
+        // Killed before the end: no closing count, nothing vouched for.
+        let mut cut = Parser::default();
+        cut.feed(b"running 3 tests\ntest a ... ok\ntest b ... ok\n", t0);
+        assert!(!cut.ran_all(2));
+        // A runner that printed results of its own making, without libtest's counts.
+        let mut fake = Parser::default();
+        fake.feed(b"test a ... ok\n", t0);
+        assert!(!fake.ran_all(1));
+    }
 
     fn feed_all(p: &mut Parser, chunks: &[&str], t0: Instant) -> Vec<Event> {
         let mut ev = Vec::new();

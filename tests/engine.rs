@@ -436,7 +436,10 @@ fn small_binaries_with_history_run_whole_without_a_listing() {
         "whole, then listed after the crash and the rest run by name: {calls:?}"
     );
     assert_eq!(
-        calls.iter().filter(|c| c.as_str() == "--test-threads=1").count(),
+        calls
+            .iter()
+            .filter(|c| c.as_str() == "--test-threads=1")
+            .count(),
         3,
         "the three test binaries (alpha's and beta's libs, beta's quad) started whole: {calls:?}"
     );

@@ -128,14 +128,9 @@ impl Live {
         }
         match event {
             run::Event::Queued { triple } => self.update(triple, |c| c.built += 1),
-            run::Event::TestStarted { .. } => {}
-            run::Event::TestFinished {
-                triple,
-                package,
-                binary,
-                result,
-            } => {
-                self.update(triple, |c| {
+            run::Event::TestStarted(_) => {}
+            run::Event::TestFinished { test, result } => {
+                self.update(&test.target, |c| {
                     if result.failed() {
                         c.failed += 1;
                     } else if result.outcome == TestOutcome::Passed {
@@ -148,23 +143,16 @@ impl Live {
                     } else {
                         "FAILED"
                     };
-                    let what = format!("{triple} {package} {binary} {}", result.name);
-                    self.line(shell::bad_line(verb, printable(&what)));
+                    self.line(shell::bad_line(verb, printable(&test.to_string())));
                 } else if result.flaky {
                     self.line(shell::warn_line(printable(&format!(
-                        "{triple} {binary} {} is flaky: passed on attempt {}",
-                        result.name, result.attempts
+                        "{test} is flaky: passed on attempt {}",
+                        result.attempts
                     ))));
                 }
             }
-            run::Event::Slow {
-                triple,
-                package,
-                binary,
-                test,
-                elapsed,
-            } => self.line(shell::warn_line(printable(&format!(
-                "{triple} {package} {binary} {test} has been running for over {:.0}s",
+            run::Event::Slow { test, elapsed } => self.line(shell::warn_line(printable(&format!(
+                "{test} has been running for over {:.0}s",
                 elapsed.as_secs_f64()
             )))),
             run::Event::BinaryFinished { package, run } => {

@@ -13,7 +13,7 @@ use crate::build;
 use crate::ids::BinaryId;
 use crate::level::Level;
 use crate::plan::Plan;
-use crate::run::{self, TestOutcome};
+use crate::run::{self, TestOutcome, TestRef};
 
 /// Version of the event lines; it changes only when a field changes meaning or goes away.
 pub const SCHEMA: &str = "cargo-xtest/events-v1";
@@ -46,16 +46,12 @@ enum Line<'a> {
         target: &'a str,
     },
     TestStarted {
-        target: &'a str,
-        package: &'a str,
-        binary: &'a BinaryId,
-        test: &'a str,
+        #[serde(flatten)]
+        test: &'a TestRef,
     },
     TestFinished {
-        target: &'a str,
-        package: &'a str,
-        binary: &'a BinaryId,
-        test: &'a str,
+        #[serde(flatten)]
+        test: &'a TestRef,
         outcome: TestOutcome,
         duration_ms: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,10 +60,8 @@ enum Line<'a> {
         flaky: bool,
     },
     Slow {
-        target: &'a str,
-        package: &'a str,
-        binary: &'a BinaryId,
-        test: &'a str,
+        #[serde(flatten)]
+        test: &'a TestRef,
         seconds: f64,
     },
     BinaryFinished {
@@ -190,42 +184,15 @@ impl Stream {
     pub fn run(&self, event: &run::Event) {
         match event {
             run::Event::Queued { triple } => self.emit(&Line::BinaryQueued { target: triple }),
-            run::Event::TestStarted {
-                triple,
-                package,
-                binary,
+            run::Event::TestStarted(test) => self.emit(&Line::TestStarted { test }),
+            run::Event::TestFinished { test, result } => self.emit(&Line::TestFinished {
                 test,
-            } => self.emit(&Line::TestStarted {
-                target: triple,
-                package,
-                binary,
-                test,
-            }),
-            run::Event::TestFinished {
-                triple,
-                package,
-                binary,
-                result,
-            } => self.emit(&Line::TestFinished {
-                target: triple,
-                package,
-                binary,
-                test: &result.name,
                 outcome: result.outcome,
                 duration_ms: result.duration.as_millis() as u64,
                 reason: result.reason.as_deref(),
                 flaky: result.flaky,
             }),
-            run::Event::Slow {
-                triple,
-                package,
-                binary,
-                test,
-                elapsed,
-            } => self.emit(&Line::Slow {
-                target: triple,
-                package,
-                binary,
+            run::Event::Slow { test, elapsed } => self.emit(&Line::Slow {
                 test,
                 seconds: elapsed.as_secs_f64(),
             }),

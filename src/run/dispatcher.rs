@@ -110,35 +110,10 @@ struct Binary {
     done: bool,
 }
 
-/// What carries out a task. Real runs spawn and supervise processes ([`Processes`]); the unit
-/// tests below script the outcomes to check scheduling, gathering and fail-fast.
+/// What carries out a task: by default the real thing, test binaries and `cargo test --doc`
+/// under the target's runner ([`Processes`]); the unit tests below script the outcomes instead
+/// to check scheduling, gathering and fail-fast.
 trait Execute: Sync {
-    fn prepare(
-        &self,
-        job: &BinaryJob,
-        cache: &Cache,
-        opts: &RunOptions,
-        last_run: Option<&BTreeMap<String, Duration>>,
-    ) -> Prepared;
-    fn run_batch(
-        &self,
-        job: &BinaryJob,
-        selection: Selection,
-        opts: &RunOptions,
-        events: &mpsc::Sender<Event>,
-    ) -> Batch;
-    fn run_doctests(
-        &self,
-        job: &DoctestJob,
-        opts: &RunOptions,
-        events: &mpsc::Sender<Event>,
-    ) -> Vec<BinaryRun>;
-}
-
-/// The real executor: test binaries and `cargo test --doc` under the target's runner.
-struct Processes;
-
-impl Execute for Processes {
     fn prepare(
         &self,
         job: &BinaryJob,
@@ -168,6 +143,11 @@ impl Execute for Processes {
         executor::run_doctests(job, opts, events)
     }
 }
+
+/// The real executor.
+struct Processes;
+
+impl Execute for Processes {}
 
 pub fn run(
     plan: &Plan,

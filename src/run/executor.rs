@@ -16,7 +16,7 @@ use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
     BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, RunOptions, TestOutcome,
-    TestResult,
+    TestRef, TestResult,
 };
 use crate::capture::Capture;
 use crate::ids::BinaryId;
@@ -549,11 +549,18 @@ pub fn run_batch(
 
 fn emit(job: &BinaryJob, events: &Sender<RunEvent>, t: &TestResult) {
     let _ = events.send(RunEvent::TestFinished {
-        triple: job.triple.clone(),
-        package: job.package_name.clone(),
-        binary: job.binary.clone(),
+        test: test_ref(job, &t.name),
         result: t.clone(),
     });
+}
+
+fn test_ref(job: &BinaryJob, test: &str) -> TestRef {
+    TestRef {
+        target: job.triple.clone(),
+        package: job.package_name.clone(),
+        binary: job.binary.clone(),
+        test: test.to_owned(),
+    }
 }
 
 /// Runs the selected tests in as few processes as crashes and hangs allow.
@@ -582,20 +589,12 @@ fn attempt_all(
         let on_event = |e: &Event, _: &Parser| match e {
             Event::Slow { name, elapsed } => {
                 let _ = events.send(RunEvent::Slow {
-                    triple: job.triple.clone(),
-                    package: job.package_name.clone(),
-                    binary: job.binary.clone(),
-                    test: name.clone(),
+                    test: test_ref(job, name),
                     elapsed: *elapsed,
                 });
             }
             Event::Started(name) => {
-                let _ = events.send(RunEvent::TestStarted {
-                    triple: job.triple.clone(),
-                    package: job.package_name.clone(),
-                    binary: job.binary.clone(),
-                    test: name.clone(),
-                });
+                let _ = events.send(RunEvent::TestStarted(test_ref(job, name)));
             }
             _ => {}
         };
@@ -774,9 +773,12 @@ pub fn run_doctests(
             let result = result_of(name, outcome, *duration, parser);
             let package = job.packages.iter().find(|p| p.id == *id);
             let _ = events.send(RunEvent::TestFinished {
-                triple: job.triple.clone(),
-                package: package.map_or_else(|| id.clone(), |p| p.name.clone()),
-                binary: BinaryId::Doc,
+                test: TestRef {
+                    target: job.triple.clone(),
+                    package: package.map_or_else(|| id.clone(), |p| p.name.clone()),
+                    binary: BinaryId::Doc,
+                    test: name.clone(),
+                },
                 result: result.clone(),
             });
             runs.entry(id.clone())

@@ -261,36 +261,38 @@ pub enum BuildEvent {
     Finished(Box<BuildResult>),
 }
 
+/// Which test an event is about, and where.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRef {
+    /// The target triple.
+    pub target: String,
+    /// The package's name.
+    pub package: String,
+    pub binary: BinaryId,
+    pub test: String,
+}
+
+impl std::fmt::Display for TestRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.target, self.package, self.binary, self.test
+        )
+    }
+}
+
 /// What the run stage tells as it goes; it never prints (the reporter renders these).
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A test binary was linked and is queued to run.
     Queued { triple: String },
     /// A test started (libtest announced it).
-    TestStarted {
-        triple: String,
-        /// The package's name.
-        package: String,
-        binary: BinaryId,
-        test: String,
-    },
+    TestStarted(TestRef),
     /// A test ran to its end in this invocation (replayed ones come with their binary).
-    TestFinished {
-        triple: String,
-        /// The package's name.
-        package: String,
-        binary: BinaryId,
-        result: TestResult,
-    },
+    TestFinished { test: TestRef, result: TestResult },
     /// A test is still running after `--slow-after`.
-    Slow {
-        triple: String,
-        /// The package's name.
-        package: String,
-        binary: BinaryId,
-        test: String,
-        elapsed: Duration,
-    },
+    Slow { test: TestRef, elapsed: Duration },
     /// Every test of one binary (or one package's doctests) is done.
     BinaryFinished {
         /// The package's name.

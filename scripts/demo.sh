@@ -12,7 +12,10 @@ bash scripts/install-toolchains.sh
 echo "==> cargo package, then cargo install from the packaged crate"
 cargo package --locked --no-verify --allow-dirty --quiet
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-cargo install --locked --quiet --path "target/package/cargo-xtest-$version"
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+tar -xzf "target/package/cargo-xtest-$version.crate" -C "$unpacked"
+cargo install --locked --quiet --path "$unpacked/cargo-xtest-$version"
 
 echo "==> cargo xtest (in example/)"
 cd example

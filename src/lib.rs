@@ -43,7 +43,9 @@ pub fn main() -> i32 {
         Color::Always => anstream::ColorChoice::Always,
         Color::Never => anstream::ColorChoice::Never,
     });
-    process::install_signal_handlers();
+    process::install_signal_handlers(|| {
+        shell::error("stopped at once (second interrupt): children killed, no report written")
+    });
     match commands::execute(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -23,8 +23,8 @@ static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) to a flag instead of
 /// killing this process: the stages stop their children and the report keeps what finished. A
-/// second one stops everything at once (exit 130).
-pub fn install_signal_handlers() {
+/// second one stops everything at once (exit 130), after `on_hard_stop` (which says so).
+pub fn install_signal_handlers(on_hard_stop: fn()) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let flag = Arc::clone(INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false))));
     // A file-size limit (`ulimit -f`) makes a write fail with EFBIG instead of killing this
@@ -40,14 +40,14 @@ pub fn install_signal_handlers() {
     std::thread::spawn(move || {
         for _ in signals.forever() {
             if flag.swap(true, Ordering::SeqCst) {
-                stop_now();
+                stop_now(on_hard_stop);
             }
         }
     });
 }
 
 /// The second signal: kill every child group, remove temporary directories, exit 130.
-fn stop_now() -> ! {
+fn stop_now(on_hard_stop: fn()) -> ! {
     let groups: Vec<i32> = lock(&GROUPS).iter().copied().collect();
     for pgid in groups {
         // SAFETY: kill(2) with a negative pid signals a process group we created.
@@ -58,9 +58,7 @@ fn stop_now() -> ! {
     for dir in lock(&TEMP_DIRS).iter() {
         let _ = std::fs::remove_dir_all(dir);
     }
-    eprintln!(
-        "cargo-xtest: stopped at once (second interrupt): children killed, no report written"
-    );
+    on_hard_stop();
     std::process::exit(130);
 }
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-toolchains.sh
+bash scripts/install-toolchains.sh --all
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -35,6 +35,16 @@ pub enum Cause {
     NoTestResults,
     Timeout,
     ArchAssumption,
+    /// Nothing a Linux distro ships links or runs the target (Apple, FreeBSD, Android, MSVC):
+    /// a downgrade with what would lift it, never a failure by itself.
+    NotAvailableHere,
+    /// A WASI test used what WASI does not have (threads, processes): `operation not supported on
+    /// this platform`.
+    WasiUnsupported,
+    /// Wine could not load a DLL the test executable imports.
+    WineDllMissing,
+    /// A musl executable was linked with objects or libraries built against glibc.
+    MuslGlibcMix,
     Unknown,
 }
 
@@ -59,6 +69,10 @@ impl Cause {
             Cause::NoTestResults => "no-test-results",
             Cause::Timeout => "timeout",
             Cause::ArchAssumption => "arch-assumption",
+            Cause::NotAvailableHere => "not-available-here",
+            Cause::WasiUnsupported => "wasi-unsupported",
+            Cause::WineDllMissing => "wine-dll-missing",
+            Cause::MuslGlibcMix => "musl-glibc-mix",
             Cause::Unknown => "unknown",
         }
     }

@@ -130,7 +130,8 @@ impl Diagnoser {
     fn linker_name(&self, triple: &str) -> String {
         self.facts(triple)
             .info
-            .map(|i| i.linkers[0].to_owned())
+            .and_then(|i| i.linkers.first())
+            .map(|l| (*l).to_owned())
             .unwrap_or_else(|| "<target>-gcc".to_owned())
     }
 
@@ -168,6 +169,9 @@ impl Diagnoser {
                 ),
             );
         }
+        if let Some(found) = target_os_problem(triple, &text) {
+            return found;
+        }
         if let Some((Cause::CLibraryMissing, l)) = crate::cause::toolchain_failure(&text) {
             return d(
                 Cause::CLibraryMissing,
@@ -200,22 +204,31 @@ impl Diagnoser {
                 "Failed to find tool. Is `",
                 "failed to find tool",
                 "No CMAKE_C_COMPILER could be found",
+                // The host's gcc, handed a foreign target's flags (cc-rs for Apple targets).
+                "unrecognized command-line option '-arch'",
             ],
         ) {
             let tool = l
-                .split('`')
+                .split(['`', '"'])
                 .nth(1)
                 .map(str::to_owned)
                 .unwrap_or_else(|| self.linker_name(triple));
             let cc_var = format!("CC_{}", triple.replace('-', "_"));
-            return d(
-                Cause::CCompilerMissing,
-                l,
-                format!(
+            let info = self.facts(triple).info;
+            let fix = match info.map(|i| i.link) {
+                Some(targets::LinkVia::Gcc) => format!(
                     "{} (provides `{tool}`), or set {cc_var}=<path to a C compiler for {triple}>",
                     self.install_linker(triple)
                 ),
-            );
+                Some(targets::LinkVia::Unavailable(lift)) => format!(
+                    "no Linux distro ships a C compiler for {triple} ({lift}); set {cc_var} to one, or exclude the package on {triple} in the policy"
+                ),
+                _ if triple.contains("wasi") => format!(
+                    "build scripts compiling C for WASI need clang with a WASI sysroot (wasi-sdk): set {cc_var}=<wasi-sdk>/bin/clang, or exclude the package on {triple} in the policy"
+                ),
+                _ => format!("set {cc_var}=<path to a C compiler for {triple}>"),
+            };
+            return d(Cause::CCompilerMissing, l, fix);
         }
         if let Some(l) = find(
             &text,
@@ -411,6 +424,9 @@ impl Diagnoser {
         if let Some(d) = self.emulator_problem(t.triple, t.output) {
             return d;
         }
+        if let Some(d) = target_os_problem(t.triple, t.output) {
+            return d;
+        }
         let evidence = t
             .output
             .lines()
@@ -448,9 +464,22 @@ impl Diagnoser {
         }
         if f.cfg.pointer_width != h.pointer_width {
             diffs.push(format!(
-                "pointer width ({}-bit, host {}-bit: usize/isize sizes and overflow)",
+                "pointer width ({}-bit, host {}-bit: `as usize` truncating a u64, usize/isize sizes and overflow, size_of of structs with pointers)",
                 f.cfg.pointer_width, h.pointer_width
             ));
+        }
+        if f.cfg.os != h.os && !f.cfg.os.is_empty() {
+            diffs.push(match f.cfg.os.as_str() {
+                "windows" => format!(
+                    "the operating system (windows, host {}: `\\` path separators, \\r\\n line endings, drive letters, case-insensitive file names)",
+                    h.os
+                ),
+                "wasi" => format!(
+                    "the operating system (wasi, host {}: no threads or processes, files only under preopened directories)",
+                    h.os
+                ),
+                os => format!("the operating system ({os}, host {})", h.os),
+            });
         }
         if let (Some(p), Some(hp)) = (f.info.map(|i| i.page_size), host_page)
             && p != hp
@@ -462,7 +491,12 @@ impl Diagnoser {
             ));
         }
         let props = format!(
-            "{triple}: {}-endian, {}-bit pointers{}",
+            "{triple}: {}{}-endian, {}-bit pointers{}",
+            if f.cfg.os != h.os && !f.cfg.os.is_empty() {
+                format!("{}, ", f.cfg.os)
+            } else {
+                String::new()
+            },
             endian(f.cfg.big_endian),
             f.cfg.pointer_width,
             f.info
@@ -471,7 +505,7 @@ impl Diagnoser {
         );
         if diffs.is_empty() {
             format!(
-                "passes on the host, fails on {props}; byte order, pointer width and page size match the host, so look for other architecture-specific behaviour (char signedness in C, float details, memory ordering)"
+                "passes on the host, fails on {props}; byte order, pointer width, page size and operating system match the host, so look for other architecture-specific behaviour (char signedness in C, float details, memory ordering)"
             )
         } else {
             format!(
@@ -484,14 +518,70 @@ impl Diagnoser {
 
 /// A target's `cfg` facts from the knowledge base, for when rustc cannot be asked.
 pub fn cfg_of(triple: &str) -> TargetCfg {
+    let os = ["windows", "wasi", "darwin", "freebsd", "android", "linux"]
+        .into_iter()
+        .find(|os| triple.contains(os))
+        .map(|os| if os == "darwin" { "macos" } else { os })
+        .unwrap_or_default();
     targets::lookup(triple)
         .map(|i| TargetCfg {
             arch: i.arch.to_owned(),
             big_endian: i.big_endian,
             pointer_width: i.pointer_width,
-            os: "linux".to_owned(),
+            os: os.to_owned(),
         })
         .unwrap_or_default()
+}
+
+/// Failures only some operating systems produce, named from the test's literal output: WASI's
+/// unsupported operations, Wine failing to load a DLL, a musl executable mixing in glibc code.
+pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
+    let line = |needles: &[&str]| find(output, needles).map(|l| l.trim().to_owned());
+    if triple.contains("wasi")
+        && let Some(evidence) = line(&["operation not supported on this platform", "Unsupported"])
+    {
+        return Some(Diagnosis {
+            cause: Cause::WasiUnsupported,
+            evidence,
+            fix: "WASI has no threads or processes (and sees files only under preopened directories): mark the test #[cfg_attr(target_os = \"wasi\", ignore = \"needs threads/processes\")], or #[cfg(not(target_os = \"wasi\"))] it".to_owned(),
+        });
+    }
+    if triple.contains("windows")
+        && let Some(evidence) = line(&[
+            ".dll\" (which is needed by",
+            ".dll\" not found",
+            "c0000135",
+            "could not load",
+        ])
+    {
+        return Some(Diagnosis {
+            cause: Cause::WineDllMissing,
+            evidence,
+            fix: "Wine cannot load a DLL the test executable imports: install the Wine that provides it (a newer Wine, or the library's Windows build in the Wine prefix's system32 under target/xtest/wine), or run the target on a Windows machine".to_owned(),
+        });
+    }
+    if triple.contains("musl")
+        && let Some(evidence) = line(&[
+            "undefined reference to `__isoc",
+            "undefined reference to `__printf_chk",
+            "undefined reference to `__memcpy_chk",
+            "undefined reference to `__fprintf_chk",
+            "undefined reference to `__sprintf_chk",
+            "undefined reference to `__stack_chk_guard",
+            "undefined reference to `gnu_get_libc_version",
+            "GLIBC_",
+        ])
+    {
+        return Some(Diagnosis {
+            cause: Cause::MuslGlibcMix,
+            evidence,
+            fix: format!(
+                "code compiled against glibc's headers was linked into a {triple} executable: compile the C code with a musl compiler (set CC_{}=musl-gcc for x86_64, or a <arch>-linux-musl-gcc), and link no glibc libraries",
+                triple.replace('-', "_")
+            ),
+        });
+    }
+    None
 }
 
 /// The first line containing a needle, trying the needles in order (most telling first).

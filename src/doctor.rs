@@ -53,6 +53,8 @@ pub struct Component {
 pub struct Examination {
     pub triple: String,
     pub components: Vec<Component>,
+    /// Commands that install a missing piece no distro package provides (wasmtime).
+    pub commands: Vec<Vec<String>>,
     pub std_missing: bool,
     /// The strongest level the target reaches here, and every step down to it.
     pub level: Level,
@@ -126,7 +128,8 @@ fn tool(
 /// Examines one target's toolchain, component by component, with what its probes proved.
 pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
     let native = matches!(tc.runner, Ok(Runner::Native));
-    let expected = tc.info.map(|i| i.linkers[0]);
+    let expected = tc.info.and_then(|i| i.linkers.first().copied());
+    let run_via = tc.info.map(|i| i.run).unwrap_or(targets::RunVia::Qemu);
     let mut components = vec![
         Component {
             name: "std",
@@ -143,11 +146,80 @@ pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
             packages: Vec::new(),
             advice: None,
         },
-        tool("linker", &tc.linker, tc, expected),
-        tool("C compiler", &tc.c_compiler, tc, expected),
+        match tc.info.map(|i| i.link) {
+            Some(targets::LinkVia::Unavailable(lift)) if tc.linker.is_none() => Component {
+                name: "linker",
+                status: Status::Missing,
+                detail: "no Linux distro ships one".to_owned(),
+                packages: Vec::new(),
+                advice: Some(lift.to_owned()),
+            },
+            _ => tool("linker", &tc.linker, tc, expected),
+        },
+        match tc.info.map(|i| i.link) {
+            Some(targets::LinkVia::Gcc) | None => tool("C compiler", &tc.c_compiler, tc, expected),
+            Some(_) if tc.c_compiler.is_none() => Component {
+                name: "C compiler",
+                status: Status::NotNeeded,
+                detail: format!(
+                    "none (only build scripts that compile C need one: set CC_{})",
+                    tc.triple.replace('-', "_")
+                ),
+                packages: Vec::new(),
+                advice: None,
+            },
+            Some(_) => tool("C compiler", &tc.c_compiler, tc, expected),
+        },
         c_library(tc),
     ];
-    let (emulator, sysroot) = if native {
+    let mut commands = Vec::new();
+    let (emulator, sysroot) = if !native && run_via != targets::RunVia::Qemu {
+        let not_needed = Component {
+            name: "sysroot",
+            status: Status::NotNeeded,
+            detail: "not needed".to_owned(),
+            packages: Vec::new(),
+            advice: None,
+        };
+        let (program, packages, advice) = match run_via {
+            targets::RunVia::Wine => (
+                "wine",
+                tc.info
+                    .map(|i| i.runner_packages.to_vec())
+                    .unwrap_or_default(),
+                None,
+            ),
+            targets::RunVia::Wasmtime => {
+                commands.push(
+                    targets::wasmtime_install()
+                        .split(' ')
+                        .map(str::to_owned)
+                        .collect(),
+                );
+                ("wasmtime", Vec::new(), None)
+            }
+            targets::RunVia::Unavailable(lift) => ("", Vec::new(), Some(lift.to_owned())),
+            targets::RunVia::Qemu => unreachable!("handled below"),
+        };
+        let emulator = match &tc.runner {
+            Ok(r) => {
+                commands.clear();
+                found("emulator", r.describe())
+            }
+            Err(_) => Component {
+                name: "emulator",
+                status: Status::Missing,
+                detail: if program.is_empty() {
+                    "nothing on a Linux host runs it".to_owned()
+                } else {
+                    format!("`{program}` not on PATH")
+                },
+                packages,
+                advice,
+            },
+        };
+        (emulator, not_needed)
+    } else if native {
         let n = |name| Component {
             name,
             status: Status::NotNeeded,
@@ -259,6 +331,7 @@ pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
     let (level, downgrades) = crate::plan::ladder(host, tc, Level::Test);
     Examination {
         triple: tc.triple.clone(),
+        commands,
         std_missing: !tc.std_installed,
         components,
         level,
@@ -374,6 +447,11 @@ pub fn fix_commands(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<Ve
                 .map(str::to_owned)
                 .collect(),
         );
+    }
+    for c in exams.iter().flat_map(|e| &e.commands) {
+        if !commands.contains(c) {
+            commands.push(c.clone());
+        }
     }
     commands
 }

@@ -96,11 +96,8 @@ impl Fixer {
             .and_then(|i| self.install(i.linker_packages).map(|c| (i, c)))
         {
             Some((_, cmd)) => cmd,
-            None => match tc.info {
-                Some(i) => format!(
-                    "install a cross C toolchain providing `{}`, or set {var}",
-                    i.linkers[0]
-                ),
+            None => match tc.info.and_then(|i| i.linkers.first()) {
+                Some(l) => format!("install a cross C toolchain providing `{l}`, or set {var}"),
                 None => format!("install a linker for {} and set {var}", tc.triple),
             },
         }
@@ -120,6 +117,17 @@ impl Fixer {
                 "install the C library development files for {triple} where its linker looks (crt1.o, crti.o, libc.so, stdio.h)"
             ),
         }
+    }
+
+    /// How to install a runner that is not QEMU: Wine from the distro, wasmtime from crates.io.
+    pub fn runner_fix(&self, tc: &TargetToolchain, program: &str) -> String {
+        let var = targets::cargo_env_var(&tc.triple, "runner");
+        if program == "wasmtime" {
+            return format!("{} (or set {var})", targets::wasmtime_install());
+        }
+        tc.info
+            .and_then(|i| self.install_all(i.runner_packages))
+            .unwrap_or_else(|| format!("install `{program}` or set {var}"))
     }
 
     /// The reason and the fix for a missing runner.
@@ -160,6 +168,14 @@ impl Fixer {
                             "install the target's C library and set {var} to `{qemu} -L <sysroot>`"
                         )
                     }),
+            ),
+            RunnerProblem::NotInstalled { program } => (
+                format!("no runner for {}: `{program}` is not on PATH", tc.triple),
+                self.runner_fix(tc, program),
+            ),
+            RunnerProblem::Unavailable { lift } => (
+                format!("nothing on a Linux host runs {} executables", tc.triple),
+                (*lift).to_owned(),
             ),
             RunnerProblem::Unknown => (
                 format!(

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, RunnerProblem, Source, TargetCfg,
-    TargetToolchain, Tool,
+    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, Source, TargetCfg, TargetToolchain,
+    Tool,
 };
 use crate::fixes::Fixer;
 use crate::level::Level;
@@ -193,7 +193,15 @@ pub struct Request {
 }
 
 /// The target triples to verify: the command line's, else the policy's, else host + defaults.
-pub fn select_triples(request: &Request, policy: &Policy, host: &str) -> Vec<String> {
+/// `host` is the host triple, a policy group name its members, and `all` every target of the
+/// knowledge base whose standard library is installed (`has_std`); the second value says `all`
+/// was asked for, so that the caller keeps only those its probes prove reach `test`.
+pub fn select_triples(
+    request: &Request,
+    policy: &Policy,
+    host: &str,
+    has_std: impl Fn(&str) -> bool,
+) -> (Vec<String>, bool) {
     let chosen: Vec<String> = if !request.targets.is_empty() {
         request.targets.clone()
     } else if !policy.targets.is_empty() {
@@ -208,13 +216,31 @@ pub fn select_triples(request: &Request, policy: &Policy, host: &str) -> Vec<Str
             .collect()
     };
     let mut out: Vec<String> = Vec::new();
-    for t in chosen {
-        let t = if t == "host" { host.to_owned() } else { t };
-        if !out.contains(&t) {
-            out.push(t);
+    let mut all = false;
+    let push = |t: &str, out: &mut Vec<String>| {
+        let t = if t == "host" { host } else { t };
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    };
+    for t in &chosen {
+        let members: Vec<&str> = match policy.groups.get(t) {
+            Some(m) => m.iter().map(String::as_str).collect(),
+            None => vec![t.as_str()],
+        };
+        for m in members {
+            if m == "all" {
+                all = true;
+                push(host, &mut out);
+                for k in targets::KNOWN.iter().filter(|k| has_std(k.triple)) {
+                    push(k.triple, &mut out);
+                }
+            } else {
+                push(m, &mut out);
+            }
         }
     }
-    out
+    (out, all)
 }
 
 pub fn plan(
@@ -315,11 +341,7 @@ pub fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, Vec<Down
         };
     if let Err(problem) = &tc.runner {
         let (reason, fix) = fixer.runner_problem(tc, problem);
-        let cause = match problem {
-            RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
-            _ => Cause::EmulatorMissing,
-        };
-        step(Level::BuildTests, cause, reason, fix, None);
+        step(Level::BuildTests, problem.cause(), reason, fix, None);
     }
     if let (Some(p), Ok(runner)) = (tc.probes.run.as_ref().filter(|p| !p.ok), &tc.runner) {
         let (cause, reason, fix) = refuted_runner(&fixer, tc, runner, p);
@@ -336,6 +358,16 @@ pub fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, Vec<Down
                 "the linker `{program}` set by {source} is not on PATH; executables cannot be linked"
             ),
             fixer.linker_fix(tc),
+            None,
+        ),
+        None if let Some(targets::LinkVia::Unavailable(lift)) = tc.info.map(|i| i.link) => step(
+            Level::Check,
+            Cause::NotAvailableHere,
+            format!(
+                "no linker for {} on a Linux host: none is configured and no distro package provides one",
+                tc.triple
+            ),
+            lift.to_owned(),
             None,
         ),
         None => step(
@@ -389,11 +421,10 @@ fn refuted_linker(
         Some(Cause::WrongLinker) => (
             Cause::WrongLinker,
             format!("{who} cannot link {triple} executables: it links for another architecture"),
-            match tc.info {
-                Some(i) => format!(
-                    "set {}={} ({})",
+            match tc.info.and_then(|i| i.linkers.first()) {
+                Some(l) => format!(
+                    "set {}={l} ({})",
                     targets::cargo_env_var(triple, "linker"),
-                    i.linkers[0],
                     fixer.linker_fix(tc)
                 ),
                 None => fixer.linker_fix(tc),
@@ -480,6 +511,7 @@ pub fn runner_spec(r: &Runner) -> RunnerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discover::RunnerProblem;
 
     #[test]
     fn runner_kinds_as_tests_read_them() {
@@ -657,7 +689,8 @@ mod tests {
     #[test]
     fn triples_default_to_host_plus_three_and_dedupe() {
         let h = "x86_64-unknown-linux-gnu";
-        let t = select_triples(&Request::default(), &Policy::default(), h);
+        let (t, all) = select_triples(&Request::default(), &Policy::default(), h, |_| true);
+        assert!(!all);
         assert_eq!(
             t,
             [
@@ -672,8 +705,35 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            select_triples(&r, &Policy::default(), h),
+            select_triples(&r, &Policy::default(), h, |_| true).0,
             [h, "s390x-unknown-linux-gnu"]
         );
+    }
+
+    #[test]
+    fn groups_expand_and_all_takes_every_known_target_with_std() {
+        let h = "x86_64-unknown-linux-gnu";
+        let mut policy = Policy::default();
+        policy.groups.insert(
+            "big-endian".into(),
+            vec!["host".into(), "s390x-unknown-linux-gnu".into()],
+        );
+        let r = Request {
+            targets: vec!["big-endian".into(), "powerpc-unknown-linux-gnu".into()],
+            ..Default::default()
+        };
+        let (t, all) = select_triples(&r, &policy, h, |_| true);
+        assert!(!all);
+        assert_eq!(
+            t,
+            [h, "s390x-unknown-linux-gnu", "powerpc-unknown-linux-gnu"]
+        );
+        let r = Request {
+            targets: vec!["all".into()],
+            ..Default::default()
+        };
+        let (t, all) = select_triples(&r, &policy, h, |t| t.contains("i686") || t == h);
+        assert!(all);
+        assert_eq!(t, [h, "i686-unknown-linux-gnu"]);
     }
 }

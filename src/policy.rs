@@ -62,6 +62,9 @@ pub struct Policy {
     /// Per-target rules, keyed by triple (or `host`).
     #[serde(default)]
     pub target: BTreeMap<String, TargetPolicy>,
+    /// Named groups of triples (`host` allowed), selectable as `--target NAME`.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
     /// Where the policy was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -137,8 +140,21 @@ impl Policy {
             .as_deref()
             .map(|p| format!(" (policy in {})", p.display()))
             .unwrap_or_default();
+        for (name, members) in &self.groups {
+            if name == "host" || name == "all" || known_triple(name).is_ok() {
+                return Err(Error::bad_input(format!(
+                    "policy group `{name}` is named like a target; give it another name{where_}"
+                )));
+            }
+            for t in members.iter().filter(|t| *t != "host" && *t != "all") {
+                known_triple(t).map_err(|e| {
+                    Error::bad_input_from(format!("{e} (in group `{name}`){where_}"), e)
+                })?;
+            }
+        }
+        let is_group = |t: &str| t == "host" || t == "all" || self.groups.contains_key(t);
         for t in self.targets.iter().chain(self.target.keys()) {
-            if t != "host" {
+            if !is_group(t) {
                 known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
             }
         }

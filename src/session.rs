@@ -17,6 +17,8 @@ pub struct Session {
     pub policy: Policy,
     pub config: CargoConfig,
     pub triples: Vec<String>,
+    /// `--target all`: keep only the targets whose probes prove they reach `test`.
+    pub all: bool,
 }
 
 /// Whether a command needs a workspace.
@@ -62,7 +64,8 @@ impl Session {
             targets: targets.to_vec(),
             ..Default::default()
         };
-        let triples = plan::select_triples(&request, &policy, &host.triple);
+        let (triples, all) =
+            plan::select_triples(&request, &policy, &host.triple, |t| host.has_std(t));
         for t in &triples {
             host.validate_triple(t)?;
         }
@@ -72,6 +75,7 @@ impl Session {
             workspace,
             policy,
             triples,
+            all,
         })
     }
 
@@ -89,7 +93,9 @@ impl Session {
         max_level: crate::level::Level,
         reprobe: bool,
     ) -> Result<Vec<discover::TargetToolchain>> {
-        let mut toolchains = Discovery::targets(&self.host, &self.config, &self.triples)?;
+        let target_dir = self.workspace.as_ref().map(|ws| ws.target_dir.as_path());
+        let mut toolchains =
+            Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
         discover::probe::probe_all(
             &self.host,
             &mut toolchains,
@@ -102,6 +108,13 @@ impl Session {
                 reprobe,
             },
         )?;
+        if self.all {
+            toolchains.retain(|tc| {
+                tc.triple == self.host.triple
+                    || plan::ladder(&self.host, tc, crate::level::Level::Test).0
+                        == crate::level::Level::Test
+            });
+        }
         Ok(toolchains)
     }
 }

@@ -1,4 +1,6 @@
-//! The target knowledge base: one table of what this tool knows about each Linux target triple.
+//! The target knowledge base: one table of what this tool knows about each target triple it can
+//! set up on a Linux host: how its executables link (a distro cross gcc, the linker rustc ships,
+//! or nothing this host has) and run (QEMU user mode, Wine, wasmtime, or nothing this host has).
 //!
 //! Discovery looks up cross linkers, emulators and sysroots here; the planner and doctor take the
 //! distro package names that provide them from here too. Facts a compiler can answer (endianness,
@@ -10,6 +12,30 @@ pub struct Packages {
     pub apt: &'static str,
     pub dnf: &'static str,
     pub pacman: &'static str,
+}
+
+/// How a target's executables are linked on a Linux host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkVia {
+    /// With a C compiler driver for the target (`linkers`), from the distro's cross toolchains.
+    Gcc,
+    /// With the linker rustc ships (`rust-lld`): nothing to install.
+    Bundled,
+    /// Nothing a Linux distro ships links them; the text says what would.
+    Unavailable(&'static str),
+}
+
+/// What runs a target's executables on a Linux host that is not of its architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunVia {
+    /// QEMU user mode (`qemu`), with the target's C library as sysroot when it links dynamically.
+    Qemu,
+    /// Wine, with a prefix cargo-xtest keeps under the target directory.
+    Wine,
+    /// wasmtime, with the package directory preopened.
+    Wasmtime,
+    /// Nothing on a Linux host runs them; the text says what would.
+    Unavailable(&'static str),
 }
 
 /// What this tool knows about one target triple.
@@ -43,6 +69,10 @@ pub struct TargetInfo {
     /// `Some(arch)`: binaries for this target run natively and link with the host `cc` on a host
     /// of that architecture.
     pub native_on: Option<&'static str>,
+    pub link: LinkVia,
+    pub run: RunVia,
+    /// Packages providing the runner when it is not QEMU (Wine); QEMU's are [`qemu_packages`].
+    pub runner_packages: &'static [Packages],
 }
 
 const QEMU_PACKAGES: Packages = Packages {
@@ -83,6 +113,9 @@ pub const KNOWN: &[TargetInfo] = &[
         linker_packages: pkgs!("gcc-x86-64-linux-gnu", "gcc", "gcc"),
         c_library: Some(pkgs!("libc6-dev", "glibc-devel", "glibc")),
         native_on: Some("x86_64"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "aarch64-unknown-linux-gnu",
@@ -107,6 +140,9 @@ pub const KNOWN: &[TargetInfo] = &[
             "aarch64-linux-gnu-glibc"
         )),
         native_on: Some("aarch64"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "s390x-unknown-linux-gnu",
@@ -127,6 +163,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-s390x-cross", "", "")),
         native_on: Some("s390x"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "riscv64gc-unknown-linux-gnu",
@@ -151,6 +190,9 @@ pub const KNOWN: &[TargetInfo] = &[
             "riscv64-linux-gnu-glibc"
         )),
         native_on: Some("riscv64"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "armv7-unknown-linux-gnueabihf",
@@ -171,6 +213,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-armhf-cross", "", "")),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "arm-unknown-linux-gnueabi",
@@ -191,6 +236,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-armel-cross", "", "")),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "i686-unknown-linux-gnu",
@@ -211,6 +259,9 @@ pub const KNOWN: &[TargetInfo] = &[
             "lib32-glibc"
         )),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "powerpc64le-unknown-linux-gnu",
@@ -231,6 +282,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-ppc64el-cross", "", "")),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "powerpc64-unknown-linux-gnu",
@@ -251,6 +305,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-ppc64-cross", "", "")),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "loongarch64-unknown-linux-gnu",
@@ -271,6 +328,9 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: Some(pkgs!("libc6-dev-loong64-cross", "", "")),
         native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "x86_64-unknown-linux-musl",
@@ -287,6 +347,9 @@ pub const KNOWN: &[TargetInfo] = &[
         linker_packages: pkgs!("musl-tools", "musl-gcc", "musl"),
         c_library: None,
         native_on: Some("x86_64"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
     TargetInfo {
         triple: "aarch64-unknown-linux-musl",
@@ -307,8 +370,165 @@ pub const KNOWN: &[TargetInfo] = &[
         ),
         c_library: None,
         native_on: Some("aarch64"),
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
     },
+    TargetInfo {
+        triple: "powerpc-unknown-linux-gnu",
+        arch: "powerpc",
+        big_endian: true,
+        pointer_width: 32,
+        page_size: 4096,
+        linkers: &["powerpc-linux-gnu-gcc"],
+        qemu: "qemu-ppc",
+        qemu_cpu: None,
+        qemu_cpu_full: "max",
+        sysroots: &["/usr/powerpc-linux-gnu"],
+        loader: Some("lib/ld.so.1"),
+        linker_packages: pkgs!(
+            "gcc-powerpc-linux-gnu",
+            "gcc-powerpc-linux-gnu",
+            "powerpc-linux-gnu-gcc"
+        ),
+        c_library: Some(pkgs!("libc6-dev-powerpc-cross", "", "")),
+        native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
+    },
+    TargetInfo {
+        triple: "sparc64-unknown-linux-gnu",
+        arch: "sparc64",
+        big_endian: true,
+        pointer_width: 64,
+        page_size: 8192,
+        linkers: &["sparc64-linux-gnu-gcc"],
+        qemu: "qemu-sparc64",
+        qemu_cpu: None,
+        qemu_cpu_full: "max",
+        sysroots: &["/usr/sparc64-linux-gnu"],
+        loader: Some("lib64/ld-linux.so.2"),
+        linker_packages: pkgs!("gcc-sparc64-linux-gnu", "", ""),
+        c_library: Some(pkgs!("libc6-dev-sparc64-cross", "", "")),
+        native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Qemu,
+        runner_packages: &[],
+    },
+    TargetInfo {
+        triple: "x86_64-pc-windows-gnu",
+        arch: "x86_64",
+        big_endian: false,
+        pointer_width: 64,
+        page_size: 4096,
+        linkers: &["x86_64-w64-mingw32-gcc"],
+        qemu: "",
+        qemu_cpu: None,
+        qemu_cpu_full: "",
+        sysroots: &[],
+        loader: None,
+        linker_packages: pkgs!("gcc-mingw-w64-x86-64", "mingw64-gcc", "mingw-w64-gcc"),
+        // mingw-w64's runtime and headers come with its gcc.
+        c_library: None,
+        native_on: None,
+        link: LinkVia::Gcc,
+        run: RunVia::Wine,
+        runner_packages: &[pkgs!("wine", "wine", "wine"), pkgs!("wine64", "", "")],
+    },
+    wasi("wasm32-wasip1"),
+    wasi("wasm32-wasip2"),
+    unreachable_here(
+        "x86_64-apple-darwin",
+        "x86_64",
+        "linking needs Apple's SDK and linker, which no Linux distro ships: verify it at `test` on a macOS machine (e.g. a `macos-13` CI runner running `cargo xtest`)",
+    ),
+    unreachable_here(
+        "aarch64-apple-darwin",
+        "aarch64",
+        "linking needs Apple's SDK and linker, which no Linux distro ships: verify it at `test` on a macOS machine (e.g. a `macos-14` CI runner running `cargo xtest`)",
+    ),
+    unreachable_here(
+        "x86_64-unknown-freebsd",
+        "x86_64",
+        "linking needs a FreeBSD sysroot (its libc and crt objects), which Debian and Ubuntu do not package: verify it at `test` on a FreeBSD machine or VM running `cargo xtest`",
+    ),
+    unreachable_here(
+        "aarch64-linux-android",
+        "aarch64",
+        "linking needs the Android NDK's clang (set CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER to its aarch64-linux-android<API>-clang); running needs an Android device or emulator",
+    ),
+    unreachable_here(
+        "x86_64-pc-windows-msvc",
+        "x86_64",
+        "linking needs Microsoft's linker and Windows SDK: verify it at `test` on a Windows machine (e.g. a `windows-latest` CI runner running `cargo xtest`); x86_64-pc-windows-gnu reaches `test` here under Wine",
+    ),
 ];
+
+/// A WASI target: linked by the rust-lld rustc ships, run by wasmtime.
+const fn wasi(triple: &'static str) -> TargetInfo {
+    TargetInfo {
+        triple,
+        arch: "wasm32",
+        big_endian: false,
+        pointer_width: 32,
+        page_size: 65536,
+        linkers: &[],
+        qemu: "",
+        qemu_cpu: None,
+        qemu_cpu_full: "",
+        sysroots: &[],
+        loader: None,
+        linker_packages: pkgs!("", "", ""),
+        c_library: None,
+        native_on: None,
+        link: LinkVia::Bundled,
+        run: RunVia::Wasmtime,
+        runner_packages: &[],
+    }
+}
+
+/// A target with a standard library but no linker a Linux distro ships: `check` here.
+const fn unreachable_here(
+    triple: &'static str,
+    arch: &'static str,
+    lift: &'static str,
+) -> TargetInfo {
+    TargetInfo {
+        triple,
+        arch,
+        big_endian: false,
+        pointer_width: 64,
+        page_size: if matches!(arch.as_bytes(), b"aarch64") {
+            16384
+        } else {
+            4096
+        },
+        linkers: &[],
+        qemu: "",
+        qemu_cpu: None,
+        qemu_cpu_full: "",
+        sysroots: &[],
+        loader: None,
+        linker_packages: pkgs!("", "", ""),
+        c_library: None,
+        native_on: None,
+        link: LinkVia::Unavailable(lift),
+        run: RunVia::Unavailable(lift),
+        runner_packages: &[],
+    }
+}
+
+/// The version of wasmtime-cli that `setup` and the install script build (the newest whose
+/// `rust-version` the supported toolchains meet), with only the features running tests needs.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// The command that installs wasmtime from crates.io (it builds from source: minutes).
+pub fn wasmtime_install() -> String {
+    format!(
+        "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features run,cranelift,component-model,cache"
+    )
+}
 
 /// The targets verified when neither the command line nor the policy names any (besides the host).
 pub const DEFAULT_CROSS_TARGETS: &[&str] = &[
@@ -454,12 +674,30 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for t in KNOWN {
             assert!(seen.insert(t.triple), "duplicate {}", t.triple);
-            assert!(t.triple.contains("linux"), "{}", t.triple);
-            assert!(!t.linkers.is_empty(), "{}", t.triple);
-            assert!(t.qemu.starts_with("qemu-"), "{}", t.triple);
             assert_eq!(
-                t.loader.is_none(),
-                t.triple.ends_with("musl"),
+                t.link == LinkVia::Gcc,
+                !t.linkers.is_empty(),
+                "{}",
+                t.triple
+            );
+            assert_eq!(
+                t.run == RunVia::Qemu,
+                t.qemu.starts_with("qemu-"),
+                "{}",
+                t.triple
+            );
+            if t.run == RunVia::Qemu {
+                assert!(t.triple.contains("linux"), "{}", t.triple);
+                assert_eq!(
+                    t.loader.is_none(),
+                    t.triple.ends_with("musl"),
+                    "{}",
+                    t.triple
+                );
+            }
+            assert_eq!(
+                matches!(t.link, LinkVia::Unavailable(_)),
+                matches!(t.run, RunVia::Unavailable(_)),
                 "{}",
                 t.triple
             );

@@ -57,7 +57,7 @@ fn doctor_names_each_missing_piece_and_the_commands_that_install_them() {
         return;
     }
     let path = PathWithout::new(&["aarch64-linux-gnu-*", "qemu-aarch64*"]);
-    let ppc = "powerpc64le-unknown-linux-gnu";
+    let ppc = "loongarch64-unknown-linux-gnu";
     let out = xtest()
         .args([
             "doctor", "--color", "never", "--target", AARCH64, "--target", ppc,
@@ -86,7 +86,7 @@ fn doctor_names_each_missing_piece_and_the_commands_that_install_them() {
     for pkg in [
         "gcc-aarch64-linux-gnu",
         "qemu-user",
-        "gcc-powerpc64le-linux-gnu",
+        "gcc-loongarch64-linux-gnu",
     ] {
         assert!(
             install.split_whitespace().any(|w| w == pkg),

@@ -260,7 +260,7 @@ fn the_example_gives_the_same_outcomes_with_and_without_parallelism_and_cache() 
         assert_eq!(r.code(), 1, "{}", r.stderr());
     }
     let expected = outcomes(&serial);
-    assert_eq!(expected.len(), 70, "{expected:?}");
+    assert_eq!(expected.len(), 94, "{expected:?}");
     assert_eq!(outcomes(&parallel), expected);
     assert_eq!(outcomes(&cached_run), expected);
     assert!(cached(&cached_run, S390X, "c-checksum").iter().all(|c| *c));

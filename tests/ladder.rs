@@ -7,7 +7,7 @@ use common::*;
 
 #[test]
 fn target_without_std_is_planned_at_none_with_the_rustup_fix() {
-    let ppc = "powerpc64le-unknown-linux-gnu";
+    let ppc = "loongarch64-unknown-linux-gnu";
     let sysroot = std::process::Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()

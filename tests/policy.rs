@@ -36,7 +36,7 @@ fn manifest_policy_sets_default_targets_exclusions_and_skips() {
     );
     assert_eq!(r.test(HOST, "alpha", "tests::doubles")["outcome"], "passed");
     // The command line still wins over the policy's targets.
-    let ppc = "powerpc64le-unknown-linux-gnu";
+    let ppc = "loongarch64-unknown-linux-gnu";
     let out = fx
         .xtest(&["plan", "--target", ppc, "--format", "json"])
         .output()

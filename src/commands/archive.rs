@@ -6,8 +6,7 @@ use crate::cli;
 use crate::discover::{self, Host};
 use crate::error::{self, Context, Error, Result};
 use crate::{
-    archive, build, cause, diagnose, fixes, fsutil, level, plan, process, report, run, shell,
-    targets,
+    archive, build, diagnose, fixes, fsutil, level, plan, process, report, run, shell, targets,
 };
 
 pub fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
@@ -110,41 +109,40 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     let config = discover::CargoConfig::load(&cwd)?;
     let triple = manifest.triple.clone();
     let fixer = fixes::Fixer::new(&host);
-    let (level, runner, downgrades) =
-        match discover::TargetToolchain::runner_only(&host, &config, &triple) {
-            Ok(r) => (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new()),
-            Err(problem) => {
-                let tc = discover::TargetToolchain {
-                    triple: triple.clone(),
-                    info: targets::lookup(&triple),
-                    cfg: diagnose::cfg_of(&triple),
-                    std_installed: true,
-                    linker: None,
-                    c_compiler: None,
-                    emulator: None,
-                    binfmt: false,
-                    sysroot: None,
-                    runner: Err(problem.clone()),
-                    probes: Default::default(),
-                };
-                let (reason, fix) = fixer.runner_problem(&tc, &problem);
-                let cause = match problem {
-                    discover::RunnerProblem::NoSysroot { .. } => {
-                        cause::Cause::EmulatorSysrootMissing
-                    }
-                    _ => cause::Cause::EmulatorMissing,
-                };
-                let d = plan::Downgrade {
-                    from: level::Level::Test,
-                    to: level::Level::BuildTests,
-                    cause,
-                    reason,
-                    fix,
-                    evidence: None,
-                };
-                (level::Level::BuildTests, None, vec![d])
-            }
-        };
+    let (level, runner, downgrades) = match discover::TargetToolchain::runner_only(
+        &host,
+        &config,
+        &triple,
+        &discover::toolchain::state_dir(None),
+    ) {
+        Ok(r) => (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new()),
+        Err(problem) => {
+            let tc = discover::TargetToolchain {
+                triple: triple.clone(),
+                info: targets::lookup(&triple),
+                cfg: diagnose::cfg_of(&triple),
+                std_installed: true,
+                linker: None,
+                c_compiler: None,
+                emulator: None,
+                binfmt: false,
+                sysroot: None,
+                runner: Err(problem.clone()),
+                probes: Default::default(),
+            };
+            let (reason, fix) = fixer.runner_problem(&tc, &problem);
+            let cause = problem.cause();
+            let d = plan::Downgrade {
+                from: level::Level::Test,
+                to: level::Level::BuildTests,
+                cause,
+                reason,
+                fix,
+                evidence: None,
+            };
+            (level::Level::BuildTests, None, vec![d])
+        }
+    };
     let plan = plan::Plan {
         host: host.triple.clone(),
         targets: vec![plan::TargetPlan {

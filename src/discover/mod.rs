@@ -9,6 +9,7 @@ pub mod cargo_config;
 pub mod host;
 pub mod probe;
 pub mod toolchain;
+pub mod wine;
 pub mod workspace;
 
 pub use cargo_config::{CargoConfig, Source};
@@ -42,7 +43,9 @@ impl Discovery {
         host: &Host,
         config: &CargoConfig,
         triples: &[String],
+        target_dir: Option<&std::path::Path>,
     ) -> Result<Vec<TargetToolchain>> {
+        let state = toolchain::state_dir(target_dir);
         // Each target's cfg comes from rustc: ask for all targets at once.
         let cfgs: Vec<Result<TargetCfg>> = std::thread::scope(|s| {
             let handles: Vec<_> = triples
@@ -57,7 +60,7 @@ impl Discovery {
         triples
             .iter()
             .zip(cfgs)
-            .map(|(t, cfg)| TargetToolchain::discover(host, config, t, cfg?))
+            .map(|(t, cfg)| TargetToolchain::discover(host, config, t, cfg?, &state))
             .collect()
     }
 }

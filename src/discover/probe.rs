@@ -28,7 +28,7 @@ use crate::error::Context;
 use crate::level::Level;
 
 /// Bumped whenever what a probe does changes, so older cached results are not reused.
-const PROBE_FORMAT: &str = "cargo-xtest probes v2";
+const PROBE_FORMAT: &str = "cargo-xtest probes v3";
 /// One probe may take this long (a first QEMU start on a loaded machine is the slowest).
 const PROBE_LIMIT: Duration = Duration::from_secs(120);
 /// How much of a probe's output is kept as evidence.
@@ -299,13 +299,29 @@ fn probe_target(
         && let Some(linker) = &tc.linker
         && linker.path.is_some()
     {
-        let exe = dir.join("probe");
+        let exe = dir.join(if tc.cfg.os == "windows" {
+            "probe.exe"
+        } else {
+            "probe"
+        });
         let link = link_probe(host, tc, dir, &exe);
         if link.ok
             && max_level >= Level::Test
             && let Ok(runner) = &tc.runner
         {
-            probes.run = Some(run_probe(runner, &exe));
+            probes.run = Some(match prepare_runner(tc, runner) {
+                Ok(()) => run_probe(runner, &exe),
+                Err((command, output)) => ProbeResult {
+                    kind: ProbeKind::Run,
+                    ok: false,
+                    command,
+                    cause: cause::toolchain_failure(&output).map(|(c, _)| c),
+                    output,
+                    timed_out: false,
+                    millis: 0,
+                    cached: false,
+                },
+            });
         }
         probes.link = Some(link);
     }
@@ -351,6 +367,25 @@ fn link_probe(host: &Host, tc: &TargetToolchain, dir: &Path, exe: &Path) -> Prob
     }
     let _ = std::fs::remove_file(exe);
     run(ProbeKind::Link, &mut cmd, |_| true)
+}
+
+/// What a runner needs before its first start: Wine's prefix (see [`super::wine`]).
+fn prepare_runner(tc: &TargetToolchain, runner: &Runner) -> Result<(), (String, String)> {
+    let Runner::Command { argv, env, .. } = runner else {
+        return Ok(());
+    };
+    let wine = argv
+        .first()
+        .filter(|p| matches!(p.as_str(), "wine" | "wine64"));
+    match (wine, tc.linker.as_ref().and_then(|l| l.path.as_deref())) {
+        (Some(wine), Some(gcc)) => super::wine::prepare_prefix(wine, env, gcc).map_err(|e| {
+            (
+                format!("{wine} wineboot --init (prefix for {})", tc.triple),
+                e,
+            )
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn run_probe(runner: &Runner, exe: &Path) -> ProbeResult {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::cargo_config::{CargoConfig, Configured, Source};
 use super::host::{Host, TargetCfg};
-use crate::targets::{self, TargetInfo};
+use crate::targets::{self, LinkVia, RunVia, TargetInfo};
 
 /// A program (linker, C compiler) that was configured or found.
 #[derive(Debug, Clone)]
@@ -57,8 +57,43 @@ pub enum RunnerProblem {
         loader: String,
         looked_in: Vec<String>,
     },
+    /// The target's runner (Wine, wasmtime) is not installed.
+    NotInstalled { program: String },
+    /// Nothing on a Linux host runs the target's executables; the text says what would.
+    Unavailable { lift: &'static str },
     /// This tool does not know how to emulate the target, and nothing is configured.
     Unknown,
+}
+
+impl RunnerProblem {
+    /// The cause a step down for this problem is filed under.
+    pub fn cause(&self) -> crate::cause::Cause {
+        use crate::cause::Cause;
+        match self {
+            RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
+            RunnerProblem::Unavailable { .. } => Cause::NotAvailableHere,
+            _ => Cause::EmulatorMissing,
+        }
+    }
+}
+
+/// Where cargo-xtest keeps what it sets up for runners: the workspace's `target/xtest`, else a
+/// per-user cache directory.
+pub fn state_dir(target_dir: Option<&Path>) -> PathBuf {
+    match target_dir {
+        Some(d) => d.join("xtest"),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("cargo-xtest"),
+    }
+}
+
+/// The Wine prefix cargo-xtest uses for `triple` (created and prepared by the run probe), so
+/// that Wine's first-start cost is paid once and the user's `~/.wine` is never touched.
+pub fn wine_prefix(state: &Path, triple: &str) -> PathBuf {
+    state.join("wine").join(triple)
 }
 
 /// Everything discovered about one target on this host.
@@ -89,6 +124,7 @@ impl TargetToolchain {
         config: &CargoConfig,
         triple: &str,
         cfg: TargetCfg,
+        state: &Path,
     ) -> crate::error::Result<Self> {
         let info = targets::lookup(triple);
         let native = triple == host.triple
@@ -103,9 +139,9 @@ impl TargetToolchain {
             triple: triple.to_owned(),
             info,
             std_installed: host.has_std(triple),
-            linker: find_linker(config, triple, info, native),
+            linker: find_linker(host, config, triple, info, native),
             c_compiler: find_c_compiler(triple, info, native),
-            runner: find_runner(config, triple, info, native, found),
+            runner: find_runner(config, triple, info, native, found, state),
             emulator,
             binfmt,
             sysroot,
@@ -120,6 +156,7 @@ impl TargetToolchain {
         host: &Host,
         config: &CargoConfig,
         triple: &str,
+        state: &Path,
     ) -> Result<Runner, RunnerProblem> {
         let info = targets::lookup(triple);
         let native =
@@ -130,7 +167,7 @@ impl TargetToolchain {
             binfmt,
             sysroot: sysroot.as_deref(),
         };
-        find_runner(config, triple, info, native, found)
+        find_runner(config, triple, info, native, found, state)
     }
 
     /// Environment variables that hand auto-detected tools to cargo (never written to files).
@@ -151,9 +188,10 @@ impl TargetToolchain {
         }) = &self.runner
             && *source == Source::AutoDetected
         {
-            if argv.is_empty() {
-                env.extend(renv.iter().cloned());
-            } else {
+            // The runner's environment (QEMU_LD_PREFIX for binfmt_misc, Wine's prefix) reaches
+            // the processes cargo starts through it, doctests included.
+            env.extend(renv.iter().cloned());
+            if !argv.is_empty() {
                 env.push((
                     targets::cargo_env_var(&self.triple, "runner"),
                     argv.join(" "),
@@ -165,6 +203,7 @@ impl TargetToolchain {
 }
 
 fn find_linker(
+    host: &Host,
     config: &CargoConfig,
     triple: &str,
     info: Option<&TargetInfo>,
@@ -185,7 +224,25 @@ fn find_linker(
             path: Some(path),
         });
     }
-    info?.linkers.iter().find_map(|name| {
+    let info = info?;
+    match info.link {
+        LinkVia::Gcc => {}
+        // rustc links with the rust-lld it ships (in the host's rustlib): nothing to hand cargo.
+        LinkVia::Bundled => {
+            let lld = host
+                .sysroot
+                .join("lib/rustlib")
+                .join(&host.triple)
+                .join("bin/rust-lld");
+            return Some(Tool {
+                program: "rust-lld".to_owned(),
+                source: Source::Default,
+                path: lld.is_file().then_some(lld),
+            });
+        }
+        LinkVia::Unavailable(_) => return None,
+    }
+    info.linkers.iter().find_map(|name| {
         which::which(name).ok().map(|path| Tool {
             program: (*name).to_owned(),
             source: Source::AutoDetected,
@@ -239,7 +296,7 @@ fn find_c_compiler(triple: &str, info: Option<&TargetInfo>, native: bool) -> Opt
     let (name, source) = if native {
         ("cc".to_owned(), Source::Default)
     } else {
-        (info?.linkers[0].to_owned(), Source::AutoDetected)
+        (info?.linkers.first()?.to_string(), Source::AutoDetected)
     };
     which::which(&name).ok().map(|path| Tool {
         program: name,
@@ -254,6 +311,7 @@ fn find_runner(
     info: Option<&TargetInfo>,
     native: bool,
     found: Found<'_>,
+    state: &Path,
 ) -> Result<Runner, RunnerProblem> {
     if let Some(Configured { argv, source }) = config.target_program(triple, "runner") {
         if which::which(&argv[0]).is_err() {
@@ -274,6 +332,12 @@ fn find_runner(
     let Some(info) = info else {
         return Err(RunnerProblem::Unknown);
     };
+    match info.run {
+        RunVia::Qemu => {}
+        RunVia::Wine => return wine_runner(state, triple),
+        RunVia::Wasmtime => return wasmtime_runner(),
+        RunVia::Unavailable(lift) => return Err(RunnerProblem::Unavailable { lift }),
+    }
     if found.emulator.is_none() && !found.binfmt {
         return Err(RunnerProblem::NoEmulator {
             qemu: info.qemu.to_owned(),
@@ -312,6 +376,44 @@ fn find_runner(
         source: Source::AutoDetected,
     })
 }
+
+/// Wine, in cargo-xtest's own prefix for the target, quiet (`WINEDEBUG=-all`: Wine's fixme and
+/// warning lines are not the tests' output).
+fn wine_runner(state: &Path, triple: &str) -> Result<Runner, RunnerProblem> {
+    let program = ["wine", "wine64"]
+        .into_iter()
+        .find(|p| which::which(p).is_ok())
+        .ok_or_else(|| RunnerProblem::NotInstalled {
+            program: "wine".to_owned(),
+        })?;
+    Ok(Runner::Command {
+        argv: vec![program.to_owned()],
+        env: vec![
+            (
+                "WINEPREFIX".to_owned(),
+                wine_prefix(state, triple).display().to_string(),
+            ),
+            ("WINEDEBUG".to_owned(), "-all".to_owned()),
+        ],
+        source: Source::AutoDetected,
+    })
+}
+
+/// wasmtime, with the test's working directory (its package directory) preopened as `.` and
+/// the environment passed through, as a WASI test under `cargo test` with this runner sees it.
+fn wasmtime_runner() -> Result<Runner, RunnerProblem> {
+    which::which("wasmtime").map_err(|_| RunnerProblem::NotInstalled {
+        program: "wasmtime".to_owned(),
+    })?;
+    Ok(Runner::Command {
+        argv: WASMTIME_ARGV.iter().map(|a| (*a).to_owned()).collect(),
+        env: Vec::new(),
+        source: Source::AutoDetected,
+    })
+}
+
+/// The runner command for WASI targets.
+pub const WASMTIME_ARGV: &[&str] = &["wasmtime", "run", "--dir=.", "-S", "inherit-env"];
 
 fn qemu_binary(info: &TargetInfo) -> Option<String> {
     [info.qemu.to_owned(), format!("{}-static", info.qemu)]

@@ -13,6 +13,24 @@ pub const HOST: &str = "x86_64-unknown-linux-gnu";
 pub const AARCH64: &str = "aarch64-unknown-linux-gnu";
 pub const S390X: &str = "s390x-unknown-linux-gnu";
 pub const RISCV64: &str = "riscv64gc-unknown-linux-gnu";
+pub const I686: &str = "i686-unknown-linux-gnu";
+pub const ARMV7: &str = "armv7-unknown-linux-gnueabihf";
+pub const POWERPC: &str = "powerpc-unknown-linux-gnu";
+pub const POWERPC64: &str = "powerpc64-unknown-linux-gnu";
+pub const POWERPC64LE: &str = "powerpc64le-unknown-linux-gnu";
+pub const MUSL: &str = "x86_64-unknown-linux-musl";
+pub const AARCH64_MUSL: &str = "aarch64-unknown-linux-musl";
+pub const WINDOWS_GNU: &str = "x86_64-pc-windows-gnu";
+pub const WASIP1: &str = "wasm32-wasip1";
+pub const WASIP2: &str = "wasm32-wasip2";
+/// Targets with a standard library but no linker any Linux distro ships: `check` here.
+pub const SDK_ONLY: &[&str] = &[
+    "x86_64-apple-darwin",
+    "aarch64-apple-darwin",
+    "x86_64-unknown-freebsd",
+    "aarch64-linux-android",
+    "x86_64-pc-windows-msvc",
+];
 
 /// Fails (in CI, `CI=true`) or skips (elsewhere, returning `false`) when a cross toolchain the
 /// test needs is missing. CI installs them all in `.ci/run`, so there a skip would hide a bug.
@@ -34,6 +52,17 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
             AARCH64 => ("aarch64-linux-gnu-gcc", "qemu-aarch64"),
             S390X => ("s390x-linux-gnu-gcc", "qemu-s390x"),
             RISCV64 => ("riscv64-linux-gnu-gcc", "qemu-riscv64"),
+            I686 => ("i686-linux-gnu-gcc", "qemu-i386"),
+            ARMV7 => ("arm-linux-gnueabihf-gcc", "qemu-arm"),
+            POWERPC => ("powerpc-linux-gnu-gcc", "qemu-ppc"),
+            POWERPC64 => ("powerpc64-linux-gnu-gcc", "qemu-ppc64"),
+            POWERPC64LE => ("powerpc64le-linux-gnu-gcc", "qemu-ppc64le"),
+            MUSL => ("musl-gcc", "cc"),
+            AARCH64_MUSL => ("aarch64-linux-gnu-gcc", "qemu-aarch64"),
+            WINDOWS_GNU => ("x86_64-w64-mingw32-gcc", "wine"),
+            WASIP1 | WASIP2 => ("cc", "wasmtime"),
+            // Checked at `check`: the standard library is all they need.
+            t if SDK_ONLY.contains(&t) => ("cc", "cc"),
             other => panic!("no toolchain check for {other}"),
         };
         for tool in [arch.0, arch.1] {
@@ -42,7 +71,7 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
             }
         }
         // The target C library: gcc prints a bare name for a crt object it cannot find.
-        if which(arch.0).is_some() {
+        if which(arch.0).is_some() && arch.0.contains("-linux-gnu") && !t.contains("musl") {
             let crti = Command::new(arch.0)
                 .arg("-print-file-name=crti.o")
                 .output()

@@ -1,0 +1,292 @@
+//! Every target a Linux host can honestly test, on the example with the real toolchains and
+//! runners: 32-bit and big-endian Linux under QEMU, static musl, Windows under Wine, and the
+//! targets no Linux distro can link, which reach `check` and say what would lift them.
+
+mod common;
+
+use common::*;
+
+fn failed_tests(r: &Run, triple: &str, package: &str) -> Vec<String> {
+    r.tests(triple, package)
+        .into_iter()
+        .filter(|(_, o)| o != "passed" && o != "ignored")
+        .map(|(n, _)| n)
+        .collect()
+}
+
+#[test]
+fn thirty_two_bit_and_big_endian_targets_reach_test_with_the_planted_failures_attributed() {
+    let targets = [I686, ARMV7, POWERPC, POWERPC64, POWERPC64LE];
+    if !toolchains_present(&targets) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let mut args = vec!["--no-fail-fast", "--no-doctests", "--target", "host"];
+    for t in targets {
+        args.extend(["--target", t]);
+    }
+    let r = fx.verify(&args);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    for t in targets {
+        assert_eq!(r.target(t)["level"], "test", "{t}");
+        assert!(
+            r.target(t)["runner"].as_str().unwrap().starts_with("qemu-"),
+            "{t}"
+        );
+        // Portable crates pass everywhere, C built by the cross gcc included.
+        for pkg in ["c-checksum", "plain-utils", "shapes", "wire", "text-paths"] {
+            assert_eq!(r.package(t, pkg)["outcome"], "passed", "{pkg} on {t}");
+        }
+    }
+    // The 32-bit assumption: fails on i686, armv7 and powerpc only, diagnosed by pointer width.
+    let offset = "lib:tests::offset_beyond_4_gib_survives_the_index";
+    for t in [I686, ARMV7, POWERPC] {
+        assert_eq!(failed_tests(&r, t, "file-offsets"), [offset], "{t}");
+        let test = r.test(
+            t,
+            "file-offsets",
+            "tests::offset_beyond_4_gib_survives_the_index",
+        );
+        assert_eq!(test["cause"], "arch-assumption", "{t}");
+        let fix = test["fix"].as_str().unwrap();
+        assert!(
+            fix.contains("pointer width (32-bit, host 64-bit") && fix.contains("`as usize`"),
+            "{t}: {fix}"
+        );
+    }
+    for t in [HOST, POWERPC64, POWERPC64LE] {
+        assert_eq!(r.package(t, "file-offsets")["outcome"], "passed", "{t}");
+    }
+    // The little-endian assumption: fails on the big-endian ones (32- and 64-bit), and the fix
+    // names byte order, not pointer width, on powerpc64.
+    for t in [POWERPC, POWERPC64] {
+        assert_eq!(
+            failed_tests(&r, t, "endian-codec"),
+            ["lib:tests::header_is_little_endian"],
+            "{t}"
+        );
+    }
+    let fix = r.test(POWERPC64, "endian-codec", "tests::header_is_little_endian")["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(fix.contains("byte order (big-endian"), "{fix}");
+    assert!(!fix.contains("pointer width"), "{fix}");
+    for t in [I686, ARMV7, POWERPC64LE] {
+        assert_eq!(r.package(t, "endian-codec")["outcome"], "passed", "{t}");
+    }
+    // x86-only test code: i686 is x86 but not x86_64.
+    for t in targets {
+        assert_eq!(
+            r.package(t, "simd-sum")["failed_stage"],
+            "build-tests",
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn musl_targets_run_statically_natively_and_under_qemu_without_a_sysroot() {
+    if !toolchains_present(&[MUSL, AARCH64_MUSL]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let r = fx.verify(&[
+        "--no-fail-fast",
+        "--no-doctests",
+        "--target",
+        MUSL,
+        "--target",
+        AARCH64_MUSL,
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(r.target(MUSL)["level"], "test");
+    assert_eq!(r.target(MUSL)["runner"], "native");
+    assert_eq!(r.target(AARCH64_MUSL)["level"], "test");
+    // Static executables: QEMU needs no -L sysroot.
+    assert_eq!(r.target(AARCH64_MUSL)["runner"], "qemu-aarch64");
+    for t in [MUSL, AARCH64_MUSL] {
+        for pkg in [
+            "c-checksum",
+            "endian-codec",
+            "file-offsets",
+            "text-paths",
+            "wire",
+        ] {
+            assert_eq!(r.package(t, pkg)["outcome"], "passed", "{pkg} on {t}");
+        }
+    }
+    assert_eq!(r.package(MUSL, "simd-sum")["outcome"], "passed");
+    assert_eq!(
+        r.package(AARCH64_MUSL, "simd-sum")["failed_stage"],
+        "build-tests"
+    );
+    // The executables really are static musl ones.
+    let exe = r.package(MUSL, "c-checksum")["executables"]["lib"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = std::process::Command::new("file").arg(&exe).output();
+    if let Ok(out) = file {
+        let what = String::from_utf8_lossy(&out.stdout);
+        assert!(what.contains("static"), "{what}");
+    }
+}
+
+#[test]
+fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumption_fails() {
+    if !toolchains_present(&[WINDOWS_GNU]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let r = fx.verify(&[
+        "--no-fail-fast",
+        "--target",
+        "host",
+        "--target",
+        WINDOWS_GNU,
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let t = r.target(WINDOWS_GNU);
+    assert_eq!(t["level"], "test");
+    assert_eq!(t["runner"], "wine");
+    // Wine's prefix is cargo-xtest's own, under the target directory, with the ProcessPrng DLL
+    // Rust's std needs (built there when this Wine lacks it).
+    let prefix = fx.path().join("target/xtest/wine").join(WINDOWS_GNU);
+    assert!(prefix.join("system.reg").is_file());
+    assert!(
+        prefix
+            .join("drive_c/windows/system32/bcryptprimitives.dll")
+            .is_file()
+    );
+    // Everything else runs and passes under Wine: C from mingw-w64, the x86_64 intrinsics,
+    // the doctests through cargo's runner.
+    for pkg in [
+        "c-checksum",
+        "endian-codec",
+        "file-offsets",
+        "simd-sum",
+        "plain-utils",
+    ] {
+        assert_eq!(r.package(WINDOWS_GNU, pkg)["outcome"], "passed", "{pkg}");
+    }
+    assert!(
+        r.tests(WINDOWS_GNU, "plain-utils")
+            .iter()
+            .any(|(n, o)| n.starts_with("doc:") && o == "passed"),
+        "{:?}",
+        r.tests(WINDOWS_GNU, "plain-utils")
+    );
+    // The path and line-ending assumptions fail only on Windows, diagnosed by the OS.
+    assert_eq!(r.package(HOST, "text-paths")["outcome"], "passed");
+    assert_eq!(
+        failed_tests(&r, WINDOWS_GNU, "text-paths"),
+        [
+            "lib:tests::config_file_is_under_conf",
+            "lib:tests::text_ends_lines_with_newline"
+        ]
+    );
+    let test = r.test(
+        WINDOWS_GNU,
+        "text-paths",
+        "tests::config_file_is_under_conf",
+    );
+    assert_eq!(test["cause"], "arch-assumption");
+    let fix = test["fix"].as_str().unwrap();
+    assert!(fix.contains("path separators"), "{fix}");
+    assert!(
+        test["output"]
+            .as_str()
+            .unwrap()
+            .contains(r"base\\conf\\app.toml")
+    );
+}
+
+#[test]
+fn targets_no_linux_distro_can_link_reach_check_and_say_what_would_lift_them() {
+    if !toolchains_present(SDK_ONLY) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    // `sdk-only` is a group in the example's policy.
+    let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "sdk-only"]);
+    // A downgrade alone is not a failure: the host passes, the rest reaches `check`.
+    assert_eq!(r.code(), 0, "{}\n{}", r.stdout(), r.stderr());
+    for t in SDK_ONLY {
+        let target = r.target(t);
+        assert_eq!(target["level"], "check", "{t}");
+        let steps = target["downgrades"].as_array().unwrap();
+        let last = steps.last().unwrap();
+        assert_eq!(last["to"], "check", "{t}");
+        assert_eq!(last["cause"], "not-available-here", "{t}");
+        let fix = last["fix"].as_str().unwrap();
+        assert!(
+            fix.contains("macOS")
+                || fix.contains("FreeBSD")
+                || fix.contains("Android NDK")
+                || fix.contains("Windows machine"),
+            "{t}: {fix}"
+        );
+        for pkg in [
+            "endian-codec",
+            "file-offsets",
+            "simd-sum",
+            "text-paths",
+            "wire",
+        ] {
+            let p = r.package(t, pkg);
+            assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
+            assert_eq!(p["level"], "check", "{pkg} on {t}");
+        }
+    }
+}
+
+#[test]
+fn target_all_selects_what_this_host_proves_reaches_test() {
+    let testable = [
+        AARCH64,
+        S390X,
+        RISCV64,
+        I686,
+        ARMV7,
+        POWERPC,
+        POWERPC64,
+        POWERPC64LE,
+        MUSL,
+        AARCH64_MUSL,
+        WINDOWS_GNU,
+    ];
+    if !toolchains_present(&testable) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let out = fx
+        .xtest(&["plan", "--target", "all", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let planned: Vec<(&str, &str)> = plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["triple"].as_str().unwrap(), t["level"].as_str().unwrap()))
+        .collect();
+    assert_eq!(planned[0], (HOST, "test"));
+    for t in testable {
+        assert!(planned.contains(&(t, "test")), "{t} in {planned:?}");
+    }
+    // Only what reaches `test`: no std (loongarch64), nothing to link with (Apple, …).
+    assert!(
+        planned.iter().all(|(_, level)| *level == "test"),
+        "{planned:?}"
+    );
+    for t in SDK_ONLY.iter().chain(&["loongarch64-unknown-linux-gnu"]) {
+        assert!(!planned.iter().any(|(p, _)| p == t), "{t} in {planned:?}");
+    }
+}

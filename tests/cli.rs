@@ -66,3 +66,22 @@ fn man_pages_cover_every_subcommand() {
         assert!(text.contains(".SH NAME"), "{sub}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_crash() {
+    use std::process::Stdio;
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        // `| head` that is already gone: the write fails with EPIPE.
+        let mut child = xtest()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -290,3 +290,48 @@ fn target_all_selects_what_this_host_proves_reaches_test() {
         assert!(!planned.iter().any(|(p, _)| p == t), "{t} in {planned:?}");
     }
 }
+
+#[test]
+fn wasi_links_with_the_bundled_lld_and_names_the_runner_it_lacks() {
+    if !toolchains_present(&[WASIP1, WASIP2]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    // wasmtime is not installed by the set-up: hide it in case this machine has one.
+    let path = PathWithout::new(&["wasmtime"]);
+    let r = fx.verify_with(
+        &["--no-fail-fast", "--target", "host", "--target", "wasi"],
+        |c| {
+            c.env("PATH", &path.path);
+        },
+    );
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    for t in [WASIP1, WASIP2] {
+        let target = r.target(t);
+        assert_eq!(target["level"], "build-tests", "{t}");
+        let d = &target["downgrades"][0];
+        assert_eq!(d["cause"], "emulator-missing", "{t}");
+        assert!(
+            d["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("cargo install --locked wasmtime-cli@"),
+            "{t}: {d}"
+        );
+        for pkg in [
+            "endian-codec",
+            "file-offsets",
+            "text-paths",
+            "wire",
+            "plain-utils",
+        ] {
+            assert_eq!(r.package(t, pkg)["outcome"], "passed", "{pkg} on {t}");
+            assert_eq!(r.package(t, pkg)["level"], "build-tests", "{pkg} on {t}");
+        }
+        assert_eq!(
+            r.package(t, "simd-sum")["failed_stage"],
+            "build-tests",
+            "{t}"
+        );
+    }
+}

@@ -6,8 +6,20 @@ use crate::error::{self, Context, Result};
 
 pub fn completions(args: &cli::CompletionsArgs) -> Result<i32> {
     let mut cmd = cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "cargo-xtest", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "cargo-xtest", &mut script);
+    to_stdout(&script, "the completion script")?;
     Ok(error::EXIT_OK)
+}
+
+/// Writes generated text to stdout; a reader that stopped early (`| head`) is not an error.
+fn to_stdout(text: &[u8], what: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.or_internal(|| format!("cannot write {what}")),
+    }
 }
 
 pub fn man(args: &cli::ManArgs) -> Result<i32> {
@@ -18,10 +30,7 @@ pub fn man(args: &cli::ManArgs) -> Result<i32> {
             clap_mangen::Man::new(cmd)
                 .render(&mut page)
                 .or_internal(|| "cannot render the man page".to_owned())?;
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&page)
-                .or_internal(|| "cannot write the man page".to_owned())?;
+            to_stdout(&page, "the man page")?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)

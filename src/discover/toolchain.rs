@@ -135,12 +135,13 @@ impl TargetToolchain {
             binfmt,
             sysroot: sysroot.as_deref(),
         };
+        let linker = find_linker(host, config, triple, info, native);
         Ok(TargetToolchain {
             triple: triple.to_owned(),
             info,
             std_installed: host.has_std(triple),
-            linker: find_linker(host, config, triple, info, native),
-            c_compiler: find_c_compiler(triple, info, native),
+            c_compiler: find_c_compiler(triple, info, native, linker.as_ref()),
+            linker,
             runner: find_runner(config, triple, info, native, found, state),
             emulator,
             binfmt,
@@ -276,8 +277,15 @@ struct Found<'a> {
 }
 
 /// The C compiler the `cc` crate would pick: `CC_<triple>` / `CC_<triple_with_underscores>` /
-/// `TARGET_CC` (cross) or `CC` (host), else the target's gcc driver (host: `cc`) on PATH.
-fn find_c_compiler(triple: &str, info: Option<&TargetInfo>, native: bool) -> Option<Tool> {
+/// `TARGET_CC` (cross) or `CC` (host); else, cross, the gcc named by the linker cargo hands
+/// build scripts as `RUSTC_LINKER` (`<prefix>-gcc` gives the prefix, so aarch64 musl uses
+/// `aarch64-linux-gnu-gcc`); else the target's gcc driver (host: `cc`) on PATH.
+fn find_c_compiler(
+    triple: &str,
+    info: Option<&TargetInfo>,
+    native: bool,
+    linker: Option<&Tool>,
+) -> Option<Tool> {
     let mut vars = vec![
         format!("CC_{triple}"),
         format!("CC_{}", triple.replace('-', "_")),
@@ -292,6 +300,11 @@ fn find_c_compiler(triple: &str, info: Option<&TargetInfo>, native: bool) -> Opt
                 source: Source::Env(var),
             });
         }
+    }
+    if !native
+        && let Some(l) = linker.filter(|l| l.program.ends_with("-gcc") && l.path.is_some())
+    {
+        return Some(l.clone());
     }
     let (name, source) = if native {
         ("cc".to_owned(), Source::Default)

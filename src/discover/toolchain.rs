@@ -301,9 +301,7 @@ fn find_c_compiler(
             });
         }
     }
-    if !native
-        && let Some(l) = linker.filter(|l| l.program.ends_with("-gcc") && l.path.is_some())
-    {
+    if !native && let Some(l) = linker.filter(|l| l.program.ends_with("-gcc") && l.path.is_some()) {
         return Some(l.clone());
     }
     let (name, source) = if native {

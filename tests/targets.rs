@@ -255,6 +255,8 @@ fn target_all_selects_what_this_host_proves_reaches_test() {
         MUSL,
         AARCH64_MUSL,
         WINDOWS_GNU,
+        WASIP1,
+        WASIP2,
     ];
     if !toolchains_present(&testable) {
         return;
@@ -292,46 +294,126 @@ fn target_all_selects_what_this_host_proves_reaches_test() {
 }
 
 #[test]
-fn wasi_links_with_the_bundled_lld_and_names_the_runner_it_lacks() {
+fn wasi_runs_under_wasmtime_and_a_test_that_aborts_its_binary_does_not_hide_the_rest() {
     if !toolchains_present(&[WASIP1, WASIP2]) {
         return;
     }
     let fx = Fixture::new("example");
-    // wasmtime is not installed by the set-up: hide it in case this machine has one.
-    let path = PathWithout::new(&["wasmtime"]);
-    let r = fx.verify_with(
-        &["--no-fail-fast", "--target", "host", "--target", "wasi"],
-        |c| {
-            c.env("PATH", &path.path);
-        },
-    );
+    // `wasi` is a group in the example's policy.
+    let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "wasi"]);
     assert_eq!(r.code(), 1, "{}", r.stderr());
     for t in [WASIP1, WASIP2] {
         let target = r.target(t);
-        assert_eq!(target["level"], "build-tests", "{t}");
-        let d = &target["downgrades"][0];
-        assert_eq!(d["cause"], "emulator-missing", "{t}");
-        assert!(
-            d["fix"]
-                .as_str()
-                .unwrap()
-                .starts_with("cargo install --locked wasmtime-cli@"),
-            "{t}: {d}"
+        assert_eq!(target["level"], "test", "{t}");
+        assert_eq!(
+            target["runner"], "wasmtime run --dir=. -S inherit-env",
+            "{t}"
         );
+        // Doctests run through cargo's runner setting; relative and absolute paths work.
         for pkg in [
             "endian-codec",
-            "file-offsets",
+            "plain-utils",
+            "shapes",
             "text-paths",
             "wire",
-            "plain-utils",
         ] {
             assert_eq!(r.package(t, pkg)["outcome"], "passed", "{pkg} on {t}");
-            assert_eq!(r.package(t, pkg)["level"], "build-tests", "{pkg} on {t}");
         }
+        assert!(
+            r.tests(t, "plain-utils")
+                .iter()
+                .any(|(n, o)| n.starts_with("doc:") && o == "passed"),
+            "{t}"
+        );
+        // panic = "abort": the failing 32-bit assumption ends its whole test binary (the
+        // first of its three tests in libtest's order); the other two still ran, in a fresh
+        // process, and passed.
+        assert_eq!(
+            r.tests(t, "file-offsets"),
+            [
+                (
+                    "lib:tests::offset_beyond_4_gib_survives_the_index".to_owned(),
+                    "failed".to_owned()
+                ),
+                (
+                    "lib:tests::record_count_is_portable".to_owned(),
+                    "passed".to_owned()
+                ),
+                (
+                    "lib:tests::small_offsets_round_trip".to_owned(),
+                    "passed".to_owned()
+                ),
+            ],
+            "{t}"
+        );
+        let failed = r.test(
+            t,
+            "file-offsets",
+            "tests::offset_beyond_4_gib_survives_the_index",
+        );
+        assert_eq!(failed["cause"], "arch-assumption", "{t}");
+        assert!(
+            failed["fix"]
+                .as_str()
+                .unwrap()
+                .contains("pointer width (32-bit")
+        );
+        // The abort swallowed the panic libtest had captured; the evidence still names it.
+        assert!(
+            failed["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("panicked at file-offsets/src/lib.rs:"),
+            "{t}: {failed}"
+        );
+        assert!(
+            failed["output"]
+                .as_str()
+                .unwrap()
+                .contains("right: 5368709120")
+        );
         assert_eq!(
             r.package(t, "simd-sum")["failed_stage"],
             "build-tests",
             "{t}"
         );
+    }
+}
+
+#[test]
+fn wasi_without_wasmtime_stops_at_build_tests_with_its_install_command() {
+    if !toolchains_present(&[WASIP1]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let path = PathWithout::new(&["wasmtime"]);
+    let r = fx.verify_with(
+        &["--no-fail-fast", "--target", "host", "--target", WASIP1],
+        |c| {
+            c.env("PATH", &path.path);
+        },
+    );
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let target = r.target(WASIP1);
+    assert_eq!(target["level"], "build-tests");
+    let d = &target["downgrades"][0];
+    assert_eq!(d["cause"], "emulator-missing");
+    assert!(
+        d["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("cargo install --locked wasmtime-cli@"),
+        "{d}"
+    );
+    // Linked by the rust-lld rustc ships: the test binaries build.
+    for pkg in [
+        "endian-codec",
+        "file-offsets",
+        "text-paths",
+        "wire",
+        "plain-utils",
+    ] {
+        assert_eq!(r.package(WASIP1, pkg)["outcome"], "passed", "{pkg}");
+        assert_eq!(r.package(WASIP1, pkg)["level"], "build-tests", "{pkg}");
     }
 }

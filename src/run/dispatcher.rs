@@ -786,6 +786,7 @@ mod tests {
                     argv: Vec::new(),
                     env: Vec::new(),
                     description: "native".into(),
+                    preopen_cwd: false,
                 }),
                 linker: None,
                 cargo_env: Vec::new(),

@@ -287,6 +287,9 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
     };
     let mut cmd = Command::new(program);
     cmd.args(pre);
+    if job.runner.preopen_cwd {
+        cmd.arg(format!("--dir={}", job.cwd.display()));
+    }
     if !job.runner.argv.is_empty() {
         cmd.arg(&job.path);
     }
@@ -647,10 +650,20 @@ fn attempt_all(
                     ),
                 )
             };
+            // A process that aborted (panic = "abort" targets such as WASI) never printed the
+            // panic libtest captured: run that test alone with --nocapture to get its message.
+            let panic = match timed_out {
+                false if !attempt.output.contains("panicked at") => panic_message(job, name, watch),
+                _ => None,
+            };
             done.insert(
                 name.clone(),
                 TestResult {
-                    output: Some(format!("{what}\n{}", tail(&attempt.output))),
+                    output: Some(format!(
+                        "{what}\n{}{}",
+                        panic.map(|p| format!("{p}\n")).unwrap_or_default(),
+                        tail(&attempt.output)
+                    )),
                     output_bytes: Some(attempt.total_bytes),
                     status: Some(status),
                     ..TestResult::new(name.clone(), outcome, *duration)
@@ -707,6 +720,32 @@ fn attempt_all(
         }
     }
     batch
+}
+
+/// The panic message of a test whose process ended (aborted) while it ran, from one more run of
+/// it alone with `--nocapture`: its `panicked at` line and what follows it (the assertion).
+fn panic_message(job: &BinaryJob, name: &str, watch: Watch) -> Option<String> {
+    let args = [
+        "--test-threads=1".to_owned(),
+        "--exact".to_owned(),
+        name.to_owned(),
+        "--nocapture".to_owned(),
+    ];
+    let attempt = supervise(
+        &mut runner_command(job, &args),
+        watch,
+        true,
+        None,
+        |_, _| {},
+    )
+    .ok()?;
+    let lines: Vec<&str> = attempt.output.lines().collect();
+    let at = lines.iter().position(|l| l.contains("panicked at"))?;
+    let end = lines[at + 1..]
+        .iter()
+        .position(|l| l.starts_with("note:") || l.starts_with("stack backtrace") || l.is_empty())
+        .map_or(lines.len(), |n| at + 1 + n.min(8));
+    Some(lines[at..end].join("\n"))
 }
 
 /// A failed test's pointer to its process's complete output (`--full-output`), or a note of

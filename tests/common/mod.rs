@@ -60,8 +60,8 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
             MUSL => ("musl-gcc", "cc"),
             AARCH64_MUSL => ("aarch64-linux-gnu-gcc", "qemu-aarch64"),
             WINDOWS_GNU => ("x86_64-w64-mingw32-gcc", "wine"),
-            // Linked by the rust-lld rustc ships; nothing installed runs them yet.
-            WASIP1 | WASIP2 => ("cc", "cc"),
+            // Linked by the rust-lld rustc ships, run by wasmtime.
+            WASIP1 | WASIP2 => ("cc", "wasmtime"),
             // Checked at `check`: the standard library is all they need.
             t if SDK_ONLY.contains(&t) => ("cc", "cc"),
             other => panic!("no toolchain check for {other}"),

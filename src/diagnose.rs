@@ -538,7 +538,11 @@ pub fn cfg_of(triple: &str) -> TargetCfg {
 pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
     let line = |needles: &[&str]| find(output, needles).map(|l| l.trim().to_owned());
     if triple.contains("wasi")
-        && let Some(evidence) = line(&["operation not supported on this platform", "Unsupported"])
+        && let Some(evidence) = line(&[
+            "kind: Unsupported",
+            "operation not supported on this platform",
+            "Unsupported",
+        ])
     {
         return Some(Diagnosis {
             cause: Cause::WasiUnsupported,
@@ -547,12 +551,7 @@ pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
         });
     }
     if triple.contains("windows")
-        && let Some(evidence) = line(&[
-            ".dll\" (which is needed by",
-            ".dll\" not found",
-            "c0000135",
-            "could not load",
-        ])
+        && let Some(evidence) = line(&["err:module:import_dll", "c0000135"])
     {
         return Some(Diagnosis {
             cause: Cause::WineDllMissing,
@@ -576,7 +575,7 @@ pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
             cause: Cause::MuslGlibcMix,
             evidence,
             fix: format!(
-                "code compiled against glibc's headers was linked into a {triple} executable: compile the C code with a musl compiler (set CC_{}=musl-gcc for x86_64, or a <arch>-linux-musl-gcc), and link no glibc libraries",
+                "C compiled against glibc's headers was linked into a {triple} executable: compile it with a musl C compiler (CC_{}=musl-gcc from musl-tools on x86_64, an <arch>-linux-musl-gcc elsewhere), or keep glibc-only features (_FORTIFY_SOURCE, GNU extensions) out of it, and link no glibc libraries",
                 triple.replace('-', "_")
             ),
         });
@@ -609,6 +608,29 @@ fn arch_in(line: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_os_problems_are_named_from_literal_output() {
+        // Wine 8 with WINEDEBUG=-all,err+module, Rust's std importing a DLL it lacks.
+        let wine = "0024:err:module:import_dll Library bcryptprimitives.dll (which is needed by L\"Z:\\\\t\\\\a.exe\") not found\n0024:err:module:LdrInitializeThunk Importing dlls for L\"Z:\\\\t\\\\a.exe\" failed, status c0000135";
+        let d = target_os_problem("x86_64-pc-windows-gnu", wine).unwrap();
+        assert_eq!(d.cause, Cause::WineDllMissing);
+        assert!(
+            d.evidence.contains("bcryptprimitives.dll"),
+            "{}",
+            d.evidence
+        );
+        assert!(target_os_problem("x86_64-unknown-linux-gnu", wine).is_none());
+        let wasi = "thread 'main' (1) panicked at src/lib.rs:4:5:\nfailed to spawn thread: Os { code: 58, kind: Unsupported, message: \"Not supported\" }";
+        let d = target_os_problem("wasm32-wasip1", wasi).unwrap();
+        assert_eq!(d.cause, Cause::WasiUnsupported);
+        assert!(d.fix.contains("cfg_attr(target_os = \"wasi\""));
+        let musl = "  = note: aarch64-linux-gnu-ld: parse.o: in function `xtest_parse':\n          parse.c:6:(.text+0x24): undefined reference to `__sprintf_chk'";
+        let d = target_os_problem("aarch64-unknown-linux-musl", musl).unwrap();
+        assert_eq!(d.cause, Cause::MuslGlibcMix);
+        assert!(d.evidence.contains("__sprintf_chk"));
+        assert!(target_os_problem("aarch64-unknown-linux-gnu", musl).is_none());
+    }
     use std::path::PathBuf;
 
     fn diagnoser() -> Diagnoser {

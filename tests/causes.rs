@@ -242,3 +242,63 @@ fn illegal_instruction_under_qemu_and_the_printed_fix_works() {
         "passed"
     );
 }
+
+#[test]
+fn a_thread_under_wasi_is_an_unsupported_operation() {
+    if !toolchains_present(&[WASIP1]) {
+        return;
+    }
+    let fx = Fixture::new("causes");
+    let r = fx.verify(&[
+        "--no-fail-fast",
+        "--target",
+        WASIP1,
+        "--target",
+        "host",
+        "-p",
+        "wasi-threads",
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(r.package(HOST, "wasi-threads")["outcome"], "passed");
+    let t = r.test(WASIP1, "wasi-threads", "tests::computes_in_a_thread");
+    assert_eq!(t["outcome"], "failed");
+    assert_eq!(t["cause"], "wasi-unsupported", "{t}");
+    assert!(
+        t["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("kind: Unsupported"),
+        "{t}"
+    );
+    assert!(
+        t["fix"]
+            .as_str()
+            .unwrap()
+            .contains("#[cfg_attr(target_os = \"wasi\", ignore"),
+        "{t}"
+    );
+    // The abort took the binary down; its other test still ran.
+    assert_eq!(
+        r.test(WASIP1, "wasi-threads", "tests::plain")["outcome"],
+        "passed"
+    );
+}
+
+#[test]
+fn c_compiled_against_glibc_in_a_musl_executable() {
+    if !toolchains_present(&[AARCH64_MUSL]) {
+        return;
+    }
+    let fx = Fixture::new("causes");
+    // aarch64 has no musl cross gcc in Debian: the cc crate takes the linker's gcc, a glibc one.
+    let r = fx.verify(&["--target", AARCH64_MUSL, "-p", "glibc-c"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let e = first_error(&r, AARCH64_MUSL, "glibc-c");
+    assert_eq!(e["stage"], "build-tests", "{e}");
+    assert_eq!(e["cause"], "musl-glibc-mix", "{e}");
+    assert!(
+        e["evidence"].as_str().unwrap().contains("__sprintf_chk"),
+        "{e}"
+    );
+    assert!(e["fix"].as_str().unwrap().contains("musl"), "{e}");
+}

@@ -194,6 +194,17 @@ fn cache_key(host: &Host, tc: &TargetToolchain, max_level: Level) -> String {
             if let Some(p) = argv.first().and_then(|a| which::which(a).ok()) {
                 add(&stamp(&p));
             }
+            // Wine's prefix as the run probe left it: a prefix or DLL removed since is set up
+            // again by the next probe.
+            if let Some((_, prefix)) = env.iter().find(|(k, _)| k == "WINEPREFIX") {
+                let prefix = Path::new(prefix);
+                add(&stamp(&prefix.join("system.reg")));
+                add(&stamp(
+                    &prefix
+                        .join("drive_c/windows/system32")
+                        .join(super::wine::SHIM_DLL),
+                ));
+            }
         }
         Err(_) => add("no runner"),
     }

@@ -388,8 +388,9 @@ fn find_runner(
     })
 }
 
-/// Wine, in cargo-xtest's own prefix for the target, quiet (`WINEDEBUG=-all`: Wine's fixme and
-/// warning lines are not the tests' output).
+/// Wine, in cargo-xtest's own prefix for the target, quiet but for DLL loading errors
+/// (`WINEDEBUG=-all,err+module`: Wine's fixme and warning lines are not the tests' output, while
+/// a DLL that cannot be loaded is named on stderr, the evidence of `wine-dll-missing`).
 fn wine_runner(state: &Path, triple: &str) -> Result<Runner, RunnerProblem> {
     let program = ["wine", "wine64"]
         .into_iter()
@@ -404,7 +405,7 @@ fn wine_runner(state: &Path, triple: &str) -> Result<Runner, RunnerProblem> {
                 "WINEPREFIX".to_owned(),
                 wine_prefix(state, triple).display().to_string(),
             ),
-            ("WINEDEBUG".to_owned(), "-all".to_owned()),
+            ("WINEDEBUG".to_owned(), "-all,err+module".to_owned()),
         ],
         source: Source::AutoDetected,
     })

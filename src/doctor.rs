@@ -198,7 +198,10 @@ pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
                 );
                 ("wasmtime", Vec::new(), None)
             }
-            targets::RunVia::Unavailable(lift) => ("", Vec::new(), Some(lift.to_owned())),
+            // Said once: under the linker when that is missing for the same reason.
+            targets::RunVia::Unavailable(lift) => {
+                ("", Vec::new(), tc.linker.is_some().then(|| lift.to_owned()))
+            }
             targets::RunVia::Qemu => unreachable!("handled below"),
         };
         let emulator = match &tc.runner {

@@ -209,3 +209,56 @@ fn write_config_keeps_comments_and_user_settings_backs_up_and_is_idempotent() {
         "{linker}"
     );
 }
+
+#[test]
+fn doctor_covers_wine_mingw_wasmtime_and_the_targets_no_distro_can_link() {
+    if !toolchains_present(&[WINDOWS_GNU, WASIP1, "x86_64-apple-darwin"]) {
+        return;
+    }
+    let path = PathWithout::new(&["wine*", "x86_64-w64-mingw32-*", "wasmtime"]);
+    let out = xtest()
+        .args([
+            "doctor",
+            "--color",
+            "never",
+            "--target",
+            WINDOWS_GNU,
+            "--target",
+            WASIP1,
+            "--target",
+            "x86_64-apple-darwin",
+        ])
+        .env("PATH", &path.path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(component(&stdout, WINDOWS_GNU, "linker").contains("MISSING"));
+    assert!(component(&stdout, WINDOWS_GNU, "emulator").contains("`wine` not on PATH"));
+    assert!(component(&stdout, WASIP1, "linker").contains("rust-lld"));
+    assert!(component(&stdout, WASIP1, "emulator").contains("`wasmtime` not on PATH"));
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    let s = sudo();
+    let install = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{s}apt-get install -y")))
+        .expect(&stdout);
+    for pkg in ["gcc-mingw-w64-x86-64", "wine", "wine64"] {
+        assert!(
+            install.split_whitespace().any(|w| w == pkg),
+            "{pkg} in {install}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("cargo install --locked wasmtime-cli@")),
+        "{stdout}"
+    );
+    // Apple: nothing to install; what would lift it is said once, by hand.
+    let darwin: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("x86_64-apple-darwin:") && l.contains("macOS"))
+        .collect();
+    assert_eq!(darwin.len(), 1, "{stdout}");
+}

@@ -423,18 +423,12 @@ pub const KNOWN: &[TargetInfo] = &[
         pointer_width: 64,
         page_size: 4096,
         linkers: &["x86_64-w64-mingw32-gcc"],
-        qemu: "",
-        qemu_cpu: None,
-        qemu_cpu_full: "",
-        sysroots: &[],
-        loader: None,
         linker_packages: pkgs!("gcc-mingw-w64-x86-64", "mingw64-gcc", "mingw-w64-gcc"),
         // mingw-w64's runtime and headers come with its gcc.
-        c_library: None,
-        native_on: None,
         link: LinkVia::Gcc,
         run: RunVia::Wine,
         runner_packages: &[pkgs!("wine", "wine", "wine"), pkgs!("wine64", "", "")],
+        ..NOT_QEMU
     },
     wasi("wasm32-wasip1"),
     wasi("wasm32-wasip2"),
@@ -465,26 +459,37 @@ pub const KNOWN: &[TargetInfo] = &[
     ),
 ];
 
+/// What a target that is not Linux under QEMU has in none of QEMU's fields.
+const NOT_QEMU: TargetInfo = TargetInfo {
+    triple: "",
+    arch: "",
+    big_endian: false,
+    pointer_width: 64,
+    page_size: 4096,
+    linkers: &[],
+    qemu: "",
+    qemu_cpu: None,
+    qemu_cpu_full: "",
+    sysroots: &[],
+    loader: None,
+    linker_packages: pkgs!("", "", ""),
+    c_library: None,
+    native_on: None,
+    link: LinkVia::Bundled,
+    run: RunVia::Wasmtime,
+    runner_packages: &[],
+};
+
 /// A WASI target: linked by the rust-lld rustc ships, run by wasmtime.
 const fn wasi(triple: &'static str) -> TargetInfo {
     TargetInfo {
         triple,
         arch: "wasm32",
-        big_endian: false,
         pointer_width: 32,
         page_size: 65536,
-        linkers: &[],
-        qemu: "",
-        qemu_cpu: None,
-        qemu_cpu_full: "",
-        sysroots: &[],
-        loader: None,
-        linker_packages: pkgs!("", "", ""),
-        c_library: None,
-        native_on: None,
         link: LinkVia::Bundled,
         run: RunVia::Wasmtime,
-        runner_packages: &[],
+        ..NOT_QEMU
     }
 }
 
@@ -497,25 +502,14 @@ const fn unreachable_here(
     TargetInfo {
         triple,
         arch,
-        big_endian: false,
-        pointer_width: 64,
         page_size: if matches!(arch.as_bytes(), b"aarch64") {
             16384
         } else {
             4096
         },
-        linkers: &[],
-        qemu: "",
-        qemu_cpu: None,
-        qemu_cpu_full: "",
-        sysroots: &[],
-        loader: None,
-        linker_packages: pkgs!("", "", ""),
-        c_library: None,
-        native_on: None,
         link: LinkVia::Unavailable(lift),
         run: RunVia::Unavailable(lift),
-        runner_packages: &[],
+        ..NOT_QEMU
     }
 }
 

@@ -529,6 +529,7 @@ pub fn cfg_of(triple: &str) -> TargetCfg {
             big_endian: i.big_endian,
             pointer_width: i.pointer_width,
             os: os.to_owned(),
+            panic_abort: i.arch == "wasm32",
         })
         .unwrap_or_default()
 }
@@ -609,6 +610,8 @@ fn arch_in(line: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    use std::path::PathBuf;
+
     #[test]
     fn target_os_problems_are_named_from_literal_output() {
         // Wine 8 with WINEDEBUG=-all,err+module, Rust's std importing a DLL it lacks.
@@ -631,7 +634,6 @@ mod tests {
         assert!(d.evidence.contains("__sprintf_chk"));
         assert!(target_os_problem("aarch64-unknown-linux-gnu", musl).is_none());
     }
-    use std::path::PathBuf;
 
     fn diagnoser() -> Diagnoser {
         let s390x = TargetCfg {
@@ -639,12 +641,14 @@ mod tests {
             big_endian: true,
             pointer_width: 64,
             os: "linux".into(),
+            panic_abort: false,
         };
         let host_cfg = TargetCfg {
             arch: "x86_64".into(),
             big_endian: false,
             pointer_width: 64,
             os: "linux".into(),
+            panic_abort: false,
         };
         let host = Host {
             triple: "x86_64-unknown-linux-gnu".into(),

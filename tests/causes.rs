@@ -282,6 +282,15 @@ fn a_thread_under_wasi_is_an_unsupported_operation() {
         r.test(WASIP1, "wasi-threads", "tests::plain")["outcome"],
         "passed"
     );
+    // #[should_panic] passes on the host and is reported ignored, with why, on WASI.
+    let sp = "tests::panics_on_empty_input";
+    assert_eq!(r.test(HOST, "wasi-threads", sp)["outcome"], "passed");
+    let t = r.test(WASIP1, "wasi-threads", sp);
+    assert_eq!(t["outcome"], "ignored", "{t}");
+    assert!(
+        t["reason"].as_str().unwrap().contains("panic = \"abort\""),
+        "{t}"
+    );
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub struct TargetCfg {
     pub big_endian: bool,
     pub pointer_width: u32,
     pub os: String,
+    /// `panic = "abort"`: a panicking test ends its whole test binary (WASI).
+    pub panic_abort: bool,
 }
 
 impl Host {
@@ -188,6 +190,7 @@ fn parse_cfg(out: &str) -> TargetCfg {
             "target_endian" => cfg.big_endian = value == "big",
             "target_pointer_width" => cfg.pointer_width = value.parse().unwrap_or(0),
             "target_os" => cfg.os = value.to_owned(),
+            "panic" => cfg.panic_abort = value == "abort",
             _ => {}
         }
     }

@@ -505,6 +505,7 @@ impl Dispatcher<'_> {
             path: b.path,
             runner: runner.clone(),
             skips: target.skips.clone(),
+            panic_abort: target.cfg.panic_abort,
         };
         self.shared.lock().expect("jobs").push(job.clone());
         (self.on_event)(Event::Queued {

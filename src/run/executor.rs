@@ -260,10 +260,24 @@ fn tail(s: &str) -> String {
 }
 
 /// A libtest result as a [`TestResult`], with the failure output the parser collected.
-fn result_of(name: &str, raw: &RawOutcome, duration: Duration, parser: &Parser) -> TestResult {
+/// Why libtest ignored a `#[should_panic]` test on a `panic = "abort"` target.
+pub const SHOULD_PANIC_ON_ABORT: &str = "#[should_panic] is not run on a panic = \"abort\" target: libtest ignores it there (catching the panic needs unwinding)";
+
+fn result_of(
+    name: &str,
+    raw: &RawOutcome,
+    duration: Duration,
+    parser: &Parser,
+    panic_abort: bool,
+) -> TestResult {
     let (outcome, reason, output) = match raw {
         RawOutcome::Ok => (TestOutcome::Passed, None, None),
         RawOutcome::Failed => (TestOutcome::Failed, None, parser.failure_output(name)),
+        RawOutcome::Ignored(None) if panic_abort && parser.should_panic(name) => (
+            TestOutcome::Ignored,
+            Some(SHOULD_PANIC_ON_ABORT.to_owned()),
+            None,
+        ),
         RawOutcome::Ignored(r) => (TestOutcome::Ignored, r.clone(), None),
     };
     TestResult {
@@ -618,7 +632,10 @@ fn attempt_all(
         let mut done: BTreeMap<String, TestResult> = attempt
             .finished
             .iter()
-            .map(|(name, raw, d)| (name.clone(), result_of(name, raw, *d, &attempt.parser)))
+            .map(|(name, raw, d)| {
+                let t = result_of(name, raw, *d, &attempt.parser, job.panic_abort);
+                (name.clone(), t)
+            })
             .collect();
         if attempt.interrupted {
             batch.tests.extend(done.into_values());
@@ -809,7 +826,7 @@ pub fn run_doctests(
             duration,
         } => {
             let Some(id) = &current else { return };
-            let result = result_of(name, outcome, *duration, parser);
+            let result = result_of(name, outcome, *duration, parser, false);
             let package = job.packages.iter().find(|p| p.id == *id);
             let _ = events.send(RunEvent::TestFinished {
                 test: TestRef {

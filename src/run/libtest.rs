@@ -2,7 +2,7 @@
 //! flushed before the test runs and its start can be timed), plus the `failures:` section that
 //! carries each failed test's captured output, and cargo's `Doc-tests CRATE` headers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::capture::{Capture, LineBuffer, TEST_LINE};
@@ -51,6 +51,15 @@ pub struct Parser {
     announced: Option<usize>,
     /// `test result: …`: passed + failed + ignored, as libtest counted them at the end.
     counted: Option<usize>,
+    /// Tests libtest showed as `NAME - should panic`.
+    should_panic: BTreeSet<String>,
+}
+
+impl Parser {
+    /// Whether libtest showed `name` as a `#[should_panic]` test.
+    pub fn should_panic(&self, name: &str) -> bool {
+        self.should_panic.contains(name)
+    }
 }
 
 impl Default for Parser {
@@ -63,6 +72,7 @@ impl Default for Parser {
             failures: BTreeMap::new(),
             announced: None,
             counted: None,
+            should_panic: BTreeSet::new(),
         }
     }
 }
@@ -79,6 +89,9 @@ impl Parser {
                 .strip_prefix("test ")
                 .and_then(|r| r.strip_suffix(" ... "))
             {
+                if let Some(base) = name.strip_suffix(" - should panic") {
+                    self.should_panic.insert(base.to_owned());
+                }
                 let name = base_name(name).to_owned();
                 self.running = Some((name.clone(), now));
                 events.push(Event::Started(name));
@@ -176,7 +189,12 @@ impl Parser {
         let parsed = line
             .strip_prefix("test ")
             .and_then(|r| r.rsplit_once(" ... "))
-            .and_then(|(name, result)| Some((base_name(name).to_owned(), outcome(result)?)));
+            .and_then(|(name, result)| {
+                if let Some(base) = name.strip_suffix(" - should panic") {
+                    self.should_panic.insert(base.to_owned());
+                }
+                Some((base_name(name).to_owned(), outcome(result)?))
+            });
         let (name, outcome) = match (parsed, &self.running) {
             (Some(p), _) => p,
             // Uncaptured output (a C printf, a runner warning) split the running test's line:
@@ -387,6 +405,15 @@ mod tests {
             ]
         );
         assert!(ev.contains(&Event::Started("t::sp".into())));
+        assert!(p.should_panic("t::sp"));
+        assert!(!p.should_panic("t::at"));
+        let mut p = Parser::default();
+        feed_all(
+            &mut p,
+            &["running 1 test\ntest t::sp2 - should panic ... ignored\n"],
+            t0,
+        );
+        assert!(p.should_panic("t::sp2"));
     }
 
     #[test]

@@ -220,6 +220,8 @@ pub struct BinaryJob {
     pub lib_path: Vec<PathBuf>,
     pub runner: RunnerSpec,
     pub skips: BTreeMap<String, String>,
+    /// The target's `panic = "abort"`: libtest does not run its `#[should_panic]` tests.
+    pub panic_abort: bool,
 }
 
 impl BinaryJob {

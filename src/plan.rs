@@ -160,6 +160,8 @@ pub struct PlannedPackage {
     pub env: Vec<(String, String)>,
     /// Its binary targets: integration tests get `CARGO_BIN_EXE_<name>` for each.
     pub bins: Vec<String>,
+    /// `cargo build` of it links something for the target (a binary, a dylib or cdylib).
+    pub links: bool,
     pub lib: Option<PlannedLib>,
 }
 
@@ -179,6 +181,7 @@ impl PlannedPackage {
             dir: p.manifest_dir.clone(),
             env: p.test_env(),
             bins: p.bins().map(str::to_owned).collect(),
+            links: p.targets.iter().any(|t| t.links),
             lib: p.lib().map(|l| PlannedLib {
                 crate_name: l.name.replace('-', "_"),
                 doctest: l.doctest,
@@ -269,7 +272,7 @@ pub fn plan(
         .filter(|p| !request.exclude.contains(&p.name))
         .collect();
     let packages = selected.iter().map(|p| p.id.clone()).collect();
-    let members = selected
+    let members: BTreeMap<String, PlannedPackage> = selected
         .iter()
         .map(|p| (p.id.clone(), PlannedPackage::of(p)))
         .collect();
@@ -278,12 +281,19 @@ pub fn plan(
         .iter()
         .map(|tc| {
             let rules = policy.for_target(&tc.triple, &discovery.host.triple);
-            plan_target(
+            let mut t = plan_target(
                 &discovery.host,
                 tc,
                 request.max_level.unwrap_or(Level::Test),
                 rules,
-            )
+            );
+            let links = members
+                .values()
+                .any(|p| p.links && !t.excluded.contains_key(&p.name));
+            if !links {
+                libraries_build_without_a_linker(&mut t, request.max_level.unwrap_or(Level::Test));
+            }
+            t
         })
         .collect();
     Ok(Plan {
@@ -292,6 +302,28 @@ pub fn plan(
         packages,
         members,
     })
+}
+
+/// A target no Linux distro can link for still reaches `build` when nothing selected links for
+/// it: rlibs and staticlibs need no linker (build scripts and proc-macros link for the host), so
+/// `cargo build` proves them; test executables still need one.
+fn libraries_build_without_a_linker(t: &mut TargetPlan, cap: Level) {
+    let Some(step) = t
+        .downgrades
+        .iter_mut()
+        .find(|d| d.to == Level::Check && d.cause == Cause::NotAvailableHere)
+    else {
+        return;
+    };
+    if t.level != Level::Check || cap < Level::Build {
+        return;
+    }
+    step.to = Level::Build;
+    step.reason = format!(
+        "{}: test executables cannot be linked, but the selected packages are libraries that link nothing for it, so they are built",
+        step.reason
+    );
+    t.level = Level::Build;
 }
 
 fn plan_target(

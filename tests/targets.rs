@@ -225,21 +225,23 @@ fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumpt
 }
 
 #[test]
-fn targets_no_linux_distro_can_link_reach_check_and_say_what_would_lift_them() {
+fn targets_no_linux_distro_can_link_build_libraries_and_say_what_would_lift_them() {
     if !toolchains_present(SDK_ONLY) {
         return;
     }
     let fx = Fixture::new("example");
     // `sdk-only` is a group in the example's policy.
     let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "sdk-only"]);
-    // A downgrade alone is not a failure: the host passes, the rest reaches `check`.
+    // A downgrade alone is not a failure: the host passes, the rest is verified below `test`.
     assert_eq!(r.code(), 0, "{}\n{}", r.stdout(), r.stderr());
     for t in SDK_ONLY {
         let target = r.target(t);
-        assert_eq!(target["level"], "check", "{t}");
+        // Every selected package is a library that links nothing for the target (rlibs; the
+        // proc-macro links for the host): `cargo build` needs no linker, so they reach `build`.
+        assert_eq!(target["level"], "build", "{t}");
         let steps = target["downgrades"].as_array().unwrap();
         let last = steps.last().unwrap();
-        assert_eq!(last["to"], "check", "{t}");
+        assert_eq!(last["to"], "build", "{t}");
         assert_eq!(last["cause"], "not-available-here", "{t}");
         let fix = last["fix"].as_str().unwrap();
         assert!(
@@ -258,9 +260,26 @@ fn targets_no_linux_distro_can_link_reach_check_and_say_what_would_lift_them() {
         ] {
             let p = r.package(t, pkg);
             assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
-            assert_eq!(p["level"], "check", "{pkg} on {t}");
+            assert_eq!(p["level"], "build", "{pkg} on {t}");
         }
+        // Really built: the rlib is there (`check` writes only metadata).
+        assert!(
+            fx.path()
+                .join("target")
+                .join(t)
+                .join("debug/libendian_codec.rlib")
+                .is_file(),
+            "{t}"
+        );
     }
+    // A workspace with a binary cannot build without a linker: it stays at `check`.
+    let fid = Fixture::new("fidelity");
+    let out = fid
+        .xtest(&["plan", "--target", SDK_ONLY[2], "--format", "json"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["targets"][0]["level"], "check", "{plan}");
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub struct Target {
     pub doctest: bool,
     pub required_features: Vec<String>,
     pub src_path: PathBuf,
+    /// `cargo build` links it for the target: a binary, a `dylib` or `cdylib` (an rlib, a
+    /// staticlib or a proc-macro, built for the host, needs no linker for the target).
+    pub links: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -351,6 +354,10 @@ fn convert_target(t: &cargo_metadata::Target) -> Target {
         doctest: t.doctest,
         required_features: t.required_features.clone(),
         src_path: t.src_path.clone().into_std_path_buf(),
+        links: !t.kind.contains(&TargetKind::ProcMacro)
+            && [TargetKind::Bin, TargetKind::DyLib, TargetKind::CDyLib]
+                .iter()
+                .any(|k| t.kind.contains(k)),
     }
 }
 

@@ -805,6 +805,7 @@ mod tests {
                     dir: std::env::temp_dir(),
                     env: Vec::new(),
                     bins: Vec::new(),
+                    links: false,
                     lib: None,
                 },
             )]

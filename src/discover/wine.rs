@@ -51,6 +51,13 @@ pub fn prepare_prefix(wine: &str, env: &[(String, String)], gcc: &Path) -> Resul
         cmd.args(["wineboot", "--init"])
             .envs(env.iter().map(|(k, v)| (k, v)));
         bounded(&mut cmd, INIT_LIMIT)?;
+        // Wine's server outlives its last client and writes the prefix's registry (system.reg)
+        // only when it exits: wait for it, so the prefix is complete and no server is left.
+        if let Ok(server) = which::which("wineserver") {
+            let mut cmd = Command::new(server);
+            cmd.arg("-w").envs(env.iter().map(|(k, v)| (k, v)));
+            bounded(&mut cmd, INIT_LIMIT)?;
+        }
     }
     let dll = system32.join(SHIM_DLL);
     if dll.is_file() {

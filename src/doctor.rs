@@ -172,7 +172,12 @@ pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
         },
         c_library(tc),
     ];
-    let mut commands = Vec::new();
+    // wasmtime has no distro package: the command that installs it, when it is missing.
+    let commands = if run_via == targets::RunVia::Wasmtime && tc.runner.is_err() {
+        vec![targets::wasmtime_install()]
+    } else {
+        Vec::new()
+    };
     let (emulator, sysroot) = if !native && run_via != targets::RunVia::Qemu {
         let not_needed = Component {
             name: "sysroot",
@@ -189,26 +194,15 @@ pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
                     .unwrap_or_default(),
                 None,
             ),
-            targets::RunVia::Wasmtime => {
-                commands.push(
-                    targets::wasmtime_install()
-                        .split(' ')
-                        .map(str::to_owned)
-                        .collect(),
-                );
-                ("wasmtime", Vec::new(), None)
-            }
             // Said once: under the linker when that is missing for the same reason.
             targets::RunVia::Unavailable(lift) => {
                 ("", Vec::new(), tc.linker.is_some().then(|| lift.to_owned()))
             }
-            targets::RunVia::Qemu => unreachable!("handled below"),
+            targets::RunVia::Wasmtime => ("wasmtime", Vec::new(), None),
+            targets::RunVia::Qemu => unreachable!("QEMU targets are handled below"),
         };
         let emulator = match &tc.runner {
-            Ok(r) => {
-                commands.clear();
-                found("emulator", r.describe())
-            }
+            Ok(r) => found("emulator", r.describe()),
             Err(_) => Component {
                 name: "emulator",
                 status: Status::Missing,

@@ -123,7 +123,7 @@ impl Fixer {
     pub fn runner_fix(&self, tc: &TargetToolchain, program: &str) -> String {
         let var = targets::cargo_env_var(&tc.triple, "runner");
         if program == "wasmtime" {
-            return format!("{} (or set {var})", targets::wasmtime_install());
+            return format!("{} (or set {var})", targets::wasmtime_install().join(" "));
         }
         tc.info
             .and_then(|i| self.install_all(i.runner_packages))

@@ -152,11 +152,20 @@ impl Policy {
                 })?;
             }
         }
-        let is_group = |t: &str| t == "host" || t == "all" || self.groups.contains_key(t);
-        for t in self.targets.iter().chain(self.target.keys()) {
-            if !is_group(t) {
+        let is_group = |t: &str| t == "all" || self.groups.contains_key(t);
+        for t in self.targets.iter().filter(|t| !is_group(t)) {
+            if t != "host" {
                 known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
             }
+        }
+        for t in self.target.keys().filter(|t| *t != "host") {
+            if is_group(t) {
+                // Rules apply to a triple: under a group name they would silently do nothing.
+                return Err(Error::bad_input(format!(
+                    "policy rules under [target.{t}] name a group; give them per triple{where_}"
+                )));
+            }
+            known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
         }
         for (triple, rules) in &self.target {
             for pkg in rules.exclude.keys() {
@@ -241,6 +250,46 @@ mod tests {
             .to_string();
         assert!(e.contains("tests"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn groups_are_checked_like_targets() {
+        let known = |t: &str| {
+            if t.ends_with("-linux-gnu") {
+                Ok(())
+            } else {
+                Err(Error::bad_input(format!("unknown target triple `{t}`")))
+            }
+        };
+        let ok = from_json(serde_json::json!({
+            "targets": ["big"],
+            "groups": {"big": ["host", "s390x-unknown-linux-gnu"]},
+        }))
+        .unwrap();
+        ok.validate(known, |_| true).unwrap();
+        let rules_on_group = from_json(serde_json::json!({
+            "groups": {"big": ["s390x-unknown-linux-gnu"]},
+            "target": {"big": {"require": "test"}}
+        }))
+        .unwrap();
+        let e = rules_on_group
+            .validate(known, |_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[target.big] name a group"), "{e}");
+        let bad_member = from_json(serde_json::json!({"groups": {"big": ["s390x-nope"]}})).unwrap();
+        let e = bad_member
+            .validate(known, |_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`s390x-nope`") && e.contains("in group `big`"),
+            "{e}"
+        );
+        let shadowing =
+            from_json(serde_json::json!({"groups": {"s390x-unknown-linux-gnu": []}})).unwrap();
+        let e = shadowing.validate(known, |_| true).unwrap_err().to_string();
+        assert!(e.contains("named like a target"), "{e}");
     }
 
     #[test]

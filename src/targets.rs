@@ -517,11 +517,22 @@ const fn unreachable_here(
 /// `rust-version` the supported toolchains meet), with only the features running tests needs.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
+/// The wasmtime-cli features running tests needs (`scripts/install-toolchains.sh` says the same).
+pub const WASMTIME_FEATURES: &str = "run,cranelift,component-model,cache";
+
 /// The command that installs wasmtime from crates.io (it builds from source: minutes).
-pub fn wasmtime_install() -> String {
-    format!(
-        "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features run,cranelift,component-model,cache"
-    )
+pub fn wasmtime_install() -> Vec<String> {
+    [
+        "cargo",
+        "install",
+        "--locked",
+        &format!("wasmtime-cli@{WASMTIME_VERSION}"),
+        "--no-default-features",
+        "--features",
+        WASMTIME_FEATURES,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The targets verified when neither the command line nor the policy names any (besides the host).

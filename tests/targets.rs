@@ -458,3 +458,35 @@ fn wasi_without_wasmtime_stops_at_build_tests_with_its_install_command() {
         assert_eq!(r.package(WASIP1, pkg)["level"], "build-tests", "{pkg}");
     }
 }
+
+#[test]
+fn the_install_script_builds_the_wasmtime_doctor_prints_and_installs_known_targets() {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-toolchains.sh"),
+    )
+    .unwrap();
+    let value = |name: &str| {
+        script
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name}= in the script"))
+            .to_owned()
+    };
+    use cargo_xtest::targets;
+    assert_eq!(value("WASMTIME_VERSION"), targets::WASMTIME_VERSION);
+    assert_eq!(value("WASMTIME_FEATURES"), targets::WASMTIME_FEATURES);
+    // Every target the script installs is one cargo-xtest knows how to set up.
+    let extra = script
+        .split("EXTRA_TARGETS=(")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap();
+    let triples: Vec<&str> = extra.split_whitespace().collect();
+    assert!(triples.len() >= 10, "{triples:?}");
+    for t in triples {
+        assert!(
+            targets::lookup(t).is_some(),
+            "{t} is not in the knowledge base"
+        );
+    }
+}

@@ -382,12 +382,20 @@ fn link_probe(host: &Host, tc: &TargetToolchain, dir: &Path, exe: &Path) -> Prob
 
 /// What a runner needs before its first start: Wine's prefix (see [`super::wine`]).
 fn prepare_runner(tc: &TargetToolchain, runner: &Runner) -> Result<(), (String, String)> {
-    let Runner::Command { argv, env, .. } = runner else {
+    // Only the Wine runner discovery set up (with cargo-xtest's own WINEPREFIX), never a
+    // runner the user configured.
+    let Runner::Command {
+        argv,
+        env,
+        source: Source::AutoDetected,
+    } = runner
+    else {
         return Ok(());
     };
-    let wine = argv
-        .first()
-        .filter(|p| matches!(p.as_str(), "wine" | "wine64"));
+    let wine = argv.first().filter(|_| {
+        tc.info
+            .is_some_and(|i| i.run == crate::targets::RunVia::Wine)
+    });
     match (wine, tc.linker.as_ref().and_then(|l| l.path.as_deref())) {
         (Some(wine), Some(gcc)) => super::wine::prepare_prefix(wine, env, gcc).map_err(|e| {
             (
@@ -437,7 +445,8 @@ fn c_probe(cc: &Path, dir: &Path) -> ProbeResult {
     run(ProbeKind::CCompiler, &mut cmd, |_| true)
 }
 
-fn describe(cmd: &Command) -> String {
+/// A command as it is shown in evidence: program and arguments.
+pub(super) fn describe(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())

@@ -77,11 +77,7 @@ pub fn prepare_prefix(wine: &str, env: &[(String, String)], gcc: &Path) -> Resul
 }
 
 fn bounded(cmd: &mut Command, limit: Duration) -> Result<(), String> {
-    let shown = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let shown = super::probe::describe(cmd);
     match crate::process::run_bounded(cmd, limit, 8 * 1024) {
         Err(e) => Err(format!("cannot start `{shown}`: {e}")),
         Ok(b) if b.status.is_some_and(|s| s.success()) => Ok(()),

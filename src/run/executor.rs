@@ -259,10 +259,11 @@ fn tail(s: &str) -> String {
     s[start..].trim().to_owned()
 }
 
-/// A libtest result as a [`TestResult`], with the failure output the parser collected.
 /// Why libtest ignored a `#[should_panic]` test on a `panic = "abort"` target.
-pub const SHOULD_PANIC_ON_ABORT: &str = "#[should_panic] is not run on a panic = \"abort\" target: libtest ignores it there (catching the panic needs unwinding)";
+const SHOULD_PANIC_ON_ABORT: &str = "#[should_panic] is not run on a panic = \"abort\" target: libtest ignores it there (catching the panic needs unwinding)";
 
+/// A libtest result as a [`TestResult`], with the failure output the parser collected (a
+/// `#[should_panic]` test that libtest ignored on a `panic_abort` target says why).
 fn result_of(
     name: &str,
     raw: &RawOutcome,

@@ -660,6 +660,7 @@ mod tests {
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".into(),
             rustc_version: String::new(),
+            cfg_memo: Default::default(),
         };
         Diagnoser {
             fixer: Fixer::new(&host),

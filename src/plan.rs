@@ -600,6 +600,7 @@ mod tests {
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".into(),
             rustc_version: String::new(),
+            cfg_memo: Default::default(),
         }
     }
 

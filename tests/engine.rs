@@ -324,7 +324,7 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
     let recorded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&history).expect("durations recorded"))
             .unwrap();
-    let slow_ms = recorded
+    let slow_ms = recorded["durations"]
         .as_object()
         .unwrap()
         .values()
@@ -346,6 +346,49 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
         "40 quick tests need no more than a process or two: {}",
         quick_processes.len()
     );
+}
+
+/// A re-run of an unchanged executable under the same runner schedules its batches from the
+/// listing remembered last time, without starting it just to list it; a rebuilt executable is
+/// listed again, and a new test in it runs.
+#[test]
+fn an_unchanged_binary_is_not_listed_again() {
+    let fx = Fixture::new("skew");
+    let log = logging_runner(&fx);
+    let args = ["--target", "host", "--no-cache", "-j", "2"];
+    let lists = || {
+        runner_calls(&log)
+            .iter()
+            .filter(|c| c.as_str() == "--list")
+            .count()
+    };
+    let first = fx.verify(&args);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    assert_eq!(lists(), 1, "no history: listed once");
+
+    std::fs::remove_file(&log).unwrap();
+    let second = fx.verify(&args);
+    assert_eq!(second.code(), 0, "{}", second.stderr());
+    assert_eq!(outcomes(&first), outcomes(&second));
+    assert_eq!(second.tests(HOST, "skew").len(), 42);
+    let calls = runner_calls(&log);
+    assert_eq!(lists(), 0, "same executable, same runner: {calls:?}");
+    assert!(
+        calls.len() >= 3,
+        "still run in batches (the slow tests alone): {calls:?}"
+    );
+
+    let lib = std::fs::read_to_string(fx.path().join("src/lib.rs")).unwrap();
+    fx.write(
+        "src/lib.rs",
+        &format!("{lib}\n#[test]\nfn added_later() {{}}\n"),
+    );
+    std::fs::remove_file(&log).unwrap();
+    let third = fx.verify(&args);
+    assert_eq!(third.code(), 0, "{}", third.stderr());
+    assert_eq!(lists(), 1, "rebuilt: listed again");
+    assert_eq!(third.test(HOST, "skew", "added_later")["outcome"], "passed");
+    assert_eq!(third.tests(HOST, "skew").len(), 43);
 }
 
 /// The argument lists a logging runner saw, one line each (`--list`, or the batch's flags).

@@ -314,3 +314,40 @@ fn probe_results_are_cached_on_what_they_depend_on_and_reprobe_forces_them() {
             .contains("ld-wrapper.sh")
     );
 }
+
+/// Probes made for a run that asked for more serve a run that asks for less, and a run that
+/// asks for less does not make the next full run probe again (the workloads benchmark builds
+/// with `--level build-tests`, then tests).
+#[test]
+fn probes_for_a_higher_level_serve_a_lower_one() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("portable");
+    let kinds = |plan: &Value| -> Vec<Option<bool>> {
+        let t = target(plan, AARCH64);
+        ["link", "run", "c-compiler"]
+            .iter()
+            .map(|k| probe(t, k)["cached"].as_bool())
+            .collect()
+    };
+    let full = ["--target", AARCH64];
+    let lower = ["--target", AARCH64, "--level", "build-tests"];
+    let plan = plan_json(&fx, &lower, |_| {});
+    assert_eq!(
+        kinds(&plan),
+        [Some(false), None, Some(false)],
+        "no run probe"
+    );
+    let plan = plan_json(&fx, &full, |_| {});
+    assert_eq!(
+        kinds(&plan),
+        [Some(false); 3],
+        "the run probe was never made"
+    );
+    assert_eq!(target(&plan, AARCH64)["level"], "test");
+    let plan = plan_json(&fx, &lower, |_| {});
+    assert_eq!(kinds(&plan), [Some(true), None, Some(true)]);
+    assert_eq!(target(&plan, AARCH64)["level"], "build-tests");
+    assert_eq!(kinds(&plan_json(&fx, &full, |_| {})), [Some(true); 3]);
+}

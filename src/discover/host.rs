@@ -30,7 +30,12 @@ pub struct Host {
     pub rustc: String,
     /// `rustc -vV`: the compiler's exact identity (version, commit, LLVM), for probe cache keys.
     pub rustc_version: String,
+    /// What [`Host::target_cfg`] has asked rustc already (each question is a rustc start).
+    pub cfg_memo: CfgMemo,
 }
+
+/// Targets' cfg facts asked of rustc once per run, shared by the clones of a [`Host`].
+pub type CfgMemo = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, TargetCfg>>>;
 
 /// The `cfg` facts rustc reports for one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +87,7 @@ impl Host {
             cargo,
             rustc,
             rustc_version: vv,
+            cfg_memo: CfgMemo::default(),
         })
     }
 
@@ -102,6 +108,7 @@ impl Host {
             cargo: PathBuf::from("cargo"),
             rustc: "rustc".to_owned(),
             rustc_version: String::new(),
+            cfg_memo: CfgMemo::default(),
         }
     }
 
@@ -120,9 +127,18 @@ impl Host {
     }
 
     /// The `cfg` values of `triple`, as rustc reports them (works without the target's std).
+    /// Asked of rustc once per run.
     pub fn target_cfg(&self, triple: &str) -> Result<TargetCfg> {
+        if let Some(cfg) = self.cfg_memo.lock().expect("cfg memo").get(triple) {
+            return Ok(cfg.clone());
+        }
         let out = run_rustc(&self.rustc, &["--print", "cfg", "--target", triple])?;
-        Ok(parse_cfg(&out))
+        let cfg = parse_cfg(&out);
+        self.cfg_memo
+            .lock()
+            .expect("cfg memo")
+            .insert(triple.to_owned(), cfg.clone());
+        Ok(cfg)
     }
 
     /// Checks that rustc knows `triple`, suggesting the closest known one if it does not.

@@ -46,8 +46,12 @@ impl Discovery {
         target_dir: Option<&std::path::Path>,
     ) -> Result<Vec<TargetToolchain>> {
         let state = toolchain::state_dir(target_dir);
-        // Each target's cfg comes from rustc: ask for all targets at once.
+        // Each target's cfg comes from rustc: ask for all targets at once, and for the host's,
+        // which diagnosis compares them with, alongside (remembered by `host`).
         let cfgs: Vec<Result<TargetCfg>> = std::thread::scope(|s| {
+            if !triples.contains(&host.triple) {
+                s.spawn(|| host.target_cfg(&host.triple));
+            }
             let handles: Vec<_> = triples
                 .iter()
                 .map(|t| s.spawn(move || host.target_cfg(t)))

@@ -28,7 +28,7 @@ use crate::error::Context;
 use crate::level::Level;
 
 /// Bumped whenever what a probe does changes, so older cached results are not reused.
-const PROBE_FORMAT: &str = "cargo-xtest probes v3";
+const PROBE_FORMAT: &str = "cargo-xtest probes v4";
 /// One probe may take this long (a first QEMU start on a loaded machine is the slowest).
 const PROBE_LIMIT: Duration = Duration::from_secs(120);
 /// How much of a probe's output is kept as evidence.
@@ -155,7 +155,7 @@ pub fn probe_all(
 }
 
 /// What one target's probes depend on, hashed: any change makes the cached results stale.
-fn cache_key(host: &Host, tc: &TargetToolchain, max_level: Level) -> String {
+fn cache_key(host: &Host, tc: &TargetToolchain) -> String {
     let mut h = blake3::Hasher::new();
     let mut add = |s: &str| {
         h.update(s.as_bytes());
@@ -164,7 +164,6 @@ fn cache_key(host: &Host, tc: &TargetToolchain, max_level: Level) -> String {
     add(PROBE_FORMAT);
     add(&host.rustc_version);
     add(&tc.triple);
-    add(max_level.as_str());
     add(&stamp(
         &host
             .sysroot
@@ -258,6 +257,9 @@ fn stamp(p: &Path) -> String {
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
     key: String,
+    /// The highest level the probes were run for: results for a run that asked for more are
+    /// not there, so they serve only runs that ask for as much or less.
+    level: Level,
     probes: Probes,
 }
 
@@ -272,14 +274,22 @@ fn probe_target(
     if max_level < Level::Check {
         return Probes::default();
     }
-    let key = cache_key(host, tc, max_level);
+    let key = cache_key(host, tc);
     let cache_file = dir.with_extension("json");
     if use_cache
         && let Ok(text) = std::fs::read_to_string(&cache_file)
         && let Ok(c) = serde_json::from_str::<CacheFile>(&text)
         && c.key == key
+        && c.level >= max_level
     {
         let mut p = c.probes;
+        // What a run asking for less would not have probed.
+        if max_level < Level::Test {
+            p.run = None;
+        }
+        if max_level < Level::Build {
+            p.link = None;
+        }
         for r in [&mut p.link, &mut p.run, &mut p.c_compiler]
             .into_iter()
             .flatten()
@@ -344,6 +354,7 @@ fn probe_target(
     if store && probes.all().all(|r| !r.timed_out) {
         let file = CacheFile {
             key,
+            level: max_level,
             probes: probes.clone(),
         };
         if let Ok(text) = serde_json::to_string_pretty(&file) {

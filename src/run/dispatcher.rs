@@ -7,7 +7,7 @@
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
 //! [`Event`]s (it never prints) and never spawns processes itself.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
@@ -119,9 +119,9 @@ trait Execute: Sync {
         job: &BinaryJob,
         cache: &Cache,
         opts: &RunOptions,
-        last_run: Option<&BTreeMap<String, Duration>>,
+        known: executor::Known,
     ) -> Prepared {
-        executor::prepare(job, cache, opts, last_run)
+        executor::prepare(job, cache, opts, known)
     }
 
     fn run_batch(
@@ -168,6 +168,7 @@ fn run_with(
     let cache = Cache::open(&opts.target_dir, opts.cache);
     let history = History::open(&opts.target_dir);
     let workers = opts.jobs.max(1);
+    let budget = budget(plan, &history, workers);
     let queue = Arc::new((
         Mutex::new(Queue {
             fail_fast: opts.fail_fast,
@@ -194,7 +195,7 @@ fn run_with(
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
             let (cache, history) = (&cache, &history);
-            scope.spawn(move || worker(&queue, &tx, &shared, cache, history, opts, exec));
+            scope.spawn(move || worker(&queue, &tx, &shared, cache, history, budget, opts, exec));
         }
         drop(tx);
         let mut d = Dispatcher {
@@ -202,6 +203,7 @@ fn run_with(
             opts,
             cache: &cache,
             history: &history,
+            budget,
             queue: &queue,
             shared: &shared,
             binaries: Vec::new(),
@@ -221,12 +223,31 @@ fn run_with(
     result
 }
 
+/// The run's batch budget: the work its history expects of every binary it will run (each
+/// selected, non-excluded package on each target that runs tests), shared among the workers.
+fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
+    let total = plan
+        .targets
+        .iter()
+        .filter(|t| t.level >= Level::Test && t.runner.is_some())
+        .flat_map(|t| {
+            plan.members
+                .iter()
+                .filter(|(_, p)| !t.excluded.contains_key(&p.name))
+                .map(|(id, _)| history.package_total(&t.triple, id))
+        })
+        .sum();
+    super::schedule::budget(total, workers)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn worker(
     queue: &(Mutex<Queue>, Condvar),
     tx: &mpsc::Sender<Envelope>,
     shared: &Mutex<Vec<BinaryJob>>,
     cache: &Cache,
     history: &History,
+    budget: Duration,
     opts: &RunOptions,
     exec: &dyn Execute,
 ) {
@@ -257,7 +278,20 @@ fn worker(
             Task::Prepare(i) => {
                 let job = shared.lock().expect("jobs")[i].clone();
                 let last_run = history.last_run(&job.key());
-                Message::Prepared(i, exec.prepare(&job, cache, opts, last_run.as_ref()))
+                let identity = executor::listing_identity(&job, cache);
+                let remembered = identity
+                    .as_deref()
+                    .and_then(|id| history.listing(&job.key(), id));
+                let known = executor::Known {
+                    last_run,
+                    remembered,
+                    budget,
+                };
+                let prepared = exec.prepare(&job, cache, opts, known);
+                if let (Some(identity), Some(names)) = (identity, &prepared.listed) {
+                    history.remember_listing(&job.key(), identity, names.clone());
+                }
+                Message::Prepared(i, prepared)
             }
             Task::Shard(i, selection, _) => {
                 let job = shared.lock().expect("jobs")[i].clone();
@@ -301,6 +335,8 @@ struct Dispatcher<'a> {
     opts: &'a RunOptions,
     cache: &'a Cache,
     history: &'a History,
+    /// The most expected work a batch is planned to hold ([`super::schedule::budget`]).
+    budget: Duration,
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
     binaries: Vec<Binary>,
@@ -538,7 +574,7 @@ impl Dispatcher<'_> {
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
-            let batches = super::schedule::batches(to_run, &history, self.opts.jobs);
+            let batches = super::schedule::batches(to_run, &history, self.budget, self.opts.jobs);
             self.binaries[i].pending += batches.len();
             // The queue hands out the longest work first, whichever binary it belongs to.
             self.push_all(
@@ -729,7 +765,7 @@ mod tests {
             _: &BinaryJob,
             _: &Cache,
             _: &RunOptions,
-            _: Option<&BTreeMap<String, Duration>>,
+            _: executor::Known,
         ) -> Prepared {
             Prepared {
                 to_run: self.names(),

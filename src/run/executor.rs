@@ -342,6 +342,18 @@ fn skipped(name: String, reason: &str) -> TestResult {
     }
 }
 
+/// What the run knows of a binary before it prepares it.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// What each of its tests took last time; `None` when it never ran here.
+    pub last_run: Option<BTreeMap<String, Duration>>,
+    /// The names this very executable listed under this runner last time
+    /// ([`listing_identity`]).
+    pub remembered: Option<Vec<String>>,
+    /// The run's batch budget ([`super::schedule::budget`]).
+    pub budget: Duration,
+}
+
 /// What must still run of a binary, and what is already known.
 #[derive(Debug, Default)]
 pub struct Prepared {
@@ -352,8 +364,17 @@ pub struct Prepared {
     pub known: Vec<TestResult>,
     /// The cache key to store the finished results under.
     pub key: Option<String>,
+    /// The names the binary listed in this preparation (not when its listing was remembered).
+    pub listed: Option<Vec<String>>,
     pub error: Option<String>,
     pub interrupted: bool,
+}
+
+/// What a binary's listing depends on: the executable's content and the runner it is listed
+/// under (a runner that runs nothing lists nothing). `None` when the executable can't be read.
+pub fn listing_identity(job: &BinaryJob, cache: &Cache) -> Option<String> {
+    let content = cache.file_hash(&job.path).ok()?;
+    Some(format!("{content} {}", job.runner.argv.join(" ")))
 }
 
 /// The binary's cache key: its content, runner, package files and triple.
@@ -387,17 +408,18 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
 /// nothing to replay from the cache, no policy skips and no partition, is run whole without
 /// listing it first: one process (one emulator start) instead of two, trusted only when
 /// libtest's own counts vouch for every result ([`Parser::ran_all`]); otherwise it is listed
-/// then and what did not finish runs by name.
-pub fn prepare(
-    job: &BinaryJob,
-    cache: &Cache,
-    opts: &RunOptions,
-    last_run: Option<&BTreeMap<String, Duration>>,
-) -> Prepared {
+/// then and what did not finish runs by name. A remembered listing ([`Known::remembered`]) is
+/// used instead of listing again.
+pub fn prepare(job: &BinaryJob, cache: &Cache, opts: &RunOptions, known: Known) -> Prepared {
+    let Known {
+        last_run,
+        remembered,
+        budget,
+    } = known;
     let key = binary_key(job, cache);
     // Known here, and at most one batch (a binary without tests makes none).
-    let one_short_batch = last_run.is_some_and(|h| {
-        super::schedule::batches(h.keys().cloned().collect(), h, opts.jobs).len() <= 1
+    let one_short_batch = last_run.as_ref().is_some_and(|h| {
+        super::schedule::batches(h.keys().cloned().collect(), h, budget, opts.jobs).len() <= 1
     });
     if one_short_batch
         && opts.partition.is_none()
@@ -410,7 +432,7 @@ pub fn prepare(
             ..Default::default()
         };
     }
-    let mut prepared = prepare_all(job, cache, key);
+    let mut prepared = prepare_all(job, cache, key, remembered);
     if let Some(p) = opts.partition {
         // A slice's results would make a cache entry that hides the other slices' tests.
         prepared.key = None;
@@ -461,14 +483,30 @@ fn list(job: &BinaryJob) -> Listing {
     }
 }
 
-fn prepare_all(job: &BinaryJob, cache: &Cache, key: Option<String>) -> Prepared {
+fn prepare_all(
+    job: &BinaryJob,
+    cache: &Cache,
+    key: Option<String>,
+    remembered: Option<Vec<String>>,
+) -> Prepared {
     let mut prepared = Prepared {
         key,
         ..Default::default()
     };
-    // Listed every time, cache or not: a cache entry is trusted only when it holds exactly the
-    // tests the binary lists now.
-    let names = match list(job) {
+    // Listed every time, cache or not, unless this executable listed its tests under this
+    // runner before: a cache entry is trusted only when it holds exactly the tests the binary
+    // lists now.
+    let listing = match remembered {
+        Some(names) => Listing::Names(names),
+        None => match list(job) {
+            Listing::Names(names) => {
+                prepared.listed = Some(names.clone());
+                Listing::Names(names)
+            }
+            other => other,
+        },
+    };
+    let names = match listing {
         Listing::Names(names) => names,
         Listing::Interrupted => {
             prepared.interrupted = true;

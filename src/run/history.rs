@@ -4,6 +4,11 @@
 //! starts, written once when it ends (whole, then renamed into place); a missing or unreadable
 //! file is an empty history. Durations never decide an outcome, only the order and grouping of
 //! work, so the history is kept even with `--no-cache`.
+//!
+//! It also remembers each binary's listing (its test names) with the identity of what was
+//! listed (the executable's content and the runner): the same executable under the same runner
+//! lists the same tests, so a re-run schedules its batches without starting the binary (an
+//! emulator start) just to list it again.
 
 use crate::ids::BinaryKey;
 use std::collections::BTreeMap;
@@ -11,14 +16,31 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::{TestOutcome, TestResult};
 
 /// Binary identity (triple, package id, binary id) → test name → milliseconds.
 type Durations = BTreeMap<String, BTreeMap<String, u64>>;
 
+/// A binary's test names as it listed them, and what was listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Listing {
+    identity: String,
+    names: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    durations: Durations,
+    /// Binary identity → its last listing.
+    #[serde(default)]
+    listings: BTreeMap<String, Listing>,
+}
+
 pub struct History {
     path: PathBuf,
-    map: Mutex<Durations>,
+    map: Mutex<File>,
 }
 
 fn key(binary: &BinaryKey) -> String {
@@ -49,6 +71,7 @@ impl History {
         self.map
             .lock()
             .expect("history")
+            .durations
             .get(&key(binary))
             .map(|tests| {
                 tests
@@ -61,7 +84,7 @@ impl History {
     /// Remembers the durations of the tests that ran (not those replayed from the cache).
     pub fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
         let mut map = self.map.lock().expect("history");
-        let entry = map.entry(key(binary)).or_default();
+        let entry = map.durations.entry(key(binary)).or_default();
         for t in tests.iter().filter(|t| {
             !t.cached
                 && matches!(
@@ -71,6 +94,34 @@ impl History {
         }) {
             entry.insert(t.name.clone(), t.duration.as_millis() as u64);
         }
+    }
+
+    /// What every test of a package's binaries on `triple` took last time, together.
+    pub fn package_total(&self, triple: &str, package_id: &str) -> Duration {
+        let prefix = format!("{triple} {package_id} ");
+        let map = self.map.lock().expect("history");
+        let ms: u64 = map
+            .durations
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .flat_map(|(_, tests)| tests.values())
+            .sum();
+        Duration::from_millis(ms)
+    }
+
+    /// The names the binary listed last time, if what is listed now (`identity`: its content
+    /// and runner) is what was listed then.
+    pub fn listing(&self, binary: &BinaryKey, identity: &str) -> Option<Vec<String>> {
+        let map = self.map.lock().expect("history");
+        let listing = map.listings.get(&key(binary))?;
+        (listing.identity == identity).then(|| listing.names.clone())
+    }
+
+    /// Remembers a binary's listing.
+    pub fn remember_listing(&self, binary: &BinaryKey, identity: String, names: Vec<String>) {
+        let mut map = self.map.lock().expect("history");
+        map.listings
+            .insert(key(binary), Listing { identity, names });
     }
 
     pub fn save(&self) {
@@ -87,5 +138,40 @@ impl History {
         if std::fs::write(&tmp, json).is_ok() {
             let _ = std::fs::rename(&tmp, &self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::BinaryId;
+
+    #[test]
+    fn a_listing_is_remembered_for_the_same_identity_only_and_survives_a_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = BinaryKey {
+            triple: "s390x-unknown-linux-gnu".to_owned(),
+            package_id: "p 0.1.0".to_owned(),
+            binary: BinaryId::Lib,
+        };
+        let h = History::open(dir.path());
+        assert_eq!(h.listing(&bin, "hash-a qemu-s390x"), None);
+        h.remember_listing(
+            &bin,
+            "hash-a qemu-s390x".to_owned(),
+            vec!["t1".into(), "t2".into()],
+        );
+        h.save();
+        let h = History::open(dir.path());
+        assert_eq!(
+            h.listing(&bin, "hash-a qemu-s390x"),
+            Some(vec!["t1".to_owned(), "t2".to_owned()])
+        );
+        assert_eq!(h.listing(&bin, "hash-b qemu-s390x"), None, "rebuilt");
+        assert_eq!(
+            h.listing(&bin, "hash-a other-runner"),
+            None,
+            "another runner"
+        );
     }
 }

@@ -1,9 +1,13 @@
 //! How one binary's tests are grouped into batches (one process, one emulator start each, tests
-//! run one at a time with `--exact`), so that no worker waits behind a batch of slow tests:
+//! run one at a time with `--exact`), so that no worker waits behind a batch of slow tests and
+//! no emulator starts more often than balance needs:
 //!
-//! - **With history** (what each test took last time): a test that ran long runs alone; the
-//!   rest are packed, longest first, into batches of about equal expected time (about two per
-//!   worker, none planned under [`MIN_BATCH`]); batches come out longest first.
+//! - **With history** (what each test took last time): the run has one [`budget`], the work the
+//!   history expects of the whole run shared among the workers. A test that ran long (a second
+//!   or more, and at least half a budget) runs alone; the rest of a binary is split into as few
+//!   batches of about equal expected time as the budget allows (longest test first into the
+//!   lightest batch), so a binary that is a small part of the run starts once and one that is
+//!   most of it is spread over the workers; batches come out longest first.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
 //!   than it could save); a large one starts with small batches that grow, so a slow test found
 //!   early holds up little, and the later, larger batches keep emulator starts few.
@@ -15,10 +19,11 @@ use std::time::Duration;
 
 /// Fewest tests worth more than one process when nothing is known about them.
 pub const MIN_SPLIT: usize = 24;
-/// A test expected to take at least this long runs in a process of its own.
+/// A test expected to take at least this long (and half a [`budget`]) runs in a process of its
+/// own.
 pub const LONG: Duration = Duration::from_secs(1);
 /// Batches are not planned shorter than this: a process start under QEMU (with libtest's
-/// `--exact` filter) costs 30–50 ms, so a shorter batch spends more on starting than it gains
+/// `--exact` filter) costs 30–300 ms, so a shorter batch spends more on starting than it gains
 /// in balance.
 pub const MIN_BATCH: Duration = Duration::from_millis(500);
 /// What an unknown test is assumed to take when nothing else in its binary is known.
@@ -31,10 +36,20 @@ pub struct Batch {
     pub expected: Duration,
 }
 
-/// Splits `tests` into batches for `jobs` workers, using `history` (a test's last duration).
+/// The most expected work a batch is planned to hold: what the whole run is expected to take
+/// (the history's durations of every binary it will run) shared among `jobs` workers, so that
+/// every worker can be kept busy by batches of about equal size, and never under [`MIN_BATCH`].
+pub fn budget(run_total: Duration, jobs: usize) -> Duration {
+    (run_total / jobs.max(1) as u32).max(MIN_BATCH)
+}
+
+/// Splits `tests` into batches no larger than `budget` (see [`budget`]) where their durations
+/// allow, using `history` (a test's last duration); with no history for any of them, into
+/// growing batches for `jobs` workers.
 pub fn batches(
     tests: Vec<String>,
     history: &BTreeMap<String, Duration>,
+    budget: Duration,
     jobs: usize,
 ) -> Vec<Batch> {
     let jobs = jobs.max(1);
@@ -61,32 +76,39 @@ pub fn batches(
         .collect();
     // Longest first; ties by name, so the plan is deterministic.
     timed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let total: Duration = timed.iter().map(|(_, d)| *d).sum();
-    // About two batches per worker: enough to balance, few enough that starts stay cheap.
-    let budget = (total / (2 * jobs as u32)).max(MIN_BATCH);
-    let mut out: Vec<Batch> = Vec::new();
-    let mut open: Vec<Batch> = Vec::new();
-    for (test, d) in timed {
-        if d >= LONG {
-            out.push(Batch {
-                tests: vec![test],
-                expected: d,
-            });
-            continue;
+    let alone = LONG.max(budget / 2);
+    let (long, short): (Vec<_>, Vec<_>) = timed.into_iter().partition(|(_, d)| *d >= alone);
+    let mut out: Vec<Batch> = long
+        .into_iter()
+        .map(|(test, d)| Batch {
+            tests: vec![test],
+            expected: d,
+        })
+        .collect();
+    let short_total: Duration = short.iter().map(|(_, d)| *d).sum();
+    if !short.is_empty() {
+        // As few batches as the budget allows; each test, longest first, into the lightest.
+        let parts = short_total
+            .as_nanos()
+            .div_ceil(budget.as_nanos().max(1))
+            .clamp(1, short.len() as u128) as usize;
+        let mut open = vec![
+            Batch {
+                tests: Vec::new(),
+                expected: Duration::ZERO,
+            };
+            parts
+        ];
+        for (test, d) in short {
+            let lightest = open
+                .iter_mut()
+                .min_by_key(|b| b.expected)
+                .expect("at least one batch");
+            lightest.tests.push(test);
+            lightest.expected += d;
         }
-        // First fit, longest first: each batch fills up to the budget.
-        match open.iter_mut().find(|b| b.expected + d <= budget) {
-            Some(b) => {
-                b.tests.push(test);
-                b.expected += d;
-            }
-            None => open.push(Batch {
-                tests: vec![test],
-                expected: d,
-            }),
-        }
+        out.extend(open);
     }
-    out.extend(open);
     out.sort_by_key(|b| std::cmp::Reverse(b.expected));
     out
 }
@@ -132,9 +154,9 @@ mod tests {
 
     #[test]
     fn without_history_small_binaries_are_one_batch_and_large_ones_grow() {
-        let b = batches(names(20), &BTreeMap::new(), 2);
+        let b = batches(names(20), &BTreeMap::new(), MIN_BATCH, 2);
         assert_eq!(b.len(), 1);
-        let b = batches(names(1000), &BTreeMap::new(), 2);
+        let b = batches(names(1000), &BTreeMap::new(), MIN_BATCH, 2);
         let sizes: Vec<usize> = b.iter().map(|b| b.tests.len()).collect();
         assert_eq!(&sizes[..5], [4, 8, 16, 32, 64], "{sizes:?}");
         // Growing, then capped; only the last (the remainder) may be smaller.
@@ -150,57 +172,78 @@ mod tests {
         assert_eq!(all(&b), names(1000), "every test exactly once");
     }
 
+    fn timed(ms: impl Fn(usize) -> u64, n: usize) -> BTreeMap<String, Duration> {
+        names(n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t, Duration::from_millis(ms(i))))
+            .collect()
+    }
+
     #[test]
     fn slow_tests_run_alone_and_come_first() {
-        let tests = names(200);
-        let mut history: BTreeMap<String, Duration> = tests
-            .iter()
-            .map(|t| (t.clone(), Duration::from_millis(5)))
-            .collect();
+        let mut history = timed(|_| 5, 200);
         for slow in ["t0003", "t0100", "t0150"] {
             history.insert(slow.to_owned(), Duration::from_secs(90));
         }
-        let b = batches(tests, &history, 2);
+        let total: Duration = history.values().sum();
+        let b = batches(names(200), &history, budget(total, 2), 2);
         for (i, slow) in [(0, "t0003"), (1, "t0100"), (2, "t0150")] {
             assert_eq!(b[i].tests, [slow], "{b:?}");
         }
-        // The 197 quick tests (≈1 s) need no more than a few processes.
-        assert!(b.len() <= 3 + 2, "{}", b.len());
+        // The 197 quick tests (≈1 s) are one process.
+        assert_eq!(b.len(), 4, "{b:?}");
         assert_eq!(all(&b), names(200));
         assert!(b.windows(2).all(|w| w[0].expected >= w[1].expected));
     }
 
     #[test]
-    fn batches_are_balanced_by_expected_time_not_count() {
-        // Skewed: a tenth of the tests take 400 ms, the rest 2 ms.
-        let tests = names(400);
-        let history: BTreeMap<String, Duration> = tests
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let ms = if i % 10 == 0 { 400 } else { 2 };
-                (t.clone(), Duration::from_millis(ms))
-            })
-            .collect();
-        let total: Duration = history.values().sum();
-        let b = batches(tests, &history, 2);
-        let budget = (total / 4).max(MIN_BATCH);
-        let longest = Duration::from_millis(400);
-        for batch in &b {
-            assert!(
-                batch.expected <= budget.max(longest),
-                "{batch:?} over {budget:?}"
-            );
-        }
-        // Balanced: the heaviest batch is within one test of the lightest full one.
-        let heavy = b.first().unwrap().expected;
-        assert!(heavy <= budget, "{heavy:?}");
+    fn a_test_is_long_against_the_budget_too() {
+        // 1.5 s is long on its own, but not beside a budget of 60 s: it shares a batch.
+        let history = timed(|i| if i == 0 { 1500 } else { 100 }, 50);
+        let b = batches(names(50), &history, Duration::from_secs(60), 2);
+        assert_eq!(b.len(), 1, "{b:?}");
+        let b = batches(names(50), &history, Duration::from_secs(2), 2);
         assert!(
-            b.len() >= 4,
-            "enough batches for 2 workers to balance: {}",
-            b.len()
+            b.iter().any(|b| b.tests == ["t0000"]),
+            "alone when it is most of a batch: {b:?}"
         );
+        assert_eq!(all(&b), names(50));
+    }
+
+    #[test]
+    fn a_binary_that_is_most_of_the_run_is_spread_in_equal_batches() {
+        // Skewed: a tenth of the tests take 400 ms, the rest 2 ms; this binary is the run.
+        let history = timed(|i| if i % 10 == 0 { 400 } else { 2 }, 400);
+        let total: Duration = history.values().sum();
+        let b = batches(names(400), &history, budget(total, 2), 2);
+        assert_eq!(b.len(), 2, "one batch per worker: {b:?}");
+        let (heavy, light) = (b[0].expected, b[1].expected);
+        assert!(
+            heavy - light <= Duration::from_millis(400),
+            "balanced within one test: {heavy:?} {light:?}"
+        );
+        assert_eq!(heavy + light, total);
         assert_eq!(all(&b), names(400));
+    }
+
+    #[test]
+    fn a_binary_that_is_a_small_part_of_the_run_starts_once() {
+        // 100 × 20 ms = 2 s, in a run expected to take 40 s on 2 workers.
+        let history = timed(|_| 20, 100);
+        let b = batches(names(100), &history, budget(Duration::from_secs(40), 2), 2);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!(b[0].expected, Duration::from_secs(2));
+        // Alone on 2 workers, the same binary is split in two.
+        let b = batches(names(100), &history, budget(Duration::from_secs(2), 2), 2);
+        assert_eq!(b.len(), 2, "{b:?}");
+    }
+
+    #[test]
+    fn the_budget_shares_the_run_among_workers_and_has_a_floor() {
+        assert_eq!(budget(Duration::from_secs(40), 2), Duration::from_secs(20));
+        assert_eq!(budget(Duration::from_millis(300), 2), MIN_BATCH);
+        assert_eq!(budget(Duration::from_secs(4), 0), Duration::from_secs(4));
     }
 
     #[test]
@@ -210,7 +253,7 @@ mod tests {
             .iter()
             .map(|t| (t.clone(), Duration::from_millis(3)))
             .collect();
-        let b = batches(tests, &history, 2);
+        let b = batches(tests, &history, MIN_BATCH, 2);
         assert_eq!(b.len(), 1, "30 × 3 ms is below one batch's worth: {b:?}");
         assert_eq!(b[0].expected, Duration::from_millis(90));
     }

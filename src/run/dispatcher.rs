@@ -278,7 +278,7 @@ fn worker(
             Task::Prepare(i) => {
                 let job = shared.lock().expect("jobs")[i].clone();
                 let last_run = history.last_run(&job.key());
-                let identity = executor::listing_identity(&job, cache);
+                let identity = executor::listing_identity(&job);
                 let remembered = identity
                     .as_deref()
                     .and_then(|id| history.listing(&job.key(), id));

@@ -370,11 +370,22 @@ pub struct Prepared {
     pub interrupted: bool,
 }
 
-/// What a binary's listing depends on: the executable's content and the runner it is listed
-/// under (a runner that runs nothing lists nothing). `None` when the executable can't be read.
-pub fn listing_identity(job: &BinaryJob, cache: &Cache) -> Option<String> {
-    let content = cache.file_hash(&job.path).ok()?;
-    Some(format!("{content} {}", job.runner.argv.join(" ")))
+/// What a binary's listing depends on: the executable file (its device, inode, size and
+/// modification time: cargo writes a new file whenever it links one) and the runner it is
+/// listed under (a runner that runs nothing lists nothing). Read from the file's metadata, not
+/// its content, so a large executable costs nothing to recognise. `None` when it can't be read.
+pub fn listing_identity(job: &BinaryJob) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(&job.path).ok()?;
+    Some(format!(
+        "{}:{}:{}:{}.{} {}",
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        job.runner.argv.join(" ")
+    ))
 }
 
 /// The binary's cache key: its content, runner, package files and triple.

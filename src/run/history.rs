@@ -6,7 +6,7 @@
 //! work, so the history is kept even with `--no-cache`.
 //!
 //! It also remembers each binary's listing (its test names) with the identity of what was
-//! listed (the executable's content and the runner): the same executable under the same runner
+//! listed (the executable file and the runner): the same executable under the same runner
 //! lists the same tests, so a re-run schedules its batches without starting the binary (an
 //! emulator start) just to list it again.
 
@@ -109,7 +109,7 @@ impl History {
         Duration::from_millis(ms)
     }
 
-    /// The names the binary listed last time, if what is listed now (`identity`: its content
+    /// The names the binary listed last time, if what is listed now (`identity`: its file
     /// and runner) is what was listed then.
     pub fn listing(&self, binary: &BinaryKey, identity: &str) -> Option<Vec<String>> {
         let map = self.map.lock().expect("history");

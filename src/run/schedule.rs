@@ -5,9 +5,9 @@
 //! - **With history** (what each test took last time): the run has one [`budget`], the work the
 //!   history expects of the whole run shared among the workers. A test that ran long (a second
 //!   or more, and at least half a budget) runs alone; the rest of a binary is split into as few
-//!   batches of about equal expected time as the budget allows (longest test first into the
-//!   lightest batch), so a binary that is a small part of the run starts once and one that is
-//!   most of it is spread over the workers; batches come out longest first.
+//!   batches of about equal expected time as the budget allows, each a run of neighbouring
+//!   names, so a binary that is a small part of the run starts once and one that is most of it
+//!   is spread over the workers; batches come out longest first.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
 //!   than it could save); a large one starts with small batches that grow, so a slow test found
 //!   early holds up little, and the later, larger batches keep emulator starts few.
@@ -29,7 +29,7 @@ pub const MIN_BATCH: Duration = Duration::from_millis(500);
 /// What an unknown test is assumed to take when nothing else in its binary is known.
 const UNKNOWN: Duration = Duration::from_millis(10);
 
-/// One planned batch: the tests, in the order they run, and their expected time.
+/// One planned batch: its tests (libtest runs them in name order) and their expected time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub tests: Vec<String>,
@@ -87,27 +87,40 @@ pub fn batches(
         .collect();
     let short_total: Duration = short.iter().map(|(_, d)| *d).sum();
     if !short.is_empty() {
-        // As few batches as the budget allows; each test, longest first, into the lightest.
+        // As few batches as the budget allows, each a run of neighbouring names (libtest runs a
+        // batch in name order, and neighbours share code: under an emulator, every process
+        // translates the code its tests reach once more), cut where the expected time reaches
+        // an equal share.
         let parts = short_total
             .as_nanos()
             .div_ceil(budget.as_nanos().max(1))
-            .clamp(1, short.len() as u128) as usize;
-        let mut open = vec![
-            Batch {
-                tests: Vec::new(),
-                expected: Duration::ZERO,
-            };
-            parts
-        ];
+            .clamp(1, short.len() as u128) as u32;
+        let mut short = short;
+        short.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut batch = Batch {
+            tests: Vec::new(),
+            expected: Duration::ZERO,
+        };
+        let mut done = Duration::ZERO;
+        let mut cut = 1;
         for (test, d) in short {
-            let lightest = open
-                .iter_mut()
-                .min_by_key(|b| b.expected)
-                .expect("at least one batch");
-            lightest.tests.push(test);
-            lightest.expected += d;
+            // A cut when this test would take the batch past its share of the total.
+            let share = short_total * cut / parts;
+            if !batch.tests.is_empty() && cut < parts && done + d / 2 > share {
+                out.push(std::mem::replace(
+                    &mut batch,
+                    Batch {
+                        tests: Vec::new(),
+                        expected: Duration::ZERO,
+                    },
+                ));
+                cut += 1;
+            }
+            batch.tests.push(test);
+            batch.expected += d;
+            done += d;
         }
-        out.extend(open);
+        out.push(batch);
     }
     out.sort_by_key(|b| std::cmp::Reverse(b.expected));
     out
@@ -225,6 +238,14 @@ mod tests {
         );
         assert_eq!(heavy + light, total);
         assert_eq!(all(&b), names(400));
+        // Each batch is a run of neighbouring names.
+        let mut runs: Vec<&Batch> = b.iter().collect();
+        runs.sort_by(|x, y| x.tests[0].cmp(&y.tests[0]));
+        assert!(
+            runs[0].tests.windows(2).all(|w| w[0] < w[1])
+                && runs[0].tests.last() < runs[1].tests.first(),
+            "{runs:?}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 # same built binaries, measured in one run on this machine.
 #
 #   bash benches/workloads.sh [WORKLOAD...]   (needs the toolchains of scripts/install-toolchains.sh)
+#   XTEST_BENCH_TARGETS="aarch64-unknown-linux-gnu" bash benches/workloads.sh memchr   (a subset)
 #
 # Workloads, fetched by cargo from crates.io (default: all three):
 #   bytes           1.12.2: ~1,000 tests per target, unit and 13 integration-test files
@@ -25,7 +26,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${XTEST_BENCH_DIR:-/tmp/cargo-xtest-workloads}
 XTEST="$ROOT/target/release/cargo-xtest"
 CORES=$(nproc)
-TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu)
+ALL_TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu)
+# The host first: it is built without --target, as cargo test builds it.
+TARGETS=("${ALL_TARGETS[@]}")
+[ -z "${XTEST_BENCH_TARGETS:-}" ] || read -r -a TARGETS <<< "$XTEST_BENCH_TARGETS"
 declare -A VERSION=([bytes]=1.12.2 [memchr]=2.8.3 [pulldown-cmark]=0.13.6)
 WORKLOADS=("$@")
 [ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(bytes memchr pulldown-cmark)
@@ -35,7 +39,7 @@ echo "==> building cargo-xtest (release)"
 cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml"
 
 # Both tools use the same linkers and runners.
-for t in "${TARGETS[@]:1}"; do
+for t in "${ALL_TARGETS[@]:1}"; do
   arch=${t%%-*}; gnu=$arch; [ "$arch" = riscv64gc ] && gnu=riscv64
   var=$(echo "$t" | tr 'a-z-' 'A-Z_')
   export "CARGO_TARGET_${var}_LINKER=${gnu}-linux-gnu-gcc"
@@ -83,7 +87,7 @@ for w in "${WORKLOADS[@]}"; do
   fetch "$w" >/dev/null
   cd "$WORK/$w"
   for t in "${TARGETS[@]}"; do
-    targ=(--target "$t"); [ "$t" = "${TARGETS[0]}" ] && targ=()
+    targ=(--target "$t"); [ "$t" = "${ALL_TARGETS[0]}" ] && targ=()
     # Build both sides' binaries (they are the same files: see tests/fidelity.rs).
     cargo test --no-run --quiet "${targ[@]}" >/dev/null 2>&1
     "$XTEST" xtest --target "$t" --level build-tests --no-doctests >/dev/null 2>&1 || true

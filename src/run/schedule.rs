@@ -4,10 +4,11 @@
 //!
 //! - **With history** (what each test took last time): the run has one [`budget`], the work the
 //!   history expects of the whole run shared among the workers. A test that ran long (a second
-//!   or more) runs alone; the rest of a binary is split into as few
-//!   batches of about equal expected time as the budget allows, each a run of neighbouring
-//!   names, so a binary that is a small part of the run starts once and one that is most of it
-//!   is spread over the workers; batches come out longest first.
+//!   or more, and a quarter of a budget) runs alone; the rest of a binary is split into as few
+//!   batches of about equal expected time as the budget allows (twice as many when their tests
+//!   are too coarse to come out even), the quick tests in runs of neighbouring names, so a
+//!   binary that is a small part of the run starts once and one that is most of it is spread
+//!   over the workers; batches come out longest first.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
 //!   than it could save); a large one starts with small batches that grow, so a slow test found
 //!   early holds up little, and the later, larger batches keep emulator starts few.
@@ -19,7 +20,8 @@ use std::time::Duration;
 
 /// Fewest tests worth more than one process when nothing is known about them.
 pub const MIN_SPLIT: usize = 24;
-/// A test expected to take at least this long runs in a process of its own.
+/// A test expected to take at least this long (and a quarter of a [`budget`]) runs in a process
+/// of its own; tests this long are placed one by one when batches are evened out.
 pub const LONG: Duration = Duration::from_secs(1);
 /// Batches are not planned shorter than this: a process start under QEMU (with libtest's
 /// `--exact` filter) costs 30–300 ms, so a shorter batch spends more on starting than it gains
@@ -75,9 +77,11 @@ pub fn batches(
         .collect();
     // Longest first; ties by name, so the plan is deterministic.
     timed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    // Long tests alone: the workers balance them one by one (grouped, a few long tests make a
-    // piece too large to balance), and a process start is small beside a second of work.
-    let (long, short): (Vec<_>, Vec<_>) = timed.into_iter().partition(|(_, d)| *d >= LONG);
+    // A test that is a large part of a worker's share runs alone: the workers balance such
+    // tests one by one. Under an emulator every process translates the code its tests reach
+    // once more, so tests short beside the share are grouped, even when they take seconds.
+    let alone_at = LONG.max(budget / 4);
+    let (long, rest): (Vec<_>, Vec<_>) = timed.into_iter().partition(|(_, d)| *d >= alone_at);
     let mut out: Vec<Batch> = long
         .into_iter()
         .map(|(test, d)| Batch {
@@ -85,45 +89,71 @@ pub fn batches(
             expected: d,
         })
         .collect();
-    let short_total: Duration = short.iter().map(|(_, d)| *d).sum();
-    if !short.is_empty() {
-        // As few batches as the budget allows, each a run of neighbouring names (libtest runs a
-        // batch in name order, and neighbours share code: under an emulator, every process
-        // translates the code its tests reach once more), cut where the expected time reaches
-        // an equal share.
-        let parts = short_total
+    if !rest.is_empty() {
+        // As few batches as the budget allows, twice as many when their tests are too coarse
+        // for so few to come out even.
+        let total: Duration = rest.iter().map(|(_, d)| *d).sum();
+        let fewest = total
             .as_nanos()
             .div_ceil(budget.as_nanos().max(1))
-            .clamp(1, short.len() as u128) as u32;
-        let mut short = short;
-        short.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut batch = Batch {
-            tests: Vec::new(),
-            expected: Duration::ZERO,
-        };
-        let mut done = Duration::ZERO;
-        let mut cut = 1;
-        for (test, d) in short {
-            // A cut when this test would take the batch past its share of the total.
-            let share = short_total * cut / parts;
-            if !batch.tests.is_empty() && cut < parts && done + d / 2 > share {
-                out.push(std::mem::replace(
-                    &mut batch,
-                    Batch {
-                        tests: Vec::new(),
-                        expected: Duration::ZERO,
-                    },
-                ));
-                cut += 1;
-            }
-            batch.tests.push(test);
-            batch.expected += d;
-            done += d;
+            .clamp(1, rest.len() as u128) as usize;
+        let mut plan = even(&rest, fewest);
+        if !balanced(&plan) && fewest * 2 <= rest.len() {
+            plan = even(&rest, fewest * 2);
         }
-        out.push(batch);
+        out.extend(plan);
     }
     out.sort_by_key(|b| std::cmp::Reverse(b.expected));
     out
+}
+
+/// `tests` (longest first) in `parts` batches of about equal expected time: tests of a second or
+/// more go one by one into the lightest batch; the quick rest tops the batches up to an equal
+/// share, each a run of neighbouring names (libtest runs a batch in name order, and neighbours
+/// share the code an emulator translates once per process).
+fn even(tests: &[(String, Duration)], parts: usize) -> Vec<Batch> {
+    let mut out = vec![
+        Batch {
+            tests: Vec::new(),
+            expected: Duration::ZERO,
+        };
+        parts.max(1)
+    ];
+    let (slow, mut quick): (Vec<_>, Vec<_>) = tests.iter().partition(|(_, d)| *d >= LONG);
+    for (test, d) in slow {
+        let lightest = out
+            .iter_mut()
+            .min_by_key(|b| b.expected)
+            .expect("at least one batch");
+        lightest.tests.push(test.clone());
+        lightest.expected += *d;
+    }
+    let total: Duration = tests.iter().map(|(_, d)| *d).sum();
+    let share = total / out.len() as u32;
+    quick.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut quick = quick.into_iter().peekable();
+    let last = out.len() - 1;
+    for (i, batch) in out.iter_mut().enumerate() {
+        while let Some((test, d)) = quick.next_if(|(_, d)| i == last || batch.expected + *d / 2 <= share) {
+            batch.tests.push(test.clone());
+            batch.expected += *d;
+        }
+    }
+    out.retain(|b| !b.tests.is_empty());
+    out
+}
+
+/// The batches come out even: the heaviest within a tenth of the mean (or of one test) of the
+/// lightest.
+fn balanced(batches: &[Batch]) -> bool {
+    let (Some(max), Some(min)) = (
+        batches.iter().map(|b| b.expected).max(),
+        batches.iter().map(|b| b.expected).min(),
+    ) else {
+        return true;
+    };
+    let mean = batches.iter().map(|b| b.expected).sum::<Duration>() / batches.len() as u32;
+    max - min <= (mean / 10).max(LONG.min(mean))
 }
 
 /// Nothing known: one batch for a small binary; else batches of 4, 8, 16, … tests, up to a
@@ -211,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn long_tests_run_alone_whatever_the_budget_so_the_workers_can_balance_them() {
+    fn tests_long_beside_a_workers_share_run_alone_so_the_workers_can_balance_them() {
         // memchr's unit tests on the host: five property tests of 4–8 s and 137 quick ones. In
         // one batch of neighbours, the 6.3 s and 5.5 s tests would make a piece of 11.8 s.
         let mut history = timed(|_| 1, 142);
@@ -236,6 +266,19 @@ mod tests {
         }
         assert_eq!(b[5].tests.len(), 137);
         assert_eq!(all(&b), names(142));
+    }
+
+    #[test]
+    fn tests_of_seconds_short_beside_the_share_are_grouped_into_even_batches() {
+        // memchr's property tests under QEMU: 60 tests of 1.5–4.4 s, on 2 workers. Alone, each
+        // would be an emulator start that translates the code again.
+        let history = timed(|i| 1500 + (i as u64 * 49) % 2900, 60);
+        let total: Duration = history.values().sum();
+        let b = batches(names(60), &history, budget(total, 2), 2);
+        assert!(b.len() <= 4, "{} batches: {b:?}", b.len());
+        let (max, min) = (b[0].expected, b[b.len() - 1].expected);
+        assert!(max - min <= total / b.len() as u32 / 10, "even: {b:?}");
+        assert_eq!(all(&b), names(60));
     }
 
     #[test]

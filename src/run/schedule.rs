@@ -134,7 +134,9 @@ fn even(tests: &[(String, Duration)], parts: usize) -> Vec<Batch> {
     let mut quick = quick.into_iter().peekable();
     let last = out.len() - 1;
     for (i, batch) in out.iter_mut().enumerate() {
-        while let Some((test, d)) = quick.next_if(|(_, d)| i == last || batch.expected + *d / 2 <= share) {
+        while let Some((test, d)) =
+            quick.next_if(|(_, d)| i == last || batch.expected + *d / 2 <= share)
+        {
             batch.tests.push(test.clone());
             batch.expected += *d;
         }

@@ -194,8 +194,12 @@ fn run_with(
             let queue = Arc::clone(&queue);
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
-            let (cache, history) = (&cache, &history);
-            scope.spawn(move || worker(&queue, &tx, &shared, cache, history, budget, opts, exec));
+            let memory = Memory {
+                cache: &cache,
+                history: &history,
+                budget,
+            };
+            scope.spawn(move || worker(&queue, &tx, &shared, memory, opts, exec));
         }
         drop(tx);
         let mut d = Dispatcher {
@@ -240,17 +244,28 @@ fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
     super::schedule::budget(total, workers)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a worker reads and records beside its task: the result cache, the duration history
+/// (and remembered listings), and the run's batch budget.
+#[derive(Clone, Copy)]
+struct Memory<'a> {
+    cache: &'a Cache,
+    history: &'a History,
+    budget: Duration,
+}
+
 fn worker(
     queue: &(Mutex<Queue>, Condvar),
     tx: &mpsc::Sender<Envelope>,
     shared: &Mutex<Vec<BinaryJob>>,
-    cache: &Cache,
-    history: &History,
-    budget: Duration,
+    memory: Memory,
     opts: &RunOptions,
     exec: &dyn Execute,
 ) {
+    let Memory {
+        cache,
+        history,
+        budget,
+    } = memory;
     let (lock, cvar) = queue;
     loop {
         let task = {

@@ -97,8 +97,14 @@ pub fn batches(
             .as_nanos()
             .div_ceil(budget.as_nanos().max(1))
             .clamp(1, rest.len() as u128) as usize;
+        let grain = rest
+            .iter()
+            .map(|(_, d)| *d)
+            .filter(|d| *d < LONG)
+            .max()
+            .unwrap_or_default();
         let mut plan = even(&rest, fewest);
-        if !balanced(&plan) && fewest * 2 <= rest.len() {
+        if !balanced(&plan, grain) && fewest * 2 <= rest.len() {
             plan = even(&rest, fewest * 2);
         }
         out.extend(plan);
@@ -145,9 +151,10 @@ fn even(tests: &[(String, Duration)], parts: usize) -> Vec<Batch> {
     out
 }
 
-/// The batches come out even: the heaviest within a tenth of the mean (or of one test) of the
+/// The batches come out even: the heaviest within a tenth of the mean, or within `grain` (the
+/// longest quick test, the most that topping up in runs of names can leave over), of the
 /// lightest.
-fn balanced(batches: &[Batch]) -> bool {
+fn balanced(batches: &[Batch], grain: Duration) -> bool {
     let (Some(max), Some(min)) = (
         batches.iter().map(|b| b.expected).max(),
         batches.iter().map(|b| b.expected).min(),
@@ -155,7 +162,7 @@ fn balanced(batches: &[Batch]) -> bool {
         return true;
     };
     let mean = batches.iter().map(|b| b.expected).sum::<Duration>() / batches.len() as u32;
-    max - min <= (mean / 10).max(LONG.min(mean))
+    max - min <= (mean / 10).max(grain)
 }
 
 /// Nothing known: one batch for a small binary; else batches of 4, 8, 16, … tests, up to a
@@ -281,6 +288,22 @@ mod tests {
         let (max, min) = (b[0].expected, b[b.len() - 1].expected);
         assert!(max - min <= total / b.len() as u32 / 10, "even: {b:?}");
         assert_eq!(all(&b), names(60));
+    }
+
+    #[test]
+    fn batches_too_coarse_to_come_out_even_are_doubled() {
+        // Five tests of 4.9 s, none a quarter of a 20 s budget: two batches would be 14.7 and
+        // 9.8 s; four are 9.8, 4.9, 4.9 and 4.9 s, which two workers can balance.
+        let history = timed(|_| 4900, 5);
+        let b = batches(names(5), &history, Duration::from_secs(20), 2);
+        let mut sizes: Vec<usize> = b.iter().map(|b| b.tests.len()).collect();
+        sizes.sort();
+        assert_eq!(sizes, [1, 1, 1, 2], "{b:?}");
+        assert_eq!(all(&b), names(5));
+        // Fine-grained tests come out even in the fewest batches: no doubling.
+        let history = timed(|_| 40, 500);
+        let b = batches(names(500), &history, Duration::from_secs(10), 2);
+        assert_eq!(b.len(), 2, "{b:?}");
     }
 
     #[test]

@@ -116,7 +116,8 @@ pub struct RunArchiveArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub tests: TestArgs,
-    /// Parallel test processes (default: number of CPUs).
+    /// Exactly N test processes at once. Default: one per CPU, and more (up to two per CPU)
+    /// while work waits and the CPUs still idle
     #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
 }
@@ -288,6 +289,12 @@ pub struct TestArgs {
     /// bounded head and tail).
     #[arg(long, value_name = "DIR")]
     pub full_output: Option<PathBuf>,
+    /// Let emulated test processes move between CPUs, as `cargo test` does. By default each
+    /// test process under QEMU is bound to one CPU (so inside such a test
+    /// `std::thread::available_parallelism()` is 1): under QEMU, libtest's hand-over from one
+    /// test's thread to the next is then a wake-up on the same CPU, not on another one.
+    #[arg(long)]
+    pub no_cpu_binding: bool,
 }
 
 impl TestArgs {
@@ -390,7 +397,8 @@ pub struct CommonArgs {
     /// Probe every target's toolchain again instead of reusing the cached probe results.
     #[arg(long)]
     pub reprobe: bool,
-    /// Parallel jobs, for cargo and for running tests (default: number of CPUs).
+    /// Parallel jobs: cargo's, and exactly N test processes at once. Default: one per CPU, and
+    /// more test processes (up to two per CPU) while work waits and the CPUs still idle
     #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Passed to cargo: require Cargo.lock to be up to date.

@@ -21,6 +21,52 @@ static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 /// Temporary directories removed on a second signal (the normal path drops them itself).
 static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// The CPUs this process may run on (its affinity mask, which a cgroup cpuset or `taskset`
+/// narrows), in order; empty where it can't be read (or off Linux).
+pub fn allowed_cpus() -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a zeroed cpu_set_t is a valid, empty set; the call fills it.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `set` is a live cpu_set_t of `size` bytes.
+        if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `cpu` is below CPU_SETSIZE.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
+}
+
+/// Makes `cmd`'s process, and every thread and process it starts, run on `cpu` only (set in
+/// the child before it execs, so that not even the runner's first thread runs elsewhere).
+/// Does nothing off Linux; a CPU that can't be had leaves the child unbound.
+pub fn bind_to_cpu(cmd: &mut Command, cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return;
+        }
+        // SAFETY: a zeroed cpu_set_t is a valid, empty set; `cpu` is below CPU_SETSIZE.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        // SAFETY: the closure only makes one system call, which is async-signal-safe, and
+        // ignores its failure (the child then runs unbound, as without binding).
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (cmd, cpu);
+}
+
 /// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) to a flag instead of
 /// killing this process: the stages stop their children and the report keeps what finished. A
 /// second one stops everything at once (exit 130), after `on_hard_stop` (which says so).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use serde_json::Value;
@@ -486,4 +486,81 @@ fn small_binaries_with_history_run_whole_without_a_listing() {
         3,
         "the three test binaries (alpha's and beta's libs, beta's quad) started whole: {calls:?}"
     );
+}
+
+/// The CPUs a `cpus` fixture run's tests could use: test name → (process id, the process's
+/// `Cpus_allowed_list`, `available_parallelism()`).
+fn cpus_seen(
+    fx: &Fixture,
+    label: &str,
+    args: &[&str],
+) -> BTreeMap<String, (String, String, usize)> {
+    let dir = fx.path().join(format!("cpus-{label}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = fx.verify_with(args, |c| {
+        c.env("XT_CPUS", &dir);
+    });
+    assert_eq!(r.code(), 0, "{label}: {}", r.stderr());
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            let f: Vec<&str> = text.split(' ').collect();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (
+                name,
+                (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Under QEMU each test process is bound to one CPU, processes that run at once to different
+/// ones; natively, and with `--no-cpu-binding`, a test may use every CPU, as under `cargo test`.
+#[test]
+fn emulated_test_processes_are_bound_one_to_a_cpu() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("cpus");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bound = cpus_seen(
+        &fx,
+        "bound",
+        &["--target", AARCH64, "--no-cache", "-j", "2"],
+    );
+    assert_eq!(bound.len(), 32, "{bound:?}");
+    for (name, (_, allowed, parallelism)) in &bound {
+        assert_eq!(*parallelism, 1, "{name}: {bound:?}");
+        assert!(
+            allowed.parse::<usize>().is_ok(),
+            "{name}: one CPU: {bound:?}"
+        );
+    }
+    let processes: BTreeSet<&String> = bound.values().map(|(pid, _, _)| pid).collect();
+    assert!(processes.len() > 2, "run in several batches: {bound:?}");
+    let used: BTreeSet<&String> = bound.values().map(|(_, allowed, _)| allowed).collect();
+    assert_eq!(used.len(), cpus.min(2), "two workers, two CPUs: {bound:?}");
+
+    for (label, args) in [
+        (
+            "unbound",
+            &[
+                "--target",
+                AARCH64,
+                "--no-cache",
+                "-j",
+                "2",
+                "--no-cpu-binding",
+            ][..],
+        ),
+        ("native", &["--target", "host", "--no-cache", "-j", "2"][..]),
+    ] {
+        let seen = cpus_seen(&fx, label, args);
+        assert_eq!(seen.len(), 32, "{label}: {seen:?}");
+        for (name, (_, _, parallelism)) in &seen {
+            assert_eq!(*parallelism, cpus, "{label} {name}: {seen:?}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! `cargo xtest archive` (build one target's test binaries and pack them with what they read)
 //! and `cargo xtest run --archive` (run them elsewhere: no cargo, no sources).
 
-use super::{check_full_output, check_outputs, finish, jobs, prepare};
+use super::{check_full_output, check_outputs, finish, jobs, max_jobs, prepare};
 use crate::cli;
 use crate::discover::{self, Host};
 use crate::error::{self, Context, Error, Result};
@@ -177,6 +177,8 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
         &plan,
         &run::RunOptions {
             jobs: jobs(args.jobs),
+            max_jobs: max_jobs(args.jobs),
+            bind: !args.tests.no_cpu_binding,
             test_timeout: args.tests.test_timeout,
             slow_after: args.tests.slow_after(),
             retries: args.tests.retries,

@@ -14,7 +14,7 @@ use crate::cli::{self, CommonArgs, Xtest};
 use crate::discover::{Discovery, FeatureArgs};
 use crate::error::{Error, Result};
 use crate::session::{Needs, Session};
-use crate::{build, fsutil, level, report};
+use crate::{build, fsutil, level, report, run};
 
 /// Runs the subcommand the command line names (none: verify).
 pub fn execute(cli: &Xtest) -> Result<i32> {
@@ -158,9 +158,11 @@ pub(crate) fn finish(report: &report::Report, out: &cli::OutputArgs) -> Result<i
 
 /// `-j N`, else one per CPU.
 pub(crate) fn jobs(requested: Option<usize>) -> usize {
-    requested.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
+    requested.unwrap_or_else(run::load::cpus)
+}
+
+/// How many tests processes may run at once: `-j N` exactly, else up to two per CPU while
+/// the CPU idles ([`run::load`]).
+pub(crate) fn max_jobs(requested: Option<usize>) -> usize {
+    requested.unwrap_or_else(|| 2 * run::load::cpus())
 }

@@ -1,7 +1,7 @@
 //! `cargo xtest` (no subcommand): plan, build and run as a pipeline (each test binary starts as
 //! cargo links it), diagnose, report.
 
-use super::{check_full_output, check_outputs, finish, jobs, prepare};
+use super::{check_full_output, check_outputs, finish, jobs, max_jobs, prepare};
 use crate::cli;
 use crate::error::Result;
 use crate::{build, diagnose, report, run, shell};
@@ -26,6 +26,8 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
     }
     let run_options = run::RunOptions {
         jobs: jobs(args.common.jobs),
+        max_jobs: max_jobs(args.common.jobs),
+        bind: !args.tests.no_cpu_binding,
         test_timeout: args.tests.test_timeout,
         slow_after: args.tests.slow_after(),
         retries: args.tests.retries,

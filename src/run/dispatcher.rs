@@ -11,11 +11,12 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::cache::Cache;
 use super::executor::{self, Batch, Prepared, Selection};
 use super::history::History;
+use super::load::{CpuTimes, Slots, cpus};
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
     TestResult,
@@ -58,12 +59,58 @@ struct Queue {
     /// Fail-fast is on: doctests wait for every batch.
     fail_fast: bool,
     doctest_running: bool,
+    /// How many tasks may run at once ([`super::load::Slots`]), and how many do.
+    slots: usize,
+    running: usize,
+    /// The CPUs tasks are given ([`RunOptions::bind`]), each with the number of running tasks
+    /// that have it; empty when tasks are not bound.
+    cpus: Vec<(usize, usize)>,
+    /// Where the search for the next task's CPU starts.
+    next_cpu: usize,
     /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
     halted: bool,
     closed: bool,
 }
 
 impl Queue {
+    /// A task for a worker, if a slot is free, with the least busy CPU (when tasks are bound).
+    fn take_slot(&mut self) -> Option<(Task, Option<usize>)> {
+        if self.running >= self.slots {
+            return None;
+        }
+        let task = self.take()?;
+        self.running += 1;
+        // Among the least busy, the next one after the CPU given last: with fewer slots than
+        // CPUs, the work moves round them rather than staying on the first ones.
+        let n = self.cpus.len();
+        let cpu = (0..n)
+            .map(|k| (self.next_cpu + k) % n)
+            .min_by_key(|&i| self.cpus[i].1)
+            .map(|i| {
+                self.cpus[i].1 += 1;
+                self.next_cpu = i + 1;
+                self.cpus[i].0
+            });
+        Some((task, cpu))
+    }
+
+    /// A task is over: its slot and CPU are free.
+    fn release(&mut self, cpu: Option<usize>) {
+        self.running -= 1;
+        if let Some(e) = self.cpus.iter_mut().find(|(c, _)| Some(*c) == cpu) {
+            e.1 -= 1;
+        }
+    }
+
+    /// Every slot is busy and a task waits that a free slot could take.
+    fn saturated(&self) -> bool {
+        self.running >= self.slots
+            && self
+                .tasks
+                .iter()
+                .any(|t| !(self.doctest_running && matches!(t, Task::Doctest(_))))
+    }
+
     fn take(&mut self) -> Option<Task> {
         if self.halted {
             return None;
@@ -142,6 +189,11 @@ trait Execute: Sync {
     ) -> Vec<BinaryRun> {
         executor::run_doctests(job, opts, events)
     }
+
+    /// The machine's CPU times, which decide whether another slot opens.
+    fn cpu_times(&self) -> Option<CpuTimes> {
+        super::load::cpu_times()
+    }
 }
 
 /// The real executor.
@@ -167,11 +219,26 @@ fn run_with(
 ) -> RunResult {
     let cache = Cache::open(&opts.target_dir, opts.cache);
     let history = History::open(&opts.target_dir);
-    let workers = opts.jobs.max(1);
+    // Slots as the last run of these targets ended with them, when they may grow.
+    let run_kind = run_kind(plan, opts);
+    let workers = history
+        .slots(&run_kind)
+        .unwrap_or(opts.jobs)
+        .clamp(opts.jobs.max(1), opts.max_jobs.max(opts.jobs).max(1));
     let budget = budget(plan, &history, workers);
+    let slots = Slots::new(workers, opts.max_jobs, cpus());
     let queue = Arc::new((
         Mutex::new(Queue {
             fail_fast: opts.fail_fast,
+            slots: slots.now(),
+            cpus: if opts.bind {
+                crate::process::allowed_cpus()
+                    .into_iter()
+                    .map(|c| (c, 0))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         }),
         Condvar::new(),
@@ -190,7 +257,7 @@ fn run_with(
             });
         }
         let shared: Arc<Mutex<Vec<BinaryJob>>> = Arc::new(Mutex::new(Vec::new()));
-        for _ in 0..workers {
+        for _ in 0..opts.max_jobs.max(workers) {
             let queue = Arc::clone(&queue);
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
@@ -208,8 +275,11 @@ fn run_with(
             cache: &cache,
             history: &history,
             budget,
+            workers,
             queue: &queue,
             shared: &shared,
+            slots,
+            exec,
             binaries: Vec::new(),
             seen: BTreeSet::new(),
             outstanding: 0,
@@ -219,12 +289,27 @@ fn run_with(
             on_event,
         };
         d.main_loop(&rx);
+        if opts.max_jobs > opts.jobs {
+            history.remember_slots(&run_kind, d.slots.now());
+        }
     });
     cache.save();
     history.save();
     result.interrupted = crate::process::interrupted();
     result.partition = opts.partition;
     result
+}
+
+/// What makes runs alike for the slots they need: the targets that run tests, and the bounds
+/// of the slots.
+fn run_kind(plan: &Plan, opts: &RunOptions) -> String {
+    let triples: Vec<&str> = plan
+        .targets
+        .iter()
+        .filter(|t| t.level >= Level::Test && t.runner.is_some())
+        .map(|t| t.triple.as_str())
+        .collect();
+    format!("{} -j{}..{}", triples.join(" "), opts.jobs, opts.max_jobs)
 }
 
 /// The run's batch budget: the work its history expects of every binary it will run (each
@@ -268,13 +353,13 @@ fn worker(
     } = memory;
     let (lock, cvar) = queue;
     loop {
-        let task = {
+        let (task, cpu) = {
             let mut q = lock.lock().expect("queue");
             loop {
                 if q.closed {
                     return;
                 }
-                if let Some(t) = q.take() {
+                if let Some(t) = q.take_slot() {
                     break t;
                 }
                 q = cvar.wait(q).expect("queue");
@@ -291,7 +376,10 @@ fn worker(
         };
         let message = match task {
             Task::Prepare(i) => {
-                let job = shared.lock().expect("jobs")[i].clone();
+                let job = BinaryJob {
+                    cpu,
+                    ..shared.lock().expect("jobs")[i].clone()
+                };
                 let last_run = history.last_run(&job.key());
                 let identity = executor::listing_identity(&job);
                 let remembered = identity
@@ -309,7 +397,10 @@ fn worker(
                 Message::Prepared(i, prepared)
             }
             Task::Shard(i, selection, _) => {
-                let job = shared.lock().expect("jobs")[i].clone();
+                let job = BinaryJob {
+                    cpu,
+                    ..shared.lock().expect("jobs")[i].clone()
+                };
                 Message::Batch(i, exec.run_batch(&job, selection, opts, &etx))
             }
             Task::Doctest(job) => {
@@ -339,7 +430,11 @@ fn worker(
         // Wait until the dispatcher has handled this result, so the work it queues in answer
         // (a binary's shards) comes before whatever else is queued.
         let (ack, acked) = mpsc::channel();
-        if tx.send((message, Some(ack))).is_err() || acked.recv().is_err() {
+        let handled = tx.send((message, Some(ack))).is_ok() && acked.recv().is_ok();
+        // The slot is free only now, so that the work queued in answer is there to be taken.
+        lock.lock().expect("queue").release(cpu);
+        cvar.notify_all();
+        if !handled {
             return;
         }
     }
@@ -352,8 +447,12 @@ struct Dispatcher<'a> {
     history: &'a History,
     /// The most expected work a batch is planned to hold ([`super::schedule::budget`]).
     budget: Duration,
+    /// The slots the run starts with, which its batches are planned for.
+    workers: usize,
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
+    slots: Slots,
+    exec: &'a dyn Execute,
     binaries: Vec<Binary>,
     seen: BTreeSet<BinaryKey>,
     /// Tasks queued or running whose result has not been handled yet.
@@ -366,9 +465,14 @@ struct Dispatcher<'a> {
 
 impl Dispatcher<'_> {
     fn main_loop(&mut self, rx: &Receiver<Envelope>) {
+        let mut watched = Instant::now();
         loop {
             if self.build_done && self.outstanding == 0 {
                 break;
+            }
+            if watched.elapsed() >= super::load::WINDOW {
+                watched = Instant::now();
+                self.watch_load();
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((m, ack)) => {
@@ -387,6 +491,21 @@ impl Dispatcher<'_> {
         let (lock, cvar) = self.queue;
         lock.lock().expect("queue").closed = true;
         cvar.notify_all();
+    }
+
+    /// Opens another slot when the machine idles while work waits ([`Slots::observe`]).
+    fn watch_load(&mut self) {
+        let (lock, cvar) = self.queue;
+        let saturated = lock.lock().expect("queue").saturated();
+        let reading = if saturated {
+            self.exec.cpu_times()
+        } else {
+            None
+        };
+        if self.slots.observe(reading, saturated) {
+            lock.lock().expect("queue").slots = self.slots.now();
+            cvar.notify_all();
+        }
     }
 
     /// Queues a task; [`Queue::take`] decides the order.
@@ -557,6 +676,7 @@ impl Dispatcher<'_> {
             runner: runner.clone(),
             skips: target.skips.clone(),
             panic_abort: target.cfg.panic_abort,
+            cpu: None,
         };
         self.shared.lock().expect("jobs").push(job.clone());
         (self.on_event)(Event::Queued {
@@ -589,7 +709,7 @@ impl Dispatcher<'_> {
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
-            let batches = super::schedule::batches(to_run, &history, self.budget, self.opts.jobs);
+            let batches = super::schedule::batches(to_run, &history, self.budget, self.workers);
             self.binaries[i].pending += batches.len();
             // The queue hands out the longest work first, whichever binary it belongs to.
             self.push_all(
@@ -867,6 +987,8 @@ mod tests {
     fn options(jobs: usize, fail_fast: bool) -> RunOptions {
         RunOptions {
             jobs,
+            max_jobs: jobs,
+            bind: false,
             test_timeout: None,
             slow_after: None,
             retries: 0,
@@ -885,9 +1007,18 @@ mod tests {
 
     /// Runs the binaries `ids` (in the order cargo "links" them) through the dispatcher.
     fn dispatch(script: &Script, ids: &[BinaryId], opts: &RunOptions) -> (RunResult, Vec<Event>) {
-        let dir = tempfile::tempdir().unwrap();
+        dispatch_in(tempfile::tempdir().unwrap().path(), script, ids, opts)
+    }
+
+    /// [`dispatch`] in `dir` (its `target` is the target directory), with any executor.
+    fn dispatch_in(
+        dir: &Path,
+        script: &dyn Execute,
+        ids: &[BinaryId],
+        opts: &RunOptions,
+    ) -> (RunResult, Vec<Event>) {
         let opts = &RunOptions {
-            target_dir: dir.path().join("target"),
+            target_dir: dir.join("target"),
             ..opts.clone()
         };
         let (tx, rx) = mpsc::channel();
@@ -896,7 +1027,7 @@ mod tests {
                 triple: T.into(),
                 package_id: "pkg-id".into(),
                 id: id.clone(),
-                path: dir.path().join(id.to_string()),
+                path: dir.join(id.to_string()),
             }))
             .unwrap();
         }
@@ -1065,5 +1196,153 @@ mod tests {
         q.tasks.push_back(shard(1, 5));
         q.halted = true;
         assert!(q.take().is_none(), "fail-fast: nothing more is taken");
+    }
+
+    #[test]
+    fn a_task_gets_the_least_busy_cpu_and_frees_it_when_done() {
+        let mut q = Queue {
+            slots: 3,
+            cpus: vec![(4, 0), (7, 0)],
+            ..Default::default()
+        };
+        q.tasks
+            .extend([shard(0, 5), shard(1, 5), shard(2, 5), shard(3, 5)]);
+        let cpu = |t: Option<(Task, Option<usize>)>| t.map(|(_, c)| c);
+        assert_eq!(cpu(q.take_slot()), Some(Some(4)));
+        assert_eq!(cpu(q.take_slot()), Some(Some(7)));
+        assert_eq!(
+            cpu(q.take_slot()),
+            Some(Some(4)),
+            "more slots than CPUs: shared"
+        );
+        assert!(q.take_slot().is_none(), "every slot is busy");
+        assert!(q.saturated());
+        q.release(Some(7));
+        assert!(!q.saturated(), "a slot is free");
+        assert_eq!(cpu(q.take_slot()), Some(Some(7)), "the CPU left free");
+        q.release(Some(4));
+        assert!(!q.saturated(), "nothing waits");
+        // Fewer slots than CPUs: round them.
+        let mut q = Queue {
+            slots: 1,
+            cpus: vec![(0, 0), (1, 0), (2, 0)],
+            ..Default::default()
+        };
+        let mut given = Vec::new();
+        for i in 0..4 {
+            q.tasks.push_back(shard(i, 5));
+            let (_, c) = q.take_slot().unwrap();
+            given.push(c.unwrap());
+            q.release(c);
+        }
+        assert_eq!(given, [0, 1, 2, 0]);
+        // Unbound: slots only.
+        let mut q = Queue {
+            slots: 1,
+            ..Default::default()
+        };
+        q.tasks.extend([shard(0, 5), shard(1, 5)]);
+        assert_eq!(cpu(q.take_slot()), Some(None));
+        assert!(q.take_slot().is_none());
+    }
+
+    /// Batches that each take a while, on a machine that reads as idle throughout (say, tests
+    /// that sleep); it records the most batches it ran at once.
+    #[derive(Default)]
+    struct Sleepy {
+        running: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+        ticks: std::sync::atomic::AtomicU64,
+    }
+
+    impl Execute for Sleepy {
+        fn prepare(
+            &self,
+            _: &BinaryJob,
+            _: &Cache,
+            _: &RunOptions,
+            _: executor::Known,
+        ) -> Prepared {
+            Prepared {
+                to_run: (0..40).map(|i| format!("t{i:02}")).collect(),
+                ..Default::default()
+            }
+        }
+
+        fn run_batch(
+            &self,
+            _: &BinaryJob,
+            selection: Selection,
+            _: &RunOptions,
+            _: &mpsc::Sender<Event>,
+        ) -> Batch {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            std::thread::sleep(Duration::from_millis(250));
+            self.running.fetch_sub(1, SeqCst);
+            let Selection::Names(names) = selection else {
+                panic!("listed, so run by name")
+            };
+            Batch {
+                tests: names
+                    .into_iter()
+                    .map(|n| TestResult::new(n, TestOutcome::Passed, Duration::from_millis(250)))
+                    .collect(),
+                ..Default::default()
+            }
+        }
+
+        fn run_doctests(
+            &self,
+            _: &DoctestJob,
+            _: &RunOptions,
+            _: &mpsc::Sender<Event>,
+        ) -> Vec<BinaryRun> {
+            Vec::new()
+        }
+
+        fn cpu_times(&self) -> Option<CpuTimes> {
+            let t = self
+                .ticks
+                .fetch_add(100, std::sync::atomic::Ordering::SeqCst)
+                + 100;
+            Some(CpuTimes { idle: t, total: t })
+        }
+    }
+
+    #[test]
+    fn slots_open_while_work_waits_on_an_idle_machine_and_the_next_run_starts_with_them() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let grow = RunOptions {
+            max_jobs: 3,
+            ..options(1, false)
+        };
+        let sleepy = Sleepy::default();
+        let (result, _) = dispatch_in(dir.path(), &sleepy, &[BinaryId::Lib], &grow);
+        assert_eq!(result.runs[0].tests.len(), 40);
+        assert!(
+            sleepy.most.load(SeqCst) > 1,
+            "one slot to start, more opened"
+        );
+        let kind = format!("{T} -j1..3");
+        let remembered = History::open(&dir.path().join("target")).slots(&kind);
+        assert!(remembered.is_some_and(|n| n > 1), "{remembered:?}");
+
+        // The next like run starts with them.
+        let again = Sleepy::default();
+        dispatch_in(dir.path(), &again, &[BinaryId::Lib], &grow);
+        assert!(again.most.load(SeqCst) >= remembered.unwrap());
+
+        // `-j 1`: one at a time, however idle the machine.
+        let fixed = Sleepy::default();
+        dispatch_in(
+            tempfile::tempdir().unwrap().path(),
+            &fixed,
+            &[BinaryId::Lib],
+            &options(1, false),
+        );
+        assert_eq!(fixed.most.load(SeqCst), 1);
     }
 }

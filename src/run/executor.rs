@@ -301,6 +301,9 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
         None => (job.path.to_string_lossy().into_owned(), Vec::new()),
     };
     let mut cmd = Command::new(program);
+    if let Some(cpu) = job.cpu.filter(|_| job.runner.kind() == "qemu") {
+        crate::process::bind_to_cpu(&mut cmd, cpu);
+    }
     cmd.args(pre);
     if job.runner.preopen_cwd {
         cmd.arg(format!("--dir={}", job.cwd.display()));

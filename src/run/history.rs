@@ -9,6 +9,10 @@
 //! listed (the executable file and the runner): the same executable under the same runner
 //! lists the same tests, so a re-run schedules its batches without starting the binary (an
 //! emulator start) just to list it again.
+//!
+//! And how many task slots a run ended with ([`super::load`]): a run that found the machine
+//! idling with one process per CPU starts the next like run with the slots it opened, and
+//! plans its batches for them.
 
 use crate::ids::BinaryKey;
 use std::collections::BTreeMap;
@@ -36,6 +40,10 @@ struct File {
     /// Binary identity → its last listing.
     #[serde(default)]
     listings: BTreeMap<String, Listing>,
+    /// A run's targets (and its starting and largest number of slots) → the slots it ended
+    /// with ([`super::load`]).
+    #[serde(default)]
+    slots: BTreeMap<String, usize>,
 }
 
 pub struct History {
@@ -122,6 +130,20 @@ impl History {
         let mut map = self.map.lock().expect("history");
         map.listings
             .insert(key(binary), Listing { identity, names });
+    }
+
+    /// The task slots the last run of this kind (`run`: its targets and slot bounds) ended
+    /// with.
+    pub fn slots(&self, run: &str) -> Option<usize> {
+        self.map.lock().expect("history").slots.get(run).copied()
+    }
+
+    pub fn remember_slots(&self, run: &str, slots: usize) {
+        self.map
+            .lock()
+            .expect("history")
+            .slots
+            .insert(run.to_owned(), slots);
     }
 
     pub fn save(&self) {

@@ -6,7 +6,8 @@
 //! long binary split into shards, at most one `cargo test --doc` at a time, fail-fast, and the
 //! aggregation of shards into one result per binary. [`schedule`] decides the shards (by the
 //! durations [`history`] remembers), [`executor`] spawns and supervises the processes of one
-//! task. [`cache`] is the test-result cache, [`libtest`] reads libtest's output.
+//! task. [`load`] decides how many tasks run at once. [`cache`] is the test-result cache,
+//! [`libtest`] reads libtest's output.
 //! The executor tells the dispatcher what happens as [`Event`]s, which the dispatcher hands on.
 
 pub mod cache;
@@ -14,6 +15,7 @@ pub mod dispatcher;
 pub mod executor;
 pub mod history;
 pub mod libtest;
+pub mod load;
 pub mod schedule;
 
 use std::collections::BTreeMap;
@@ -180,7 +182,14 @@ impl std::str::FromStr for Partition {
 /// Settings of the run stage.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Test processes (and listings, doctest runs) at once, to start with.
     pub jobs: usize,
+    /// What `jobs` may grow to while the machine idles ([`load`]); `jobs` for a fixed number.
+    pub max_jobs: usize,
+    /// Bind each emulated test process to one CPU, spreading them over the CPUs this process
+    /// may use. Under QEMU, libtest's hand-over from one test's thread to the next costs a
+    /// wake-up on another CPU when the process may move; bound, it stays where it is.
+    pub bind: bool,
     pub test_timeout: Option<Duration>,
     /// Warn about a test still running after this long.
     pub slow_after: Option<Duration>,
@@ -222,6 +231,9 @@ pub struct BinaryJob {
     pub skips: BTreeMap<String, String>,
     /// The target's `panic = "abort"`: libtest does not run its `#[should_panic]` tests.
     pub panic_abort: bool,
+    /// The CPU the dispatcher gave the task at hand: an emulated test process is bound to it
+    /// (see [`RunOptions::bind`]).
+    pub cpu: Option<usize>,
 }
 
 impl BinaryJob {

@@ -190,9 +190,9 @@ trait Execute: Sync {
         executor::run_doctests(job, opts, events)
     }
 
-    /// The machine's CPU times, which decide whether another slot opens.
-    fn cpu_times(&self) -> Option<CpuTimes> {
-        super::load::cpu_times()
+    /// The CPU times of `cpus`, which decide whether another slot opens.
+    fn cpu_times(&self, cpus: &[usize]) -> Option<CpuTimes> {
+        super::load::cpu_times(cpus)
     }
 }
 
@@ -219,23 +219,23 @@ fn run_with(
 ) -> RunResult {
     let cache = Cache::open(&opts.target_dir, opts.cache);
     let history = History::open(&opts.target_dir);
-    // Slots as the last run of these targets ended with them, when they may grow.
+    // The CPUs this process may use: those tasks are bound to, and whose idle opens slots.
+    let allowed = crate::process::allowed_cpus();
     let run_kind = run_kind(plan, opts);
-    let workers = history
-        .slots(&run_kind)
-        .unwrap_or(opts.jobs)
-        .clamp(opts.jobs.max(1), opts.max_jobs.max(opts.jobs).max(1));
+    let cpus = if allowed.is_empty() {
+        cpus()
+    } else {
+        allowed.len()
+    };
+    let slots = Slots::new(opts.jobs, opts.max_jobs, cpus, history.slots(&run_kind));
+    let workers = slots.now();
     let budget = budget(plan, &history, workers);
-    let slots = Slots::new(workers, opts.max_jobs, cpus());
     let queue = Arc::new((
         Mutex::new(Queue {
             fail_fast: opts.fail_fast,
-            slots: slots.now(),
+            slots: workers,
             cpus: if opts.bind {
-                crate::process::allowed_cpus()
-                    .into_iter()
-                    .map(|c| (c, 0))
-                    .collect()
+                allowed.iter().map(|&c| (c, 0)).collect()
             } else {
                 Vec::new()
             },
@@ -279,6 +279,7 @@ fn run_with(
             queue: &queue,
             shared: &shared,
             slots,
+            allowed,
             exec,
             binaries: Vec::new(),
             seen: BTreeSet::new(),
@@ -300,25 +301,24 @@ fn run_with(
     result
 }
 
+/// The targets whose tests the run runs.
+fn tested(plan: &Plan) -> impl Iterator<Item = &crate::plan::TargetPlan> {
+    plan.targets
+        .iter()
+        .filter(|t| t.level >= Level::Test && t.runner.is_some())
+}
+
 /// What makes runs alike for the slots they need: the targets that run tests, and the bounds
 /// of the slots.
 fn run_kind(plan: &Plan, opts: &RunOptions) -> String {
-    let triples: Vec<&str> = plan
-        .targets
-        .iter()
-        .filter(|t| t.level >= Level::Test && t.runner.is_some())
-        .map(|t| t.triple.as_str())
-        .collect();
+    let triples: Vec<&str> = tested(plan).map(|t| t.triple.as_str()).collect();
     format!("{} -j{}..{}", triples.join(" "), opts.jobs, opts.max_jobs)
 }
 
 /// The run's batch budget: the work its history expects of every binary it will run (each
 /// selected, non-excluded package on each target that runs tests), shared among the workers.
 fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
-    let total = plan
-        .targets
-        .iter()
-        .filter(|t| t.level >= Level::Test && t.runner.is_some())
+    let total = tested(plan)
         .flat_map(|t| {
             plan.members
                 .iter()
@@ -374,12 +374,14 @@ fn worker(
                 }
             })
         };
+        // The binary's job, with the CPU this task was given.
+        let job = |i: usize| BinaryJob {
+            cpu,
+            ..shared.lock().expect("jobs")[i].clone()
+        };
         let message = match task {
             Task::Prepare(i) => {
-                let job = BinaryJob {
-                    cpu,
-                    ..shared.lock().expect("jobs")[i].clone()
-                };
+                let job = job(i);
                 let last_run = history.last_run(&job.key());
                 let identity = executor::listing_identity(&job);
                 let remembered = identity
@@ -397,10 +399,7 @@ fn worker(
                 Message::Prepared(i, prepared)
             }
             Task::Shard(i, selection, _) => {
-                let job = BinaryJob {
-                    cpu,
-                    ..shared.lock().expect("jobs")[i].clone()
-                };
+                let job = job(i);
                 Message::Batch(i, exec.run_batch(&job, selection, opts, &etx))
             }
             Task::Doctest(job) => {
@@ -452,6 +451,8 @@ struct Dispatcher<'a> {
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
     slots: Slots,
+    /// The CPUs this process may use.
+    allowed: Vec<usize>,
     exec: &'a dyn Execute,
     binaries: Vec<Binary>,
     seen: BTreeSet<BinaryKey>,
@@ -498,7 +499,7 @@ impl Dispatcher<'_> {
         let (lock, cvar) = self.queue;
         let saturated = lock.lock().expect("queue").saturated();
         let reading = if saturated {
-            self.exec.cpu_times()
+            self.exec.cpu_times(&self.allowed)
         } else {
             None
         };
@@ -1246,63 +1247,82 @@ mod tests {
         assert!(q.take_slot().is_none());
     }
 
-    /// Batches that each take a while, on a machine that reads as idle throughout (say, tests
-    /// that sleep); it records the most batches it ran at once.
-    #[derive(Default)]
+    /// [`Script`]'s binaries of 40 tests, each batch taking a quarter of a second, on a machine
+    /// that reads as idle throughout (say, tests that sleep). It records when each batch started
+    /// and the most batches it ran at once.
     struct Sleepy {
+        script: Script,
+        starts: Mutex<Vec<std::time::Instant>>,
         running: std::sync::atomic::AtomicUsize,
         most: std::sync::atomic::AtomicUsize,
         ticks: std::sync::atomic::AtomicU64,
     }
 
+    impl Sleepy {
+        fn new() -> Self {
+            Sleepy {
+                script: Script {
+                    tests: 40,
+                    batches: Mutex::default(),
+                },
+                starts: Mutex::default(),
+                running: Default::default(),
+                most: Default::default(),
+                ticks: Default::default(),
+            }
+        }
+
+        /// How many batches started within `d` of the first.
+        fn started_within(&self, d: Duration) -> usize {
+            let starts = self.starts.lock().unwrap();
+            starts
+                .iter()
+                .filter(|s| s.duration_since(starts[0]) < d)
+                .count()
+        }
+    }
+
     impl Execute for Sleepy {
         fn prepare(
             &self,
-            _: &BinaryJob,
-            _: &Cache,
-            _: &RunOptions,
-            _: executor::Known,
+            job: &BinaryJob,
+            cache: &Cache,
+            opts: &RunOptions,
+            known: executor::Known,
         ) -> Prepared {
-            Prepared {
-                to_run: (0..40).map(|i| format!("t{i:02}")).collect(),
-                ..Default::default()
-            }
+            self.script.prepare(job, cache, opts, known)
         }
 
         fn run_batch(
             &self,
-            _: &BinaryJob,
+            job: &BinaryJob,
             selection: Selection,
-            _: &RunOptions,
-            _: &mpsc::Sender<Event>,
+            opts: &RunOptions,
+            events: &mpsc::Sender<Event>,
         ) -> Batch {
             use std::sync::atomic::Ordering::SeqCst;
+            self.starts.lock().unwrap().push(std::time::Instant::now());
             let now = self.running.fetch_add(1, SeqCst) + 1;
             self.most.fetch_max(now, SeqCst);
             std::thread::sleep(Duration::from_millis(250));
             self.running.fetch_sub(1, SeqCst);
-            let Selection::Names(names) = selection else {
-                panic!("listed, so run by name")
-            };
-            Batch {
-                tests: names
-                    .into_iter()
-                    .map(|n| TestResult::new(n, TestOutcome::Passed, Duration::from_millis(250)))
-                    .collect(),
-                ..Default::default()
+            let mut batch = self.script.run_batch(job, selection, opts, events);
+            for t in &mut batch.tests {
+                t.duration = Duration::from_millis(250);
             }
+            batch
         }
 
         fn run_doctests(
             &self,
-            _: &DoctestJob,
-            _: &RunOptions,
-            _: &mpsc::Sender<Event>,
+            job: &DoctestJob,
+            opts: &RunOptions,
+            events: &mpsc::Sender<Event>,
         ) -> Vec<BinaryRun> {
-            Vec::new()
+            self.script.run_doctests(job, opts, events)
         }
 
-        fn cpu_times(&self) -> Option<CpuTimes> {
+        fn cpu_times(&self, _: &[usize]) -> Option<CpuTimes> {
             let t = self
                 .ticks
                 .fetch_add(100, std::sync::atomic::Ordering::SeqCst)
@@ -1319,7 +1339,7 @@ mod tests {
             max_jobs: 3,
             ..options(1, false)
         };
-        let sleepy = Sleepy::default();
+        let sleepy = Sleepy::new();
         let (result, _) = dispatch_in(dir.path(), &sleepy, &[BinaryId::Lib], &grow);
         assert_eq!(result.runs[0].tests.len(), 40);
         assert!(
@@ -1330,13 +1350,17 @@ mod tests {
         let remembered = History::open(&dir.path().join("target")).slots(&kind);
         assert!(remembered.is_some_and(|n| n > 1), "{remembered:?}");
 
-        // The next like run starts with them.
-        let again = Sleepy::default();
+        // The next like run starts with them: as many batches start at once (a slot opens
+        // at the soonest two windows, 600 ms, into a run).
+        let again = Sleepy::new();
         dispatch_in(dir.path(), &again, &[BinaryId::Lib], &grow);
-        assert!(again.most.load(SeqCst) >= remembered.unwrap());
+        assert!(
+            again.started_within(Duration::from_millis(150)) >= remembered.unwrap(),
+            "{remembered:?}"
+        );
 
         // `-j 1`: one at a time, however idle the machine.
-        let fixed = Sleepy::default();
+        let fixed = Sleepy::new();
         dispatch_in(
             tempfile::tempdir().unwrap().path(),
             &fixed,

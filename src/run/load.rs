@@ -8,8 +8,8 @@
 //! use. The run's history remembers how many it ended with ([`super::history`]), and the next
 //! run of the same targets starts with them and plans its batches for them.
 //!
-//! The idle is the machine's, read from `/proc/stat`. Where that can't be read, slots stay at
-//! the starting number.
+//! The idle is that of the CPUs this process may use (its affinity), read from `/proc/stat`.
+//! Where that can't be read, slots stay at the starting number.
 
 use std::time::Duration;
 
@@ -20,21 +20,36 @@ pub struct CpuTimes {
     pub total: u64,
 }
 
-/// This machine's CPU times, from the first line of `/proc/stat`; `None` off Linux or when it
-/// can't be read.
-pub fn cpu_times() -> Option<CpuTimes> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    parse_stat(stat.lines().next()?)
+/// The CPU times of `cpus` (the CPUs this process may use: idle elsewhere is no room for its
+/// tests), summed from their `cpuN` lines of `/proc/stat`; with none given, the whole machine's
+/// `cpu` line. `None` off Linux or when it can't be read.
+pub fn cpu_times(cpus: &[usize]) -> Option<CpuTimes> {
+    parse_stat(&std::fs::read_to_string("/proc/stat").ok()?, cpus)
 }
 
-/// The aggregate `cpu` line: user nice system idle iowait irq softirq steal (guest time is
-/// already inside user and nice). Steal is left out of the total: it is time the machine did
-/// not have.
-fn parse_stat(line: &str) -> Option<CpuTimes> {
-    let mut fields = line.split_whitespace();
-    if fields.next()? != "cpu" {
-        return None;
+fn parse_stat(stat: &str, cpus: &[usize]) -> Option<CpuTimes> {
+    let wanted = |label: &str| match label.strip_prefix("cpu") {
+        Some("") => cpus.is_empty(),
+        Some(n) => n.parse().is_ok_and(|n: usize| cpus.contains(&n)),
+        None => false,
+    };
+    let mut sum: Option<CpuTimes> = None;
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        if !fields.next().is_some_and(wanted) {
+            continue;
+        }
+        let t = parse_times(fields)?;
+        let s = sum.get_or_insert(CpuTimes { idle: 0, total: 0 });
+        s.idle += t.idle;
+        s.total += t.total;
     }
+    sum
+}
+
+/// A line's times: user nice system idle iowait irq softirq steal (guest time is already inside
+/// user and nice). Steal is left out of the total: it is time the machine did not have.
+fn parse_times<'a>(fields: impl Iterator<Item = &'a str>) -> Option<CpuTimes> {
     let v: Vec<u64> = fields
         .take(7)
         .map(|f| f.parse().ok())
@@ -74,12 +89,13 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// `jobs` slots, which may grow to `max` on a machine of `cpus` CPUs.
-    pub fn new(jobs: usize, max: usize, cpus: usize) -> Self {
-        let now = jobs.max(1);
+    /// `jobs` slots, or as many as the last like run ended with (`remembered`), which may grow
+    /// to `max` while `cpus` CPUs idle.
+    pub fn new(jobs: usize, max: usize, cpus: usize, remembered: Option<usize>) -> Self {
+        let (jobs, max) = (jobs.max(1), max.max(jobs).max(1));
         Slots {
-            now,
-            max: max.max(now),
+            now: remembered.unwrap_or(jobs).clamp(jobs, max),
+            max,
             cpus: cpus.max(1),
             start: None,
         }
@@ -125,20 +141,29 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_aggregate_line_of_proc_stat() {
-        let line = "cpu  2182653 133522 324239 1385538 16126 0 4542 115862 0 0";
+    fn reads_the_lines_of_the_cpus_asked_for_from_proc_stat() {
+        let stat = "cpu  2182653 133522 324239 1385538 16126 0 4542 115862 0 0
+cpu0 10 0 10 70 10 0 0 5 0 0
+cpu1 20 0 20 50 0 0 10 0 0 0
+cpu12 1 1 1 1 1 1 1 1 0 0
+intr 1 2 3
+";
         assert_eq!(
-            parse_stat(line),
+            parse_stat(stat, &[]),
             t(
                 1385538 + 16126,
                 2182653 + 133522 + 324239 + 1385538 + 16126 + 4542
-            )
+            ),
+            "the whole machine; steal left out"
         );
-        assert_eq!(parse_stat("cpu0 1 2 3 4 5 6 7 8"), None);
-        assert_eq!(parse_stat("cpu 1 2 x 4 5"), None);
-        assert_eq!(parse_stat("cpu 1 2 3"), None);
+        assert_eq!(parse_stat(stat, &[1]), t(50, 100));
+        assert_eq!(parse_stat(stat, &[0, 1]), t(130, 200));
+        assert_eq!(parse_stat(stat, &[12]), t(2, 7), "cpu12 is not cpu1");
+        assert_eq!(parse_stat(stat, &[5]), None, "no such CPU");
+        assert_eq!(parse_stat("cpu 1 2 x 4 5", &[]), None);
+        assert_eq!(parse_stat("cpu 1 2 3", &[]), None);
         if cfg!(target_os = "linux") {
-            let now = cpu_times().expect("/proc/stat on Linux");
+            let now = cpu_times(&[]).expect("/proc/stat on Linux");
             assert!(now.total >= now.idle);
         }
     }
@@ -146,7 +171,7 @@ mod tests {
     #[test]
     fn a_slot_opens_only_after_a_busy_window_that_left_a_quarter_of_a_cpu_idle() {
         // Two CPUs, 100 ticks a second each: 60 ticks of a window.
-        let mut s = Slots::new(2, 4, 2);
+        let mut s = Slots::new(2, 4, 2, None);
         assert!(!s.observe(t(0, 0), true), "a window needs two readings");
         assert!(
             !s.observe(t(6, 60), true),
@@ -162,7 +187,7 @@ mod tests {
         assert!(!s.observe(t(150, 360), true), "at the most: 4");
         assert_eq!(s.now(), 4);
         // On 40 CPUs, a twentieth is 2 CPUs: 1.5 idle CPUs open nothing.
-        let mut s = Slots::new(40, 80, 40);
+        let mut s = Slots::new(40, 80, 40, None);
         s.observe(t(0, 0), true);
         assert!(!s.observe(t(45, 1200), true));
         assert!(s.observe(t(105, 2400), true));
@@ -170,7 +195,7 @@ mod tests {
 
     #[test]
     fn idle_while_work_did_not_wait_opens_nothing() {
-        let mut s = Slots::new(2, 4, 2);
+        let mut s = Slots::new(2, 4, 2, None);
         assert!(!s.observe(t(0, 0), true));
         // Nothing waited at the end of this window (say, the last tests of the run).
         assert!(!s.observe(t(60, 60), false));
@@ -179,12 +204,16 @@ mod tests {
         assert_eq!(s.now(), 2);
         assert!(s.observe(t(180, 180), true));
         // No reading of the machine: nothing opens.
-        let mut s = Slots::new(2, 4, 2);
+        let mut s = Slots::new(2, 4, 2, None);
         for _ in 0..5 {
             assert!(!s.observe(None, true));
         }
+        // A run starts with what the last like one ended with, within the bounds.
+        assert_eq!(Slots::new(2, 4, 2, Some(3)).now(), 3);
+        assert_eq!(Slots::new(2, 4, 2, Some(9)).now(), 4);
+        assert_eq!(Slots::new(2, 4, 2, Some(1)).now(), 2);
         // `-j`: a fixed number.
-        let mut s = Slots::new(2, 2, 2);
+        let mut s = Slots::new(2, 2, 2, None);
         s.observe(t(0, 0), true);
         assert!(!s.observe(t(60, 60), true));
         assert_eq!(s.now(), 2);

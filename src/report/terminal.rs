@@ -2,12 +2,13 @@
 //! fix, the packages × targets matrix (level reached, outcome, test counts), each failure with its
 //! stage and diagnostic, and a one-line verdict.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
 use super::{Failure, PackageOutcome, PackageReport, Report, TargetReport};
-use crate::ids::TestKey;
+use crate::ids::BinaryId;
 use crate::level::Level;
 use crate::run::TestOutcome;
 
@@ -364,21 +365,27 @@ fn differential(out: &mut String, report: &Report) {
     let Some(host) = report.targets.iter().find(|t| t.triple == report.host) else {
         return;
     };
-    let outcome = |t: &TargetReport, key: &TestKey| {
-        t.packages
-            .iter()
-            .find(|p| p.name == key.package)
-            .and_then(|p| p.tests.iter().find(|x| x.key(&p.name) == *key))
-            .map(|x| x.outcome)
-    };
+    // Each target's outcomes indexed once: a workspace has thousands of tests.
+    let outcomes: Vec<HashMap<(&str, &BinaryId, &str), TestOutcome>> = report
+        .targets
+        .iter()
+        .map(|t| {
+            t.packages
+                .iter()
+                .flat_map(|p| {
+                    p.tests
+                        .iter()
+                        .map(|x| ((p.name.as_str(), &x.binary, x.name.as_str()), x.outcome))
+                })
+                .collect()
+        })
+        .collect();
     let mut rows = Vec::new();
     for p in &host.packages {
         for x in p.tests.iter().filter(|x| x.outcome == TestOutcome::Passed) {
-            let cells: Vec<Option<TestOutcome>> = report
-                .targets
-                .iter()
-                .map(|t| outcome(t, &x.key(&p.name)))
-                .collect();
+            let id = (p.name.as_str(), &x.binary, x.name.as_str());
+            let cells: Vec<Option<TestOutcome>> =
+                outcomes.iter().map(|o| o.get(&id).copied()).collect();
             if cells
                 .iter()
                 .any(|c| matches!(c, Some(TestOutcome::Failed | TestOutcome::TimedOut)))

@@ -16,10 +16,14 @@
 # are compiled at test time, not built binaries):
 #   cargo test [--target T] --tests
 #   cargo xtest --target T --no-doctests --no-cache       (the result cache off: every test runs)
-# cargo-xtest is timed twice: its first run (no duration history) and a second one (with it).
-# Printed per target: wall and CPU seconds and utilisation (CPU ÷ (wall × cores)) of each, the
-# ratio xtest ÷ cargo test, and the machine's bound for the work (CPU-seconds ÷ cores, or the
-# longest single test, whichever is larger) with cargo-xtest's wall time against it.
+# cargo-xtest runs once with no duration history ("1st"); then the two tools take turns,
+# XTEST_BENCH_RUNS times (default 3), cargo-xtest with the history its earlier runs left. Property
+# tests (memchr's quickcheck) draw new inputs on every run, so one run of each side compares two
+# draws; the medians of the turns compare the tools.
+# Printed per target: wall and CPU seconds and utilisation (CPU ÷ (wall × cores)) of each side
+# (medians of the turns), the ratio of those medians (xtest ÷ cargo test) with the range of the
+# per-turn ratios, and the machine's bound for cargo-xtest's work (CPU-seconds ÷ cores, or its
+# longest single test, whichever is larger) with the median of its wall time ÷ that bound.
 # Goals (issue 9): ratio ≤ 1.0 on every target; wall within 10 % of the bound.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,8 +85,9 @@ d = [x['duration_ms'] for t in r['targets'] for p in t['packages'] for x in p['t
 print(f'{max(d) / 1000:.2f} {len(d)}')" "$1"
 }
 
-printf '\n%-15s %-12s %-21s %-21s %-21s %-7s %-7s %-8s %s\n' workload target \
-  "cargo test w/cpu/ut" "xtest 1st w/cpu/ut" "xtest 2nd w/cpu/ut" "ratio" "bound" "2nd/bnd" "tests"
+RUNS=${XTEST_BENCH_RUNS:-3}
+printf '\n%-15s %-10s %-19s %-19s %-19s %-6s %-11s %-6s %-7s %s\n' workload target \
+  "cargo test w/cpu/ut" "xtest 1st w/cpu/ut" "xtest w/cpu/ut" "ratio" "range" "bound" "x/bound" "tests"
 for w in "${WORKLOADS[@]}"; do
   fetch "$w" >/dev/null
   cd "$WORK/$w"
@@ -92,25 +97,38 @@ for w in "${WORKLOADS[@]}"; do
     cargo test --no-run --quiet "${targ[@]}" >/dev/null 2>&1
     "$XTEST" xtest --target "$t" --level build-tests --no-doctests >/dev/null 2>&1 || true
     rm -f target/xtest/durations.json
-    read -r cw cc _ < <(timed cargo test "${targ[@]}" --tests)
     read -r x1w x1c _ < <(timed "$XTEST" xtest --target "$t" --no-doctests --no-cache --report "$WORK/$w-$t-1.json")
-    read -r x2w x2c _ < <(timed "$XTEST" xtest --target "$t" --no-doctests --no-cache --report "$WORK/$w-$t-2.json")
-    read -r long n < <(longest "$WORK/$w-$t-2.json")
-    python3 - "$w" "$t" "$cw" "$cc" "$x1w" "$x1c" "$x2w" "$x2c" "$long" "$n" "$CORES" <<'PY'
-import sys
-w, t = sys.argv[1:3]
-cw, cc, x1w, x1c, x2w, x2c, long = map(float, sys.argv[3:10])
-n, cores = int(sys.argv[10]), int(sys.argv[11])
+    # One line per turn: cargo test's wall and CPU, cargo-xtest's wall and CPU, its longest test
+    # and its number of tests.
+    turns=()
+    for ((i = 1; i <= RUNS; i++)); do
+      read -r cw cc _ < <(timed cargo test "${targ[@]}" --tests)
+      read -r xw xc _ < <(timed "$XTEST" xtest --target "$t" --no-doctests --no-cache --report "$WORK/$w-$t-2.json")
+      read -r long n < <(longest "$WORK/$w-$t-2.json")
+      turns+=("$cw $cc $xw $xc $long $n")
+    done
+    python3 - "$w" "$t" "$x1w" "$x1c" "$CORES" "${turns[@]}" <<'PY'
+import statistics, sys
+w, t, x1w, x1c, cores, *turns = sys.argv[1:]
+x1w, x1c, cores = float(x1w), float(x1c), int(cores)
+turns = [list(map(float, line.split())) for line in turns]
+med = lambda i: statistics.median(r[i] for r in turns)
+cw, cc, xw, xc = med(0), med(1), med(2), med(3)
 ut = lambda wall, cpu: cpu / (wall * cores) if wall else 0
-cell = lambda wall, cpu: f"{wall:6.1f}/{cpu:6.1f}/{ut(wall, cpu):4.0%}"
-bound = max(x2c / cores, long)
+cell = lambda wall, cpu: f"{wall:5.1f}/{cpu:5.1f}/{ut(wall, cpu):4.0%}"
+ratios = [r[2] / r[0] for r in turns]
+bounds = [max(r[3] / cores, r[4]) for r in turns]
+to_bound = statistics.median(r[2] / b for r, b in zip(turns, bounds))
+span = f"{min(ratios):.2f}-{max(ratios):.2f}"
 short = t.replace("-unknown-linux-gnu", "")
-print(f"{w:<15} {short:<12} {cell(cw, cc):<21} {cell(x1w, x1c):<21} {cell(x2w, x2c):<21} "
-      f"{x2w / cw:<7.3f} {bound:<7.1f} {x2w / bound:<8.3f} {n}")
+print(f"{w:<15} {short:<10} {cell(cw, cc):<19} {cell(x1w, x1c):<19} {cell(xw, xc):<19} "
+      f"{xw / cw:<6.3f} {span:<11} {statistics.median(bounds):<6.1f} {to_bound:<7.3f} {int(turns[-1][5])}")
 PY
   done
   cd - >/dev/null
 done
 echo
-echo "ratio = cargo-xtest 2nd run ÷ cargo test (goal ≤ 1.0); bound = max(CPU-s ÷ $CORES cores, longest test);"
-echo "2nd/bnd = cargo-xtest's wall ÷ that bound (goal ≤ 1.10). w/cpu/ut = wall s / CPU s / utilisation."
+echo "Medians of $RUNS turns (XTEST_BENCH_RUNS); 1st = cargo-xtest with no duration history, once."
+echo "ratio = cargo-xtest ÷ cargo test, of the median walls (goal ≤ 1.0); range = the per-turn ratios;"
+echo "bound = max(CPU-s ÷ $CORES cores, longest test) of cargo-xtest's run; x/bound = its wall ÷ that"
+echo "bound (goal ≤ 1.10). w/cpu/ut = wall s / CPU s / utilisation."

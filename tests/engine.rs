@@ -324,14 +324,14 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
     let recorded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&history).expect("durations recorded"))
             .unwrap();
-    let slow_ms = recorded["durations"]
+    let slow_us = recorded["micros"]
         .as_object()
         .unwrap()
         .values()
         .find_map(|tests| tests.get("tests::slow_a"))
         .and_then(|v| v.as_u64())
-        .expect("slow_a's duration");
-    assert!(slow_ms >= 1300, "{slow_ms}");
+        .expect("slow_a's duration, in microseconds");
+    assert!(slow_us >= 1_300_000, "{slow_us}");
     // Second run: the two slow tests each run alone; the quick ones share a few processes.
     let second = run("second");
     assert_eq!(sharing(&second, "slow_a"), 1, "{second:?}");

@@ -316,7 +316,9 @@ fn run_kind(plan: &Plan, opts: &RunOptions) -> String {
 }
 
 /// The run's batch budget: the work its history expects of every binary it will run (each
-/// selected, non-excluded package on each target that runs tests), shared among the workers.
+/// selected, non-excluded package on each target that runs tests), shared among the workers;
+/// never under the smallest batch worth a process start (cheap only when no target needs a
+/// runner of its own).
 fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
     let total = tested(plan)
         .flat_map(|t| {
@@ -326,7 +328,13 @@ fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
                 .map(|(id, _)| history.package_total(&t.triple, id))
         })
         .sum();
-    super::schedule::budget(total, workers)
+    let native = tested(plan).all(|t| t.runner.as_ref().is_some_and(|r| r.kind() == "native"));
+    let floor = if native {
+        super::schedule::MIN_NATIVE_BATCH
+    } else {
+        super::schedule::MIN_BATCH
+    };
+    super::schedule::budget(total, workers, floor)
 }
 
 /// What a worker reads and records beside its task: the result cache, the duration history

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{TestOutcome, TestResult};
 
-/// Binary identity (triple, package id, binary id) → test name → milliseconds.
+/// Binary identity (triple, package id, binary id) → test name → microseconds (a binary of
+/// thousands of sub-millisecond tests still sums to its real time).
 type Durations = BTreeMap<String, BTreeMap<String, u64>>;
 
 /// A binary's test names as it listed them, and what was listed.
@@ -36,6 +37,9 @@ struct Listing {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct File {
+    /// Named for its unit: a history written in milliseconds (under `durations`) is forgotten,
+    /// not misread.
+    #[serde(default, rename = "micros")]
     durations: Durations,
     /// Binary identity → its last listing.
     #[serde(default)]
@@ -84,7 +88,7 @@ impl History {
             .map(|tests| {
                 tests
                     .iter()
-                    .map(|(t, ms)| (t.clone(), Duration::from_millis(*ms)))
+                    .map(|(t, us)| (t.clone(), Duration::from_micros(*us)))
                     .collect()
             })
     }
@@ -100,7 +104,7 @@ impl History {
                     TestOutcome::Passed | TestOutcome::Failed | TestOutcome::TimedOut
                 )
         }) {
-            entry.insert(t.name.clone(), t.duration.as_millis() as u64);
+            entry.insert(t.name.clone(), t.duration.as_micros() as u64);
         }
     }
 
@@ -108,13 +112,13 @@ impl History {
     pub fn package_total(&self, triple: &str, package_id: &str) -> Duration {
         let prefix = format!("{triple} {package_id} ");
         let map = self.map.lock().expect("history");
-        let ms: u64 = map
+        let us: u64 = map
             .durations
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .flat_map(|(_, tests)| tests.values())
             .sum();
-        Duration::from_millis(ms)
+        Duration::from_micros(us)
     }
 
     /// The names the binary listed last time, if what is listed now (`identity`: its file
@@ -194,6 +198,34 @@ mod tests {
             h.listing(&bin, "hash-a other-runner"),
             None,
             "another runner"
+        );
+    }
+
+    #[test]
+    fn sub_millisecond_durations_survive_a_save_and_sum_to_their_real_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = BinaryKey {
+            triple: "x86_64-unknown-linux-gnu".to_owned(),
+            package_id: "p 0.1.0".to_owned(),
+            binary: BinaryId::Lib,
+        };
+        let h = History::open(dir.path());
+        let tests: Vec<TestResult> = (0..1000)
+            .map(|i| {
+                TestResult::new(
+                    format!("t{i}"),
+                    TestOutcome::Passed,
+                    Duration::from_micros(95),
+                )
+            })
+            .collect();
+        h.record(&bin, &tests);
+        h.save();
+        let h = History::open(dir.path());
+        assert_eq!(h.expected(&bin)["t7"], Duration::from_micros(95));
+        assert_eq!(
+            h.package_total("x86_64-unknown-linux-gnu", "p 0.1.0"),
+            Duration::from_micros(95_000)
         );
     }
 }

@@ -27,6 +27,10 @@ pub const LONG: Duration = Duration::from_secs(1);
 /// `--exact` filter) costs 30–300 ms, so a shorter batch spends more on starting than it gains
 /// in balance.
 pub const MIN_BATCH: Duration = Duration::from_millis(500);
+/// The floor of a run's [`budget`] when every target runs its tests natively: a process start
+/// there costs a millisecond or two, so a binary of thousands of sub-millisecond tests is still
+/// worth spreading over the workers, as libtest's threads spread it under `cargo test`.
+pub const MIN_NATIVE_BATCH: Duration = Duration::from_millis(20);
 /// What an unknown test is assumed to take when nothing else in its binary is known.
 const UNKNOWN: Duration = Duration::from_millis(10);
 
@@ -39,9 +43,10 @@ pub struct Batch {
 
 /// The most expected work a batch is planned to hold: what the whole run is expected to take
 /// (the history's durations of every binary it will run) shared among `jobs` workers, so that
-/// every worker can be kept busy by batches of about equal size, and never under [`MIN_BATCH`].
-pub fn budget(run_total: Duration, jobs: usize) -> Duration {
-    (run_total / jobs.max(1) as u32).max(MIN_BATCH)
+/// every worker can be kept busy by batches of about equal size, and never under `floor`
+/// ([`MIN_BATCH`], or [`MIN_NATIVE_BATCH`] for a run without an emulator).
+pub fn budget(run_total: Duration, jobs: usize, floor: Duration) -> Duration {
+    (run_total / jobs.max(1) as u32).max(floor)
 }
 
 /// Splits `tests` into batches no larger than `budget` (see [`budget`]) where their durations
@@ -239,7 +244,7 @@ mod tests {
             history.insert(slow.to_owned(), Duration::from_secs(90));
         }
         let total: Duration = history.values().sum();
-        let b = batches(names(200), &history, budget(total, 2), 2);
+        let b = batches(names(200), &history, budget(total, 2, MIN_BATCH), 2);
         for (i, slow) in [(0, "t0003"), (1, "t0100"), (2, "t0150")] {
             assert_eq!(b[i].tests, [slow], "{b:?}");
         }
@@ -264,7 +269,7 @@ mod tests {
             history.insert(name.to_owned(), Duration::from_millis(ms));
         }
         let total: Duration = history.values().sum();
-        let b = batches(names(142), &history, budget(total, 2), 2);
+        let b = batches(names(142), &history, budget(total, 2, MIN_BATCH), 2);
         assert_eq!(b.len(), 6, "{b:?}");
         for (i, batch) in b.iter().take(5).enumerate() {
             assert_eq!(
@@ -283,7 +288,7 @@ mod tests {
         // would be an emulator start that translates the code again.
         let history = timed(|i| 1500 + (i as u64 * 49) % 2900, 60);
         let total: Duration = history.values().sum();
-        let b = batches(names(60), &history, budget(total, 2), 2);
+        let b = batches(names(60), &history, budget(total, 2, MIN_BATCH), 2);
         assert!(b.len() <= 4, "{} batches: {b:?}", b.len());
         let (max, min) = (b[0].expected, b[b.len() - 1].expected);
         assert!(max - min <= total / b.len() as u32 / 10, "even: {b:?}");
@@ -311,7 +316,7 @@ mod tests {
         // Skewed: a tenth of the tests take 400 ms, the rest 2 ms; this binary is the run.
         let history = timed(|i| if i % 10 == 0 { 400 } else { 2 }, 400);
         let total: Duration = history.values().sum();
-        let b = batches(names(400), &history, budget(total, 2), 2);
+        let b = batches(names(400), &history, budget(total, 2, MIN_BATCH), 2);
         assert_eq!(b.len(), 2, "one batch per worker: {b:?}");
         let (heavy, light) = (b[0].expected, b[1].expected);
         assert!(
@@ -334,19 +339,55 @@ mod tests {
     fn a_binary_that_is_a_small_part_of_the_run_starts_once() {
         // 100 × 20 ms = 2 s, in a run expected to take 40 s on 2 workers.
         let history = timed(|_| 20, 100);
-        let b = batches(names(100), &history, budget(Duration::from_secs(40), 2), 2);
+        let b = batches(
+            names(100),
+            &history,
+            budget(Duration::from_secs(40), 2, MIN_BATCH),
+            2,
+        );
         assert_eq!(b.len(), 1, "{b:?}");
         assert_eq!(b[0].expected, Duration::from_secs(2));
         // Alone on 2 workers, the same binary is split in two.
-        let b = batches(names(100), &history, budget(Duration::from_secs(2), 2), 2);
+        let b = batches(
+            names(100),
+            &history,
+            budget(Duration::from_secs(2), 2, MIN_BATCH),
+            2,
+        );
         assert_eq!(b.len(), 2, "{b:?}");
     }
 
     #[test]
     fn the_budget_shares_the_run_among_workers_and_has_a_floor() {
-        assert_eq!(budget(Duration::from_secs(40), 2), Duration::from_secs(20));
-        assert_eq!(budget(Duration::from_millis(300), 2), MIN_BATCH);
-        assert_eq!(budget(Duration::from_secs(4), 0), Duration::from_secs(4));
+        assert_eq!(
+            budget(Duration::from_secs(40), 2, MIN_BATCH),
+            Duration::from_secs(20)
+        );
+        assert_eq!(budget(Duration::from_millis(300), 2, MIN_BATCH), MIN_BATCH);
+        assert_eq!(
+            budget(Duration::from_secs(4), 0, MIN_BATCH),
+            Duration::from_secs(4)
+        );
+    }
+
+    #[test]
+    fn thousands_of_sub_millisecond_tests_are_spread_natively_and_kept_whole_under_an_emulator() {
+        // pulldown-cmark's spec binary on the host: 1,154 tests of about 95 µs, 110 ms in all.
+        let tests = names(1154);
+        let history: BTreeMap<String, Duration> = tests
+            .iter()
+            .map(|t| (t.clone(), Duration::from_micros(95)))
+            .collect();
+        let total: Duration = history.values().sum();
+        let native = batches(
+            tests.clone(),
+            &history,
+            budget(total, 2, MIN_NATIVE_BATCH),
+            2,
+        );
+        assert_eq!(native.len(), 2, "a process start is cheap: {native:?}");
+        let emulated = batches(tests, &history, budget(total, 2, MIN_BATCH), 2);
+        assert_eq!(emulated.len(), 1, "an emulator start is not: {emulated:?}");
     }
 
     #[test]

@@ -351,3 +351,42 @@ fn probes_for_a_higher_level_serve_a_lower_one() {
     assert_eq!(target(&plan, AARCH64)["level"], "build-tests");
     assert_eq!(kinds(&plan_json(&fx, &full, |_| {})), [Some(true); 3]);
 }
+
+/// Runs that probe the same target at once (two terminals, CI jobs sharing a checkout, this
+/// suite's own tests) take turns: none runs a probe executable that another is rewriting, and
+/// the one that waited reuses what the other proved.
+#[test]
+fn concurrent_runs_probing_one_target_take_turns() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("portable");
+    for round in 0..3 {
+        // `--reprobe` on one side: it relinks the probe however fresh the cache is.
+        let mut children: Vec<_> = [&["--reprobe"][..], &[], &["--reprobe"]]
+            .iter()
+            .map(|extra| {
+                let mut cmd = fx.xtest(&["plan", "--format", "json", "--target", AARCH64]);
+                cmd.args(*extra)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        for child in children.drain(..) {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let plan: Value = serde_json::from_slice(&out.stdout).expect("plan is JSON");
+            let t = target(&plan, AARCH64);
+            for kind in ["link", "run", "c-compiler"] {
+                assert_eq!(probe(t, kind)["ok"], true, "round {round}, {kind}: {t}");
+            }
+            assert_eq!(t["level"], "test", "round {round}: {t}");
+        }
+    }
+}

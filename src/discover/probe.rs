@@ -276,26 +276,7 @@ fn probe_target(
     }
     let key = cache_key(host, tc);
     let cache_file = dir.with_extension("json");
-    if use_cache
-        && let Ok(text) = std::fs::read_to_string(&cache_file)
-        && let Ok(c) = serde_json::from_str::<CacheFile>(&text)
-        && c.key == key
-        && c.level >= max_level
-    {
-        let mut p = c.probes;
-        // What a run asking for less would not have probed.
-        if max_level < Level::Test {
-            p.run = None;
-        }
-        if max_level < Level::Build {
-            p.link = None;
-        }
-        for r in [&mut p.link, &mut p.run, &mut p.c_compiler]
-            .into_iter()
-            .flatten()
-        {
-            r.cached = true;
-        }
+    if use_cache && let Some(p) = cached(&cache_file, &key, max_level) {
         return p;
     }
     if let Err(e) = std::fs::create_dir_all(dir) {
@@ -313,6 +294,16 @@ fn probe_target(
             link: Some(failed(ProbeKind::Link)),
             ..Default::default()
         };
+    }
+    // One process probes a target's directory at a time: another run probing the same target
+    // (a second terminal, CI jobs sharing a checkout) would otherwise rewrite the probe
+    // executable while this one runs it. The one that waited then finds the results cached.
+    // Where the file system has no locks, probing goes on unlocked.
+    let _lock = std::fs::File::create(dir.join(".lock"))
+        .ok()
+        .filter(|f| f.lock().is_ok());
+    if use_cache && let Some(p) = cached(&cache_file, &key, max_level) {
+        return p;
     }
     let mut probes = Probes::default();
     if max_level >= Level::Build
@@ -366,6 +357,30 @@ fn probe_target(
         }
     }
     probes
+}
+
+/// A target's probe results from its cache file, if they were probed with `key` for at least
+/// `max_level` (less is left out, as a run asking for less would not have probed it).
+fn cached(cache_file: &Path, key: &str, max_level: Level) -> Option<Probes> {
+    let text = std::fs::read_to_string(cache_file).ok()?;
+    let c = serde_json::from_str::<CacheFile>(&text).ok()?;
+    if c.key != key || c.level < max_level {
+        return None;
+    }
+    let mut p = c.probes;
+    if max_level < Level::Test {
+        p.run = None;
+    }
+    if max_level < Level::Build {
+        p.link = None;
+    }
+    for r in [&mut p.link, &mut p.run, &mut p.c_compiler]
+        .into_iter()
+        .flatten()
+    {
+        r.cached = true;
+    }
+    Some(p)
 }
 
 fn link_probe(host: &Host, tc: &TargetToolchain, dir: &Path, exe: &Path) -> ProbeResult {

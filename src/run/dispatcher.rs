@@ -892,9 +892,34 @@ mod tests {
 
     /// A scripted executor: every binary lists `tests` names; every test of the binary
     /// `test/fail` fails. It records every batch it ran.
+    #[derive(Default)]
     struct Script {
         tests: usize,
         batches: Mutex<Vec<(BinaryId, Vec<String>)>>,
+        /// Batches that take time, on a machine that reads as idle ([`Pace`]).
+        pace: Option<Pace>,
+    }
+
+    /// Each batch takes a quarter of a second (each of its tests timed so) on a machine that
+    /// reads as idle throughout (say, tests that sleep); records when each batch started and the
+    /// most batches that ran at once.
+    #[derive(Default)]
+    struct Pace {
+        starts: Mutex<Vec<std::time::Instant>>,
+        running: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+        ticks: std::sync::atomic::AtomicU64,
+    }
+
+    impl Pace {
+        /// How many batches started within `d` of the first.
+        fn started_within(&self, d: Duration) -> usize {
+            let starts = self.starts.lock().unwrap();
+            starts
+                .iter()
+                .filter(|s| s.duration_since(starts[0]) < d)
+                .count()
+        }
     }
 
     impl Script {
@@ -924,9 +949,21 @@ mod tests {
             _: &RunOptions,
             _: &mpsc::Sender<Event>,
         ) -> Batch {
+            use std::sync::atomic::Ordering::SeqCst;
             let names = match selection {
                 Selection::Whole => self.names(),
                 Selection::Names(names) => names,
+            };
+            let took = match &self.pace {
+                Some(pace) => {
+                    pace.starts.lock().unwrap().push(std::time::Instant::now());
+                    let now = pace.running.fetch_add(1, SeqCst) + 1;
+                    pace.most.fetch_max(now, SeqCst);
+                    std::thread::sleep(Duration::from_millis(250));
+                    pace.running.fetch_sub(1, SeqCst);
+                    Duration::from_millis(250)
+                }
+                None => Duration::from_millis(1),
             };
             self.batches
                 .lock()
@@ -940,7 +977,7 @@ mod tests {
             Batch {
                 tests: names
                     .iter()
-                    .map(|n| TestResult::new(n.clone(), outcome, Duration::from_millis(1)))
+                    .map(|n| TestResult::new(n.clone(), outcome, took))
                     .collect(),
                 ..Default::default()
             }
@@ -953,6 +990,17 @@ mod tests {
             _: &mpsc::Sender<Event>,
         ) -> Vec<BinaryRun> {
             Vec::new()
+        }
+
+        fn cpu_times(&self, cpus: &[usize]) -> Option<CpuTimes> {
+            let Some(pace) = &self.pace else {
+                return super::super::load::cpu_times(cpus);
+            };
+            let t = pace
+                .ticks
+                .fetch_add(100, std::sync::atomic::Ordering::SeqCst)
+                + 100;
+            Some(CpuTimes { idle: t, total: t })
         }
     }
 
@@ -1057,7 +1105,7 @@ mod tests {
     fn a_long_binary_runs_in_growing_shards_gathered_into_one_result() {
         let script = Script {
             tests: 60,
-            batches: Mutex::default(),
+            ..Default::default()
         };
         let (result, events) = dispatch(&script, &[BinaryId::Lib], &options(1, true));
         let batches = script.batches.into_inner().unwrap();
@@ -1096,7 +1144,7 @@ mod tests {
         ];
         let script = Script {
             tests: 3,
-            batches: Mutex::default(),
+            ..Default::default()
         };
         let (result, _) = dispatch(&script, &ids, &options(1, true));
         let batches = script.batches.into_inner().unwrap();
@@ -1112,7 +1160,7 @@ mod tests {
         // Without fail-fast, everything runs.
         let script = Script {
             tests: 3,
-            batches: Mutex::default(),
+            ..Default::default()
         };
         let (result, _) = dispatch(&script, &ids, &options(1, false));
         assert_eq!(script.batches.into_inner().unwrap().len(), 2);
@@ -1255,88 +1303,17 @@ mod tests {
         assert!(q.take_slot().is_none());
     }
 
-    /// [`Script`]'s binaries of 40 tests, each batch taking a quarter of a second, on a machine
-    /// that reads as idle throughout (say, tests that sleep). It records when each batch started
-    /// and the most batches it ran at once.
-    struct Sleepy {
-        script: Script,
-        starts: Mutex<Vec<std::time::Instant>>,
-        running: std::sync::atomic::AtomicUsize,
-        most: std::sync::atomic::AtomicUsize,
-        ticks: std::sync::atomic::AtomicU64,
-    }
-
-    impl Sleepy {
-        fn new() -> Self {
-            Sleepy {
-                script: Script {
-                    tests: 40,
-                    batches: Mutex::default(),
-                },
-                starts: Mutex::default(),
-                running: Default::default(),
-                most: Default::default(),
-                ticks: Default::default(),
-            }
-        }
-
-        /// How many batches started within `d` of the first.
-        fn started_within(&self, d: Duration) -> usize {
-            let starts = self.starts.lock().unwrap();
-            starts
-                .iter()
-                .filter(|s| s.duration_since(starts[0]) < d)
-                .count()
+    /// [`Script`]'s binaries of 40 tests, paced ([`Pace`]).
+    fn paced() -> Script {
+        Script {
+            tests: 40,
+            pace: Some(Pace::default()),
+            ..Default::default()
         }
     }
 
-    impl Execute for Sleepy {
-        fn prepare(
-            &self,
-            job: &BinaryJob,
-            cache: &Cache,
-            opts: &RunOptions,
-            known: executor::Known,
-        ) -> Prepared {
-            self.script.prepare(job, cache, opts, known)
-        }
-
-        fn run_batch(
-            &self,
-            job: &BinaryJob,
-            selection: Selection,
-            opts: &RunOptions,
-            events: &mpsc::Sender<Event>,
-        ) -> Batch {
-            use std::sync::atomic::Ordering::SeqCst;
-            self.starts.lock().unwrap().push(std::time::Instant::now());
-            let now = self.running.fetch_add(1, SeqCst) + 1;
-            self.most.fetch_max(now, SeqCst);
-            std::thread::sleep(Duration::from_millis(250));
-            self.running.fetch_sub(1, SeqCst);
-            let mut batch = self.script.run_batch(job, selection, opts, events);
-            for t in &mut batch.tests {
-                t.duration = Duration::from_millis(250);
-            }
-            batch
-        }
-
-        fn run_doctests(
-            &self,
-            job: &DoctestJob,
-            opts: &RunOptions,
-            events: &mpsc::Sender<Event>,
-        ) -> Vec<BinaryRun> {
-            self.script.run_doctests(job, opts, events)
-        }
-
-        fn cpu_times(&self, _: &[usize]) -> Option<CpuTimes> {
-            let t = self
-                .ticks
-                .fetch_add(100, std::sync::atomic::Ordering::SeqCst)
-                + 100;
-            Some(CpuTimes { idle: t, total: t })
-        }
+    fn pace(script: &Script) -> &Pace {
+        script.pace.as_ref().expect("paced")
     }
 
     #[test]
@@ -1347,11 +1324,11 @@ mod tests {
             max_jobs: 3,
             ..options(1, false)
         };
-        let sleepy = Sleepy::new();
+        let sleepy = paced();
         let (result, _) = dispatch_in(dir.path(), &sleepy, &[BinaryId::Lib], &grow);
         assert_eq!(result.runs[0].tests.len(), 40);
         assert!(
-            sleepy.most.load(SeqCst) > 1,
+            pace(&sleepy).most.load(SeqCst) > 1,
             "one slot to start, more opened"
         );
         let kind = format!("{T} -j1..3");
@@ -1360,21 +1337,21 @@ mod tests {
 
         // The next like run starts with them: as many batches start at once (a slot opens
         // at the soonest two windows, 600 ms, into a run).
-        let again = Sleepy::new();
+        let again = paced();
         dispatch_in(dir.path(), &again, &[BinaryId::Lib], &grow);
         assert!(
-            again.started_within(Duration::from_millis(150)) >= remembered.unwrap(),
+            pace(&again).started_within(Duration::from_millis(150)) >= remembered.unwrap(),
             "{remembered:?}"
         );
 
         // `-j 1`: one at a time, however idle the machine.
-        let fixed = Sleepy::new();
+        let fixed = paced();
         dispatch_in(
             tempfile::tempdir().unwrap().path(),
             &fixed,
             &[BinaryId::Lib],
             &options(1, false),
         );
-        assert_eq!(fixed.most.load(SeqCst), 1);
+        assert_eq!(pace(&fixed).most.load(SeqCst), 1);
     }
 }

@@ -172,14 +172,18 @@ mod tests {
     use super::*;
     use crate::ids::BinaryId;
 
+    fn lib_of(triple: &str) -> BinaryKey {
+        BinaryKey {
+            triple: triple.to_owned(),
+            package_id: "p 0.1.0".to_owned(),
+            binary: BinaryId::Lib,
+        }
+    }
+
     #[test]
     fn a_listing_is_remembered_for_the_same_identity_only_and_survives_a_save() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = BinaryKey {
-            triple: "s390x-unknown-linux-gnu".to_owned(),
-            package_id: "p 0.1.0".to_owned(),
-            binary: BinaryId::Lib,
-        };
+        let bin = lib_of("s390x-unknown-linux-gnu");
         let h = History::open(dir.path());
         assert_eq!(h.listing(&bin, "hash-a qemu-s390x"), None);
         h.remember_listing(
@@ -204,11 +208,7 @@ mod tests {
     #[test]
     fn sub_millisecond_durations_survive_a_save_and_sum_to_their_real_total() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = BinaryKey {
-            triple: "x86_64-unknown-linux-gnu".to_owned(),
-            package_id: "p 0.1.0".to_owned(),
-            binary: BinaryId::Lib,
-        };
+        let bin = lib_of("x86_64-unknown-linux-gnu");
         let h = History::open(dir.path());
         let tests: Vec<TestResult> = (0..1000)
             .map(|i| {

@@ -107,7 +107,7 @@ impl Slots {
 
     /// Takes a reading, made about every [`WINDOW`]. `saturated`: every slot is busy and work
     /// waits for one. A window counts only if it was saturated at both ends; when its idle
-    /// reaches [`IDLE_CPUS`], one more slot opens. Returns whether one did.
+    /// reaches `worth_a_slot`, one more slot opens. Returns whether one did.
     pub fn observe(&mut self, reading: Option<CpuTimes>, saturated: bool) -> bool {
         if !saturated || self.now >= self.max {
             self.start = None;

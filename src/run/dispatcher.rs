@@ -1303,6 +1303,22 @@ mod tests {
         assert!(q.take_slot().is_none());
     }
 
+    #[test]
+    fn a_run_without_an_emulator_plans_batches_down_to_the_native_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(dir.path());
+        assert_eq!(
+            budget(&plan(), &history, 2),
+            super::super::schedule::MIN_NATIVE_BATCH
+        );
+        let mut emulated = plan();
+        emulated.targets[0].runner.as_mut().unwrap().argv = vec!["qemu-s390x".into()];
+        assert_eq!(
+            budget(&emulated, &history, 2),
+            super::super::schedule::MIN_BATCH
+        );
+    }
+
     /// [`Script`]'s binaries of 40 tests, paced ([`Pace`]).
     fn paced() -> Script {
         Script {

@@ -237,6 +237,16 @@ impl Supervised {
         }
     }
 
+    /// The CPU time the child has used so far (user and system, with the children it has
+    /// waited for), from `/proc/<pid>/stat`; `None` once it is reaped, or off Linux.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        if self.status.is_some() {
+            return None;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pgid)).ok()?;
+        cpu_of_stat(&stat)
+    }
+
     /// Kills the whole process group.
     pub fn kill(&mut self) {
         self.kill_group();
@@ -277,6 +287,23 @@ impl Drop for Supervised {
             self.kill_group();
         }
     }
+}
+
+/// utime + stime + cutime + cstime of a `/proc/<pid>/stat` line, in clock ticks made a duration.
+fn cpu_of_stat(stat: &str) -> Option<Duration> {
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| Duration::from_secs_f64(ticks as f64 / per_second as f64))
 }
 
 /// What [`run_bounded`] saw.
@@ -392,6 +419,36 @@ mod tests {
         let st = p.finish();
         assert_eq!(describe_status(st), "exit status 3");
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn reads_the_cpu_time_of_a_stat_line_and_of_a_busy_child() {
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        // utime stime cutime cstime …; a name with a space and a parenthesis.
+        let line = "42 (a b) c) R 1 42 42 0 -1 0 0 0 0 0 150 50 7 3 20 0 1";
+        assert_eq!(
+            cpu_of_stat(line),
+            Some(Duration::from_secs_f64(210.0 / ticks))
+        );
+        assert_eq!(cpu_of_stat("42 (short) R 1"), None);
+
+        let mut busy = Command::new("sh");
+        busy.args([
+            "-c",
+            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo done",
+        ]);
+        let mut p = Supervised::spawn(&mut busy, true).unwrap();
+        let mut last = None;
+        while !matches!(p.next(Duration::from_millis(50)), Next::Done) {
+            last = p.cpu_time().or(last);
+        }
+        last = p.cpu_time().or(last);
+        p.finish();
+        assert!(
+            last.is_some_and(|t| t >= Duration::from_millis(20)),
+            "a busy loop uses CPU: {last:?}"
+        );
     }
 
     #[test]

@@ -564,3 +564,122 @@ fn emulated_test_processes_are_bound_one_to_a_cpu() {
         }
     }
 }
+
+/// When a binary has more long tests than workers and whole tests can't be shared out evenly
+/// among them (three of 1.5 s on two workers: 3 s one after another), the next run starts one of
+/// them beyond the workers, unbound, and lets the OS share the CPUs: the three run at once. Each
+/// of them had a process of its own, so the report gives its CPU time. With `-j 2`, two at a
+/// time, as asked.
+#[test]
+fn more_long_tests_than_workers_run_at_once_next_time() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let cpus = two_cpus();
+    if cpus.len() < 2 {
+        return;
+    }
+    let fx = Fixture::new("crowd");
+    let run = |label: &str, args: &[&str]| {
+        let dir = fx.path().join(format!("times-{label}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = [&["--target", AARCH64, "--no-cache"][..], args].concat();
+        let r = fx.verify_with(&args, |c| {
+            c.env("XT_TIMES", &dir);
+            // Two workers by default, whatever this machine has.
+            on_cpus(c, cpus.clone());
+        });
+        assert_eq!(r.code(), 0, "{label}: {}", r.stderr());
+        let seen: BTreeMap<String, (u128, u128, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                let f: Vec<&str> = text.split(' ').collect();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (
+                    name,
+                    (
+                        f[0].parse().unwrap(),
+                        f[1].parse().unwrap(),
+                        f[2].to_owned(),
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(seen.len(), 7, "{label}: {seen:?}");
+        (r, seen)
+    };
+    let longs = ["long_a", "long_b", "long_c"];
+    // Some instant at which all three long tests were running.
+    let together = |seen: &BTreeMap<String, (u128, u128, String)>| {
+        let latest_start = longs.iter().map(|l| seen[*l].0).max().unwrap();
+        let first_end = longs.iter().map(|l| seen[*l].1).min().unwrap();
+        latest_start < first_end
+    };
+    // No history: seven tests are one batch, run one after another.
+    let (_, first) = run("first", &[]);
+    assert!(!together(&first), "{first:?}");
+
+    let (second_run, second) = run("second", &[]);
+    assert!(together(&second), "shared: {second:?}");
+    for (name, (_, _, allowed)) in &second {
+        let one_cpu = allowed.parse::<usize>().is_ok();
+        if name.starts_with("long") {
+            assert!(!one_cpu, "{name} is unbound: {second:?}");
+        } else {
+            assert!(one_cpu, "{name} takes a slot, bound: {second:?}");
+        }
+    }
+    for long in longs {
+        let t = second_run.test(AARCH64, "crowd", &format!("tests::{long}"));
+        assert!(
+            t["cpu_ms"].as_u64().is_some_and(|c| c > 0),
+            "a process of its own: {t}"
+        );
+    }
+    let quick = second_run.test(AARCH64, "crowd", "tests::quick_a");
+    assert!(
+        quick.get("cpu_ms").is_none(),
+        "one process of four: {quick}"
+    );
+
+    let (_, fixed) = run("fixed", &["-j", "2"]);
+    assert!(!together(&fixed), "-j 2: {fixed:?}");
+}
+
+/// The first two CPUs this process may use.
+fn two_cpus() -> Vec<usize> {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|list| {
+            list.trim()
+                .split(',')
+                .flat_map(|range| {
+                    let (a, b) = range.split_once('-').unwrap_or((range, range));
+                    a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()
+                })
+                .take(2)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the command on `cpus` only (its affinity, set in the child before it execs).
+fn on_cpus(c: &mut std::process::Command, cpus: Vec<usize>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: a zeroed cpu_set_t is a valid empty set, and the CPUs are this process's own.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for cpu in cpus {
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: the closure makes one system call, which is async-signal-safe.
+    unsafe {
+        c.pre_exec(move || {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        });
+    }
+}

@@ -107,6 +107,9 @@ pub struct TestReport {
     pub binary: BinaryId,
     pub outcome: TestOutcome,
     pub duration_ms: u64,
+    /// The CPU time of the process that ran this test and no other (its runner's included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// The size of the test's whole output; `output` keeps its first and last 64 KiB.
@@ -450,6 +453,7 @@ fn package_report(
                 binary: r.binary.clone(),
                 outcome: t.outcome,
                 duration_ms: t.duration.as_millis() as u64,
+                cpu_ms: t.cpu.map(|c| c.as_millis() as u64),
                 output: t.output.clone(),
                 output_bytes: t.output_bytes,
                 output_file: t.output_file.clone(),

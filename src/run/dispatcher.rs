@@ -2,7 +2,8 @@
 //! them; each is *prepared* (cache replay or listing), its tests split into shards by
 //! [`super::schedule`] (from the durations of earlier runs: slow tests alone, the rest balanced
 //! by expected time, the longest queued first), and the shards' results gathered into one result
-//! per binary. Doctests start once the
+//! per binary. A shard of one long test that is [`Placement::Shared`] may run in one slot beyond
+//! the run's, unbound (not with `-j N`). Doctests start once the
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
 //! [`Event`]s (it never prints) and never spawns processes itself.
@@ -17,6 +18,7 @@ use super::cache::Cache;
 use super::executor::{self, Batch, Prepared, Selection};
 use super::history::History;
 use super::load::{CpuTimes, Slots, cpus};
+use super::schedule::Placement;
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
     TestResult,
@@ -29,8 +31,9 @@ use crate::plan::Plan;
 #[derive(Debug)]
 enum Task {
     Prepare(usize),
-    /// A batch of a binary's tests, with the time it is expected to take.
-    Shard(usize, Selection, Duration),
+    /// A batch of a binary's tests, with the time it is expected to take and how it takes a
+    /// CPU.
+    Shard(usize, Selection, Duration, Placement),
     Doctest(DoctestJob),
 }
 
@@ -46,10 +49,14 @@ impl Task {
     fn priority(&self, fail_fast: bool) -> (u8, Duration) {
         match self {
             Task::Prepare(_) => (2, Duration::ZERO),
-            Task::Shard(_, _, expected) => (1, *expected),
+            Task::Shard(_, _, expected, _) => (1, *expected),
             Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
             Task::Doctest(_) => (1, DOCTEST_EXPECTED),
         }
+    }
+
+    fn shared(&self) -> bool {
+        matches!(self, Task::Shard(_, _, _, Placement::Shared))
     }
 }
 
@@ -62,6 +69,9 @@ struct Queue {
     /// How many tasks may run at once ([`super::load::Slots`]), and how many do.
     slots: usize,
     running: usize,
+    /// How many [`Placement::Shared`] tasks may run beyond the slots: one, unless `-j` fixed
+    /// the number of test processes.
+    beyond: usize,
     /// The CPUs tasks are given ([`RunOptions::bind`]), each with the number of running tasks
     /// that have it; empty when tasks are not bound.
     cpus: Vec<(usize, usize)>,
@@ -73,13 +83,19 @@ struct Queue {
 }
 
 impl Queue {
-    /// A task for a worker, if a slot is free, with the least busy CPU (when tasks are bound).
+    /// A task for a worker, if a slot is free, with the least busy CPU (when tasks are bound);
+    /// or a [`Placement::Shared`] one in the one slot beyond them, unbound.
     fn take_slot(&mut self) -> Option<(Task, Option<usize>)> {
-        if self.running >= self.slots {
+        if self.running >= self.slots + self.beyond {
             return None;
         }
-        let task = self.take()?;
+        let beyond = self.running >= self.slots;
+        let task = self.take(beyond)?;
         self.running += 1;
+        if task.shared() {
+            // Bound, the long tests would share one CPU in pairs while another had one alone.
+            return Some((task, None));
+        }
         // Among the least busy, the next one after the CPU given last: with fewer slots than
         // CPUs, the work moves round them rather than staying on the first ones.
         let n = self.cpus.len();
@@ -111,7 +127,8 @@ impl Queue {
                 .any(|t| !(self.doctest_running && matches!(t, Task::Doctest(_))))
     }
 
-    fn take(&mut self) -> Option<Task> {
+    /// The next task to run (with `shared_only`, the next [`Placement::Shared`] one).
+    fn take(&mut self, shared_only: bool) -> Option<Task> {
         if self.halted {
             return None;
         }
@@ -121,6 +138,7 @@ impl Queue {
             .iter()
             .enumerate()
             .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
+            .filter(|(_, t)| !shared_only || t.shared())
             .max_by(|(i, a), (j, b)| {
                 a.priority(self.fail_fast)
                     .cmp(&b.priority(self.fail_fast))
@@ -230,10 +248,13 @@ fn run_with(
     let slots = Slots::new(opts.jobs, opts.max_jobs, cpus, history.slots(&run_kind));
     let workers = slots.now();
     let budget = budget(plan, &history, workers);
+    // `-j N` is exactly N test processes; otherwise long tests may share the CPUs.
+    let beyond = usize::from(opts.max_jobs > opts.jobs);
     let queue = Arc::new((
         Mutex::new(Queue {
             fail_fast: opts.fail_fast,
             slots: workers,
+            beyond,
             cpus: if opts.bind {
                 allowed.iter().map(|&c| (c, 0)).collect()
             } else {
@@ -257,7 +278,8 @@ fn run_with(
             });
         }
         let shared: Arc<Mutex<Vec<BinaryJob>>> = Arc::new(Mutex::new(Vec::new()));
-        for _ in 0..opts.max_jobs.max(workers) {
+        // As many workers as slots can open, and one for a shared task beyond them.
+        for _ in 0..opts.max_jobs.max(workers) + beyond {
             let queue = Arc::clone(&queue);
             let tx = tx.clone();
             let shared = Arc::clone(&shared);
@@ -276,6 +298,7 @@ fn run_with(
             history: &history,
             budget,
             workers,
+            share: beyond > 0,
             queue: &queue,
             shared: &shared,
             slots,
@@ -406,7 +429,7 @@ fn worker(
                 }
                 Message::Prepared(i, prepared)
             }
-            Task::Shard(i, selection, _) => {
+            Task::Shard(i, selection, _, _) => {
                 let job = job(i);
                 Message::Batch(i, exec.run_batch(&job, selection, opts, &etx))
             }
@@ -456,6 +479,8 @@ struct Dispatcher<'a> {
     budget: Duration,
     /// The slots the run starts with, which its batches are planned for.
     workers: usize,
+    /// Long tests may share the CPUs ([`Placement::Shared`]).
+    share: bool,
     queue: &'a (Mutex<Queue>, Condvar),
     shared: &'a Mutex<Vec<BinaryJob>>,
     slots: Slots,
@@ -550,7 +575,7 @@ impl Dispatcher<'_> {
             .collect();
         for t in drained {
             self.outstanding -= 1;
-            if let Task::Prepare(i) | Task::Shard(i, _, _) = &t {
+            if let Task::Prepare(i) | Task::Shard(i, _, _, _) = &t {
                 self.binaries[*i].pending -= 1;
             }
             self.record_not_run(&t);
@@ -562,7 +587,7 @@ impl Dispatcher<'_> {
 
     fn record_not_run(&mut self, task: &Task) {
         match task {
-            Task::Prepare(i) | Task::Shard(i, _, _) => {
+            Task::Prepare(i) | Task::Shard(i, _, _, _) => {
                 let entry = self.binaries[*i].job.key();
                 if !self.result.not_run.contains(&entry) {
                     self.result.not_run.push(entry);
@@ -714,7 +739,12 @@ impl Dispatcher<'_> {
         if runnable && p.whole {
             let history = self.history.expected(&b.job.key());
             b.pending += 1;
-            self.push(Task::Shard(i, Selection::Whole, history.values().sum()));
+            self.push(Task::Shard(
+                i,
+                Selection::Whole,
+                history.values().sum(),
+                Placement::Slot,
+            ));
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
@@ -724,7 +754,13 @@ impl Dispatcher<'_> {
             self.push_all(
                 batches
                     .into_iter()
-                    .map(|b| Task::Shard(i, Selection::Names(b.tests), b.expected))
+                    .map(|b| {
+                        let placement = match b.placement {
+                            Placement::Shared if self.share => Placement::Shared,
+                            _ => Placement::Slot,
+                        };
+                        Task::Shard(i, Selection::Names(b.tests), b.expected, placement)
+                    })
                     .collect(),
             );
         }
@@ -1174,6 +1210,7 @@ mod tests {
             i,
             Selection::Names(vec![format!("t{i}")]),
             Duration::from_millis(ms),
+            Placement::Slot,
         )
     }
 
@@ -1187,10 +1224,10 @@ mod tests {
     }
 
     fn order(q: &mut Queue) -> Vec<String> {
-        std::iter::from_fn(|| q.take())
+        std::iter::from_fn(|| q.take(false))
             .map(|t| match t {
                 Task::Prepare(i) => format!("prepare {i}"),
-                Task::Shard(i, _, d) => format!("shard {i} {}ms", d.as_millis()),
+                Task::Shard(i, _, d, _) => format!("shard {i} {}ms", d.as_millis()),
                 Task::Doctest(_) => "doctest".to_owned(),
             })
             .collect()
@@ -1243,16 +1280,59 @@ mod tests {
         };
         q.tasks.extend([doctest(), doctest(), shard(0, 5)]);
         assert!(
-            matches!(q.take(), Some(Task::Shard(..))),
+            matches!(q.take(false), Some(Task::Shard(..))),
             "batches before doctests"
         );
-        assert!(matches!(q.take(), Some(Task::Doctest(_))));
-        assert!(q.take().is_none(), "the second doctest waits for the first");
+        assert!(matches!(q.take(false), Some(Task::Doctest(_))));
+        assert!(
+            q.take(false).is_none(),
+            "the second doctest waits for the first"
+        );
         q.doctest_running = false;
-        assert!(matches!(q.take(), Some(Task::Doctest(_))));
+        assert!(matches!(q.take(false), Some(Task::Doctest(_))));
         q.tasks.push_back(shard(1, 5));
         q.halted = true;
-        assert!(q.take().is_none(), "fail-fast: nothing more is taken");
+        assert!(q.take(false).is_none(), "fail-fast: nothing more is taken");
+    }
+
+    #[test]
+    fn shared_long_tests_run_one_beyond_the_slots_unbound() {
+        let shared = |i: usize| match shard(i, 60_000) {
+            Task::Shard(i, sel, d, _) => Task::Shard(i, sel, d, Placement::Shared),
+            t => t,
+        };
+        let mut q = Queue {
+            slots: 2,
+            beyond: 1,
+            cpus: vec![(0, 0), (1, 0)],
+            ..Default::default()
+        };
+        q.tasks
+            .extend([shard(9, 100), shared(0), shared(1), shared(2), shared(3)]);
+        let taken = |t: Option<(Task, Option<usize>)>| {
+            t.map(|(t, cpu)| match t {
+                Task::Shard(i, _, _, p) => (i, p, cpu),
+                _ => panic!("a shard"),
+            })
+        };
+        // The two slots, then one beyond them; none bound.
+        for i in 0..3 {
+            assert_eq!(
+                taken(q.take_slot()),
+                Some((i, Placement::Shared, None)),
+                "{i}"
+            );
+        }
+        assert!(q.take_slot().is_none(), "one beyond the slots, no more");
+        // A shared task ends: the next shared one takes its place, beyond the slots again.
+        q.release(None);
+        assert_eq!(taken(q.take_slot()), Some((3, Placement::Shared, None)));
+        // Only a batch that takes a slot is left: it waits for a slot, and is bound.
+        assert!(q.take_slot().is_none());
+        q.release(None);
+        assert!(q.take_slot().is_none(), "two running: the slots are full");
+        q.release(None);
+        assert_eq!(taken(q.take_slot()), Some((9, Placement::Slot, Some(0))));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::capture::Capture;
 use crate::ids::BinaryId;
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
+/// How often a running process's CPU time is read.
+const CPU_EVERY: Duration = Duration::from_millis(100);
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much of a crashed process's output is kept.
@@ -105,6 +107,9 @@ struct Attempt {
     cut_short: Option<(String, Duration, bool)>,
     /// Killed because nothing finished within `Watch::idle`.
     idle_killed: Option<Duration>,
+    /// The CPU time the process used, read last just before it was reaped (read at most every
+    /// [`CPU_EVERY`] while it ran); `None` where it can't be read.
+    cpu: Option<Duration>,
     /// Bytes written to stdout and stderr in all.
     total_bytes: u64,
     /// `--full-output`: the file with all of it, or why it is incomplete.
@@ -148,7 +153,12 @@ fn supervise(
     let mut was_interrupted = false;
     let mut slow_reported: Option<String> = None;
     let mut last_progress = Instant::now();
+    let (mut cpu, mut cpu_read) = (None, Instant::now());
     loop {
+        if cpu_read.elapsed() >= CPU_EVERY {
+            cpu = child.cpu_time().or(cpu);
+            cpu_read = Instant::now();
+        }
         match child.next(Duration::from_millis(100)) {
             Next::Data(Stream::Stderr, data) => {
                 log.iter_mut().for_each(|l| l.write(&data));
@@ -204,6 +214,7 @@ fn supervise(
         note_finished(&e, &mut finished);
         on_event(&e, &parser);
     }
+    let cpu = child.cpu_time().or(cpu);
     let status = child.finish();
     let cut_short = match timed_out {
         Some((name, d)) => Some((name, d, true)),
@@ -216,6 +227,7 @@ fn supervise(
         finished,
         cut_short,
         idle_killed,
+        cpu,
         total_bytes: (output.total() + stderr.total()) as u64,
         log: log.map(Log::close),
         parser,
@@ -742,6 +754,10 @@ fn attempt_all(
         }
         for t in done.values_mut().filter(|t| t.failed()) {
             attach_log(t, &attempt);
+        }
+        // A process that ran one test: its CPU time is that test's.
+        if done.len() == 1 {
+            done.values_mut().for_each(|t| t.cpu = attempt.cpu);
         }
         if whole {
             whole = false;

@@ -45,6 +45,10 @@ pub struct TestResult {
     pub name: String,
     pub outcome: TestOutcome,
     pub duration: Duration,
+    /// The CPU time of the process that ran this test and no other (its runner's included);
+    /// `None` when it shared its process. Unlike `duration`, it does not grow when the test
+    /// waits for a CPU.
+    pub cpu: Option<Duration>,
     /// Captured output of a failed, crashed or timed-out test.
     pub output: Option<String>,
     /// Why it was ignored (`#[ignore = "…"]` or the policy's skip reason).
@@ -83,6 +87,7 @@ impl TestResult {
             name,
             outcome,
             duration,
+            cpu: None,
             output: None,
             reason: None,
             cached: false,

@@ -8,7 +8,10 @@
 //!   batches of about equal expected time as the budget allows (twice as many when their tests
 //!   are too coarse to come out even), the quick tests in runs of neighbouring names, so a
 //!   binary that is a small part of the run starts once and one that is most of it is spread
-//!   over the workers; batches come out longest first.
+//!   over the workers; batches come out longest first. When a binary has more such long tests
+//!   than there are workers and whole tests can't be split evenly among them, they are
+//!   [`Placement::Shared`]: one more of them runs at a time than there are workers, and the OS
+//!   shares the CPUs.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
 //!   than it could save); a large one starts with small batches that grow, so a slow test found
 //!   early holds up little, and the later, larger batches keep emulator starts few.
@@ -34,11 +37,26 @@ pub const MIN_NATIVE_BATCH: Duration = Duration::from_millis(20);
 /// What an unknown test is assumed to take when nothing else in its binary is known.
 const UNKNOWN: Duration = Duration::from_millis(10);
 
-/// One planned batch: its tests (libtest runs them in name order) and their expected time.
+/// One planned batch: its tests (libtest runs them in name order), their expected time, and
+/// how it takes a CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub tests: Vec<String>,
     pub expected: Duration,
+    pub placement: Placement,
+}
+
+/// How a batch takes a CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// In one of the run's slots, bound to a CPU where tasks are bound.
+    #[default]
+    Slot,
+    /// One long test among more of them than there are workers, which whole tests can't split
+    /// evenly (three 50 s tests on two workers take 100 s one after another): it may run in one
+    /// slot beyond the run's, unbound, so that the OS shares the CPUs among the long tests
+    /// (75 s for those three) and none waits for another to end.
+    Shared,
 }
 
 /// The most expected work a batch is planned to hold: what the whole run is expected to take
@@ -87,17 +105,25 @@ pub fn batches(
     // once more, so tests short beside the share are grouped, even when they take seconds.
     let alone_at = LONG.max(budget / 4);
     let (long, rest): (Vec<_>, Vec<_>) = timed.into_iter().partition(|(_, d)| *d >= alone_at);
+    let rest_total: Duration = rest.iter().map(|(_, d)| *d).sum();
+    let lengths: Vec<Duration> = long.iter().map(|(_, d)| *d).collect();
+    let placement = if share(&lengths, rest_total, jobs) {
+        Placement::Shared
+    } else {
+        Placement::Slot
+    };
     let mut out: Vec<Batch> = long
         .into_iter()
         .map(|(test, d)| Batch {
             tests: vec![test],
             expected: d,
+            placement,
         })
         .collect();
     if !rest.is_empty() {
         // As few batches as the budget allows, twice as many when their tests are too coarse
         // for so few to come out even.
-        let total: Duration = rest.iter().map(|(_, d)| *d).sum();
+        let total = rest_total;
         let fewest = total
             .as_nanos()
             .div_ceil(budget.as_nanos().max(1))
@@ -118,6 +144,76 @@ pub fn batches(
     out
 }
 
+/// Whether `long` tests, each alone in a process, are better shared out than taken in turns:
+/// there are more of them than `jobs` workers, and running one more of them at a time than
+/// there are workers, the OS sharing the CPUs, is expected to end at least a twentieth sooner
+/// than the workers taking them one by one, longest first (`rest`, the binary's other work,
+/// fills what CPU they leave in both).
+pub fn share(long: &[Duration], rest: Duration, jobs: usize) -> bool {
+    let jobs = jobs.max(1);
+    if long.len() <= jobs {
+        return false;
+    }
+    let secs: Vec<f64> = long.iter().map(Duration::as_secs_f64).collect();
+    let rest = rest.as_secs_f64();
+    shared_end(&secs, rest, jobs) < 0.95 * in_turns_end(&secs, rest, jobs)
+}
+
+/// When `long` (seconds) end taken by `jobs` workers one by one, longest first, each into the
+/// worker that is free first, with `rest` spread over the CPU time they leave.
+fn in_turns_end(long: &[f64], rest: f64, jobs: usize) -> f64 {
+    let mut sorted = long.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let mut loads = vec![0.0f64; jobs];
+    for d in sorted {
+        let free = loads
+            .iter_mut()
+            .min_by(|a, b| a.total_cmp(b))
+            .expect("one worker");
+        *free += d;
+    }
+    let busiest = loads.iter().copied().fold(0.0, f64::max);
+    busiest.max((long.iter().sum::<f64>() + rest) / jobs as f64)
+}
+
+/// When `long` (seconds) end run `jobs + 1` at a time, longest first, the CPUs shared evenly
+/// among those running (each gets `jobs / n` of one while `n > jobs`), with `rest` taking
+/// what CPU they leave.
+fn shared_end(long: &[f64], rest: f64, jobs: usize) -> f64 {
+    let mut waiting = long.to_vec();
+    waiting.sort_by(|a, b| a.total_cmp(b));
+    let cpus = jobs as f64;
+    let (mut running, mut rest, mut now) = (Vec::new(), rest, 0.0);
+    loop {
+        while running.len() <= jobs
+            && let Some(d) = waiting.pop()
+        {
+            running.push(d);
+        }
+        if running.is_empty() && rest <= 0.0 {
+            return now;
+        }
+        let speed = (cpus / running.len().max(1) as f64).min(1.0);
+        let spare = cpus - speed * running.len() as f64;
+        let to_first = running.iter().copied().fold(f64::INFINITY, f64::min) / speed;
+        let to_rest = if spare > 0.0 && rest > 0.0 {
+            rest / spare
+        } else {
+            f64::INFINITY
+        };
+        let step = to_first.min(to_rest);
+        for d in &mut running {
+            *d -= step * speed;
+        }
+        running.retain(|d| *d > 1e-9);
+        rest = (rest - step * spare).max(0.0);
+        if rest < 1e-9 {
+            rest = 0.0;
+        }
+        now += step;
+    }
+}
+
 /// `tests` (longest first) in `parts` batches of about equal expected time: tests of a second or
 /// more go one by one into the lightest batch; the quick rest tops the batches up to an equal
 /// share, each a run of neighbouring names (libtest runs a batch in name order, and neighbours
@@ -127,6 +223,7 @@ fn even(tests: &[(String, Duration)], parts: usize) -> Vec<Batch> {
         Batch {
             tests: Vec::new(),
             expected: Duration::ZERO,
+            placement: Placement::Slot,
         };
         parts.max(1)
     ];
@@ -178,6 +275,7 @@ fn growing(tests: Vec<String>, jobs: usize) -> Vec<Batch> {
         return vec![Batch {
             tests,
             expected: UNKNOWN * n as u32,
+            placement: Placement::Slot,
         }];
     }
     let cap = n.div_ceil(4 * jobs).max(MIN_SPLIT);
@@ -189,6 +287,7 @@ fn growing(tests: Vec<String>, jobs: usize) -> Vec<Batch> {
         out.push(Batch {
             expected: UNKNOWN * batch.len() as u32,
             tests: batch,
+            placement: Placement::Slot,
         });
         size = (size * 2).min(cap);
     }
@@ -280,6 +379,51 @@ mod tests {
         }
         assert_eq!(b[5].tests.len(), 137);
         assert_eq!(all(&b), names(142));
+    }
+
+    #[test]
+    fn more_long_tests_than_workers_that_turns_cannot_even_out_are_shared() {
+        let s = Duration::from_secs_f64;
+        // memchr's property tests under qemu-aarch64 (69.5, 52.6 and 48.1 s, 4 s of others) on
+        // two workers: in turns 100.7 s; three at a time, sharing the two CPUs, 93.6 s.
+        let aarch64 = [s(69.5), s(52.6), s(48.1)];
+        assert!(share(&aarch64, s(4.0), 2));
+        let mut history = timed(|_| 40, 100);
+        for (name, d) in ["t0010", "t0020", "t0030"].into_iter().zip(aarch64) {
+            history.insert(name.to_owned(), d);
+        }
+        let total: Duration = history.values().sum();
+        let b = batches(names(100), &history, budget(total, 2, MIN_BATCH), 2);
+        let shared: Vec<&Batch> = b
+            .iter()
+            .filter(|b| b.placement == Placement::Shared)
+            .collect();
+        assert_eq!(shared.len(), 3, "{b:?}");
+        assert!(shared.iter().all(|b| b.tests.len() == 1), "{b:?}");
+        assert_eq!(all(&b), names(100));
+        // Three equal tests: 100 s in turns, 75 s shared.
+        assert!(share(&[s(50.0); 3], s(0.0), 2));
+        // memchr on the host: five tests of 3.9–8.0 s; 15.7 s in turns, 14.3 s shared.
+        assert!(share(&[s(8.0), s(6.3), s(5.5), s(4.7), s(3.9)], s(0.1), 2));
+    }
+
+    #[test]
+    fn long_tests_that_turns_balance_take_slots() {
+        let s = Duration::from_secs_f64;
+        // No more long tests than workers: each has a worker to itself.
+        assert!(!share(&[s(60.0), s(50.0)], s(10.0), 2));
+        assert!(!share(&[s(60.0)], s(0.0), 1));
+        // Ten of 5 s come out even in turns (25.5 s with the rest); shared, three at a time,
+        // they would end at 27.5 s.
+        assert!(!share(&[s(5.0); 10], s(1.0), 2));
+        // One long test beside much quick work: the quick work fills the other worker.
+        assert!(!share(&[s(10.0), s(2.0), s(2.0)], s(20.0), 2));
+        let mut history = timed(|_| 5, 200);
+        history.insert("t0003".to_owned(), Duration::from_secs(90));
+        history.insert("t0100".to_owned(), Duration::from_secs(90));
+        let total: Duration = history.values().sum();
+        let b = batches(names(200), &history, budget(total, 2, MIN_BATCH), 2);
+        assert!(b.iter().all(|b| b.placement == Placement::Slot), "{b:?}");
     }
 
     #[test]

@@ -287,8 +287,8 @@ fn fail_fast_inside_a_sharded_binary_stops_without_hanging() {
     );
 }
 
-/// Which tests shared a process in a run: test name → the pid it recorded.
-fn recorded_pids(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+/// What the fixture's tests recorded in `dir`, a file each: test name → the file's text.
+fn recorded(dir: &std::path::Path) -> BTreeMap<String, String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
@@ -312,7 +312,7 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
         });
         assert_eq!(r.code(), 0, "{}", r.stderr());
         assert_eq!(r.tests(HOST, "skew").len(), 42);
-        recorded_pids(&dir)
+        recorded(&dir)
     };
     let sharing = |pids: &std::collections::BTreeMap<String, String>, name: &str| {
         pids.values().filter(|p| **p == pids[name]).count()
@@ -501,17 +501,12 @@ fn cpus_seen(
         c.env("XT_CPUS", &dir);
     });
     assert_eq!(r.code(), 0, "{label}: {}", r.stderr());
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let text = std::fs::read_to_string(e.path()).unwrap();
+    recorded(&dir)
+        .into_iter()
+        .map(|(name, text)| {
             let f: Vec<&str> = text.split(' ').collect();
-            let name = e.file_name().to_string_lossy().into_owned();
-            (
-                name,
-                (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap()),
-            )
+            let seen = (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap());
+            (name, seen)
         })
         .collect()
 }
@@ -590,21 +585,16 @@ fn more_long_tests_than_workers_run_at_once_next_time() {
             on_cpus(c, cpus.clone());
         });
         assert_eq!(r.code(), 0, "{label}: {}", r.stderr());
-        let seen: BTreeMap<String, (u128, u128, String)> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let text = std::fs::read_to_string(e.path()).unwrap();
+        let seen: BTreeMap<String, (u128, u128, String)> = recorded(&dir)
+            .into_iter()
+            .map(|(name, text)| {
                 let f: Vec<&str> = text.split(' ').collect();
-                let name = e.file_name().to_string_lossy().into_owned();
-                (
-                    name,
-                    (
-                        f[0].parse().unwrap(),
-                        f[1].parse().unwrap(),
-                        f[2].to_owned(),
-                    ),
-                )
+                let seen = (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].to_owned(),
+                );
+                (name, seen)
             })
             .collect();
         assert_eq!(seen.len(), 7, "{label}: {seen:?}");

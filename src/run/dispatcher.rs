@@ -60,6 +60,14 @@ impl Task {
     }
 }
 
+/// What a running task holds: its CPU (when tasks are bound) and its place among the running
+/// work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seat {
+    cpu: Option<usize>,
+    id: u64,
+}
+
 #[derive(Default)]
 struct Queue {
     tasks: VecDeque<Task>,
@@ -72,6 +80,9 @@ struct Queue {
     /// How many [`Placement::Shared`] tasks may run beyond the slots: one, unless `-j` fixed
     /// the number of test processes.
     beyond: usize,
+    /// The running batches: seat, start and expected time.
+    work: Vec<(u64, Instant, Duration)>,
+    next_seat: u64,
     /// The CPUs tasks are given ([`RunOptions::bind`]), each with the number of running tasks
     /// that have it; empty when tasks are not bound.
     cpus: Vec<(usize, usize)>,
@@ -84,17 +95,31 @@ struct Queue {
 
 impl Queue {
     /// A task for a worker, if a slot is free, with the least busy CPU (when tasks are bound);
-    /// or a [`Placement::Shared`] one in the one slot beyond them, unbound.
-    fn take_slot(&mut self) -> Option<(Task, Option<usize>)> {
+    /// or a [`Placement::Shared`] one in the one slot beyond them, unbound, once no running
+    /// batch is expected to have more left than it takes (started sooner, it would slow the
+    /// longest, and end after it with a CPU idle; started then, the two end together).
+    fn take_slot(&mut self) -> Option<(Task, Seat)> {
+        self.take_slot_at(Instant::now())
+    }
+
+    fn take_slot_at(&mut self, now: Instant) -> Option<(Task, Seat)> {
         if self.running >= self.slots + self.beyond {
             return None;
         }
         let beyond = self.running >= self.slots;
+        if beyond && self.beyond_in(now)? > Duration::ZERO {
+            return None;
+        }
         let task = self.take(beyond)?;
         self.running += 1;
+        let id = self.next_seat;
+        self.next_seat += 1;
+        if let Task::Shard(_, _, expected, _) = &task {
+            self.work.push((id, now, *expected));
+        }
         if task.shared() {
             // Bound, the long tests would share one CPU in pairs while another had one alone.
-            return Some((task, None));
+            return Some((task, Seat { cpu: None, id }));
         }
         // Among the least busy, the next one after the CPU given last: with fewer slots than
         // CPUs, the work moves round them rather than staying on the first ones.
@@ -107,15 +132,45 @@ impl Queue {
                 self.next_cpu = i + 1;
                 self.cpus[i].0
             });
-        Some((task, cpu))
+        Some((task, Seat { cpu, id }))
     }
 
-    /// A task is over: its slot and CPU are free.
-    fn release(&mut self, cpu: Option<usize>) {
+    /// How long until the next shared task may start beyond the slots: when no running batch
+    /// is expected to have more left than it takes. `None` when none waits.
+    fn beyond_in(&self, now: Instant) -> Option<Duration> {
+        let next = self.best(true).map(|i| match &self.tasks[i] {
+            Task::Shard(_, _, expected, _) => *expected,
+            _ => Duration::ZERO,
+        })?;
+        Some(
+            self.work
+                .iter()
+                .map(|(_, start, expected)| {
+                    expected
+                        .saturating_sub(now.saturating_duration_since(*start))
+                        .saturating_sub(next)
+                })
+                .max()
+                .unwrap_or_default(),
+        )
+    }
+
+    /// How long a worker with nothing to take may wait before a task may be taken without a
+    /// slot freeing up (a shared one beyond the slots); `None`: until woken.
+    fn wake_in(&self, now: Instant) -> Option<Duration> {
+        if self.halted || self.running != self.slots || self.beyond == 0 {
+            return None;
+        }
+        self.beyond_in(now)
+    }
+
+    /// A task is over: its slot, CPU and place among the running work are free.
+    fn release(&mut self, seat: Seat) {
         self.running -= 1;
-        if let Some(e) = self.cpus.iter_mut().find(|(c, _)| Some(*c) == cpu) {
+        if let Some(e) = self.cpus.iter_mut().find(|(c, _)| Some(*c) == seat.cpu) {
             e.1 -= 1;
         }
+        self.work.retain(|(id, _, _)| *id != seat.id);
     }
 
     /// Every slot is busy and a task waits that a free slot could take.
@@ -132,9 +187,18 @@ impl Queue {
         if self.halted {
             return None;
         }
-        // The highest priority; among equals the one queued first.
-        let pos = self
-            .tasks
+        let pos = self.best(shared_only)?;
+        let task = self.tasks.remove(pos)?;
+        if matches!(task, Task::Doctest(_)) {
+            self.doctest_running = true;
+        }
+        Some(task)
+    }
+
+    /// Where the next task to run is: the highest priority, among equals the one queued first
+    /// (with `shared_only`, among the [`Placement::Shared`] ones).
+    fn best(&self, shared_only: bool) -> Option<usize> {
+        self.tasks
             .iter()
             .enumerate()
             .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
@@ -143,13 +207,8 @@ impl Queue {
                 a.priority(self.fail_fast)
                     .cmp(&b.priority(self.fail_fast))
                     .then(j.cmp(i))
-            })?
-            .0;
-        let task = self.tasks.remove(pos)?;
-        if matches!(task, Task::Doctest(_)) {
-            self.doctest_running = true;
-        }
-        Some(task)
+            })
+            .map(|(i, _)| i)
     }
 }
 
@@ -384,7 +443,7 @@ fn worker(
     } = memory;
     let (lock, cvar) = queue;
     loop {
-        let (task, cpu) = {
+        let (task, seat) = {
             let mut q = lock.lock().expect("queue");
             loop {
                 if q.closed {
@@ -393,9 +452,13 @@ fn worker(
                 if let Some(t) = q.take_slot() {
                     break t;
                 }
-                q = cvar.wait(q).expect("queue");
+                q = match q.wake_in(Instant::now()) {
+                    Some(wait) => cvar.wait_timeout(q, wait).expect("queue").0,
+                    None => cvar.wait(q).expect("queue"),
+                };
             }
         };
+        let cpu = seat.cpu;
         let (etx, erx) = mpsc::channel();
         let forward = {
             let tx = tx.clone();
@@ -462,7 +525,7 @@ fn worker(
         let (ack, acked) = mpsc::channel();
         let handled = tx.send((message, Some(ack))).is_ok() && acked.recv().is_ok();
         // The slot is free only now, so that the work queued in answer is there to be taken.
-        lock.lock().expect("queue").release(cpu);
+        lock.lock().expect("queue").release(seat);
         cvar.notify_all();
         if !handled {
             return;
@@ -1295,44 +1358,99 @@ mod tests {
         assert!(q.take(false).is_none(), "fail-fast: nothing more is taken");
     }
 
-    #[test]
-    fn shared_long_tests_run_one_beyond_the_slots_unbound() {
-        let shared = |i: usize| match shard(i, 60_000) {
+    /// A queued shard of one test of `secs`, shared.
+    fn shared(i: usize, secs: u64) -> Task {
+        match shard(i, secs * 1000) {
             Task::Shard(i, sel, d, _) => Task::Shard(i, sel, d, Placement::Shared),
             t => t,
-        };
+        }
+    }
+
+    /// A shard's binary and placement, and the CPU it was given.
+    type Given = (usize, Placement, Option<usize>);
+
+    /// What a task taken was given, and its seat.
+    fn taken(t: Option<(Task, Seat)>) -> Option<(Given, Seat)> {
+        t.map(|(t, seat)| match t {
+            Task::Shard(i, _, _, p) => ((i, p, seat.cpu), seat),
+            _ => panic!("a shard"),
+        })
+    }
+
+    #[test]
+    fn shared_long_tests_run_one_beyond_the_slots_unbound() {
         let mut q = Queue {
             slots: 2,
             beyond: 1,
             cpus: vec![(0, 0), (1, 0)],
             ..Default::default()
         };
-        q.tasks
-            .extend([shard(9, 100), shared(0), shared(1), shared(2), shared(3)]);
-        let taken = |t: Option<(Task, Option<usize>)>| {
-            t.map(|(t, cpu)| match t {
-                Task::Shard(i, _, _, p) => (i, p, cpu),
-                _ => panic!("a shard"),
-            })
-        };
+        q.tasks.extend([
+            shard(9, 100),
+            shared(0, 60),
+            shared(1, 60),
+            shared(2, 60),
+            shared(3, 60),
+        ]);
         // The two slots, then one beyond them; none bound.
+        let mut seats = Vec::new();
         for i in 0..3 {
-            assert_eq!(
-                taken(q.take_slot()),
-                Some((i, Placement::Shared, None)),
-                "{i}"
-            );
+            let (what, seat) = taken(q.take_slot()).expect("a task");
+            assert_eq!(what, (i, Placement::Shared, None), "{i}");
+            seats.push(seat);
         }
         assert!(q.take_slot().is_none(), "one beyond the slots, no more");
         // A shared task ends: the next shared one takes its place, beyond the slots again.
-        q.release(None);
-        assert_eq!(taken(q.take_slot()), Some((3, Placement::Shared, None)));
+        q.release(seats.remove(0));
+        let (what, seat) = taken(q.take_slot()).expect("a task");
+        assert_eq!(what, (3, Placement::Shared, None));
+        seats.push(seat);
         // Only a batch that takes a slot is left: it waits for a slot, and is bound.
         assert!(q.take_slot().is_none());
-        q.release(None);
+        q.release(seats.remove(0));
         assert!(q.take_slot().is_none(), "two running: the slots are full");
-        q.release(None);
-        assert_eq!(taken(q.take_slot()), Some((9, Placement::Slot, Some(0))));
+        q.release(seats.remove(0));
+        let (what, _) = taken(q.take_slot()).expect("a task");
+        assert_eq!(what, (9, Placement::Slot, Some(0)));
+    }
+
+    #[test]
+    fn a_shared_test_starts_beyond_the_slots_when_it_would_end_with_the_longest() {
+        // memchr's three property tests under qemu-aarch64 (85, 64 and 62 s in one run).
+        let mut q = Queue {
+            slots: 2,
+            beyond: 1,
+            ..Default::default()
+        };
+        q.tasks
+            .extend([shared(0, 85), shared(1, 64), shared(2, 62)]);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(q.take_slot_at(t0).is_some());
+        assert!(q.take_slot_at(t0).is_some());
+        // The 85 s test has more left than 62 s until 23 s in.
+        assert_eq!(q.wake_in(at(0)), Some(Duration::from_secs(23)));
+        assert!(
+            q.take_slot_at(at(10)).is_none(),
+            "it would end after the longest"
+        );
+        assert_eq!(q.wake_in(at(10)), Some(Duration::from_secs(13)));
+        let (what, _) = taken(q.take_slot_at(at(23))).expect("now it ends with it");
+        assert_eq!(what, (2, Placement::Shared, None));
+        assert_eq!(q.wake_in(at(23)), None, "nothing waits");
+        // With `-j N` (no room beyond the slots) it waits for a slot however long.
+        let mut q = Queue {
+            slots: 2,
+            ..Default::default()
+        };
+        q.tasks
+            .extend([shared(0, 85), shared(1, 64), shared(2, 62)]);
+        let (_, first) = taken(q.take_slot_at(t0)).unwrap();
+        assert!(q.take_slot_at(t0).is_some());
+        assert_eq!(q.wake_in(at(0)), None);
+        assert!(q.take_slot_at(at(60)).is_none());
+        q.release(first);
+        assert!(q.take_slot_at(at(85)).is_some(), "a slot is free");
     }
 
     #[test]
@@ -1344,20 +1462,22 @@ mod tests {
         };
         q.tasks
             .extend([shard(0, 5), shard(1, 5), shard(2, 5), shard(3, 5)]);
-        let cpu = |t: Option<(Task, Option<usize>)>| t.map(|(_, c)| c);
-        assert_eq!(cpu(q.take_slot()), Some(Some(4)));
-        assert_eq!(cpu(q.take_slot()), Some(Some(7)));
-        assert_eq!(
-            cpu(q.take_slot()),
-            Some(Some(4)),
-            "more slots than CPUs: shared"
-        );
+        let take = |q: &mut Queue| {
+            let (what, seat) = taken(q.take_slot()).expect("a task");
+            (what.2, seat)
+        };
+        let (four, _) = take(&mut q);
+        let (seven, on_seven) = take(&mut q);
+        let (third, on_four) = take(&mut q);
+        assert_eq!((four, seven), (Some(4), Some(7)));
+        assert_eq!(third, Some(4), "more slots than CPUs: shared");
         assert!(q.take_slot().is_none(), "every slot is busy");
         assert!(q.saturated());
-        q.release(Some(7));
+        q.release(on_seven);
         assert!(!q.saturated(), "a slot is free");
-        assert_eq!(cpu(q.take_slot()), Some(Some(7)), "the CPU left free");
-        q.release(Some(4));
+        let (what, _) = taken(q.take_slot()).unwrap();
+        assert_eq!(what.2, Some(7), "the CPU left free");
+        q.release(on_four);
         assert!(!q.saturated(), "nothing waits");
         // Fewer slots than CPUs: round them.
         let mut q = Queue {
@@ -1368,9 +1488,9 @@ mod tests {
         let mut given = Vec::new();
         for i in 0..4 {
             q.tasks.push_back(shard(i, 5));
-            let (_, c) = q.take_slot().unwrap();
-            given.push(c.unwrap());
-            q.release(c);
+            let (_, seat) = q.take_slot().unwrap();
+            given.push(seat.cpu.unwrap());
+            q.release(seat);
         }
         assert_eq!(given, [0, 1, 2, 0]);
         // Unbound: slots only.
@@ -1379,7 +1499,7 @@ mod tests {
             ..Default::default()
         };
         q.tasks.extend([shard(0, 5), shard(1, 5)]);
-        assert_eq!(cpu(q.take_slot()), Some(None));
+        assert_eq!(q.take_slot().map(|(_, s)| s.cpu), Some(None));
         assert!(q.take_slot().is_none());
     }
 

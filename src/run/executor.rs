@@ -22,8 +22,6 @@ use crate::capture::Capture;
 use crate::ids::BinaryId;
 use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
 
-/// How often a running process's CPU time is read.
-const CPU_EVERY: Duration = Duration::from_millis(100);
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much of a crashed process's output is kept.
@@ -107,8 +105,8 @@ struct Attempt {
     cut_short: Option<(String, Duration, bool)>,
     /// Killed because nothing finished within `Watch::idle`.
     idle_killed: Option<Duration>,
-    /// The CPU time the process used, read last just before it was reaped (read at most every
-    /// [`CPU_EVERY`] while it ran); `None` where it can't be read.
+    /// The CPU time the process used, read once it ended and before it was reaped; `None`
+    /// where it can't be read (a child reaped early because a grandchild held its pipes).
     cpu: Option<Duration>,
     /// Bytes written to stdout and stderr in all.
     total_bytes: u64,
@@ -153,12 +151,7 @@ fn supervise(
     let mut was_interrupted = false;
     let mut slow_reported: Option<String> = None;
     let mut last_progress = Instant::now();
-    let (mut cpu, mut cpu_read) = (None, Instant::now());
     loop {
-        if cpu_read.elapsed() >= CPU_EVERY {
-            cpu = child.cpu_time().or(cpu);
-            cpu_read = Instant::now();
-        }
         match child.next(Duration::from_millis(100)) {
             Next::Data(Stream::Stderr, data) => {
                 log.iter_mut().for_each(|l| l.write(&data));
@@ -214,7 +207,7 @@ fn supervise(
         note_finished(&e, &mut finished);
         on_event(&e, &parser);
     }
-    let cpu = child.cpu_time().or(cpu);
+    let cpu = child.cpu_time();
     let status = child.finish();
     let cut_short = match timed_out {
         Some((name, d)) => Some((name, d, true)),

@@ -627,12 +627,18 @@ fn more_long_tests_than_workers_run_at_once_next_time() {
             t["cpu_ms"].as_u64().is_some_and(|c| c > 0),
             "a process of its own: {t}"
         );
+        assert_eq!(t["shared"], true, "{t}");
     }
     let quick = second_run.test(AARCH64, "crowd", "tests::quick_a");
     assert!(
         quick.get("cpu_ms").is_none(),
         "one process of four: {quick}"
     );
+    assert!(quick.get("shared").is_none(), "in a slot: {quick}");
+
+    // The history of a run that shared the CPUs still says to share them.
+    let (_, third) = run("third", &[]);
+    assert!(together(&third), "shared again: {third:?}");
 
     let (_, fixed) = run("fixed", &["-j", "2"]);
     assert!(!together(&fixed), "-j 2: {fixed:?}");

@@ -110,6 +110,9 @@ pub struct TestReport {
     /// The CPU time of the process that ran this test and no other (its runner's included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ms: Option<u64>,
+    /// It ran beyond the slots, sharing the CPUs, so `duration_ms` includes waiting for one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// The size of the test's whole output; `output` keeps its first and last 64 KiB.
@@ -454,6 +457,7 @@ fn package_report(
                 outcome: t.outcome,
                 duration_ms: t.duration.as_millis() as u64,
                 cpu_ms: t.cpu.map(|c| c.as_millis() as u64),
+                shared: t.shared,
                 output: t.output.clone(),
                 output_bytes: t.output_bytes,
                 output_file: t.output_file.clone(),

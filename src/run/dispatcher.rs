@@ -492,9 +492,13 @@ fn worker(
                 }
                 Message::Prepared(i, prepared)
             }
-            Task::Shard(i, selection, _, _) => {
+            Task::Shard(i, selection, _, placement) => {
                 let job = job(i);
-                Message::Batch(i, exec.run_batch(&job, selection, opts, &etx))
+                let mut batch = exec.run_batch(&job, selection, opts, &etx);
+                if placement == Placement::Shared {
+                    batch.tests.iter_mut().for_each(|t| t.shared = true);
+                }
+                Message::Batch(i, batch)
             }
             Task::Doctest(job) => {
                 let runs = exec.run_doctests(&job, opts, &etx);

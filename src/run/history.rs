@@ -93,7 +93,9 @@ impl History {
             })
     }
 
-    /// Remembers the durations of the tests that ran (not those replayed from the cache).
+    /// Remembers the durations of the tests that ran (not those replayed from the cache), each
+    /// as it would take with a CPU of its own ([`TestResult::alone`]): a test that shared the
+    /// CPUs took longer than it will when planned next time.
     pub fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
         let mut map = self.map.lock().expect("history");
         let entry = map.durations.entry(key(binary)).or_default();
@@ -104,7 +106,7 @@ impl History {
                     TestOutcome::Passed | TestOutcome::Failed | TestOutcome::TimedOut
                 )
         }) {
-            entry.insert(t.name.clone(), t.duration.as_micros() as u64);
+            entry.insert(t.name.clone(), t.alone().as_micros() as u64);
         }
     }
 
@@ -227,5 +229,33 @@ mod tests {
             h.package_total("x86_64-unknown-linux-gnu", "p 0.1.0"),
             Duration::from_micros(95_000)
         );
+    }
+
+    #[test]
+    fn a_test_that_shared_the_cpus_is_remembered_at_its_cpu_time_and_only_such_a_test() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = lib_of("aarch64-unknown-linux-gnu");
+        let h = History::open(dir.path());
+        let secs = Duration::from_secs;
+        let test = |name: &str, wall, cpu, shared| TestResult {
+            cpu: Some(secs(cpu)),
+            shared,
+            ..TestResult::new(name.to_owned(), TestOutcome::Passed, secs(wall))
+        };
+        h.record(
+            &bin,
+            &[
+                // Ran a third of the time on a CPU it shared with two others.
+                test("shared", 93, 62, true),
+                // Its process had more than one thread busy.
+                test("threads", 10, 18, true),
+                // Waited, not computed, with a CPU of its own: its wall time is what it takes.
+                test("sleeps", 60, 1, false),
+            ],
+        );
+        let got = h.expected(&bin);
+        assert_eq!(got["shared"], secs(62));
+        assert_eq!(got["threads"], secs(10));
+        assert_eq!(got["sleeps"], secs(60));
     }
 }

@@ -49,6 +49,9 @@ pub struct TestResult {
     /// `None` when it shared its process. Unlike `duration`, it does not grow when the test
     /// waits for a CPU.
     pub cpu: Option<Duration>,
+    /// Ran beyond the slots, sharing the CPUs with the work in them
+    /// ([`schedule::Placement::Shared`]): its `duration` includes the time it waited for a CPU.
+    pub shared: bool,
     /// Captured output of a failed, crashed or timed-out test.
     pub output: Option<String>,
     /// Why it was ignored (`#[ignore = "…"]` or the policy's skip reason).
@@ -88,6 +91,7 @@ impl TestResult {
             outcome,
             duration,
             cpu: None,
+            shared: false,
             output: None,
             reason: None,
             cached: false,
@@ -101,6 +105,15 @@ impl TestResult {
 
     pub fn failed(&self) -> bool {
         matches!(self.outcome, TestOutcome::Failed | TestOutcome::TimedOut)
+    }
+
+    /// What it would take with a CPU of its own: its duration, or, when it shared the CPUs
+    /// and had a process of its own, the CPU time that process used, if less.
+    pub fn alone(&self) -> Duration {
+        match self.cpu {
+            Some(cpu) if self.shared => cpu.min(self.duration),
+            _ => self.duration,
+        }
     }
 }
 

@@ -216,7 +216,7 @@ fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumpt
     let dll = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
     std::fs::remove_file(&dll).unwrap();
     let again = fx.verify(&["--target", WINDOWS_GNU, "-p", "plain-utils", "--no-cache"]);
-    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert_eq!(again.code(), 0, "{}{}", again.stderr(), again.failures());
     assert!(dll.is_file());
     assert_eq!(
         again.package(WINDOWS_GNU, "plain-utils")["outcome"],

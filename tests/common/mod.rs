@@ -301,6 +301,32 @@ impl Run {
         v
     }
 
+    /// Every failed or timed-out test of the report with its output, for an assertion's message.
+    pub fn failures(&self) -> String {
+        let mut out = String::new();
+        for t in self
+            .json
+            .iter()
+            .flat_map(|r| r["targets"].as_array())
+            .flatten()
+        {
+            for p in t["packages"].as_array().into_iter().flatten() {
+                for test in p["tests"].as_array().into_iter().flatten() {
+                    if matches!(test["outcome"].as_str(), Some("failed" | "timed-out")) {
+                        out += &format!(
+                            "--- {} {} {}\n{}\n",
+                            t["triple"],
+                            p["name"],
+                            test["name"],
+                            test["output"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn test(&self, triple: &str, package: &str, name: &str) -> &Value {
         self.package(triple, package)["tests"]
             .as_array()

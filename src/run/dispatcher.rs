@@ -49,9 +49,17 @@ impl Task {
     fn priority(&self, fail_fast: bool) -> (u8, Duration) {
         match self {
             Task::Prepare(_) => (2, Duration::ZERO),
-            Task::Shard(_, _, expected, _) => (1, *expected),
+            Task::Shard(..) => (1, self.expected()),
             Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
             Task::Doctest(_) => (1, DOCTEST_EXPECTED),
+        }
+    }
+
+    /// How long a batch is expected to take; zero for other work, which no task waits on.
+    fn expected(&self) -> Duration {
+        match self {
+            Task::Shard(_, _, expected, _) => *expected,
+            _ => Duration::ZERO,
         }
     }
 
@@ -74,13 +82,12 @@ struct Queue {
     /// Fail-fast is on: doctests wait for every batch.
     fail_fast: bool,
     doctest_running: bool,
-    /// How many tasks may run at once ([`super::load::Slots`]), and how many do.
+    /// How many tasks may run at once ([`super::load::Slots`]).
     slots: usize,
-    running: usize,
     /// How many [`Placement::Shared`] tasks may run beyond the slots: one, unless `-j` fixed
     /// the number of test processes.
     beyond: usize,
-    /// The running batches: seat, start and expected time.
+    /// The running tasks: seat, start and expected time ([`Task::expected`]).
     work: Vec<(u64, Instant, Duration)>,
     next_seat: u64,
     /// The CPUs tasks are given ([`RunOptions::bind`]), each with the number of running tasks
@@ -103,20 +110,17 @@ impl Queue {
     }
 
     fn take_slot_at(&mut self, now: Instant) -> Option<(Task, Seat)> {
-        if self.running >= self.slots + self.beyond {
+        if self.running() >= self.slots + self.beyond {
             return None;
         }
-        let beyond = self.running >= self.slots;
+        let beyond = self.running() >= self.slots;
         if beyond && self.beyond_in(now)? > Duration::ZERO {
             return None;
         }
         let task = self.take(beyond)?;
-        self.running += 1;
         let id = self.next_seat;
         self.next_seat += 1;
-        if let Task::Shard(_, _, expected, _) = &task {
-            self.work.push((id, now, *expected));
-        }
+        self.work.push((id, now, task.expected()));
         if task.shared() {
             // Bound, the long tests would share one CPU in pairs while another had one alone.
             return Some((task, Seat { cpu: None, id }));
@@ -138,10 +142,7 @@ impl Queue {
     /// How long until the next shared task may start beyond the slots: when no running batch
     /// is expected to have more left than it takes. `None` when none waits.
     fn beyond_in(&self, now: Instant) -> Option<Duration> {
-        let next = self.best(true).map(|i| match &self.tasks[i] {
-            Task::Shard(_, _, expected, _) => *expected,
-            _ => Duration::ZERO,
-        })?;
+        let next = self.tasks[self.best(true)?].expected();
         Some(
             self.work
                 .iter()
@@ -158,7 +159,7 @@ impl Queue {
     /// How long a worker with nothing to take may wait before a task may be taken without a
     /// slot freeing up (a shared one beyond the slots); `None`: until woken.
     fn wake_in(&self, now: Instant) -> Option<Duration> {
-        if self.halted || self.running != self.slots || self.beyond == 0 {
+        if self.halted || self.running() != self.slots || self.beyond == 0 {
             return None;
         }
         self.beyond_in(now)
@@ -166,16 +167,20 @@ impl Queue {
 
     /// A task is over: its slot, CPU and place among the running work are free.
     fn release(&mut self, seat: Seat) {
-        self.running -= 1;
         if let Some(e) = self.cpus.iter_mut().find(|(c, _)| Some(*c) == seat.cpu) {
             e.1 -= 1;
         }
         self.work.retain(|(id, _, _)| *id != seat.id);
     }
 
+    /// How many tasks run.
+    fn running(&self) -> usize {
+        self.work.len()
+    }
+
     /// Every slot is busy and a task waits that a free slot could take.
     fn saturated(&self) -> bool {
-        self.running >= self.slots
+        self.running() >= self.slots
             && self
                 .tasks
                 .iter()

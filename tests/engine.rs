@@ -331,7 +331,9 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
         .find_map(|tests| tests.get("tests::slow_a"))
         .and_then(|v| v.as_u64())
         .expect("slow_a's duration, in microseconds");
-    assert!(slow_us >= 1_300_000, "{slow_us}");
+    // It sleeps 1.3 s; cargo-xtest times it by when libtest's lines reach it, a few ms either
+    // way on a busy machine (CI once saw 1,296,617 µs). Far above a second, and not milliseconds.
+    assert!(slow_us >= 1_250_000, "{slow_us}");
     // Second run: the two slow tests each run alone; the quick ones share a few processes.
     let second = run("second");
     assert_eq!(sharing(&second, "slow_a"), 1, "{second:?}");

@@ -202,6 +202,42 @@ fn a_long_binary_is_split_into_shards_and_each_test_runs_once() {
     );
 }
 
+/// On a first run (no history) under QEMU, a large binary starts with one small batch per
+/// worker; the rest of its tests wait for the first one's timings, and 84 quick tests are then
+/// one process. Growing blindly (4, 8, 16, 24, 24 and 20 tests) would start six.
+#[test]
+fn a_first_run_plans_the_rest_of_a_binary_from_what_its_first_batch_took() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("engine");
+    let r = fx.verify(&["--target", AARCH64, "-p", "many", "-j", "2", "--no-cache"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let tests = r.tests(AARCH64, "many");
+    assert_eq!(tests.len(), 96);
+    assert!(tests.iter().all(|(_, o)| o == "passed"), "{tests:?}");
+    let dir = fx.path().join("many/pids");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        96,
+        "each test ran"
+    );
+    let by_pid = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    // The first batches: the first 4 tests in name order, and the next 8.
+    assert_eq!(
+        (0..4)
+            .map(|i| by_pid(&format!("a-t{i:02}")))
+            .collect::<BTreeSet<_>>()
+            .len(),
+        1
+    );
+    let processes = pids(&fx).len();
+    assert!(
+        (3..=4).contains(&processes),
+        "two first batches, then one or two for the other 84: {processes}"
+    );
+}
+
 #[test]
 fn retries_turn_a_passing_retry_into_flaky_and_slow_tests_are_announced() {
     let fx = Fixture::new("engine");

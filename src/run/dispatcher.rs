@@ -1,8 +1,8 @@
 //! Scheduling state of the run stage. The build stage streams test binaries in as cargo links
 //! them; each is *prepared* (cache replay or listing), its tests split into shards by
 //! [`super::schedule`] (from the durations of earlier runs: slow tests alone, the rest balanced
-//! by expected time, the longest queued first), and the shards' results gathered into one result
-//! per binary. A shard of one long test that is [`Placement::Shared`] may run in one slot beyond
+//! by expected time, the longest queued first; without them, the first small shards' timings
+//! plan the rest of the binary), and the shards' results gathered into one result per binary. A shard of one long test that is [`Placement::Shared`] may run in one slot beyond
 //! the run's, unbound (not with `-j N`). Doctests start once the
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
@@ -21,7 +21,7 @@ use super::load::{CpuTimes, Slots, cpus};
 use super::schedule::Placement;
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
-    TestResult,
+    TestOutcome, TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
 use crate::ids::{BinaryId, BinaryKey};
@@ -224,7 +224,8 @@ enum Message {
     Build(BuildEvent),
     Exec(Event),
     Prepared(usize, Prepared),
-    Batch(usize, Batch),
+    /// A batch's results, and how long it took.
+    Batch(usize, Batch, Duration),
     Doctests(Vec<BinaryRun>, Vec<(String, String)>),
 }
 
@@ -234,6 +235,9 @@ struct Binary {
     run: BinaryRun,
     key: Option<String>,
     pending: usize,
+    /// Tests waiting for the first batch's timings ([`super::schedule::start`]); while there
+    /// are any, they count as one of the `pending` tasks.
+    held: Vec<String>,
     interrupted: bool,
     /// Its result has been handed on.
     done: bool,
@@ -499,11 +503,12 @@ fn worker(
             }
             Task::Shard(i, selection, _, placement) => {
                 let job = job(i);
+                let started = Instant::now();
                 let mut batch = exec.run_batch(&job, selection, opts, &etx);
                 if placement == Placement::Shared {
                     batch.tests.iter_mut().for_each(|t| t.shared = true);
                 }
-                Message::Batch(i, batch)
+                Message::Batch(i, batch, started.elapsed())
             }
             Task::Doctest(job) => {
                 let runs = exec.run_doctests(&job, opts, &etx);
@@ -522,7 +527,7 @@ fn worker(
         // Fail-fast is decided here, before this worker can take another task.
         let failed = match &message {
             Message::Prepared(_, p) => p.error.is_some(),
-            Message::Batch(_, b) => b.error.is_some() || b.tests.iter().any(TestResult::failed),
+            Message::Batch(_, b, _) => b.error.is_some() || b.tests.iter().any(TestResult::failed),
             Message::Doctests(runs, _) => runs.iter().any(BinaryRun::failed),
             _ => false,
         };
@@ -652,6 +657,14 @@ impl Dispatcher<'_> {
             }
             self.record_not_run(&t);
         }
+        for b in self.binaries.iter_mut().filter(|b| !b.held.is_empty()) {
+            b.held.clear();
+            b.pending -= 1;
+            let key = b.job.key();
+            if !self.result.not_run.contains(&key) {
+                self.result.not_run.push(key);
+            }
+        }
         for i in 0..self.binaries.len() {
             self.maybe_finish(i);
         }
@@ -688,11 +701,22 @@ impl Dispatcher<'_> {
                 self.outstanding -= 1;
                 self.prepared(i, p);
             }
-            Message::Batch(i, batch) => {
+            Message::Batch(i, batch, took) => {
                 self.outstanding -= 1;
                 // A failure stops new work at once, even while this binary's other shards wait
                 // in the queue (a worker has already halted it).
                 let failed = batch.error.is_some() || batch.tests.iter().any(TestResult::failed);
+                // What its tests and its process took plans the tests its binary held back.
+                let tests: Vec<Duration> = batch
+                    .tests
+                    .iter()
+                    .filter(|t| !t.cached && t.outcome != TestOutcome::Ignored)
+                    .map(|t| t.duration)
+                    .collect();
+                let sample = super::schedule::Sample {
+                    overhead: took.saturating_sub(tests.iter().sum()),
+                    tests,
+                };
                 let b = &mut self.binaries[i];
                 b.pending -= 1;
                 b.interrupted |= batch.interrupted;
@@ -702,6 +726,13 @@ impl Dispatcher<'_> {
                 }
                 if failed && self.opts.fail_fast && !self.stopped {
                     self.stop();
+                }
+                let held = std::mem::take(&mut self.binaries[i].held);
+                if !held.is_empty() {
+                    let batches =
+                        super::schedule::after_sample(held, &sample, self.budget, self.workers);
+                    self.binaries[i].pending -= 1;
+                    self.push_batches(i, batches);
                 }
                 self.maybe_finish(i);
             }
@@ -793,6 +824,7 @@ impl Dispatcher<'_> {
             job,
             key: None,
             pending: 1,
+            held: Vec::new(),
             interrupted: false,
             done: false,
         });
@@ -820,23 +852,31 @@ impl Dispatcher<'_> {
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
-            let batches = super::schedule::batches(to_run, &history, self.budget, self.workers);
-            self.binaries[i].pending += batches.len();
-            // The queue hands out the longest work first, whichever binary it belongs to.
-            self.push_all(
-                batches
-                    .into_iter()
-                    .map(|b| {
-                        let placement = match b.placement {
-                            Placement::Shared if self.share => Placement::Shared,
-                            _ => Placement::Slot,
-                        };
-                        Task::Shard(i, Selection::Names(b.tests), b.expected, placement)
-                    })
-                    .collect(),
-            );
+            let start = super::schedule::start(to_run, &history, self.budget, self.workers);
+            if !start.held.is_empty() {
+                self.binaries[i].held = start.held;
+                self.binaries[i].pending += 1;
+            }
+            self.push_batches(i, start.batches);
         }
         self.maybe_finish(i);
+    }
+
+    /// Queues batches of binary `i`; the queue hands out the longest work first, whichever
+    /// binary it belongs to.
+    fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>) {
+        self.binaries[i].pending += batches.len();
+        let tasks = batches
+            .into_iter()
+            .map(|b| {
+                let placement = match b.placement {
+                    Placement::Shared if self.share => Placement::Shared,
+                    _ => Placement::Slot,
+                };
+                Task::Shard(i, Selection::Names(b.tests), b.expected, placement)
+            })
+            .collect();
+        self.push_all(tasks);
     }
 
     fn maybe_finish(&mut self, i: usize) {
@@ -1006,6 +1046,8 @@ mod tests {
         batches: Mutex<Vec<(BinaryId, Vec<String>)>>,
         /// Batches that take time, on a machine that reads as idle ([`Pace`]).
         pace: Option<Pace>,
+        /// What each test is reported to have taken, at once (1 ms when not paced).
+        each: Option<Duration>,
     }
 
     /// Each batch takes a quarter of a second (each of its tests timed so) on a machine that
@@ -1071,7 +1113,7 @@ mod tests {
                     pace.running.fetch_sub(1, SeqCst);
                     Duration::from_millis(250)
                 }
-                None => Duration::from_millis(1),
+                None => self.each.unwrap_or(Duration::from_millis(1)),
             };
             self.batches
                 .lock()
@@ -1210,20 +1252,19 @@ mod tests {
     }
 
     #[test]
-    fn a_long_binary_runs_in_growing_shards_gathered_into_one_result() {
+    fn a_long_binary_without_history_starts_small_and_plans_the_rest_from_what_it_took() {
         let script = Script {
             tests: 60,
             ..Default::default()
         };
         let (result, events) = dispatch(&script, &[BinaryId::Lib], &options(1, true));
         let batches = script.batches.into_inner().unwrap();
-        // No history: batches of 4, 8, 16… so that no worker waits behind one long batch,
-        // all queued at once and the longest handed out first.
+        // No history: the first four tests, alone. They took 1 ms each, so the other 56 (56 ms,
+        // over the native floor of 20 ms but under a worker's share) are one more process, not
+        // the batches of 8, 16, 24 and 8 tests that growing blindly would start.
         let sizes: Vec<usize> = batches.iter().map(|(_, n)| n.len()).collect();
-        let mut longest_first = sizes.clone();
-        longest_first.sort_by(|a, b| b.cmp(a));
-        assert_eq!(sizes, longest_first);
-        assert!(sizes.len() > 2 && sizes.contains(&4), "{sizes:?}");
+        assert_eq!(sizes, [4, 56], "{sizes:?}");
+        assert_eq!(batches[0].1, ["t000", "t001", "t002", "t003"]);
         let mut ran: Vec<String> = batches.into_iter().flat_map(|(_, n)| n).collect();
         ran.sort();
         ran.dedup();
@@ -1242,6 +1283,40 @@ mod tests {
             .count();
         assert_eq!(finished, 1);
         assert!(result.not_run.is_empty());
+
+        // Tests that took seconds: the rest is spread over both workers.
+        let slow = Script {
+            tests: 60,
+            each: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let (result, _) = dispatch(&slow, &[BinaryId::Lib], &options(2, true));
+        let mut sizes: Vec<usize> = slow
+            .batches
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n.len())
+            .collect();
+        sizes.sort();
+        assert_eq!(sizes, [4, 8, 24, 24], "{sizes:?}");
+        assert_eq!(result.runs[0].tests.len(), 60);
+    }
+
+    #[test]
+    fn held_tests_do_not_run_after_a_failure_with_fail_fast_and_are_reported_not_run() {
+        let id = BinaryId::Test("fail".into());
+        let script = Script {
+            tests: 60,
+            ..Default::default()
+        };
+        let (result, _) = dispatch(&script, std::slice::from_ref(&id), &options(1, true));
+        let batches = script.batches.into_inner().unwrap();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert_eq!(result.not_run.len(), 1, "{:?}", result.not_run);
+        assert_eq!(result.not_run[0].binary, id);
+        assert_eq!(result.runs.len(), 1, "what ran is reported");
+        assert_eq!(result.runs[0].tests.len(), 4);
     }
 
     #[test]
@@ -1528,10 +1603,10 @@ mod tests {
         );
     }
 
-    /// [`Script`]'s binaries of 40 tests, paced ([`Pace`]).
+    /// [`Script`]'s binaries of 20 tests (one batch each, nothing held back), paced ([`Pace`]).
     fn paced() -> Script {
         Script {
-            tests: 40,
+            tests: 20,
             pace: Some(Pace::default()),
             ..Default::default()
         }
@@ -1549,9 +1624,12 @@ mod tests {
             max_jobs: 3,
             ..options(1, false)
         };
+        // Eight binaries: work waits while one slot runs them, a quarter of a second each.
+        let ids: Vec<BinaryId> = (0..8).map(|i| BinaryId::Test(format!("t{i}"))).collect();
         let sleepy = paced();
-        let (result, _) = dispatch_in(dir.path(), &sleepy, &[BinaryId::Lib], &grow);
-        assert_eq!(result.runs[0].tests.len(), 40);
+        let (result, _) = dispatch_in(dir.path(), &sleepy, &ids, &grow);
+        assert_eq!(result.runs.len(), 8);
+        assert!(result.runs.iter().all(|r| r.tests.len() == 20));
         assert!(
             pace(&sleepy).most.load(SeqCst) > 1,
             "one slot to start, more opened"
@@ -1563,7 +1641,7 @@ mod tests {
         // The next like run starts with them: as many batches start at once (a slot opens
         // at the soonest two windows, 600 ms, into a run).
         let again = paced();
-        dispatch_in(dir.path(), &again, &[BinaryId::Lib], &grow);
+        dispatch_in(dir.path(), &again, &ids, &grow);
         assert!(
             pace(&again).started_within(Duration::from_millis(150)) >= remembered.unwrap(),
             "{remembered:?}"
@@ -1574,7 +1652,7 @@ mod tests {
         dispatch_in(
             tempfile::tempdir().unwrap().path(),
             &fixed,
-            &[BinaryId::Lib],
+            &ids,
             &options(1, false),
         );
         assert_eq!(pace(&fixed).most.load(SeqCst), 1);

@@ -13,8 +13,13 @@
 //!   [`Placement::Shared`]: one more of them runs at a time than there are workers, and the OS
 //!   shares the CPUs.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
-//!   than it could save); a large one starts with small batches that grow, so a slow test found
-//!   early holds up little, and the later, larger batches keep emulator starts few.
+//!   than it could save); a large one starts with small batches, one for each worker (4, 8, …
+//!   tests), and the rest of its tests wait until the first of them has run ([`start`]). Then
+//!   they are planned as if the history knew each of them to take the mean of what the first
+//!   batch's tests took ([`after_sample`]): a binary of a thousand 1 ms tests runs in a couple
+//!   of processes, not a dozen, and one whose first tests took seconds is spread over the
+//!   workers. Under QEMU each process start translates the harness again (0.3–0.4 CPU-s for
+//!   `bytes`'s `test_buf` on s390x, whose 876 tests take 1.5 CPU-s together).
 //!
 //! Pure: no I/O, no processes; the dispatcher queues what this returns.
 
@@ -66,6 +71,78 @@ pub enum Placement {
 /// ([`MIN_BATCH`], or [`MIN_NATIVE_BATCH`] for a run without an emulator).
 pub fn budget(run_total: Duration, jobs: usize, floor: Duration) -> Duration {
     (run_total / jobs.max(1) as u32).max(floor)
+}
+
+/// How a binary's tests start: its first batches, and the tests `held` back until one of them
+/// has run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Start {
+    pub batches: Vec<Batch>,
+    pub held: Vec<String>,
+}
+
+/// The first batches of a binary (see the module's header): every batch at once when the
+/// history knows any of its tests ([`batches`]), or when it is small; else the first `jobs` of
+/// its growing batches, the rest held for [`after_sample`].
+pub fn start(
+    tests: Vec<String>,
+    history: &BTreeMap<String, Duration>,
+    budget: Duration,
+    jobs: usize,
+) -> Start {
+    let jobs = jobs.max(1);
+    if tests.len() <= MIN_SPLIT || tests.iter().any(|t| history.contains_key(t)) {
+        return Start {
+            batches: batches(tests, history, budget, jobs),
+            held: Vec::new(),
+        };
+    }
+    let mut batches = growing(tests, jobs);
+    let held = batches
+        .split_off(jobs.min(batches.len()))
+        .into_iter()
+        .flat_map(|b| b.tests)
+        .collect();
+    Start { batches, held }
+}
+
+/// What a binary's first batch measured: what each of its tests took, and what its process took
+/// beyond them (starting, under an emulator translating the harness, exiting).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub tests: Vec<Duration>,
+    pub overhead: Duration,
+}
+
+/// A batch is planned at least this many times as long as the process start its binary's first
+/// batch measured, so that starting is at most a fifth of it.
+const START_SHARE: u32 = 4;
+
+/// The tests [`start`] held back, planned once a first batch of their binary has run: each is
+/// expected to take the mean of what that batch's tests took, and they are split as [`batches`]
+/// splits known tests, with a budget of at least their share of a worker (the rest of the run is
+/// not known yet) and [`START_SHARE`] times the measured start. Nothing measured (the batch ran
+/// no test): growing batches.
+pub fn after_sample(
+    held: Vec<String>,
+    sample: &Sample,
+    budget: Duration,
+    jobs: usize,
+) -> Vec<Batch> {
+    let jobs = jobs.max(1);
+    if held.is_empty() {
+        return Vec::new();
+    }
+    if sample.tests.is_empty() {
+        return growing(held, jobs);
+    }
+    let mean = sample.tests.iter().sum::<Duration>() / sample.tests.len() as u32;
+    let total = mean * held.len() as u32;
+    let history: BTreeMap<String, Duration> = held.iter().map(|t| (t.clone(), mean)).collect();
+    let budget = budget
+        .max(total / jobs as u32)
+        .max(sample.overhead * START_SHARE);
+    batches(held, &history, budget, jobs)
 }
 
 /// Splits `tests` into batches no larger than `budget` (see [`budget`]) where their durations
@@ -337,6 +414,82 @@ mod tests {
         );
         assert!(b.len() >= 8, "every worker gets several: {sizes:?}");
         assert_eq!(all(&b), names(1000), "every test exactly once");
+    }
+
+    #[test]
+    fn without_history_a_large_binary_starts_one_small_batch_per_worker_and_holds_the_rest() {
+        let s = start(names(1000), &BTreeMap::new(), MIN_BATCH, 2);
+        let sizes: Vec<usize> = s.batches.iter().map(|b| b.tests.len()).collect();
+        assert_eq!(sizes, [4, 8]);
+        assert_eq!(s.held, names(1000)[12..]);
+        // Small, or known in part: everything at once, as `batches` plans it.
+        let small = start(names(20), &BTreeMap::new(), MIN_BATCH, 2);
+        assert_eq!((small.batches.len(), small.held.len()), (1, 0));
+        let one_known = timed(|_| 5, 1);
+        let known = start(names(1000), &one_known, MIN_BATCH, 2);
+        assert!(known.held.is_empty());
+        assert_eq!(
+            known.batches,
+            batches(names(1000), &one_known, MIN_BATCH, 2)
+        );
+    }
+
+    #[test]
+    fn held_tests_are_planned_from_what_the_first_batch_took() {
+        let ms = Duration::from_millis;
+        let held = names(1000)[12..].to_vec();
+        // `bytes`'s test_buf under qemu-s390x: tests of about 1 ms; 988 ms of them on two
+        // workers make two batches, not the nine that growing blindly would start.
+        let took = |tests: &[Duration], overhead: Duration| Sample {
+            tests: tests.to_vec(),
+            overhead,
+        };
+        let quick = after_sample(
+            held.clone(),
+            &took(&[ms(1), ms(2), ms(1), ms(0)], ms(50)),
+            MIN_BATCH,
+            2,
+        );
+        assert_eq!(quick.len(), 2, "{quick:?}");
+        assert_eq!(all(&quick), held);
+        // The same tests in a binary whose start took 400 ms: a batch of 988 ms is no longer
+        // worth a second one.
+        let costly = after_sample(
+            held.clone(),
+            &took(&[ms(1), ms(2), ms(1), ms(0)], ms(400)),
+            MIN_BATCH,
+            2,
+        );
+        assert_eq!(costly.len(), 1, "{costly:?}");
+        // Natively, a few milliseconds in all are one batch.
+        let native = after_sample(
+            held.clone(),
+            &took(&[Duration::ZERO; 4], ms(1)),
+            MIN_NATIVE_BATCH,
+            2,
+        );
+        assert_eq!(native.len(), 1);
+        // Tests of seconds: spread evenly over the workers.
+        let slow = after_sample(
+            held.clone(),
+            &took(&[ms(2000), ms(1000)], ms(400)),
+            MIN_BATCH,
+            2,
+        );
+        assert_eq!(slow.len(), 2, "{slow:?}");
+        assert_eq!(slow[0].tests.len(), 494);
+        assert_eq!(all(&slow), held);
+        // A few tests of seconds each, a large part of a worker's share: alone.
+        let few = after_sample(
+            names(6),
+            &took(&[Duration::from_secs(30)], ms(400)),
+            MIN_BATCH,
+            2,
+        );
+        assert_eq!(few.len(), 6, "{few:?}");
+        // Nothing measured (the batch ran no test): growing batches, as without a sample.
+        let blind = after_sample(held.clone(), &Sample::default(), MIN_BATCH, 2);
+        assert_eq!(blind, growing(held, 2));
     }
 
     fn timed(ms: impl Fn(usize) -> u64, n: usize) -> BTreeMap<String, Duration> {

@@ -42,13 +42,16 @@ enum Task {
 const DOCTEST_EXPECTED: Duration = Duration::from_secs(10);
 
 impl Task {
-    /// What to take first: listings (cheap, and they reveal the work), then the longest batch
-    /// of any binary, so that no long batch starts last while the other workers idle. Doctests:
-    /// with fail-fast, last, as `cargo test` runs them, so that a failure stops them from
-    /// starting; without it everything runs anyway, and they are long work to start early.
-    fn priority(&self, fail_fast: bool) -> (u8, Duration) {
+    /// What to take first: listings (cheap, and they reveal the work), then the first batches
+    /// of binaries that hold tests back for their timings (as cheap, and they reveal the rest),
+    /// then the longest batch of any binary, so that no long batch starts last while the other
+    /// workers idle. Doctests: with fail-fast, last, as `cargo test` runs them, so that a
+    /// failure stops them from starting; without it everything runs anyway, and they are long
+    /// work to start early. `gating`: the binaries that hold tests back.
+    fn priority(&self, fail_fast: bool, gating: &BTreeSet<usize>) -> (u8, Duration) {
         match self {
-            Task::Prepare(_) => (2, Duration::ZERO),
+            Task::Prepare(_) => (3, Duration::ZERO),
+            Task::Shard(i, ..) if gating.contains(i) => (2, self.expected()),
             Task::Shard(..) => (1, self.expected()),
             Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
             Task::Doctest(_) => (1, DOCTEST_EXPECTED),
@@ -95,6 +98,9 @@ struct Queue {
     cpus: Vec<(usize, usize)>,
     /// Where the search for the next task's CPU starts.
     next_cpu: usize,
+    /// The binaries whose queued batches are first ones, with tests held back until one has
+    /// run ([`super::schedule::start`]).
+    gating: BTreeSet<usize>,
     /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
     halted: bool,
     closed: bool,
@@ -209,8 +215,8 @@ impl Queue {
             .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
             .filter(|(_, t)| !shared_only || t.shared())
             .max_by(|(i, a), (j, b)| {
-                a.priority(self.fail_fast)
-                    .cmp(&b.priority(self.fail_fast))
+                a.priority(self.fail_fast, &self.gating)
+                    .cmp(&b.priority(self.fail_fast, &self.gating))
                     .then(j.cmp(i))
             })
             .map(|(i, _)| i)
@@ -642,14 +648,11 @@ impl Dispatcher<'_> {
     /// Stops new work: queued tasks are reported as not run.
     fn stop(&mut self) {
         self.stopped = true;
-        let drained: Vec<Task> = self
-            .queue
-            .0
-            .lock()
-            .expect("queue")
-            .tasks
-            .drain(..)
-            .collect();
+        let drained: Vec<Task> = {
+            let mut q = self.queue.0.lock().expect("queue");
+            q.gating.clear();
+            q.tasks.drain(..).collect()
+        };
         for t in drained {
             self.outstanding -= 1;
             if let Task::Prepare(i) | Task::Shard(i, _, _, _) = &t {
@@ -729,6 +732,7 @@ impl Dispatcher<'_> {
                 }
                 let held = std::mem::take(&mut self.binaries[i].held);
                 if !held.is_empty() {
+                    self.queue.0.lock().expect("queue").gating.remove(&i);
                     let batches =
                         super::schedule::after_sample(held, &sample, self.budget, self.workers);
                     self.binaries[i].pending -= 1;
@@ -856,6 +860,7 @@ impl Dispatcher<'_> {
             if !start.held.is_empty() {
                 self.binaries[i].held = start.held;
                 self.binaries[i].pending += 1;
+                self.queue.0.lock().expect("queue").gating.insert(i);
             }
             self.push_batches(i, start.batches);
         }
@@ -1416,6 +1421,27 @@ mod tests {
         assert_eq!(
             order(&mut q),
             ["prepare 7", "shard 1 40000ms", "doctest", "shard 0 300ms"]
+        );
+        // The first batch of a binary that holds tests back for its timings comes before any
+        // other batch: its 40 ms of unknown tests may hide the run's longest test.
+        let mut q = Queue {
+            gating: [2].into(),
+            ..Default::default()
+        };
+        q.tasks.extend([
+            shard(1, 40_000),
+            shard(2, 40),
+            Task::Prepare(7),
+            shard(0, 300),
+        ]);
+        assert_eq!(
+            order(&mut q),
+            [
+                "prepare 7",
+                "shard 2 40ms",
+                "shard 1 40000ms",
+                "shard 0 300ms"
+            ]
         );
     }
 

@@ -31,10 +31,21 @@ use crate::plan::Plan;
 #[derive(Debug)]
 enum Task {
     Prepare(usize),
-    /// A batch of a binary's tests, with the time it is expected to take and how it takes a
-    /// CPU.
-    Shard(usize, Selection, Duration, Placement),
+    Shard(Shard),
     Doctest(DoctestJob),
+}
+
+/// A batch of a binary's tests, with the time it is expected to take and how it takes a CPU.
+#[derive(Debug)]
+struct Shard {
+    /// The binary's index in the dispatcher.
+    binary: usize,
+    selection: Selection,
+    expected: Duration,
+    placement: Placement,
+    /// One of the first batches of a binary that holds tests back until one has run
+    /// ([`super::schedule::start`]).
+    first: bool,
 }
 
 /// How long a target's doctests are taken to be when they compete with batches: rustdoc
@@ -47,12 +58,12 @@ impl Task {
     /// then the longest batch of any binary, so that no long batch starts last while the other
     /// workers idle. Doctests: with fail-fast, last, as `cargo test` runs them, so that a
     /// failure stops them from starting; without it everything runs anyway, and they are long
-    /// work to start early. `gating`: the binaries that hold tests back.
-    fn priority(&self, fail_fast: bool, gating: &BTreeSet<usize>) -> (u8, Duration) {
+    /// work to start early.
+    fn priority(&self, fail_fast: bool) -> (u8, Duration) {
         match self {
             Task::Prepare(_) => (3, Duration::ZERO),
-            Task::Shard(i, ..) if gating.contains(i) => (2, self.expected()),
-            Task::Shard(..) => (1, self.expected()),
+            Task::Shard(s) if s.first => (2, s.expected),
+            Task::Shard(s) => (1, s.expected),
             Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
             Task::Doctest(_) => (1, DOCTEST_EXPECTED),
         }
@@ -61,13 +72,13 @@ impl Task {
     /// How long a batch is expected to take; zero for other work, which no task waits on.
     fn expected(&self) -> Duration {
         match self {
-            Task::Shard(_, _, expected, _) => *expected,
+            Task::Shard(s) => s.expected,
             _ => Duration::ZERO,
         }
     }
 
     fn shared(&self) -> bool {
-        matches!(self, Task::Shard(_, _, _, Placement::Shared))
+        matches!(self, Task::Shard(s) if s.placement == Placement::Shared)
     }
 }
 
@@ -98,9 +109,6 @@ struct Queue {
     cpus: Vec<(usize, usize)>,
     /// Where the search for the next task's CPU starts.
     next_cpu: usize,
-    /// The binaries whose queued batches are first ones, with tests held back until one has
-    /// run ([`super::schedule::start`]).
-    gating: BTreeSet<usize>,
     /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
     halted: bool,
     closed: bool,
@@ -215,8 +223,8 @@ impl Queue {
             .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
             .filter(|(_, t)| !shared_only || t.shared())
             .max_by(|(i, a), (j, b)| {
-                a.priority(self.fail_fast, &self.gating)
-                    .cmp(&b.priority(self.fail_fast, &self.gating))
+                a.priority(self.fail_fast)
+                    .cmp(&b.priority(self.fail_fast))
                     .then(j.cmp(i))
             })
             .map(|(i, _)| i)
@@ -507,14 +515,14 @@ fn worker(
                 }
                 Message::Prepared(i, prepared)
             }
-            Task::Shard(i, selection, _, placement) => {
-                let job = job(i);
+            Task::Shard(shard) => {
+                let job = job(shard.binary);
                 let started = Instant::now();
-                let mut batch = exec.run_batch(&job, selection, opts, &etx);
-                if placement == Placement::Shared {
+                let mut batch = exec.run_batch(&job, shard.selection, opts, &etx);
+                if shard.placement == Placement::Shared {
                     batch.tests.iter_mut().for_each(|t| t.shared = true);
                 }
-                Message::Batch(i, batch, started.elapsed())
+                Message::Batch(shard.binary, batch, started.elapsed())
             }
             Task::Doctest(job) => {
                 let runs = exec.run_doctests(&job, opts, &etx);
@@ -648,14 +656,17 @@ impl Dispatcher<'_> {
     /// Stops new work: queued tasks are reported as not run.
     fn stop(&mut self) {
         self.stopped = true;
-        let drained: Vec<Task> = {
-            let mut q = self.queue.0.lock().expect("queue");
-            q.gating.clear();
-            q.tasks.drain(..).collect()
-        };
+        let drained: Vec<Task> = self
+            .queue
+            .0
+            .lock()
+            .expect("queue")
+            .tasks
+            .drain(..)
+            .collect();
         for t in drained {
             self.outstanding -= 1;
-            if let Task::Prepare(i) | Task::Shard(i, _, _, _) = &t {
+            if let Task::Prepare(i) | Task::Shard(Shard { binary: i, .. }) = &t {
                 self.binaries[*i].pending -= 1;
             }
             self.record_not_run(&t);
@@ -675,7 +686,7 @@ impl Dispatcher<'_> {
 
     fn record_not_run(&mut self, task: &Task) {
         match task {
-            Task::Prepare(i) | Task::Shard(i, _, _, _) => {
+            Task::Prepare(i) | Task::Shard(Shard { binary: i, .. }) => {
                 let entry = self.binaries[*i].job.key();
                 if !self.result.not_run.contains(&entry) {
                     self.result.not_run.push(entry);
@@ -710,16 +721,18 @@ impl Dispatcher<'_> {
                 // in the queue (a worker has already halted it).
                 let failed = batch.error.is_some() || batch.tests.iter().any(TestResult::failed);
                 // What its tests and its process took plans the tests its binary held back.
-                let tests: Vec<Duration> = batch
-                    .tests
-                    .iter()
-                    .filter(|t| !t.cached && t.outcome != TestOutcome::Ignored)
-                    .map(|t| t.duration)
-                    .collect();
-                let sample = super::schedule::Sample {
-                    overhead: took.saturating_sub(tests.iter().sum()),
-                    tests,
-                };
+                let sample = (!self.binaries[i].held.is_empty()).then(|| {
+                    let tests: Vec<Duration> = batch
+                        .tests
+                        .iter()
+                        .filter(|t| !t.cached && t.outcome != TestOutcome::Ignored)
+                        .map(|t| t.duration)
+                        .collect();
+                    super::schedule::Sample {
+                        overhead: took.saturating_sub(tests.iter().sum()),
+                        tests,
+                    }
+                });
                 let b = &mut self.binaries[i];
                 b.pending -= 1;
                 b.interrupted |= batch.interrupted;
@@ -730,13 +743,13 @@ impl Dispatcher<'_> {
                 if failed && self.opts.fail_fast && !self.stopped {
                     self.stop();
                 }
+                // Unless a stop above already reported them not run.
                 let held = std::mem::take(&mut self.binaries[i].held);
-                if !held.is_empty() {
-                    self.queue.0.lock().expect("queue").gating.remove(&i);
+                if let (false, Some(sample)) = (held.is_empty(), sample) {
                     let batches =
                         super::schedule::after_sample(held, &sample, self.budget, self.workers);
                     self.binaries[i].pending -= 1;
-                    self.push_batches(i, batches);
+                    self.push_batches(i, batches, false);
                 }
                 self.maybe_finish(i);
             }
@@ -847,29 +860,30 @@ impl Dispatcher<'_> {
         if runnable && p.whole {
             let history = self.history.expected(&b.job.key());
             b.pending += 1;
-            self.push(Task::Shard(
-                i,
-                Selection::Whole,
-                history.values().sum(),
-                Placement::Slot,
-            ));
+            self.push(Task::Shard(Shard {
+                binary: i,
+                selection: Selection::Whole,
+                expected: history.values().sum(),
+                placement: Placement::Slot,
+                first: false,
+            }));
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
             let start = super::schedule::start(to_run, &history, self.budget, self.workers);
-            if !start.held.is_empty() {
+            let first = !start.held.is_empty();
+            if first {
                 self.binaries[i].held = start.held;
                 self.binaries[i].pending += 1;
-                self.queue.0.lock().expect("queue").gating.insert(i);
             }
-            self.push_batches(i, start.batches);
+            self.push_batches(i, start.batches, first);
         }
         self.maybe_finish(i);
     }
 
-    /// Queues batches of binary `i`; the queue hands out the longest work first, whichever
-    /// binary it belongs to.
-    fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>) {
+    /// Queues batches of binary `i` (`first`: its first ones, with tests held back); the queue
+    /// hands out the longest work first, whichever binary it belongs to.
+    fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>, first: bool) {
         self.binaries[i].pending += batches.len();
         let tasks = batches
             .into_iter()
@@ -878,7 +892,13 @@ impl Dispatcher<'_> {
                     Placement::Shared if self.share => Placement::Shared,
                     _ => Placement::Slot,
                 };
-                Task::Shard(i, Selection::Names(b.tests), b.expected, placement)
+                Task::Shard(Shard {
+                    binary: i,
+                    selection: Selection::Names(b.tests),
+                    expected: b.expected,
+                    placement,
+                    first,
+                })
             })
             .collect();
         self.push_all(tasks);
@@ -1358,12 +1378,13 @@ mod tests {
     }
 
     fn shard(i: usize, ms: u64) -> Task {
-        Task::Shard(
-            i,
-            Selection::Names(vec![format!("t{i}")]),
-            Duration::from_millis(ms),
-            Placement::Slot,
-        )
+        Task::Shard(Shard {
+            binary: i,
+            selection: Selection::Names(vec![format!("t{i}")]),
+            expected: Duration::from_millis(ms),
+            placement: Placement::Slot,
+            first: false,
+        })
     }
 
     fn doctest() -> Task {
@@ -1379,7 +1400,7 @@ mod tests {
         std::iter::from_fn(|| q.take(false))
             .map(|t| match t {
                 Task::Prepare(i) => format!("prepare {i}"),
-                Task::Shard(i, _, d, _) => format!("shard {i} {}ms", d.as_millis()),
+                Task::Shard(s) => format!("shard {} {}ms", s.binary, s.expected.as_millis()),
                 Task::Doctest(_) => "doctest".to_owned(),
             })
             .collect()
@@ -1424,16 +1445,13 @@ mod tests {
         );
         // The first batch of a binary that holds tests back for its timings comes before any
         // other batch: its 40 ms of unknown tests may hide the run's longest test.
-        let mut q = Queue {
-            gating: [2].into(),
-            ..Default::default()
+        let mut q = Queue::default();
+        let first = match shard(2, 40) {
+            Task::Shard(s) => Task::Shard(Shard { first: true, ..s }),
+            t => t,
         };
-        q.tasks.extend([
-            shard(1, 40_000),
-            shard(2, 40),
-            Task::Prepare(7),
-            shard(0, 300),
-        ]);
+        q.tasks
+            .extend([shard(1, 40_000), first, Task::Prepare(7), shard(0, 300)]);
         assert_eq!(
             order(&mut q),
             [
@@ -1471,7 +1489,10 @@ mod tests {
     /// A queued shard of one test of `secs`, shared.
     fn shared(i: usize, secs: u64) -> Task {
         match shard(i, secs * 1000) {
-            Task::Shard(i, sel, d, _) => Task::Shard(i, sel, d, Placement::Shared),
+            Task::Shard(s) => Task::Shard(Shard {
+                placement: Placement::Shared,
+                ..s
+            }),
             t => t,
         }
     }
@@ -1482,7 +1503,7 @@ mod tests {
     /// What a task taken was given, and its seat.
     fn taken(t: Option<(Task, Seat)>) -> Option<(Given, Seat)> {
         t.map(|(t, seat)| match t {
-            Task::Shard(i, _, _, p) => ((i, p, seat.cpu), seat),
+            Task::Shard(s) => ((s.binary, s.placement, seat.cpu), seat),
             _ => panic!("a shard"),
         })
     }

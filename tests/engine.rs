@@ -222,15 +222,19 @@ fn a_first_run_plans_the_rest_of_a_binary_from_what_its_first_batch_took() {
         96,
         "each test ran"
     );
-    let by_pid = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    // The first batches: the first 4 tests in name order, and the next 8.
-    assert_eq!(
-        (0..4)
-            .map(|i| by_pid(&format!("a-t{i:02}")))
-            .collect::<BTreeSet<_>>()
-            .len(),
-        1
-    );
+    // The first batch: 4 tests spread over the binary, one from each of its four modules (not
+    // its first four names, `a::t00` to `a::t03`).
+    let mut by_pid: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        by_pid
+            .entry(std::fs::read_to_string(e.path()).unwrap())
+            .or_default()
+            .push(e.file_name().to_string_lossy().into_owned());
+    }
+    let first: Vec<&Vec<String>> = by_pid.values().filter(|t| t.len() == 4).collect();
+    assert_eq!(first.len(), 1, "one batch of 4: {by_pid:?}");
+    let modules: BTreeSet<&str> = first[0].iter().map(|t| &t[..1]).collect();
+    assert_eq!(modules.len(), 4, "{:?}", first[0]);
     let processes = pids(&fx).len();
     assert!(
         (3..=4).contains(&processes),
@@ -353,9 +357,17 @@ fn tests_that_ran_long_run_alone_next_time_and_quick_ones_share_processes() {
     let sharing = |pids: &std::collections::BTreeMap<String, String>, name: &str| {
         pids.values().filter(|p| **p == pids[name]).count()
     };
-    // First run: nothing known; 42 tests start in small, growing batches.
+    // First run: nothing known; 42 tests start in small, growing batches spread over the
+    // binary, so that one of them holds `slow_a`, the second last test in name order: the two
+    // slow tests do not end up in one batch with quick ones planned from the first names.
     let first = run("first");
     assert_eq!(first.len(), 42);
+    assert_ne!(first["slow_a"], first["slow_b"], "{first:?}");
+    assert_eq!(
+        sharing(&first, "slow_a"),
+        8,
+        "slow_a is in the 8-test first batch: {first:?}"
+    );
     let history = fx.path().join("target/xtest/durations.json");
     let recorded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&history).expect("durations recorded"))

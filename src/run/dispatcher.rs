@@ -1,9 +1,10 @@
 //! Scheduling state of the run stage. The build stage streams test binaries in as cargo links
 //! them; each is *prepared* (cache replay or listing), its tests split into shards by
 //! [`super::schedule`] (from the durations of earlier runs: slow tests alone, the rest balanced
-//! by expected time, the longest queued first; without them, the first small shards' timings
-//! plan the rest of the binary), and the shards' results gathered into one result per binary. A shard of one long test that is [`Placement::Shared`] may run in one slot beyond
-//! the run's, unbound (not with `-j N`). Doctests start once the
+//! by expected time, the longest queued first; without them, the timings of the first small
+//! shards plan the rest of the binary, half of what is left at a time), and the shards' results
+//! gathered into one result per binary. A shard of one long test that is [`Placement::Shared`]
+//! may run in one slot beyond the run's, unbound (not with `-j N`). Doctests start once the
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
 //! [`Event`]s (it never prints) and never spawns processes itself.
@@ -43,8 +44,8 @@ struct Shard {
     selection: Selection,
     expected: Duration,
     placement: Placement,
-    /// One of the first batches of a binary that holds tests back until one has run
-    /// ([`super::schedule::start`]).
+    /// A batch of a binary that holds tests back until one of its batches has run
+    /// ([`super::schedule::start`]): what it measures plans them.
     first: bool,
 }
 
@@ -249,9 +250,11 @@ struct Binary {
     run: BinaryRun,
     key: Option<String>,
     pending: usize,
-    /// Tests waiting for the first batch's timings ([`super::schedule::start`]); while there
-    /// are any, they count as one of the `pending` tasks.
+    /// Tests waiting for the timings of the binary's batches ([`super::schedule::start`]);
+    /// while there are any, they count as one of the `pending` tasks.
     held: Vec<String>,
+    /// What its batches measured while it held tests back.
+    sample: super::schedule::Sample,
     interrupted: bool,
     /// Its result has been handed on.
     done: bool,
@@ -721,18 +724,18 @@ impl Dispatcher<'_> {
                 // in the queue (a worker has already halted it).
                 let failed = batch.error.is_some() || batch.tests.iter().any(TestResult::failed);
                 // What its tests and its process took plans the tests its binary held back.
-                let sample = (!self.binaries[i].held.is_empty()).then(|| {
+                if !self.binaries[i].held.is_empty() {
                     let tests: Vec<Duration> = batch
                         .tests
                         .iter()
                         .filter(|t| !t.cached && t.outcome != TestOutcome::Ignored)
                         .map(|t| t.duration)
                         .collect();
-                    super::schedule::Sample {
+                    self.binaries[i].sample.add(super::schedule::Sample {
                         overhead: took.saturating_sub(tests.iter().sum()),
                         tests,
-                    }
-                });
+                    });
+                }
                 let b = &mut self.binaries[i];
                 b.pending -= 1;
                 b.interrupted |= batch.interrupted;
@@ -745,11 +748,20 @@ impl Dispatcher<'_> {
                 }
                 // Unless a stop above already reported them not run.
                 let held = std::mem::take(&mut self.binaries[i].held);
-                if let (false, Some(sample)) = (held.is_empty(), sample) {
-                    let batches =
-                        super::schedule::after_sample(held, &sample, self.budget, self.workers);
-                    self.binaries[i].pending -= 1;
-                    self.push_batches(i, batches, false);
+                if !held.is_empty() {
+                    let release = super::schedule::after_sample(
+                        held,
+                        &self.binaries[i].sample,
+                        self.budget,
+                        self.workers,
+                    );
+                    // Tests still held keep counting as one pending task.
+                    let holds = !release.held.is_empty();
+                    if !holds {
+                        self.binaries[i].pending -= 1;
+                    }
+                    self.binaries[i].held = release.held;
+                    self.push_batches(i, release.batches, holds);
                 }
                 self.maybe_finish(i);
             }
@@ -842,6 +854,7 @@ impl Dispatcher<'_> {
             key: None,
             pending: 1,
             held: Vec::new(),
+            sample: super::schedule::Sample::default(),
             interrupted: false,
             done: false,
         });
@@ -881,7 +894,7 @@ impl Dispatcher<'_> {
         self.maybe_finish(i);
     }
 
-    /// Queues batches of binary `i` (`first`: its first ones, with tests held back); the queue
+    /// Queues batches of binary `i` (`first`: their timings plan tests still held back); the queue
     /// hands out the longest work first, whichever binary it belongs to.
     fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>, first: bool) {
         self.binaries[i].pending += batches.len();
@@ -1284,12 +1297,13 @@ mod tests {
         };
         let (result, events) = dispatch(&script, &[BinaryId::Lib], &options(1, true));
         let batches = script.batches.into_inner().unwrap();
-        // No history: the first four tests, alone. They took 1 ms each, so the other 56 (56 ms,
-        // over the native floor of 20 ms but under a worker's share) are one more process, not
-        // the batches of 8, 16, 24 and 8 tests that growing blindly would start.
+        // No history: four tests spread over the binary, alone. They took 1 ms each, so the
+        // other 56 (56 ms, over the native floor of 20 ms but under a worker's share) are one
+        // more process, not the batches of 8, 16, 24 and 8 tests that growing blindly would
+        // start, and with one worker none is held back for balance.
         let sizes: Vec<usize> = batches.iter().map(|(_, n)| n.len()).collect();
         assert_eq!(sizes, [4, 56], "{sizes:?}");
-        assert_eq!(batches[0].1, ["t000", "t001", "t002", "t003"]);
+        assert_eq!(batches[0].1, ["t007", "t022", "t037", "t052"]);
         let mut ran: Vec<String> = batches.into_iter().flat_map(|(_, n)| n).collect();
         ran.sort();
         ran.dedup();
@@ -1309,9 +1323,10 @@ mod tests {
         assert_eq!(finished, 1);
         assert!(result.not_run.is_empty());
 
-        // Tests that took seconds: the rest is spread over both workers.
+        // Tests that took seconds: the rest is spread over both workers, half of it at a time
+        // (44 tests in two batches, then, once one of those has run, the last 44).
         let slow = Script {
-            tests: 60,
+            tests: 100,
             each: Some(Duration::from_secs(2)),
             ..Default::default()
         };
@@ -1324,8 +1339,8 @@ mod tests {
             .map(|(_, n)| n.len())
             .collect();
         sizes.sort();
-        assert_eq!(sizes, [4, 8, 24, 24], "{sizes:?}");
-        assert_eq!(result.runs[0].tests.len(), 60);
+        assert_eq!(sizes, [4, 8, 22, 22, 22, 22], "{sizes:?}");
+        assert_eq!(result.runs[0].tests.len(), 100);
     }
 
     #[test]

@@ -14,12 +14,16 @@
 //!   shares the CPUs.
 //! - **Without history**: a small binary is one batch (another emulator start would cost more
 //!   than it could save); a large one starts with small batches, one for each worker (4, 8, …
-//!   tests), and the rest of its tests wait until the first of them has run ([`start`]). Then
-//!   they are planned as if the history knew each of them to take the mean of what the first
-//!   batch's tests took ([`after_sample`]): a binary of a thousand 1 ms tests runs in a couple
-//!   of processes, not a dozen, and one whose first tests took seconds is spread over the
-//!   workers. Under QEMU each process start translates the harness again (0.3–0.4 CPU-s for
-//!   `bytes`'s `test_buf` on s390x, whose 876 tests take 1.5 CPU-s together).
+//!   tests, spread evenly over its names, so that they sample all of it and not only its first
+//!   module), and the rest of its tests wait until the first of them has run ([`start`]). Then
+//!   they are planned as if the history knew each of them to take the mean of what the
+//!   binary's tests that ran took ([`after_sample`]): a binary of a thousand 1 ms tests runs in
+//!   a couple of processes, not a dozen, and one whose first tests took seconds is spread over
+//!   the workers, half of what is left at a time, each release planned when a batch before it
+//!   has run, so that its last batches are its smallest and a few slow tests among quick ones
+//!   don't make one big batch the long pole. Under QEMU each process start translates the
+//!   harness again (for `bytes`'s `test_buf` on s390x, whose 876 tests take about 1 CPU-s
+//!   together, each more batch costs 0.15–0.4 CPU-s, depending on the machine).
 //!
 //! Pure: no I/O, no processes; the dispatcher queues what this returns.
 
@@ -83,7 +87,9 @@ pub struct Start {
 
 /// The first batches of a binary (see the module's header): every batch at once when the
 /// history knows any of its tests ([`batches`]), or when it is small; else the first `jobs` of
-/// its growing batches, the rest held for [`after_sample`].
+/// its growing batches (4, 8, … tests), each spread evenly over the binary's name order
+/// ([`spread`]) so that what they measure stands for the whole binary, the rest held, in name
+/// order, for [`after_sample`].
 pub fn start(
     tests: Vec<String>,
     history: &BTreeMap<String, Duration>,
@@ -97,52 +103,128 @@ pub fn start(
             held: Vec::new(),
         };
     }
-    let mut batches = growing(tests, jobs);
-    let held = batches
-        .split_off(jobs.min(batches.len()))
+    let first = spread(tests.len(), jobs);
+    let mut batches: Vec<Vec<String>> = vec![Vec::new(); jobs];
+    let mut held = Vec::new();
+    for (test, batch) in tests.into_iter().zip(first) {
+        match batch {
+            Some(b) => batches[b].push(test),
+            None => held.push(test),
+        }
+    }
+    let batches = batches
         .into_iter()
-        .flat_map(|b| b.tests)
+        .filter(|b| !b.is_empty())
+        .map(|tests| Batch {
+            expected: UNKNOWN * tests.len() as u32,
+            tests,
+            placement: Placement::Slot,
+        })
         .collect();
     Start { batches, held }
 }
 
-/// What a binary's first batch measured: what each of its tests took, and what its process took
-/// beyond them (starting, under an emulator translating the harness, exiting).
+/// Which of a binary's `n` tests (by position in name order) go into its first `jobs` batches,
+/// and which batch: [`growing`]'s sizes (4, 8, … tests), each batch's tests evenly spaced over
+/// the whole binary and the batches interleaved, never one test in two. Tests near one another
+/// in name order are often alike (one module of property tests, say), so first batches taken
+/// from the start would measure only the first module.
+fn spread(n: usize, jobs: usize) -> Vec<Option<usize>> {
+    let cap = n.div_ceil(4 * jobs).max(MIN_SPLIT);
+    let mut first = vec![None; n];
+    let mut left = n;
+    let mut size = 4;
+    for b in 0..jobs {
+        let size_b = size.min(left);
+        if size_b == 0 {
+            break;
+        }
+        for i in 0..size_b {
+            // The i-th of size_b equal parts of the binary, at an offset of its own for each
+            // batch: (2·jobs·i + 2b + 1) / (2·jobs·size_b) of the way through, below n.
+            let mut at = (2 * jobs * i + 2 * b + 1) * n / (2 * jobs * size_b);
+            while first[at].is_some() {
+                at = (at + 1) % n;
+            }
+            first[at] = Some(b);
+        }
+        left -= size_b;
+        size = (size * 2).min(cap);
+    }
+    first
+}
+
+/// What a binary's batches measured so far: what each of their tests took, and what a process
+/// took beyond them (starting, under an emulator translating the harness, exiting: the least
+/// of its batches').
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sample {
     pub tests: Vec<Duration>,
     pub overhead: Duration,
 }
 
+impl Sample {
+    /// What one more batch measured, added to what the others did.
+    pub fn add(&mut self, batch: Sample) {
+        self.overhead = if self.tests.is_empty() && self.overhead.is_zero() {
+            batch.overhead
+        } else {
+            self.overhead.min(batch.overhead)
+        };
+        self.tests.extend(batch.tests);
+    }
+}
+
 /// A batch is planned at least this many times as long as the process start its binary's first
 /// batch measured, so that starting is at most a fifth of it.
 const START_SHARE: u32 = 4;
 
-/// The tests [`start`] held back, planned once a first batch of their binary has run: each is
-/// expected to take the mean of what that batch's tests took, and they are split as [`batches`]
-/// splits known tests, with a budget of at least their share of a worker (the rest of the run is
-/// not known yet) and [`START_SHARE`] times the measured start. Nothing measured (the batch ran
-/// no test): growing batches.
-pub fn after_sample(
-    held: Vec<String>,
-    sample: &Sample,
-    budget: Duration,
-    jobs: usize,
-) -> Vec<Batch> {
+/// What [`after_sample`] releases of the tests a binary held back: batches to queue now, and
+/// the tests still held for what those will measure.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Release {
+    pub batches: Vec<Batch>,
+    pub held: Vec<String>,
+}
+
+/// The tests [`start`] held back, planned each time a batch of their binary has run: each is
+/// expected to take the mean of what the binary's tests that ran took, and they are split as
+/// [`batches`] splits known tests, with a budget of at least their share of a worker (the rest
+/// of the run is not known yet) and [`START_SHARE`] times the measured start. A mean says
+/// nothing of a few slow tests among quick ones, and a batch of half the binary that holds them
+/// would be the long pole: while the held tests are worth two rounds of a batch per worker
+/// (and there are several workers), only the first half of them (in name order) is released, the rest held for the next
+/// batch's timings, so the binary's last batches are its smallest. Nothing measured (no test
+/// ran): growing batches.
+pub fn after_sample(held: Vec<String>, sample: &Sample, budget: Duration, jobs: usize) -> Release {
     let jobs = jobs.max(1);
     if held.is_empty() {
-        return Vec::new();
+        return Release::default();
     }
     if sample.tests.is_empty() {
-        return growing(held, jobs);
+        return Release {
+            batches: growing(held, jobs),
+            held: Vec::new(),
+        };
     }
     let mean = sample.tests.iter().sum::<Duration>() / sample.tests.len() as u32;
-    let total = mean * held.len() as u32;
-    let history: BTreeMap<String, Duration> = held.iter().map(|t| (t.clone(), mean)).collect();
-    let budget = budget
-        .max(total / jobs as u32)
-        .max(sample.overhead * START_SHARE);
-    batches(held, &history, budget, jobs)
+    let floor = budget.max(sample.overhead * START_SHARE);
+    let (now, later) = if jobs > 1
+        && held.len() > 2 * MIN_SPLIT
+        && mean * held.len() as u32 > floor * (2 * jobs) as u32
+    {
+        let mut now = held;
+        let later = now.split_off(now.len() / 2);
+        (now, later)
+    } else {
+        (held, Vec::new())
+    };
+    let history: BTreeMap<String, Duration> = now.iter().map(|t| (t.clone(), mean)).collect();
+    let budget = floor.max(mean * now.len() as u32 / jobs as u32);
+    Release {
+        batches: batches(now, &history, budget, jobs),
+        held: later,
+    }
 }
 
 /// Splits `tests` into batches no larger than `budget` (see [`budget`]) where their durations
@@ -421,7 +503,34 @@ mod tests {
         let s = start(names(1000), &BTreeMap::new(), MIN_BATCH, 2);
         let sizes: Vec<usize> = s.batches.iter().map(|b| b.tests.len()).collect();
         assert_eq!(sizes, [4, 8]);
-        assert_eq!(s.held, names(1000)[12..]);
+        // Each first batch samples the whole binary, not its first names: one of its tests in
+        // every quarter (the first batch) or eighth (the second) of the name order.
+        for b in &s.batches {
+            let parts = b.tests.len();
+            let mut seen: Vec<usize> = b
+                .tests
+                .iter()
+                .map(|t| t[1..].parse::<usize>().unwrap() * parts / 1000)
+                .collect();
+            seen.dedup();
+            assert_eq!(seen, (0..parts).collect::<Vec<_>>(), "{:?}", b.tests);
+        }
+        // The rest is held in name order, and every test is in exactly one place.
+        let mut every: Vec<String> = s.held.clone();
+        assert!(every.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(every.len(), 988);
+        every.extend(s.batches.iter().flat_map(|b| b.tests.clone()));
+        every.sort();
+        assert_eq!(every, names(1000));
+        // However many workers and however few tests, no test is lost or doubled.
+        for (n, jobs) in [(25, 1), (25, 2), (25, 64), (37, 3), (100, 7), (1000, 16)] {
+            let s = start(names(n), &BTreeMap::new(), MIN_BATCH, jobs);
+            let mut every: Vec<String> = s.held.clone();
+            every.extend(s.batches.iter().flat_map(|b| b.tests.clone()));
+            every.sort();
+            assert_eq!(every, names(n), "{n} tests, {jobs} workers");
+            assert!(s.batches.len() <= jobs && s.batches.iter().all(|b| !b.tests.is_empty()));
+        }
         // Small, or known in part: everything at once, as `batches` plans it.
         let small = start(names(20), &BTreeMap::new(), MIN_BATCH, 2);
         assert_eq!((small.batches.len(), small.held.len()), (1, 0));
@@ -450,6 +559,11 @@ mod tests {
             MIN_BATCH,
             2,
         );
+        assert!(
+            quick.held.is_empty(),
+            "not worth holding any back: {quick:?}"
+        );
+        let quick = quick.batches;
         assert_eq!(quick.len(), 2, "{quick:?}");
         assert_eq!(all(&quick), held);
         // The same tests in a binary whose start took 400 ms: a batch of 988 ms is no longer
@@ -459,7 +573,8 @@ mod tests {
             &took(&[ms(1), ms(2), ms(1), ms(0)], ms(400)),
             MIN_BATCH,
             2,
-        );
+        )
+        .batches;
         assert_eq!(costly.len(), 1, "{costly:?}");
         // Natively, a few milliseconds in all are one batch.
         let native = after_sample(
@@ -467,29 +582,48 @@ mod tests {
             &took(&[Duration::ZERO; 4], ms(1)),
             MIN_NATIVE_BATCH,
             2,
-        );
+        )
+        .batches;
         assert_eq!(native.len(), 1);
-        // Tests of seconds: spread evenly over the workers.
-        let slow = after_sample(
-            held.clone(),
-            &took(&[ms(2000), ms(1000)], ms(400)),
-            MIN_BATCH,
-            2,
+        // Tests of seconds: spread evenly over the workers, half of them at a time, so that a
+        // few slow ones among them can't make one batch of half the binary the long pole. Each
+        // batch that runs plans the next release, until what is left is not worth holding.
+        let sample = took(&[ms(2000), ms(1000)], ms(400));
+        let slow = after_sample(held.clone(), &sample, MIN_BATCH, 2);
+        let sizes: Vec<usize> = slow.batches.iter().map(|b| b.tests.len()).collect();
+        assert_eq!(sizes, [247, 247]);
+        assert_eq!(slow.held, held[494..]);
+        let mut released = slow.batches;
+        let mut rounds = vec![sizes];
+        let mut left = slow.held;
+        while !left.is_empty() {
+            let next = after_sample(left, &sample, MIN_BATCH, 2);
+            rounds.push(next.batches.iter().map(|b| b.tests.len()).collect());
+            released.extend(next.batches);
+            left = next.held;
+        }
+        assert_eq!(all(&released), held, "every held test exactly once");
+        assert!(
+            rounds
+                .windows(2)
+                .all(|w| w[1].iter().max() <= w[0].iter().max()),
+            "batches shrink toward the end: {rounds:?}"
         );
-        assert_eq!(slow.len(), 2, "{slow:?}");
-        assert_eq!(slow[0].tests.len(), 494);
-        assert_eq!(all(&slow), held);
+        let last = rounds.last().unwrap();
+        assert!(last.iter().all(|&n| n <= MIN_SPLIT), "{rounds:?}");
         // A few tests of seconds each, a large part of a worker's share: alone.
         let few = after_sample(
             names(6),
             &took(&[Duration::from_secs(30)], ms(400)),
             MIN_BATCH,
             2,
-        );
+        )
+        .batches;
         assert_eq!(few.len(), 6, "{few:?}");
         // Nothing measured (the batch ran no test): growing batches, as without a sample.
         let blind = after_sample(held.clone(), &Sample::default(), MIN_BATCH, 2);
-        assert_eq!(blind, growing(held, 2));
+        assert_eq!(blind.batches, growing(held, 2));
+        assert!(blind.held.is_empty());
     }
 
     fn timed(ms: impl Fn(usize) -> u64, n: usize) -> BTreeMap<String, Duration> {

@@ -193,9 +193,9 @@ pub struct Release {
 /// of the run is not known yet) and [`START_SHARE`] times the measured start. A mean says
 /// nothing of a few slow tests among quick ones, and a batch of half the binary that holds them
 /// would be the long pole: while the held tests are worth two rounds of a batch per worker
-/// (and there are several workers), only the first half of them (in name order) is released, the rest held for the next
-/// batch's timings, so the binary's last batches are its smallest. Nothing measured (no test
-/// ran): growing batches.
+/// (and there are several workers), only the first half of them (in name order) is released,
+/// the rest held for the next batch's timings, so the binary's last batches are its smallest.
+/// Nothing measured (no test ran): growing batches.
 pub fn after_sample(held: Vec<String>, sample: &Sample, budget: Duration, jobs: usize) -> Release {
     let jobs = jobs.max(1);
     if held.is_empty() {

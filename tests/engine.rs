@@ -224,12 +224,9 @@ fn a_first_run_plans_the_rest_of_a_binary_from_what_its_first_batch_took() {
     );
     // The first batch: 4 tests spread over the binary, one from each of its four modules (not
     // its first four names, `a::t00` to `a::t03`).
-    let mut by_pid: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for e in std::fs::read_dir(&dir).unwrap().flatten() {
-        by_pid
-            .entry(std::fs::read_to_string(e.path()).unwrap())
-            .or_default()
-            .push(e.file_name().to_string_lossy().into_owned());
+    let mut by_pid: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (test, pid) in recorded(&dir) {
+        by_pid.entry(pid).or_default().push(test);
     }
     let first: Vec<&Vec<String>> = by_pid.values().filter(|t| t.len() == 4).collect();
     assert_eq!(first.len(), 1, "one batch of 4: {by_pid:?}");

@@ -46,7 +46,7 @@ struct Shard {
     placement: Placement,
     /// A batch of a binary that holds tests back until one of its batches has run
     /// ([`super::schedule::start`]): what it measures plans them.
-    first: bool,
+    sampling: bool,
 }
 
 /// How long a target's doctests are taken to be when they compete with batches: rustdoc
@@ -63,7 +63,7 @@ impl Task {
     fn priority(&self, fail_fast: bool) -> (u8, Duration) {
         match self {
             Task::Prepare(_) => (3, Duration::ZERO),
-            Task::Shard(s) if s.first => (2, s.expected),
+            Task::Shard(s) if s.sampling => (2, s.expected),
             Task::Shard(s) => (1, s.expected),
             Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
             Task::Doctest(_) => (1, DOCTEST_EXPECTED),
@@ -253,8 +253,8 @@ struct Binary {
     /// Tests waiting for the timings of the binary's batches ([`super::schedule::start`]);
     /// while there are any, they count as one of the `pending` tasks.
     held: Vec<String>,
-    /// What its batches measured while it held tests back.
-    sample: super::schedule::Sample,
+    /// What its batches measured while it held tests back (none yet: `None`).
+    sample: Option<super::schedule::Sample>,
     interrupted: bool,
     /// Its result has been handed on.
     done: bool,
@@ -731,10 +731,14 @@ impl Dispatcher<'_> {
                         .filter(|t| !t.cached && t.outcome != TestOutcome::Ignored)
                         .map(|t| t.duration)
                         .collect();
-                    self.binaries[i].sample.add(super::schedule::Sample {
+                    let measured = super::schedule::Sample {
                         overhead: took.saturating_sub(tests.iter().sum()),
                         tests,
-                    });
+                    };
+                    match &mut self.binaries[i].sample {
+                        Some(sample) => sample.add(measured),
+                        none => *none = Some(measured),
+                    }
                 }
                 let b = &mut self.binaries[i];
                 b.pending -= 1;
@@ -747,20 +751,17 @@ impl Dispatcher<'_> {
                     self.stop();
                 }
                 // Unless a stop above already reported them not run.
-                let held = std::mem::take(&mut self.binaries[i].held);
-                if !held.is_empty() {
-                    let release = super::schedule::after_sample(
-                        held,
-                        &self.binaries[i].sample,
-                        self.budget,
-                        self.workers,
-                    );
+                let b = &mut self.binaries[i];
+                if let (false, Some(sample)) = (b.held.is_empty(), &b.sample) {
+                    let held = std::mem::take(&mut b.held);
+                    let release =
+                        super::schedule::after_sample(held, sample, self.budget, self.workers);
                     // Tests still held keep counting as one pending task.
                     let holds = !release.held.is_empty();
                     if !holds {
-                        self.binaries[i].pending -= 1;
+                        b.pending -= 1;
                     }
-                    self.binaries[i].held = release.held;
+                    b.held = release.held;
                     self.push_batches(i, release.batches, holds);
                 }
                 self.maybe_finish(i);
@@ -854,7 +855,7 @@ impl Dispatcher<'_> {
             key: None,
             pending: 1,
             held: Vec::new(),
-            sample: super::schedule::Sample::default(),
+            sample: None,
             interrupted: false,
             done: false,
         });
@@ -878,25 +879,25 @@ impl Dispatcher<'_> {
                 selection: Selection::Whole,
                 expected: history.values().sum(),
                 placement: Placement::Slot,
-                first: false,
+                sampling: false,
             }));
         } else if runnable && !to_run.is_empty() {
             let job = &self.binaries[i].job;
             let history = self.history.expected(&job.key());
             let start = super::schedule::start(to_run, &history, self.budget, self.workers);
-            let first = !start.held.is_empty();
-            if first {
+            let sampling = !start.held.is_empty();
+            if sampling {
                 self.binaries[i].held = start.held;
                 self.binaries[i].pending += 1;
             }
-            self.push_batches(i, start.batches, first);
+            self.push_batches(i, start.batches, sampling);
         }
         self.maybe_finish(i);
     }
 
-    /// Queues batches of binary `i` (`first`: their timings plan tests still held back); the queue
-    /// hands out the longest work first, whichever binary it belongs to.
-    fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>, first: bool) {
+    /// Queues batches of binary `i` (`sampling`: their timings plan tests still held back); the
+    /// queue hands out the longest work first, whichever binary it belongs to.
+    fn push_batches(&mut self, i: usize, batches: Vec<super::schedule::Batch>, sampling: bool) {
         self.binaries[i].pending += batches.len();
         let tasks = batches
             .into_iter()
@@ -910,7 +911,7 @@ impl Dispatcher<'_> {
                     selection: Selection::Names(b.tests),
                     expected: b.expected,
                     placement,
-                    first,
+                    sampling,
                 })
             })
             .collect();
@@ -1398,7 +1399,7 @@ mod tests {
             selection: Selection::Names(vec![format!("t{i}")]),
             expected: Duration::from_millis(ms),
             placement: Placement::Slot,
-            first: false,
+            sampling: false,
         })
     }
 
@@ -1462,7 +1463,10 @@ mod tests {
         // other batch: its 40 ms of unknown tests may hide the run's longest test.
         let mut q = Queue::default();
         let first = match shard(2, 40) {
-            Task::Shard(s) => Task::Shard(Shard { first: true, ..s }),
+            Task::Shard(s) => Task::Shard(Shard {
+                sampling: true,
+                ..s
+            }),
             t => t,
         };
         q.tasks

@@ -130,11 +130,9 @@ pub fn start(
 /// in name order are often alike (one module of property tests, say), so first batches taken
 /// from the start would measure only the first module.
 fn spread(n: usize, jobs: usize) -> Vec<Option<usize>> {
-    let cap = n.div_ceil(4 * jobs).max(MIN_SPLIT);
     let mut first = vec![None; n];
     let mut left = n;
-    let mut size = 4;
-    for b in 0..jobs {
+    for (b, size) in growing_sizes(n, jobs).take(jobs).enumerate() {
         let size_b = size.min(left);
         if size_b == 0 {
             break;
@@ -149,7 +147,6 @@ fn spread(n: usize, jobs: usize) -> Vec<Option<usize>> {
             first[at] = Some(b);
         }
         left -= size_b;
-        size = (size * 2).min(cap);
     }
     first
 }
@@ -166,11 +163,7 @@ pub struct Sample {
 impl Sample {
     /// What one more batch measured, added to what the others did.
     pub fn add(&mut self, batch: Sample) {
-        self.overhead = if self.tests.is_empty() && self.overhead.is_zero() {
-            batch.overhead
-        } else {
-            self.overhead.min(batch.overhead)
-        };
+        self.overhead = self.overhead.min(batch.overhead);
         self.tests.extend(batch.tests);
     }
 }
@@ -448,20 +441,27 @@ fn growing(tests: Vec<String>, jobs: usize) -> Vec<Batch> {
             placement: Placement::Slot,
         }];
     }
-    let cap = n.div_ceil(4 * jobs).max(MIN_SPLIT);
     let mut out = Vec::new();
-    let mut size = 4;
     let mut rest = tests.into_iter().peekable();
-    while rest.peek().is_some() {
+    for size in growing_sizes(n, jobs) {
+        if rest.peek().is_none() {
+            break;
+        }
         let batch: Vec<String> = rest.by_ref().take(size).collect();
         out.push(Batch {
             expected: UNKNOWN * batch.len() as u32,
             tests: batch,
             placement: Placement::Slot,
         });
-        size = (size * 2).min(cap);
     }
     out
+}
+
+/// The sizes of growing batches for a binary of `n` tests: 4, 8, 16, … tests, up to a quarter
+/// of a worker's share (and at least [`MIN_SPLIT`]); endless, the caller stops.
+fn growing_sizes(n: usize, jobs: usize) -> impl Iterator<Item = usize> {
+    let cap = n.div_ceil(4 * jobs).max(MIN_SPLIT);
+    std::iter::successors(Some(4), move |size| Some((size * 2).min(cap)))
 }
 
 #[cfg(test)]

@@ -58,9 +58,21 @@ pub struct ArchivedPackage {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArchivedBinary {
-    /// `lib`, `bin/NAME` or `test/NAME`; anything else is refused when the manifest is read.
+    /// `lib`, `bin/NAME`, `test/NAME`, `example/NAME` or `bench/NAME`; anything else is refused
+    /// when the manifest is read.
     pub id: crate::ids::BinaryId,
     pub file: String,
+    /// `harness = false`: run whole and judged by its exit status.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub harness: bool,
+    /// The `cargo::rustc-env` variables of its package's build script (`OUT_DIR` is a
+    /// directory of the building machine, so it is not carried).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub script_env: Vec<(String, String)>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> Error {
@@ -120,6 +132,13 @@ pub fn create(
             binaries.push(ArchivedBinary {
                 id: b.id.clone(),
                 file,
+                harness: b.harness,
+                script_env: b
+                    .script_env
+                    .iter()
+                    .filter(|(k, _)| k != "OUT_DIR")
+                    .cloned()
+                    .collect(),
             });
         }
         packages.push(ArchivedPackage {
@@ -456,6 +475,9 @@ pub fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
                 package_id: p.id.clone(),
                 id: b.id.clone(),
                 path,
+                harness: b.harness,
+                script_env: b.script_env.clone(),
+                link_dirs: Vec::new(),
             });
         }
     }

@@ -52,6 +52,10 @@ pub struct CargoOptions {
     pub profile: Profile,
     /// The host triple: built without `--target`, exactly as a plain `cargo test` builds it.
     pub host: String,
+    /// Cargo's configuration names a default target (`[build] target`, `CARGO_BUILD_TARGET`):
+    /// a build without `--target` would be for that one, so the host is built with an explicit
+    /// `--target <host>`.
+    pub host_needs_target: bool,
     pub jobs: Option<usize>,
     /// `--locked`, `--offline`, `--frozen` as given.
     pub extra: Vec<String>,
@@ -62,7 +66,7 @@ impl CargoOptions {
     /// `target/<profile>/` with `RUSTFLAGS` applied to build scripts too, and those are the
     /// executables a user's `cargo test` runs.
     pub fn target_args(&self, triple: &str) -> Vec<String> {
-        if triple == self.host {
+        if triple == self.host && !self.host_needs_target {
             Vec::new()
         } else {
             vec!["--target".to_owned(), triple.to_owned()]
@@ -186,6 +190,46 @@ pub struct TestBinary {
     pub package_id: String,
     pub id: BinaryId,
     pub path: PathBuf,
+    /// `harness = false`: run whole, without arguments, judged by its exit status.
+    pub harness: bool,
+    /// What its package's build script hands the tests at run time, as cargo does: `OUT_DIR`
+    /// and every `cargo::rustc-env` variable (from cargo's `build-script-executed` message).
+    pub script_env: Vec<(String, String)>,
+    /// Every `cargo::rustc-link-search` directory of the build scripts that ran for this
+    /// executable's build: cargo puts those inside the executable's profile directory on the
+    /// loader path (the dispatcher keeps those).
+    pub link_dirs: Vec<PathBuf>,
+}
+
+/// One test executable in cargo's output, with what the build scripts reported before it.
+#[derive(Debug, Clone)]
+struct Executable {
+    package_id: String,
+    unit: Unit,
+    path: PathBuf,
+    script_env: Vec<(String, String)>,
+    link_dirs: Vec<PathBuf>,
+}
+
+impl Executable {
+    fn binary(&self, triple: String, ws: &Workspace) -> Option<TestBinary> {
+        let id = binary_id(&self.unit)?;
+        let harness = ws.member(&self.package_id).is_none_or(|p| {
+            p.targets
+                .iter()
+                .find(|t| t.name == self.unit.name && t.kind == self.unit.kind)
+                .is_none_or(|t| t.harness)
+        });
+        Some(TestBinary {
+            triple,
+            package_id: self.package_id.clone(),
+            id,
+            path: self.path.clone(),
+            harness,
+            script_env: self.script_env.clone(),
+            link_dirs: self.link_dirs.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -209,7 +253,11 @@ struct Unit {
 #[derive(Debug, Default)]
 struct CargoOutput {
     artifacts: BTreeSet<(String, Unit)>,
-    executables: Vec<(String, Unit, PathBuf)>,
+    executables: Vec<Executable>,
+    /// `build-script-executed`: (triple, package id) → `OUT_DIR` and the `rustc-env` pairs.
+    scripts: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// Every `rustc-link-search` directory the build scripts reported, in order.
+    link_dirs: Vec<PathBuf>,
     errors: BTreeMap<String, Vec<BuildError>>,
     /// `error:` blocks from cargo's stderr that name no package.
     general: Vec<String>,
@@ -224,14 +272,10 @@ pub fn build(
     opts: &CargoOptions,
     on_event: &dyn Fn(Event),
 ) -> Result<BuildResult> {
-    let report = |pkg: &str, unit: &Unit, path: &Path| {
-        if let Some(id) = binary_id(unit) {
-            on_event(Event::Binary(TestBinary {
-                triple: unit.triple.clone().unwrap_or_else(|| plan.host.clone()),
-                package_id: pkg.to_owned(),
-                id,
-                path: path.to_owned(),
-            }));
+    let report = |exe: &Executable| {
+        let triple = exe.unit.triple.clone().unwrap_or_else(|| plan.host.clone());
+        if let Some(b) = exe.binary(triple, ws) {
+            on_event(Event::Binary(b));
         }
     };
     let mut result = BuildResult::default();
@@ -311,7 +355,7 @@ pub fn build(
             if crate::process::interrupted() {
                 // Cargo was stopped, not failing: what it linked is kept, nothing is blamed.
                 result.interrupted = true;
-                record_binaries(&mut result, &plan.host, &out);
+                record_binaries(&mut result, ws, &plan.host, &out);
                 return Ok(result);
             }
             attribute_group(&mut result, &inv, out)?;
@@ -360,23 +404,16 @@ struct Invocation<'a> {
 }
 
 fn attribute_group(result: &mut BuildResult, inv: &Invocation, out: CargoOutput) -> Result<()> {
-    record_binaries(result, inv.host, &out);
+    record_binaries(result, inv.ws, inv.host, &out);
     attribute_failures(result, inv, out)
 }
 
 /// The test executables cargo reported.
-fn record_binaries(result: &mut BuildResult, host: &str, out: &CargoOutput) {
-    for (pkg, unit, path) in &out.executables {
-        if let Some(id) = binary_id(unit) {
-            // Host units (proc-macro tests) belong to the host target only.
-            let triple = unit.triple.clone().unwrap_or_else(|| host.to_owned());
-            result.binaries.push(TestBinary {
-                triple,
-                package_id: pkg.clone(),
-                id,
-                path: path.clone(),
-            });
-        }
+fn record_binaries(result: &mut BuildResult, ws: &Workspace, host: &str, out: &CargoOutput) {
+    for exe in &out.executables {
+        // Host units (proc-macro tests) belong to the host target only.
+        let triple = exe.unit.triple.clone().unwrap_or_else(|| host.to_owned());
+        result.binaries.extend(exe.binary(triple, ws));
     }
 }
 
@@ -426,7 +463,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
                     packages: &ids,
                     ..*inv
                 },
-                &|_, _, _| {},
+                &|_| {},
             )?;
             &rerun
         } else {
@@ -498,7 +535,7 @@ fn settle_build_rung(result: &mut BuildResult, inv: &Invocation) -> Result<()> {
         packages: &ids,
         ..*inv
     };
-    let out = run_cargo(&narrowed, &|_, _, _| {})?;
+    let out = run_cargo(&narrowed, &|_| {})?;
     attribute_group(&mut probe, &narrowed, out)?;
     for (key, settled) in probe.packages {
         let pb = result
@@ -549,6 +586,8 @@ fn binary_id(unit: &Unit) -> Option<BinaryId> {
         UnitKind::Lib => Some(BinaryId::Lib),
         UnitKind::Bin => Some(BinaryId::Bin(unit.name.clone())),
         UnitKind::Test => Some(BinaryId::Test(unit.name.clone())),
+        UnitKind::Example => Some(BinaryId::Example(unit.name.clone())),
+        UnitKind::Bench => Some(BinaryId::Bench(unit.name.clone())),
         UnitKind::Other => None,
     }
 }
@@ -570,9 +609,9 @@ fn expected_units<'a>(
         .iter()
         .filter(|t| enabled(t))
         .filter(|t| match stage {
-            Level::BuildTests => {
-                t.test && matches!(t.kind, UnitKind::Lib | UnitKind::Bin | UnitKind::Test)
-            }
+            // `cargo test`'s test units: every target with `test = true` (examples and benches
+            // only when they set it).
+            Level::BuildTests => t.test && t.kind != UnitKind::Other,
             _ => matches!(t.kind, UnitKind::Lib | UnitKind::Bin),
         })
         .collect()
@@ -696,7 +735,7 @@ fn errors_for(
     errors
 }
 
-fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&str, &Unit, &Path)) -> Result<CargoOutput> {
+fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<CargoOutput> {
     let mut cmd = inv.opts.command(if inv.stage == Level::Check {
         "check"
     } else {
@@ -736,6 +775,20 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&str, &Unit, &Path)) -> Re
         cmd.arg("--package").arg(p);
     }
     cmd.envs(inv.env.iter().map(|(k, v)| (k, v)));
+    // Built without `--target`: every unit but a proc-macro is the host's.
+    let plain = (inv.triples.len() == 1 && inv.opts.target_args(&inv.triples[0]).is_empty())
+        .then_some(inv.opts.host.as_str());
+    // Host units (a proc-macro's tests) come from an invocation that builds for the host: built
+    // by one for another target they are not what `cargo test` builds (RUSTFLAGS do not reach
+    // them there), and the host's own invocation reports the right ones.
+    let keeps_host_units = inv.triples.contains(&inv.opts.host);
+    let reader = Reader {
+        ws: inv.ws,
+        triples: inv.triples,
+        plain,
+        keeps_host_units,
+        stage: inv.stage,
+    };
     let mut child = Supervised::spawn(&mut cmd, false)
         .or_bad_input(|| format!("cannot run cargo ({})", inv.opts.cargo.display()))?;
     let mut out = CargoOutput::default();
@@ -748,16 +801,9 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&str, &Unit, &Path)) -> Re
             Next::Data(Stream::Stdout, data) => {
                 for line in stdout.push(&data) {
                     let before = out.executables.len();
-                    parse_message(
-                        &line,
-                        inv.ws,
-                        inv.triples,
-                        &inv.opts.host,
-                        inv.stage,
-                        &mut out,
-                    );
-                    for (pkg, unit, path) in &out.executables[before..] {
-                        on_executable(pkg, unit, path);
+                    reader.message(&line, &mut out);
+                    for exe in &out.executables[before..] {
+                        on_executable(exe);
                     }
                 }
             }
@@ -771,14 +817,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&str, &Unit, &Path)) -> Re
         }
     }
     if let Some(rest) = stdout.rest() {
-        parse_message(
-            &rest,
-            inv.ws,
-            inv.triples,
-            &inv.opts.host,
-            inv.stage,
-            &mut out,
-        );
+        reader.message(&rest, &mut out);
     }
     out.status = crate::process::describe_status(child.finish());
     parse_stderr(&stderr.text(), inv.ws, inv.stage, &mut out);
@@ -797,8 +836,15 @@ pub fn read_cargo_output(
     host: &str,
 ) -> (usize, usize) {
     let mut out = CargoOutput::default();
+    let reader = Reader {
+        ws,
+        triples,
+        plain: (triples == [host]).then_some(host),
+        keeps_host_units: triples.iter().any(|t| t == host),
+        stage: Level::BuildTests,
+    };
     for line in stdout.lines() {
-        parse_message(line, ws, triples, host, Level::BuildTests, &mut out);
+        reader.message(line, &mut out);
     }
     parse_stderr(stderr, ws, Level::BuildTests, &mut out);
     (
@@ -807,65 +853,111 @@ pub fn read_cargo_output(
     )
 }
 
-fn parse_message(
-    line: &str,
-    ws: &Workspace,
-    triples: &[String],
-    host: &str,
+/// How one invocation's JSON messages are read.
+struct Reader<'a> {
+    ws: &'a Workspace,
+    triples: &'a [String],
+    /// The host triple when cargo ran without `--target`: its units are all the host's.
+    plain: Option<&'a str>,
+    /// The invocation builds for the host: its host units' test executables are kept.
+    keeps_host_units: bool,
     stage: Level,
-    out: &mut CargoOutput,
-) {
-    let Ok(msg) = serde_json::from_str::<Message>(line) else {
-        return;
-    };
-    match msg {
-        Message::CompilerArtifact(a) => {
-            let unit = Unit {
-                name: a.target.name.clone(),
-                kind: unit_kind(&a.target),
-                test: a.profile.test,
-                triple: if triples == [host] {
-                    // Built without `--target`: every unit but a proc-macro is the host's.
-                    (!a.target.is_proc_macro()).then(|| host.to_owned())
-                } else {
-                    a.filenames
-                        .first()
-                        .and_then(|f| triple_of(f.as_std_path(), &ws.target_dir, triples))
-                },
-            };
-            let pkg = a.package_id.repr.clone();
-            if let Some(exe) = a.executable.filter(|_| a.profile.test) {
-                out.executables
-                    .push((pkg.clone(), unit.clone(), exe.into_std_path_buf()));
-            }
-            out.artifacts.insert((pkg, unit));
+}
+
+impl Reader<'_> {
+    /// The triple a file cargo wrote belongs to, `None` for a host unit of a `--target` build.
+    fn triple_of(&self, file: &Path) -> Option<String> {
+        match self.plain {
+            Some(host) => Some(host.to_owned()),
+            None => triple_of(file, &self.ws.target_dir, self.triples),
         }
-        Message::CompilerMessage(m) => {
-            let level = m.message.level;
-            if !matches!(level, DiagnosticLevel::Error | DiagnosticLevel::Ice)
-                || m.message.message.starts_with("aborting due to")
-            {
-                return;
+    }
+
+    fn message(&self, line: &str, out: &mut CargoOutput) {
+        let Ok(msg) = serde_json::from_str::<Message>(line) else {
+            return;
+        };
+        match msg {
+            Message::CompilerArtifact(a) => {
+                let proc_macro = a.target.is_proc_macro();
+                let unit = Unit {
+                    name: a.target.name.clone(),
+                    kind: unit_kind(&a.target),
+                    test: a.profile.test,
+                    triple: if proc_macro {
+                        None
+                    } else {
+                        a.filenames
+                            .first()
+                            .and_then(|f| self.triple_of(f.as_std_path()))
+                    },
+                };
+                let pkg = a.package_id.repr.clone();
+                if let Some(exe) = a.executable.filter(|_| a.profile.test)
+                    && (unit.triple.is_some() || self.keeps_host_units)
+                {
+                    let triple = unit.triple.clone().or(self.plain.map(str::to_owned));
+                    let script_env = triple
+                        .and_then(|t| out.scripts.get(&(t, pkg.clone())))
+                        .cloned()
+                        .unwrap_or_default();
+                    out.executables.push(Executable {
+                        package_id: pkg.clone(),
+                        unit: unit.clone(),
+                        path: exe.into_std_path_buf(),
+                        script_env,
+                        link_dirs: out.link_dirs.clone(),
+                    });
+                }
+                out.artifacts.insert((pkg, unit));
             }
-            let error = BuildError {
-                stage,
-                message: m.message.message.clone(),
-                rendered: m.message.rendered.clone(),
-                host_unit: m.target.kind.iter().any(|k| {
-                    matches!(
-                        k,
-                        cargo_metadata::TargetKind::CustomBuild
-                            | cargo_metadata::TargetKind::ProcMacro
-                    )
-                }),
-                blocked_by: None,
-            };
-            let list = out.errors.entry(m.package_id.repr.clone()).or_default();
-            if !list.contains(&error) {
-                list.push(error);
+            Message::BuildScriptExecuted(b) => {
+                for p in &b.linked_paths {
+                    // `KIND=PATH` or a bare path, as in `cargo::rustc-link-search`.
+                    let p = p.as_str();
+                    let dir = match p.split_once('=') {
+                        Some(("native" | "crate" | "dependency" | "framework" | "all", d)) => d,
+                        _ => p,
+                    };
+                    let dir = PathBuf::from(dir);
+                    if !out.link_dirs.contains(&dir) {
+                        out.link_dirs.push(dir);
+                    }
+                }
+                let Some(triple) = self.triple_of(b.out_dir.as_std_path()) else {
+                    return;
+                };
+                let mut env = vec![("OUT_DIR".to_owned(), b.out_dir.to_string())];
+                env.extend(b.env.iter().cloned());
+                out.scripts.insert((triple, b.package_id.repr.clone()), env);
             }
+            Message::CompilerMessage(m) => {
+                let level = m.message.level;
+                if !matches!(level, DiagnosticLevel::Error | DiagnosticLevel::Ice)
+                    || m.message.message.starts_with("aborting due to")
+                {
+                    return;
+                }
+                let error = BuildError {
+                    stage: self.stage,
+                    message: m.message.message.clone(),
+                    rendered: m.message.rendered.clone(),
+                    host_unit: m.target.kind.iter().any(|k| {
+                        matches!(
+                            k,
+                            cargo_metadata::TargetKind::CustomBuild
+                                | cargo_metadata::TargetKind::ProcMacro
+                        )
+                    }),
+                    blocked_by: None,
+                };
+                let list = out.errors.entry(m.package_id.repr.clone()).or_default();
+                if !list.contains(&error) {
+                    list.push(error);
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 
@@ -955,6 +1047,7 @@ mod tests {
     #[test]
     fn stderr_blocks_attribute_build_scripts_and_drop_summaries() {
         let ws = Workspace {
+            default_members: vec![],
             root: "/ws".into(),
             manifest_path: "/ws/Cargo.toml".into(),
             target_dir: "/ws/target".into(),

@@ -45,6 +45,11 @@ pub enum Cause {
     WineDllMissing,
     /// A musl executable was linked with objects or libraries built against glibc.
     MuslGlibcMix,
+    /// A `dylib` crate-type links std dynamically while the test executables link it statically:
+    /// `cannot satisfy dependencies so `std` only shows up once`.
+    DylibStd,
+    /// The dynamic loader could not find a shared library the test executable needs.
+    SharedLibraryMissing,
     Unknown,
 }
 
@@ -73,6 +78,8 @@ impl Cause {
             Cause::WasiUnsupported => "wasi-unsupported",
             Cause::WineDllMissing => "wine-dll-missing",
             Cause::MuslGlibcMix => "musl-glibc-mix",
+            Cause::DylibStd => "dylib-std",
+            Cause::SharedLibraryMissing => "shared-library-missing",
             Cause::Unknown => "unknown",
         }
     }

@@ -361,10 +361,10 @@ pub struct CommonArgs {
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Package(s) to verify (default: every workspace member).
+    /// Package(s) to verify (default: the workspace's default members, as `cargo test`).
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
     pub packages: Vec<String>,
-    /// Verify every workspace member (the default).
+    /// Verify every workspace member (default: the default members, as `cargo test`).
     #[arg(long)]
     pub workspace: bool,
     /// Exclude package(s) from verification.

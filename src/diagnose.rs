@@ -250,6 +250,34 @@ impl Diagnoser {
                 ),
             );
         }
+        if let Some(l) = find(
+            &text,
+            &["cannot satisfy dependencies so `std` only shows up once"],
+        ) {
+            return d(
+                Cause::DylibStd,
+                l,
+                "a member with crate-type `dylib` links std dynamically, its tests statically: build with RUSTFLAGS=\"-C prefer-dynamic\" (the tests then load libstd from the sysroot, which cargo-xtest puts on the loader path), or make it an `rlib`/`cdylib`".to_owned(),
+            );
+        }
+        if e.stage == Level::Test
+            && let Some(l) = find(&text, &["error while loading shared libraries: "])
+        {
+            let library = l
+                .split("error while loading shared libraries: ")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .unwrap_or("a shared library")
+                .trim()
+                .to_owned();
+            return d(
+                Cause::SharedLibraryMissing,
+                l,
+                format!(
+                    "the dynamic loader did not find `{library}` for {triple}: if a build script builds it, print `cargo::rustc-link-search=native=<its directory inside OUT_DIR>` (cargo and cargo-xtest put those on the loader path); else install the library built for {triple} (its -dev package for that architecture)"
+                ),
+            );
+        }
         if e.stage == Level::Test
             && let Some(l) = find(
                 &text,
@@ -265,7 +293,7 @@ impl Diagnoser {
                 Cause::NoTestResults,
                 l,
                 format!(
-                    "run the binary through the runner by hand (`<runner> <binary> --list` must end with libtest's `N tests, M benchmarks`): a runner that does not run its argument ({}), or a `harness = false` target (cargo-xtest runs libtest harnesses; test it with `cargo test`)",
+                    "run the binary through the runner by hand (`<runner> <binary> --list` must end with libtest's `N tests, M benchmarks`): a runner that does not run its argument ({}), or a custom test harness that does not speak libtest's `--list` (declare it `harness = false`: cargo-xtest then runs it whole and judges its exit status, as cargo does)",
                     targets::cargo_env_var(triple, "runner")
                 ),
             );
@@ -633,6 +661,29 @@ mod tests {
         assert_eq!(d.cause, Cause::MuslGlibcMix);
         assert!(d.evidence.contains("__sprintf_chk"));
         assert!(target_os_problem("aarch64-unknown-linux-gnu", musl).is_none());
+    }
+
+    #[test]
+    fn dylib_std_and_missing_shared_libraries_are_named() {
+        let d = diagnoser();
+        let e = BuildError {
+            stage: Level::BuildTests,
+            message: "cannot satisfy dependencies so `std` only shows up once".to_owned(),
+            rendered: None,
+            host_unit: false,
+            blocked_by: None,
+        };
+        assert_eq!(d.build_error(S, &e).cause, Cause::DylibStd);
+        let e = BuildError {
+            stage: Level::Test,
+            message: "cannot list the tests of lib (exit status 127): [stderr]\n/w/target/debug/deps/natlib-1: error while loading shared libraries: libgreet.so: cannot open shared object file: No such file or directory".to_owned(),
+            rendered: None,
+            host_unit: false,
+            blocked_by: None,
+        };
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::SharedLibraryMissing);
+        assert!(dx.fix.contains("`libgreet.so`"), "{}", dx.fix);
     }
 
     fn diagnoser() -> Diagnoser {

@@ -41,6 +41,7 @@ pub fn libtest(data: &[u8]) {
 
 fn workspace() -> Workspace {
     Workspace {
+        default_members: Vec::new(),
         root: PathBuf::from("/w"),
         manifest_path: PathBuf::from("/w/Cargo.toml"),
         target_dir: PathBuf::from("/w/target"),

@@ -1,6 +1,6 @@
 //! Names for what flows between the stages. A [`BinaryId`] says which test executable of a
 //! package a result belongs to; it is written as cargo-xtest has always written it in reports,
-//! caches and archives (`lib`, `bin/NAME`, `test/NAME`, `doc`) and parsed back only from those.
+//! caches and archives (`lib`, `bin/NAME`, `test/NAME`, `example/NAME`, `bench/NAME`, `doc`) and parsed back only from those.
 //! [`BinaryKey`] and [`TestKey`] are the keys results are kept by, instead of tuples of strings.
 
 use std::fmt;
@@ -12,10 +12,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// form, so sorting by id sorts as the text does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BinaryId {
+    /// A bench target built as a test because it sets `test = true` (`bench/NAME`).
+    Bench(String),
     /// A binary target's unit tests (`bin/NAME`).
     Bin(String),
     /// The package's doctests, compiled and run by `cargo test --doc` (`doc`).
     Doc,
+    /// An example built as a test because it sets `test = true` (`example/NAME`).
+    Example(String),
     /// The library's unit tests (`lib`).
     Lib,
     /// An integration test, `tests/NAME.rs` (`test/NAME`).
@@ -25,7 +29,19 @@ pub enum BinaryId {
 impl BinaryId {
     /// An integration test: cargo gives it `CARGO_BIN_EXE_<name>` for the package's binaries.
     pub fn is_integration_test(&self) -> bool {
-        matches!(self, BinaryId::Test(_))
+        matches!(self, BinaryId::Test(_) | BinaryId::Bench(_))
+    }
+
+    /// The `cargo test` arguments that select this target, as cargo's "to rerun pass" names it.
+    pub fn cargo_args(&self) -> String {
+        match self {
+            BinaryId::Lib => "--lib".to_owned(),
+            BinaryId::Doc => "--doc".to_owned(),
+            BinaryId::Bin(n) => format!("--bin {n}"),
+            BinaryId::Test(n) => format!("--test {n}"),
+            BinaryId::Example(n) => format!("--example {n}"),
+            BinaryId::Bench(n) => format!("--bench {n}"),
+        }
     }
 }
 
@@ -60,6 +76,8 @@ impl fmt::Display for BinaryId {
             BinaryId::Doc => f.write_str("doc"),
             BinaryId::Bin(name) => write!(f, "bin/{name}"),
             BinaryId::Test(name) => write!(f, "test/{name}"),
+            BinaryId::Example(name) => write!(f, "example/{name}"),
+            BinaryId::Bench(name) => write!(f, "bench/{name}"),
         }
     }
 }
@@ -85,9 +103,13 @@ impl FromStr for BinaryId {
                     named(name, BinaryId::Bin)
                 } else if let Some(name) = s.strip_prefix("test/") {
                     named(name, BinaryId::Test)
+                } else if let Some(name) = s.strip_prefix("example/") {
+                    named(name, BinaryId::Example)
+                } else if let Some(name) = s.strip_prefix("bench/") {
+                    named(name, BinaryId::Bench)
                 } else {
                     Err(format!(
-                        "`{s}` is not a test binary id (`lib`, `bin/NAME`, `test/NAME` or `doc`)"
+                        "`{s}` is not a test binary id (`lib`, `bin/NAME`, `test/NAME`, `example/NAME`, `bench/NAME` or `doc`)"
                     ))
                 }
             }
@@ -114,10 +136,19 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_sort_as_their_text() {
-        let mut ids: Vec<BinaryId> = ["test/a", "lib", "doc", "bin/z", "bin/a", "test/b"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
+        let mut ids: Vec<BinaryId> = [
+            "test/a",
+            "lib",
+            "doc",
+            "bin/z",
+            "bin/a",
+            "test/b",
+            "example/e",
+            "bench/b",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
         for id in &ids {
             assert_eq!(id.to_string().parse::<BinaryId>().unwrap(), *id);
         }
@@ -128,7 +159,7 @@ mod tests {
             ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
             texts
         );
-        for bad in ["", "bench/x", "test/", "bin/a/b", "libs"] {
+        for bad in ["", "benches/x", "test/", "example/", "bin/a/b", "libs"] {
             assert!(bad.parse::<BinaryId>().is_err(), "{bad}");
         }
     }

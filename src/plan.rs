@@ -146,6 +146,7 @@ pub struct Plan {
     pub targets: Vec<TargetPlan>,
     /// Selected workspace member ids, in workspace order.
     pub packages: Vec<String>,
+    pub selection: Selection,
     /// What the run stage and the report need of each selected package, by id.
     pub members: BTreeMap<String, PlannedPackage>,
 }
@@ -196,11 +197,42 @@ impl PlannedPackage {
 pub struct Request {
     pub targets: Vec<String>,
     pub packages: Vec<String>,
+    /// `--workspace`: every member, not only the default members.
+    pub workspace: bool,
     pub exclude: Vec<String>,
     pub max_level: Option<Level>,
 }
 
-/// The target triples to verify: the command line's, else the policy's, else host + defaults.
+/// How the packages were selected, as cargo selects them (`plan` says which).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// No `-p`, `--workspace` or `--exclude`: what `cargo test` tests, the workspace's
+    /// `default-members` (the root package when the root is a package; every member of a
+    /// virtual workspace without `default-members`).
+    DefaultMembers { of: usize },
+    /// `--workspace` (or `--exclude`): every member but the excluded.
+    Workspace,
+    /// `-p`: the packages named.
+    Packages,
+}
+
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selection::DefaultMembers { of } => write!(
+                f,
+                "the workspace's default members, as `cargo test` selects them ({of} members in all: --workspace for every one)"
+            ),
+            Selection::Workspace => f.write_str("every workspace member (--workspace)"),
+            Selection::Packages => f.write_str("the packages given with -p"),
+        }
+    }
+}
+
+/// The target triples to verify: the command line's, else the policy's, else the targets
+/// cargo's configuration builds for by default (`[build] target`, `CARGO_BUILD_TARGET`: what a
+/// plain `cargo test` there tests), else host + defaults.
 /// `host` is the host triple, a policy group name its members, and `all` every target of the
 /// knowledge base whose standard library is installed (`has_std`); the second value says `all`
 /// was asked for, so that the caller keeps only those its probes prove reach `test`.
@@ -208,12 +240,15 @@ pub fn select_triples(
     request: &Request,
     policy: &Policy,
     host: &str,
+    config_targets: &[String],
     has_std: impl Fn(&str) -> bool,
 ) -> (Vec<String>, bool) {
     let chosen: Vec<String> = if !request.targets.is_empty() {
         request.targets.clone()
     } else if !policy.targets.is_empty() {
         policy.targets.clone()
+    } else if !config_targets.is_empty() {
+        config_targets.to_vec()
     } else {
         std::iter::once(host.to_owned())
             .chain(
@@ -265,10 +300,23 @@ pub fn plan(
             )));
         }
     }
+    let selection = if !request.packages.is_empty() {
+        Selection::Packages
+    } else if request.workspace || !request.exclude.is_empty() {
+        Selection::Workspace
+    } else {
+        Selection::DefaultMembers {
+            of: ws.members.len(),
+        }
+    };
     let selected: Vec<&crate::discover::Package> = ws
         .members
         .iter()
-        .filter(|p| request.packages.is_empty() || request.packages.contains(&p.name))
+        .filter(|p| match selection {
+            Selection::Packages => request.packages.contains(&p.name),
+            Selection::Workspace => true,
+            Selection::DefaultMembers { .. } => ws.default_members.contains(&p.id),
+        })
         .filter(|p| !request.exclude.contains(&p.name))
         .collect();
     let packages = selected.iter().map(|p| p.id.clone()).collect();
@@ -300,6 +348,7 @@ pub fn plan(
         host: discovery.host.triple.clone(),
         targets,
         packages,
+        selection,
         members,
     })
 }
@@ -734,7 +783,7 @@ mod tests {
     #[test]
     fn triples_default_to_host_plus_three_and_dedupe() {
         let h = "x86_64-unknown-linux-gnu";
-        let (t, all) = select_triples(&Request::default(), &Policy::default(), h, |_| true);
+        let (t, all) = select_triples(&Request::default(), &Policy::default(), h, &[], |_| true);
         assert!(!all);
         assert_eq!(
             t,
@@ -750,7 +799,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            select_triples(&r, &Policy::default(), h, |_| true).0,
+            select_triples(&r, &Policy::default(), h, &[], |_| true).0,
             [h, "s390x-unknown-linux-gnu"]
         );
     }
@@ -767,7 +816,7 @@ mod tests {
             targets: vec!["big-endian".into(), "powerpc-unknown-linux-gnu".into()],
             ..Default::default()
         };
-        let (t, all) = select_triples(&r, &policy, h, |_| true);
+        let (t, all) = select_triples(&r, &policy, h, &[], |_| true);
         assert!(!all);
         assert_eq!(
             t,
@@ -777,7 +826,7 @@ mod tests {
             targets: vec!["all".into()],
             ..Default::default()
         };
-        let (t, all) = select_triples(&r, &policy, h, |t| t.contains("i686") || t == h);
+        let (t, all) = select_triples(&r, &policy, h, &[], |t| t.contains("i686") || t == h);
         assert!(all);
         assert_eq!(t, [h, "i686-unknown-linux-gnu"]);
     }

@@ -64,13 +64,19 @@ impl Session {
             targets: targets.to_vec(),
             ..Default::default()
         };
-        let (triples, all) =
-            plan::select_triples(&request, &policy, &host.triple, |t| host.has_std(t));
+        let config = Discovery::config()?;
+        let (triples, all) = plan::select_triples(
+            &request,
+            &policy,
+            &host.triple,
+            &config.build_targets(),
+            |t| host.has_std(t),
+        );
         for t in &triples {
             host.validate_triple(t)?;
         }
         Ok(Session {
-            config: Discovery::config()?,
+            config,
             host,
             workspace,
             policy,

@@ -158,6 +158,7 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             cfg: diagnose::cfg_of(&triple),
             probes: Default::default(),
         }],
+        selection: plan::Selection::Packages,
         packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),
         members: archive::members(&manifest, &dir),
     };

@@ -50,6 +50,7 @@ pub(crate) fn prepare(
     let request = crate::plan::Request {
         targets: common.targets.clone(),
         packages: common.packages.clone(),
+        workspace: common.workspace,
         exclude: common.exclude.clone(),
         max_level: common.level,
     };
@@ -57,6 +58,7 @@ pub(crate) fn prepare(
         request.max_level.unwrap_or(level::Level::Test),
         common.reprobe,
     )?;
+    let host_needs_target = !session.config.build_targets().is_empty();
     let Session {
         host,
         workspace,
@@ -92,6 +94,7 @@ pub(crate) fn prepare(
             (None, false) => build::Profile::Default,
         },
         host: discovery.host.triple.clone(),
+        host_needs_target,
         jobs: common.jobs,
         extra,
     };

@@ -87,6 +87,19 @@ impl CargoConfig {
         })
     }
 
+    /// The targets cargo builds for when no `--target` is given: `CARGO_BUILD_TARGET`, else
+    /// `[build] target` (one or several); empty when neither says, and cargo builds for the
+    /// host without `--target`.
+    pub fn build_targets(&self) -> Vec<String> {
+        self.resolved
+            .iter()
+            .flat_map(|c| {
+                c.build_target_for_cli(Vec::<String>::new())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// `[env]`: (name, value, force), relative values already made absolute.
     pub fn env(&self) -> Vec<(String, std::ffi::OsString, bool)> {
         self.resolved

@@ -18,6 +18,11 @@ pub enum UnitKind {
     Bin,
     /// An integration test (`tests/*.rs`).
     Test,
+    /// An example (`examples/*.rs`): `cargo test` runs its tests only with `test = true`.
+    Example,
+    /// A bench (`benches/*.rs`): `cargo test` runs its tests only with `test = true`.
+    Bench,
+    /// A build script.
     Other,
 }
 
@@ -28,6 +33,8 @@ pub struct Target {
     pub proc_macro: bool,
     pub test: bool,
     pub doctest: bool,
+    /// `harness = false`: cargo runs it without arguments and judges its exit status.
+    pub harness: bool,
     pub required_features: Vec<String>,
     pub src_path: PathBuf,
     /// `cargo build` links it for the target: a binary, a `dylib` or `cdylib` (an rlib, a
@@ -127,6 +134,9 @@ pub struct Workspace {
     pub manifest_path: PathBuf,
     pub target_dir: PathBuf,
     pub members: Vec<Package>,
+    /// The ids `cargo test` selects without `-p` or `--workspace`: the `default-members`, else
+    /// the root package in a workspace whose root is a package, else every member.
+    pub default_members: Vec<String>,
     /// `name vVERSION` of every package in the graph, by id.
     pub names: BTreeMap<String, (String, String)>,
     pub deps: BTreeMap<String, Vec<DepEdge>>,
@@ -223,6 +233,7 @@ impl Workspace {
             if !members.contains(&p.id) {
                 continue;
             }
+            let no_harness = harness_off(p.manifest_path.as_std_path());
             packages.push(Package {
                 id: p.id.repr.clone(),
                 name: p.name.to_string(),
@@ -232,7 +243,11 @@ impl Workspace {
                     .parent()
                     .map(|d| d.as_std_path().to_path_buf())
                     .unwrap_or_default(),
-                targets: p.targets.iter().map(convert_target).collect(),
+                targets: p
+                    .targets
+                    .iter()
+                    .map(|t| convert_target(t, &no_harness))
+                    .collect(),
                 meta: PackageMeta {
                     authors: p.authors.clone(),
                     description: p.description.clone(),
@@ -266,11 +281,21 @@ impl Workspace {
                 deps.insert(node.id.repr.clone(), edges);
             }
         }
+        // Cargo older than 1.71 does not report them: every member then, as before.
+        let default_members = if meta.workspace_default_members.is_available() {
+            meta.workspace_default_members
+                .iter()
+                .map(|id| id.repr.clone())
+                .collect()
+        } else {
+            packages.iter().map(|p| p.id.clone()).collect()
+        };
         Ok(Workspace {
             root: meta.workspace_root.clone().into_std_path_buf(),
             manifest_path: meta.workspace_root.join("Cargo.toml").into_std_path_buf(),
             target_dir: meta.target_directory.clone().into_std_path_buf(),
             members: packages,
+            default_members,
             names,
             deps,
             metadata: meta.workspace_metadata.clone(),
@@ -340,18 +365,84 @@ pub fn unit_kind(t: &cargo_metadata::Target) -> UnitKind {
         UnitKind::Bin
     } else if is(&TargetKind::Test) {
         UnitKind::Test
+    } else if is(&TargetKind::Example) {
+        UnitKind::Example
+    } else if is(&TargetKind::Bench) {
+        UnitKind::Bench
     } else {
         UnitKind::Other
     }
 }
 
-fn convert_target(t: &cargo_metadata::Target) -> Target {
+/// `cargo metadata` does not say which targets set `harness = false`; the manifest does. The
+/// (kind, name) of each such target: `lib`, `bin`, `test`, `example` or `bench`, and the
+/// target's name as cargo names it (a `[lib]`'s is its crate name). Only targets declared in the
+/// manifest can turn the harness off, so discovered ones never appear. An unreadable manifest
+/// gives none (cargo metadata already read it).
+fn harness_off(manifest: &Path) -> BTreeSet<(UnitKind, String)> {
+    let Some(doc) = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|s| s.parse::<toml::Table>().ok())
+    else {
+        return BTreeSet::new();
+    };
+    let package_name = doc
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .replace('-', "_");
+    let name_of = |t: &toml::Table, default: &str| -> String {
+        t.get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+            .or_else(|| {
+                t.get("path")
+                    .and_then(|p| p.as_str())
+                    .and_then(|p| Path::new(p).file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let off = |t: &toml::Table| t.get("harness").and_then(|h| h.as_bool()) == Some(false);
+    let mut set = BTreeSet::new();
+    if let Some(lib) = doc.get("lib").and_then(|l| l.as_table())
+        && off(lib)
+    {
+        set.insert((UnitKind::Lib, name_of(lib, &package_name).replace('-', "_")));
+    }
+    for (key, kind) in [
+        ("bin", UnitKind::Bin),
+        ("test", UnitKind::Test),
+        ("example", UnitKind::Example),
+        ("bench", UnitKind::Bench),
+    ] {
+        for t in doc
+            .get(key)
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_table())
+            .filter(|t| off(t))
+        {
+            set.insert((kind, name_of(t, &package_name)));
+        }
+    }
+    set
+}
+
+fn convert_target(
+    t: &cargo_metadata::Target,
+    harness_off: &BTreeSet<(UnitKind, String)>,
+) -> Target {
+    let kind = unit_kind(t);
     Target {
         name: t.name.clone(),
-        kind: unit_kind(t),
+        kind,
         proc_macro: t.kind.contains(&TargetKind::ProcMacro),
         test: t.test,
         doctest: t.doctest,
+        harness: !harness_off.contains(&(kind, t.name.clone())),
         required_features: t.required_features.clone(),
         src_path: t.src_path.clone().into_std_path_buf(),
         links: !t.kind.contains(&TargetKind::ProcMacro)

@@ -531,6 +531,7 @@ pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
         schema: &'static str,
         host: &'a str,
         packages: Vec<&'a str>,
+        selection: &'a crate::plan::Selection,
         targets: Vec<TargetView<'a>>,
     }
     #[derive(Serialize)]
@@ -550,6 +551,7 @@ pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
         schema: "cargo-xtest/plan-v1",
         host: &plan.host,
         packages: plan.packages.iter().map(|id| ws.package_name(id)).collect(),
+        selection: &plan.selection,
         targets: plan
             .targets
             .iter()

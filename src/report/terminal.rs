@@ -475,6 +475,7 @@ pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) ->
         names.len(),
         names.join(", ")
     );
+    let _ = writeln!(out, "packages: {}", plan.selection);
     let w = target_header(
         &mut out,
         plan.targets.iter().map(|t| t.triple.as_str()),

@@ -822,6 +822,17 @@ impl Dispatcher<'_> {
                 env.push((k.clone(), v.clone()));
             }
         }
+        // The package's build script: `OUT_DIR` and its `cargo::rustc-env` variables.
+        env.extend(b.script_env.iter().map(|(k, v)| (k.clone(), v.into())));
+        // Cargo's loader path: the build scripts' link-search directories inside this
+        // executable's profile directory (a shared library a build script built), then the
+        // profile's `deps` and the profile directory, then the sysroot's libraries.
+        let native = b
+            .link_dirs
+            .iter()
+            .filter(|d| d.starts_with(&profile_dir) && !profile_dir.as_os_str().is_empty())
+            .cloned()
+            .collect::<Vec<_>>();
         let sysroot_libs = self.opts.sysroot.iter().flat_map(|s| {
             [
                 s.join("lib/rustlib").join(&b.triple).join("lib"),
@@ -835,11 +846,13 @@ impl Dispatcher<'_> {
             binary: b.id.clone(),
             cwd: pkg.dir.clone(),
             env,
-            lib_path: [profile_dir, deps]
+            lib_path: native
                 .into_iter()
+                .chain([profile_dir, deps])
                 .chain(sysroot_libs)
                 .collect(),
             path: b.path,
+            harness: b.harness,
             runner: runner.clone(),
             skips: target.skips.clone(),
             panic_abort: target.cfg.panic_abort,
@@ -1214,6 +1227,7 @@ mod tests {
                 cfg: Default::default(),
                 probes: Default::default(),
             }],
+            selection: crate::plan::Selection::Workspace,
             packages: vec!["pkg-id".into()],
             members: [(
                 "pkg-id".to_owned(),
@@ -1274,6 +1288,9 @@ mod tests {
                 package_id: "pkg-id".into(),
                 id: id.clone(),
                 path: dir.join(id.to_string()),
+                harness: true,
+                script_env: Vec::new(),
+                link_dirs: Vec::new(),
             }))
             .unwrap();
         }

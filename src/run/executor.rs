@@ -436,6 +436,11 @@ pub fn prepare(job: &BinaryJob, cache: &Cache, opts: &RunOptions, known: Known) 
         budget,
     } = known;
     let key = binary_key(job, cache);
+    if !job.harness {
+        // Nothing to list: the target is its one test.
+        let prepared = prepare_all(job, cache, key, Some(vec![plain_name(job)]));
+        return partitioned(prepared, job, opts);
+    }
     // Known here, and at most one batch (a binary without tests makes none).
     let one_short_batch = last_run.as_ref().is_some_and(|h| {
         super::schedule::batches(h.keys().cloned().collect(), h, budget, opts.jobs).len() <= 1
@@ -451,7 +456,12 @@ pub fn prepare(job: &BinaryJob, cache: &Cache, opts: &RunOptions, known: Known) 
             ..Default::default()
         };
     }
-    let mut prepared = prepare_all(job, cache, key, remembered);
+    let prepared = prepare_all(job, cache, key, remembered);
+    partitioned(prepared, job, opts)
+}
+
+/// Keeps only this invocation's slice of the tests (`--partition`).
+fn partitioned(mut prepared: Prepared, job: &BinaryJob, opts: &RunOptions) -> Prepared {
     if let Some(p) = opts.partition {
         // A slice's results would make a cache entry that hides the other slices' tests.
         prepared.key = None;
@@ -638,6 +648,82 @@ fn test_ref(job: &BinaryJob, test: &str) -> TestRef {
     }
 }
 
+/// The one test of a `harness = false` target: the target's name.
+pub fn plain_name(job: &BinaryJob) -> String {
+    match &job.binary {
+        BinaryId::Bin(n) | BinaryId::Test(n) | BinaryId::Example(n) | BinaryId::Bench(n) => {
+            n.clone()
+        }
+        BinaryId::Lib | BinaryId::Doc => job.binary.to_string(),
+    }
+}
+
+/// Runs a `harness = false` target as `cargo test` does: without arguments, judged by its exit
+/// status alone (whatever it prints). `--test-timeout` bounds the whole process.
+fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &Sender<RunEvent>) -> Batch {
+    let name = plain_name(job);
+    let mut batch = Batch::default();
+    let _ = events.send(RunEvent::TestStarted(test_ref(job, &name)));
+    let watch = Watch {
+        idle: opts.test_timeout,
+        ..Default::default()
+    };
+    let log = Log::open(
+        opts,
+        &job.triple,
+        &job.package_name,
+        &job.binary.to_string(),
+    );
+    let started = Instant::now();
+    let attempt = match supervise(&mut runner_command(job, &[]), watch, false, log, |_, _| {}) {
+        Ok(a) => a,
+        Err(e) => {
+            batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+            return batch;
+        }
+    };
+    if attempt.interrupted {
+        batch.interrupted = true;
+        return batch;
+    }
+    let duration = started.elapsed();
+    let (outcome, status, what) = match (attempt.idle_killed, attempt.exit) {
+        (Some(d), _) => (
+            TestOutcome::TimedOut,
+            Some(FailureStatus::TimedOut),
+            Some(format!(
+                "timed out after {:.1}s (--test-timeout); the test binary and everything it started were killed",
+                d.as_secs_f64()
+            )),
+        ),
+        (None, Ok(0)) => (TestOutcome::Passed, None, None),
+        (None, Ok(code)) => (
+            TestOutcome::Failed,
+            Some(FailureStatus::Exited { code }),
+            Some(format!("harness = false target ended ({})", attempt.status)),
+        ),
+        (None, Err(signal)) => (
+            TestOutcome::Failed,
+            Some(FailureStatus::Signaled {
+                signal: signal.unwrap_or(0),
+            }),
+            Some(format!("harness = false target ended ({})", attempt.status)),
+        ),
+    };
+    let mut t = TestResult {
+        output: what.map(|w| format!("{w}\n{}", tail(&attempt.output))),
+        output_bytes: status.map(|_| attempt.total_bytes),
+        status,
+        cpu: attempt.cpu,
+        ..TestResult::new(name, outcome, duration)
+    };
+    if t.failed() {
+        attach_log(&mut t, &attempt);
+    }
+    batch.tests.push(t);
+    batch
+}
+
 /// Runs the selected tests in as few processes as crashes and hangs allow.
 fn attempt_all(
     job: &BinaryJob,
@@ -645,6 +731,9 @@ fn attempt_all(
     opts: &RunOptions,
     events: &Sender<RunEvent>,
 ) -> Batch {
+    if !job.harness {
+        return run_plain(job, opts, events);
+    }
     let mut batch = Batch::default();
     let watch = Watch {
         timeout: opts.test_timeout,

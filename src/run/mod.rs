@@ -239,6 +239,9 @@ pub struct BinaryJob {
     pub package_name: String,
     pub binary: BinaryId,
     pub path: PathBuf,
+    /// `harness = false`: cargo runs it without arguments and judges its exit status; its one
+    /// result is named after the target.
+    pub harness: bool,
     pub cwd: PathBuf,
     /// What `cargo test` adds to a test's environment: `CARGO`, `CARGO_MANIFEST_DIR`,
     /// `CARGO_PKG_*`, `CARGO_BIN_EXE_<name>` (integration tests) and cargo config's `[env]`.

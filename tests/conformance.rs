@@ -1,0 +1,463 @@
+//! Conformance: on a workspace, every test's outcome under `cargo xtest` equals plain `cargo test
+//! --no-fail-fast`'s, target by target, and cargo-xtest runs the very executables cargo runs.
+//!
+//! [`compare`] is the harness: it takes a workspace directory, a target and the environment both
+//! tools run with, runs real `cargo test` and real `cargo xtest` there, and lists every
+//! disagreement. A new shape is one more fixture (or one more target in `tests/fixtures/
+//! conformance`), not new code. Where a shape does not apply to a target, the test says why.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// What one `cargo test` run said: per executable (or `doc:<crate>`), its tests and outcomes,
+/// and which targets it reported failed (`-p PKG --KIND NAME`, as in "to rerun pass").
+#[derive(Debug, Default)]
+struct CargoRun {
+    /// Executable path (or `doc:<crate>`) → test name → `ok` / `FAILED` / `ignored`.
+    tests: BTreeMap<String, BTreeMap<String, String>>,
+    /// `(package, binary id)` of every target cargo reported failed.
+    failed: BTreeSet<(String, String)>,
+}
+
+/// Reads `cargo test`'s merged stdout and stderr.
+fn parse_cargo_test(text: &str, dir: &Path) -> CargoRun {
+    let mut run = CargoRun::default();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("Running ")
+            && let Some(open) = rest.rfind(" (")
+            && rest.ends_with(')')
+        {
+            let path = &rest[open + 2..rest.len() - 1];
+            let path = dir.join(path).display().to_string();
+            run.tests.entry(path.clone()).or_default();
+            current = Some(path);
+        } else if let Some(krate) = trimmed.strip_prefix("Doc-tests ") {
+            let key = format!("doc:{krate}");
+            run.tests.entry(key.clone()).or_default();
+            current = Some(key);
+        } else if let Some(rest) = line.strip_prefix("test ")
+            && let Some((name, outcome)) = rest.rsplit_once(" ... ")
+            && let Some(cur) = &current
+        {
+            let outcome = outcome.split(',').next().unwrap_or_default().trim();
+            if matches!(outcome, "ok" | "FAILED" | "ignored") {
+                run.tests
+                    .get_mut(cur)
+                    .unwrap()
+                    .insert(name.to_owned(), outcome.to_owned());
+            }
+        }
+        // "error: test failed, to rerun pass `-p conform --lib`" and the closing list.
+        if line.starts_with("error:") || line.starts_with("    `") {
+            for quoted in line.split('`').skip(1).step_by(2) {
+                if let Some(target) = rerun_target(quoted) {
+                    run.failed.insert(target);
+                }
+            }
+        }
+    }
+    run
+}
+
+/// `-p PKG --KIND [NAME]` → (package, cargo-xtest's binary id); `None` for anything else.
+fn rerun_target(args: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let (pkg, rest) = match words.as_slice() {
+        ["-p", pkg, rest @ ..] => ((*pkg).to_owned(), rest),
+        rest => (String::new(), rest),
+    };
+    let id = match rest {
+        ["--lib"] => "lib".to_owned(),
+        ["--doc"] => "doc".to_owned(),
+        [kind @ ("--bin" | "--test" | "--example" | "--bench"), name] => {
+            format!("{}/{name}", &kind[2..])
+        }
+        _ => return None,
+    };
+    Some((pkg, id))
+}
+
+/// Runs plain `cargo test --no-fail-fast` (with `--target` for a cross target, and for the host
+/// where cargo's configuration names another default target) in `dir`.
+fn cargo_test(dir: &Path, triple: &str, env: &[(String, String)]) -> (CargoRun, String) {
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        "exec \"$@\" 2>&1",
+        "--",
+        "cargo",
+        "test",
+        "--no-fail-fast",
+    ])
+    .current_dir(dir)
+    .env("CARGO_TERM_COLOR", "never")
+    .env_remove("CARGO_TARGET_DIR")
+    .env_remove("RUST_BACKTRACE")
+    .env_remove("LD_LIBRARY_PATH");
+    if triple != HOST || configured_target(dir) {
+        cmd.args(["--target", triple]);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let out = output_within(&mut cmd, WATCHDOG);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (parse_cargo_test(&text, dir), text)
+}
+
+/// The workspace's cargo configuration sets `[build] target`.
+fn configured_target(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(".cargo/config.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.get("build").and_then(|b| b.get("target")).is_some())
+}
+
+/// What a comparison found.
+struct Comparison {
+    /// Every disagreement, one line each.
+    mismatches: Vec<String>,
+    /// Test outcomes compared one by one.
+    compared: usize,
+    /// Executables cargo ran that are host units (a proc-macro's tests): cargo-xtest runs those
+    /// once, in the host's column, as plain `cargo test` builds them.
+    host_units: Vec<String>,
+    cargo_output: String,
+    xtest_failures: String,
+}
+
+impl Comparison {
+    /// No disagreement, and at least `want` outcomes compared (a comparison of nothing fails).
+    fn assert_agrees(&self, triple: &str, want: usize) {
+        assert!(
+            self.mismatches.is_empty(),
+            "cargo-xtest disagrees with cargo test on {triple}:\n{}\n\n--- cargo test:\n{}\n--- cargo-xtest:\n{}",
+            self.mismatches.join("\n"),
+            self.cargo_output,
+            self.xtest_failures
+        );
+        assert!(
+            self.compared >= want,
+            "only {} outcomes compared on {triple}:\n{}",
+            self.compared,
+            self.cargo_output
+        );
+    }
+}
+
+/// Runs `cargo test --no-fail-fast` and `cargo xtest --no-fail-fast` on `dir` for `triple`, with
+/// `env` for both (`cargo_only` only for `cargo test`: the linker and runner cargo-xtest finds
+/// itself), and compares every test's outcome and every executable's path.
+fn compare(
+    dir: &Path,
+    triple: &str,
+    env: &[(String, String)],
+    cargo_only: &[(String, String)],
+) -> Comparison {
+    let both: Vec<(String, String)> = env.iter().chain(cargo_only).cloned().collect();
+    let (cargo, cargo_output) = cargo_test(dir, triple, &both);
+    let report_path = dir.join(format!("xtest-{triple}.json"));
+    let mut cmd = xtest();
+    cmd.args([
+        "--no-fail-fast",
+        "--no-cache",
+        "--target",
+        triple,
+        "--report",
+    ])
+    .arg(&report_path)
+    .current_dir(dir)
+    .env("CARGO_TERM_COLOR", "never")
+    .env_remove("CARGO_TARGET_DIR")
+    .env_remove("RUST_BACKTRACE")
+    .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = output_within(&mut cmd, WATCHDOG);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_else(|_| {
+            panic!(
+                "cargo xtest wrote no report:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        }))
+        .unwrap();
+    let run = Run {
+        output: out,
+        json: Some(report.clone()),
+    };
+    let mut mismatches = Vec::new();
+    let target = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["triple"] == triple)
+        .expect("the target is in the report");
+    // cargo-xtest's side: executable path → (package, binary id); (package, binary) → tests.
+    let mut exes: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut xtests: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    for p in target["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap().to_owned();
+        for (id, path) in p["executables"].as_object().into_iter().flatten() {
+            exes.insert(
+                path.as_str().unwrap().to_owned(),
+                (name.clone(), id.clone()),
+            );
+        }
+        for t in p["tests"].as_array().into_iter().flatten() {
+            xtests
+                .entry((name.clone(), t["binary"].as_str().unwrap().to_owned()))
+                .or_default()
+                .insert(
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["outcome"].as_str().unwrap().to_owned(),
+                );
+        }
+    }
+    let agree = |cargo: &str, xtest: &str| {
+        matches!(
+            (cargo, xtest),
+            ("ok", "passed") | ("FAILED", "failed" | "timed-out") | ("ignored", "ignored")
+        )
+    };
+    let own_dir = dir.join("target").join(triple);
+    let mut compared = 0;
+    let mut host_units = Vec::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for (exe, tests) in &cargo.tests {
+        let key = if let Some(krate) = exe.strip_prefix("doc:") {
+            let pkg = target["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .find(|n| n.replace('-', "_") == krate);
+            match pkg {
+                Some(p) => (p, "doc".to_owned()),
+                None if tests.is_empty() => continue,
+                None => {
+                    mismatches.push(format!(
+                        "cargo test ran the doctests of `{krate}`, cargo-xtest has no such package"
+                    ));
+                    continue;
+                }
+            }
+        } else if triple != HOST && !Path::new(exe).starts_with(&own_dir) {
+            // Built for the host by a build for another target.
+            host_units.push(exe.clone());
+            continue;
+        } else {
+            match exes.get(exe) {
+                Some(k) => k.clone(),
+                None => {
+                    mismatches.push(format!(
+                        "cargo test ran {exe}; cargo-xtest did not run that executable ({} others it ran)",
+                        exes.len()
+                    ));
+                    continue;
+                }
+            }
+        };
+        seen.insert(key.clone());
+        let empty = BTreeMap::new();
+        let theirs = xtests.get(&key).unwrap_or(&empty);
+        let cargo_failed = cargo.failed.contains(&key);
+        let xtest_failed = theirs
+            .values()
+            .any(|o| matches!(o.as_str(), "failed" | "timed-out"));
+        if cargo_failed != xtest_failed {
+            mismatches.push(format!(
+                "{} {}: cargo test says {}, cargo-xtest says {} ({theirs:?})",
+                key.0,
+                key.1,
+                if cargo_failed { "failed" } else { "passed" },
+                if xtest_failed { "failed" } else { "passed" },
+            ));
+        }
+        if tests.is_empty() && theirs.is_empty() && !cargo_failed && key.1 != "doc" {
+            mismatches.push(format!(
+                "{} {}: cargo test ran it (it passed), cargo-xtest reports no test of it",
+                key.0, key.1
+            ));
+        }
+        for (name, outcome) in tests {
+            compared += 1;
+            match theirs.get(name) {
+                Some(x) if agree(outcome, x) => {}
+                Some(x) => mismatches.push(format!(
+                    "{} {} {name}: cargo test {outcome}, cargo-xtest {x}",
+                    key.0, key.1
+                )),
+                None => mismatches.push(format!(
+                    "{} {} {name}: cargo test {outcome}, cargo-xtest did not run it",
+                    key.0, key.1
+                )),
+            }
+        }
+        // A binary that printed its results: cargo-xtest ran no test it did not.
+        if !tests.is_empty() {
+            for name in theirs.keys().filter(|n| !tests.contains_key(*n)) {
+                if !cargo_failed {
+                    mismatches.push(format!(
+                        "{} {} {name}: cargo-xtest ran it, cargo test did not",
+                        key.0, key.1
+                    ));
+                }
+            }
+        }
+    }
+    for key in xtests.keys().filter(|k| !seen.contains(*k)) {
+        mismatches.push(format!(
+            "{} {}: cargo-xtest ran its tests, cargo test did not",
+            key.0, key.1
+        ));
+    }
+    Comparison {
+        mismatches,
+        compared,
+        host_units,
+        cargo_output,
+        xtest_failures: format!("{}\n{}", run.stderr(), run.failures()),
+    }
+}
+
+/// Linker and runner for plain `cargo test --target T`, as a user configures them (cargo-xtest
+/// finds its own).
+fn cross_env(triple: &str) -> Vec<(String, String)> {
+    if triple == HOST {
+        return Vec::new();
+    }
+    let (gnu, qemu) = match triple {
+        AARCH64 => ("aarch64-linux-gnu", "qemu-aarch64"),
+        S390X => ("s390x-linux-gnu", "qemu-s390x"),
+        RISCV64 => ("riscv64-linux-gnu", "qemu-riscv64"),
+        I686 => ("i686-linux-gnu", "qemu-i386"),
+        POWERPC => ("powerpc-linux-gnu", "qemu-ppc"),
+        other => panic!("no cross set-up for {other}"),
+    };
+    let var = triple.to_uppercase().replace('-', "_");
+    vec![
+        (format!("CARGO_TARGET_{var}_LINKER"), format!("{gnu}-gcc")),
+        (
+            format!("CARGO_TARGET_{var}_RUNNER"),
+            format!("{qemu} -L /usr/{gnu}"),
+        ),
+    ]
+}
+
+/// The conformance fixture on one target: every shape (`harness = false`, examples and benches
+/// with `test = true`, build-script `OUT_DIR` and `rustc-env` at run time, a shared library a
+/// build script built, a proc-macro's tests with RUSTFLAGS, `[env]`, a crash, `default-members`,
+/// `required-features`, a same-named lib and bin, doctests) agrees with `cargo test`.
+fn conforms_on(triple: &str) {
+    if !toolchains_present(&[triple]) {
+        return;
+    }
+    let fx = Fixture::new("conformance");
+    let env = vec![("RUSTFLAGS".to_owned(), "--cfg conform_flag".to_owned())];
+    let c = compare(fx.path(), triple, &env, &cross_env(triple));
+    // Nothing vacuous: cargo ran the fixture's tests and each was compared (20 on the host,
+    // where the proc-macro's two run too).
+    c.assert_agrees(triple, if triple == HOST { 20 } else { 18 });
+    if triple != HOST {
+        // `cargo test --target T` runs the proc-macro's host tests again, built without
+        // RUSTFLAGS; cargo-xtest runs them once, in the host's column.
+        assert_eq!(c.host_units.len(), 1, "{:?}", c.host_units);
+    }
+}
+
+#[test]
+fn conforms_on_the_host() {
+    conforms_on(HOST);
+}
+
+#[test]
+fn conforms_on_aarch64() {
+    conforms_on(AARCH64);
+}
+
+#[test]
+fn conforms_on_s390x() {
+    conforms_on(S390X);
+}
+
+#[test]
+fn conforms_on_riscv64gc() {
+    conforms_on(RISCV64);
+}
+
+#[test]
+fn conforms_on_i686() {
+    conforms_on(I686);
+}
+
+#[test]
+fn conforms_on_powerpc() {
+    conforms_on(POWERPC);
+}
+
+#[test]
+fn cargo_test_output_is_read_per_executable() {
+    let text = "     Running unittests src/lib.rs (target/debug/deps/a-1)\n\nrunning 2 tests\ntest t::x ... ok\ntest t::y ... ignored, why\n\n     Running tests/p.rs (target/debug/deps/p-2)\nerror: test failed, to rerun pass `-p a --test p`\n   Doc-tests a\ntest src/lib.rs - f (line 3) ... FAILED\nerror: 2 targets failed:\n    `-p a --test p`\n    `-p a --doc`\n";
+    let run = parse_cargo_test(text, Path::new("/w"));
+    let lib = &run.tests["/w/target/debug/deps/a-1"];
+    assert_eq!(lib["t::x"], "ok");
+    assert_eq!(lib["t::y"], "ignored");
+    assert!(run.tests["/w/target/debug/deps/p-2"].is_empty());
+    assert_eq!(run.tests["doc:a"]["src/lib.rs - f (line 3)"], "FAILED");
+    let failed: Vec<(String, String)> = run.failed.into_iter().collect();
+    assert_eq!(
+        failed,
+        [
+            ("a".to_owned(), "doc".to_owned()),
+            ("a".to_owned(), "test/p".to_owned())
+        ]
+    );
+}
+
+/// `[build] target` in cargo's configuration: a plain `cargo xtest` verifies that target (what a
+/// plain `cargo test` there tests), and `--target host` is still the host, built and run with an
+/// explicit `--target` exactly as `cargo test --target <host>` does.
+#[test]
+fn a_configured_default_target_is_the_default_and_the_host_stays_the_host() {
+    if !toolchains_present(&[S390X]) {
+        return;
+    }
+    let fx = Fixture::new("conformance");
+    fx.write(
+        ".cargo/config.toml",
+        "[env]\nCONFORM_CONFIG = \"from-config\"\n\n[build]\ntarget = \"s390x-unknown-linux-gnu\"\n",
+    );
+    let mut plan = xtest();
+    plan.args(["plan", "--format", "json"])
+        .current_dir(fx.path())
+        .env_remove("CARGO_TARGET_DIR");
+    let out = output_within(&mut plan, WATCHDOG);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "plan printed no JSON:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let triples: Vec<&str> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["triple"].as_str().unwrap())
+        .collect();
+    assert_eq!(triples, [S390X]);
+    let env = vec![("RUSTFLAGS".to_owned(), "--cfg conform_flag".to_owned())];
+    let c = compare(fx.path(), HOST, &env, &[]);
+    c.assert_agrees(HOST, 20);
+    // The host's executables are those of `--target <host>`, not of the configured target.
+    assert!(
+        c.cargo_output
+            .contains(&format!("target/{HOST}/debug/deps/conform-")),
+        "{}",
+        c.cargo_output
+    );
+}

@@ -50,6 +50,9 @@ pub enum Cause {
     DylibStd,
     /// The dynamic loader could not find a shared library the test executable needs.
     SharedLibraryMissing,
+    /// The linker skipped a native library built for another architecture (a build script's
+    /// output compiled for the host, or a library installed for another architecture).
+    ForeignNativeLibrary,
     Unknown,
 }
 
@@ -80,6 +83,7 @@ impl Cause {
             Cause::MuslGlibcMix => "musl-glibc-mix",
             Cause::DylibStd => "dylib-std",
             Cause::SharedLibraryMissing => "shared-library-missing",
+            Cause::ForeignNativeLibrary => "foreign-native-library",
             Cause::Unknown => "unknown",
         }
     }

@@ -6,6 +6,7 @@
 //! `unknown` with its raw evidence, never a guess.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -179,6 +180,9 @@ impl Diagnoser {
                 self.fixer.c_library_fix(triple),
             );
         }
+        if let Some(found) = foreign_native_library(triple, &text) {
+            return found;
+        }
         if let Some(l) = find(
             &text,
             &[
@@ -275,6 +279,22 @@ impl Diagnoser {
                 l,
                 format!(
                     "the dynamic loader did not find `{library}` for {triple}: if a build script builds it, print `cargo::rustc-link-search=native=<its directory inside OUT_DIR>` (cargo and cargo-xtest put those on the loader path); else install the library built for {triple} (its -dev package for that architecture)"
+                ),
+            );
+        }
+        if e.stage == Level::Test
+            && let Some(l) = find(&text, &["(exit status 127), printing nothing"])
+        {
+            let given = text
+                .lines()
+                .find_map(|l| l.strip_prefix("the loader path it was given: "))
+                .map(|p| format!("it was given {p}"))
+                .unwrap_or_else(|| "it was given no LD_LIBRARY_PATH".to_owned());
+            return d(
+                Cause::SharedLibraryMissing,
+                l,
+                format!(
+                    "the executable could not start (status 127: the dynamic loader or a library it needs is missing) and nothing said which; {given}: run it by hand with LD_DEBUG=libs to see what the loader looked for, and put the directory of the library built for {triple} there (a build script prints `cargo::rustc-link-search=native=<dir inside OUT_DIR>`)"
                 ),
             );
         }
@@ -562,6 +582,47 @@ pub fn cfg_of(triple: &str) -> TargetCfg {
         .unwrap_or_default()
 }
 
+/// A native library the linker skipped as built for another architecture: one a build script
+/// wrote into its `OUT_DIR` (it compiled it for the host), or one installed for another
+/// architecture.
+fn foreign_native_library(triple: &str, text: &str) -> Option<Diagnosis> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("skipping incompatible "))?;
+    let path = line
+        .split("skipping incompatible ")
+        .nth(1)?
+        .split(" when searching for")
+        .next()?
+        .trim();
+    let file = Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_owned());
+    // `<target dir>/<triple>/<profile>/build/<package>-<hash>/out/...`
+    let built_by = path
+        .split("/build/")
+        .nth(1)
+        .filter(|rest| rest.contains("/out/"))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|dir| dir.rsplit_once('-'))
+        .map(|(package, _)| package.to_owned());
+    let cc_var = format!("CC_{}", triple.replace('-', "_"));
+    let fix = match built_by {
+        Some(package) => format!(
+            "the build script of `{package}` built `{file}` for another architecture (the host's C compiler, most likely): build it with the C compiler for {triple} (cargo gives the script TARGET; the cc crate then finds `{cc_var}` or the target's gcc itself)"
+        ),
+        None => format!(
+            "`{path}` is built for another architecture: install `{file}` built for {triple} (its -dev package for that architecture) and link against that one"
+        ),
+    };
+    Some(Diagnosis {
+        cause: Cause::ForeignNativeLibrary,
+        evidence: line.trim().trim_start_matches("= note:").trim().to_owned(),
+        fix,
+    })
+}
+
 /// Failures only some operating systems produce, named from the test's literal output: WASI's
 /// unsupported operations, Wine failing to load a DLL, a musl executable mixing in glibc code.
 pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
@@ -676,7 +737,7 @@ mod tests {
         assert_eq!(d.build_error(S, &e).cause, Cause::DylibStd);
         let e = BuildError {
             stage: Level::Test,
-            message: "cannot list the tests of lib (exit status 127): [stderr]\n/w/target/debug/deps/natlib-1: error while loading shared libraries: libgreet.so: cannot open shared object file: No such file or directory".to_owned(),
+            message: "cannot list the tests of lib (exit status 127):\n[stderr]\n/w/target/debug/deps/natlib-1: error while loading shared libraries: libgreet.so: cannot open shared object file: No such file or directory".to_owned(),
             rendered: None,
             host_unit: false,
             blocked_by: None,
@@ -684,6 +745,53 @@ mod tests {
         let dx = d.build_error(S, &e);
         assert_eq!(dx.cause, Cause::SharedLibraryMissing);
         assert!(dx.fix.contains("`libgreet.so`"), "{}", dx.fix);
+        // The loader printed nothing: the path it was given is named.
+        let e = BuildError {
+            stage: Level::Test,
+            message: "cannot list the tests of lib (exit status 127), printing nothing\nthe loader path it was given: LD_LIBRARY_PATH=/w/target/debug:/w/target/debug/deps".to_owned(),
+            rendered: None,
+            host_unit: false,
+            blocked_by: None,
+        };
+        let dx = d.build_error(S, &e);
+        assert_eq!(dx.cause, Cause::SharedLibraryMissing);
+        assert!(
+            dx.fix
+                .contains("LD_LIBRARY_PATH=/w/target/debug:/w/target/debug/deps"),
+            "{}",
+            dx.fix
+        );
+    }
+
+    #[test]
+    fn a_build_script_library_for_another_architecture_names_its_package() {
+        let d = diagnoser();
+        let link = |path: &str| BuildError {
+            stage: Level::BuildTests,
+            message: "linking with `s390x-linux-gnu-gcc` failed: exit status: 1".to_owned(),
+            rendered: Some(format!(
+                "  = note: /usr/bin/s390x-linux-gnu-ld: skipping incompatible {path} when searching for -lgreet\n          /usr/bin/s390x-linux-gnu-ld: cannot find -lgreet: No such file or directory"
+            )),
+            host_unit: false,
+            blocked_by: None,
+        };
+        let dx = d.build_error(
+            S,
+            &link("/w/target/s390x-unknown-linux-gnu/debug/build/nat-lib-0a1b2c/out/libgreet.so"),
+        );
+        assert_eq!(dx.cause, Cause::ForeignNativeLibrary);
+        assert!(
+            dx.evidence
+                .starts_with("/usr/bin/s390x-linux-gnu-ld: skipping")
+        );
+        assert!(dx.fix.contains("build script of `nat-lib`"), "{}", dx.fix);
+        let dx = d.build_error(S, &link("/usr/lib/x86_64-linux-gnu/libgreet.so"));
+        assert_eq!(dx.cause, Cause::ForeignNativeLibrary);
+        assert!(
+            dx.fix.contains("install `libgreet.so` built for"),
+            "{}",
+            dx.fix
+        );
     }
 
     fn diagnoser() -> Diagnoser {

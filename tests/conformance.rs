@@ -334,10 +334,39 @@ fn compare(
 
 /// Linker and runner for plain `cargo test --target T`, as a user configures them (cargo-xtest
 /// finds its own).
-fn cross_env(triple: &str) -> Vec<(String, String)> {
+fn cross_env(triple: &str, dir: &Path) -> Vec<(String, String)> {
     // musl executables are static and link with the rust-lld rustc ships; they run natively.
     if triple == HOST || triple == MUSL {
         return Vec::new();
+    }
+    if triple == WASIP1 {
+        return vec![(
+            "CARGO_TARGET_WASM32_WASIP1_RUNNER".to_owned(),
+            "wasmtime run --dir=. --dir=/ -S inherit-env".to_owned(),
+        )];
+    }
+    if triple == WINDOWS_GNU {
+        // The Wine prefix cargo-xtest's run probe prepared (with the `ProcessPrng` DLL Rust's
+        // std needs and Wine 8 lacks): the same Wine, started the same way.
+        let mut plan = xtest();
+        plan.args(["plan", "--target", triple])
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR");
+        output_within(&mut plan, WATCHDOG);
+        let prefix = dir.join("target/xtest/wine").join(triple);
+        assert!(prefix.is_dir(), "no Wine prefix at {}", prefix.display());
+        return vec![
+            (
+                "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER".to_owned(),
+                "x86_64-w64-mingw32-gcc".to_owned(),
+            ),
+            (
+                "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER".to_owned(),
+                "wine".to_owned(),
+            ),
+            ("WINEPREFIX".to_owned(), prefix.display().to_string()),
+            ("WINEDEBUG".to_owned(), "-all".to_owned()),
+        ];
     }
     let (gnu, qemu) = match triple {
         AARCH64 => ("aarch64-linux-gnu", "qemu-aarch64"),
@@ -367,14 +396,21 @@ fn conforms_on(triple: &str) {
     }
     let fx = Fixture::new("conformance");
     let env = vec![("RUSTFLAGS".to_owned(), "--cfg conform_flag".to_owned())];
-    let c = compare(fx.path(), triple, &env, &cross_env(triple));
+    let c = compare(fx.path(), triple, &env, &cross_env(triple, fx.path()));
     // Nothing vacuous: cargo ran the fixture's tests and each was compared (20 on the host,
     // where the proc-macro's two run too).
     // natlib's shared library is for dynamically linked glibc targets only (musl's executables
     // are static): on musl its test is not built, one outcome fewer.
+    // Nor does it on Windows: cargo on a Linux host names its loader path LD_LIBRARY_PATH
+    // whatever the target, which Wine does not search for DLLs (and there is no C compiler for
+    // WASI here).
+    // WASI's tests are built with panic=abort: a failing test ends `cargo test`'s process, and
+    // the tests after it in that executable have no outcome to compare (cargo-xtest runs them:
+    // the executable's failure is compared, and cargo's outcomes, 11 of them).
     let want = match triple {
         HOST => 20,
-        MUSL => 17,
+        MUSL | WINDOWS_GNU => 17,
+        WASIP1 => 11,
         _ => 18,
     };
     c.assert_agrees(triple, want);
@@ -418,6 +454,104 @@ fn conforms_on_powerpc() {
 #[test]
 fn conforms_on_musl() {
     conforms_on(MUSL);
+}
+
+#[test]
+fn conforms_on_windows_gnu() {
+    conforms_on(WINDOWS_GNU);
+}
+
+#[test]
+fn conforms_on_wasip1() {
+    conforms_on(WASIP1);
+}
+
+/// The packages cargo-xtest reported failed in `report`, with their causes, for `triple`.
+fn causes(report: &Value, triple: &str) -> Vec<(String, String)> {
+    let target = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["triple"] == triple)
+        .expect("the target is in the report");
+    target["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["errors"].as_array().into_iter().flatten().map(|e| {
+                (
+                    p["name"].as_str().unwrap().to_owned(),
+                    format!("{} {}", e["cause"].as_str().unwrap(), e["fix"]),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Shared libraries a build script makes, gone wrong: built for the host by a script that calls
+/// `cc` for every target (the linker skips it), and missing when the test starts (the loader
+/// names it). Each is diagnosed with the package and the library.
+#[test]
+fn a_build_script_library_gone_wrong_is_named() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("conformance");
+    let xtest_natlib = |triple: &str, env: &[(&str, &str)]| {
+        let report = fx.path().join("natlib.json");
+        let mut cmd = xtest();
+        cmd.args([
+            "--no-fail-fast",
+            "--no-cache",
+            "-p",
+            "natlib",
+            "--target",
+            triple,
+        ])
+        .arg("--report")
+        .arg(&report)
+        .current_dir(fx.path())
+        .env_remove("CARGO_TARGET_DIR")
+        .envs(env.iter().copied());
+        let out = output_within(&mut cmd, WATCHDOG);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        causes(&json, triple)
+    };
+    let found = xtest_natlib(AARCH64, &[("NATLIB_HOST_CC", "1")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.starts_with("foreign-native-library")
+            && found[0]
+                .1
+                .contains("build script of `natlib` built `libgreet.so`"),
+        "{found:?}"
+    );
+    // Built right, then the library removed: the test executable cannot start.
+    let mut built = xtest();
+    built
+        .args(["--no-cache", "-p", "natlib", "--target", HOST])
+        .current_dir(fx.path())
+        .env_remove("CARGO_TARGET_DIR");
+    assert!(output_within(&mut built, WATCHDOG).status.success());
+    let out_dirs = std::fs::read_dir(fx.path().join("target/debug/build")).unwrap();
+    let mut removed = 0;
+    for d in out_dirs.flatten() {
+        removed += std::fs::remove_file(d.path().join("out/libgreet.so")).is_ok() as usize;
+    }
+    assert_eq!(removed, 1);
+    let found = xtest_natlib(HOST, &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.starts_with("shared-library-missing") && found[0].1.contains("`libgreet.so`"),
+        "{found:?}"
+    );
 }
 
 #[test]

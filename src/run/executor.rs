@@ -7,7 +7,7 @@
 //! more tries. *Doctests*: `cargo test --doc` for some packages of one target.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -312,6 +312,11 @@ fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
     cmd.args(pre);
     if job.runner.preopen_cwd {
         cmd.arg(format!("--dir={}", job.cwd.display()));
+        // The build script's `OUT_DIR`, which cargo hands the test at run time: readable at the
+        // absolute path the test is given (`cargo test` with `--dir=/` reads it too).
+        if let Some((_, out_dir)) = job.env.iter().find(|(k, _)| k == "OUT_DIR") {
+            cmd.arg(format!("--dir={}", Path::new(out_dir).display()));
+        }
     }
     if !job.runner.argv.is_empty() {
         cmd.arg(&job.path);
@@ -502,12 +507,28 @@ fn list(job: &BinaryJob) -> Listing {
                 tail(&a.output)
             )),
         },
-        Ok(a) => Listing::Failed(format!(
-            "cannot list the tests of {} ({}): {}",
-            job.binary,
-            a.status,
-            tail(&a.output)
-        )),
+        Ok(a) => {
+            let output = tail(&a.output);
+            let mut why = format!("cannot list the tests of {} ({})", job.binary, a.status);
+            if output.is_empty() {
+                why.push_str(", printing nothing");
+            } else {
+                why = format!("{why}:\n{output}");
+            }
+            // 127: the dynamic loader could not start it. Say where it was told to look.
+            if a.exit == Ok(127) && !job.lib_path.is_empty() {
+                let dirs: Vec<String> = job
+                    .lib_path
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                why.push_str(&format!(
+                    "\nthe loader path it was given: LD_LIBRARY_PATH={}",
+                    dirs.join(":")
+                ));
+            }
+            Listing::Failed(why)
+        }
         Err(e) => Listing::Failed(format!("cannot start {}: {e}", runner_display(job))),
     }
 }

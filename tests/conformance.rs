@@ -31,7 +31,19 @@ struct CargoRun {
 fn parse_cargo_test(text: &str, dir: &Path) -> CargoRun {
     let mut run = CargoRun::default();
     let mut current: Option<String> = None;
-    for line in text.lines() {
+    // A test that ended its process before libtest finished its line (`test NAME ... `) leaves
+    // cargo's next line on the same one: split it off.
+    let lines = text.lines().flat_map(|line| {
+        let cut = ["     Running ", "   Doc-tests "]
+            .iter()
+            .filter_map(|m| line.find(m).filter(|at| *at > 0))
+            .min();
+        match cut {
+            Some(at) if line.starts_with("test ") => vec![&line[..at], &line[at..]],
+            _ => vec![line],
+        }
+    });
+    for line in lines {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix("Running ")
             && let Some(open) = rest.rfind(" (")
@@ -556,12 +568,13 @@ fn a_build_script_library_gone_wrong_is_named() {
 
 #[test]
 fn cargo_test_output_is_read_per_executable() {
-    let text = "     Running unittests src/lib.rs (target/debug/deps/a-1)\n\nrunning 1 test\ntest t::x ... ok\ntest t::y ... ignored, why\n\n     Running tests/p.rs (target/debug/deps/p-2)\nerror: test failed, to rerun pass `-p a --test p`\n   Doc-tests a\ntest src/lib.rs - f (line 3) ... FAILED\nerror: 2 targets failed:\n    `-p a --test p`\n    `-p a --doc`\n";
+    let text = "     Running unittests src/lib.rs (target/debug/deps/a-1)\n\nrunning 1 test\ntest t::x ... ok\ntest t::y ... ignored, why\ntest t::z ...      Running tests/q.rs (target/debug/deps/q-3)\n\n     Running tests/p.rs (target/debug/deps/p-2)\nerror: test failed, to rerun pass `-p a --test p`\n   Doc-tests a\ntest src/lib.rs - f (line 3) ... FAILED\nerror: 2 targets failed:\n    `-p a --test p`\n    `-p a --doc`\n";
     let run = parse_cargo_test(text, Path::new("/w"));
     let lib = &run.tests["/w/target/debug/deps/a-1"];
     assert_eq!(lib["t::x"], "ok");
     assert_eq!(lib["t::y"], "ignored");
     assert!(run.tests["/w/target/debug/deps/p-2"].is_empty());
+    assert!(run.tests["/w/target/debug/deps/q-3"].is_empty());
     assert!(run.libtest.contains("/w/target/debug/deps/a-1"));
     assert!(!run.libtest.contains("/w/target/debug/deps/p-2"));
     assert_eq!(run.tests["doc:a"]["src/lib.rs - f (line 3)"], "FAILED");

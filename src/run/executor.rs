@@ -810,7 +810,25 @@ fn attempt_all(
             batch.interrupted = true;
             return batch;
         }
-        if let Some((name, duration, timed_out)) = &attempt.cut_short {
+        let exited_zero = attempt.exit == Ok(0)
+            && attempt
+                .cut_short
+                .as_ref()
+                .is_some_and(|(_, _, timed_out)| !timed_out);
+        if let Some((name, duration, _)) = attempt.cut_short.as_ref().filter(|_| exited_zero) {
+            // The test ended its process with status 0 (`std::process::exit(0)`): `cargo test`
+            // judges the executable by that status and counts it passed, as does a process per
+            // test (nextest). So does cargo-xtest; the tests after it still run.
+            done.insert(
+                name.clone(),
+                TestResult {
+                    reason: Some(
+                        "ended its process with exit status 0 before libtest reported it (cargo test counts that as passed)".to_owned(),
+                    ),
+                    ..TestResult::new(name.clone(), TestOutcome::Passed, *duration)
+                },
+            );
+        } else if let Some((name, duration, timed_out)) = &attempt.cut_short {
             let (outcome, status, what) = if *timed_out {
                 (
                     TestOutcome::TimedOut,

@@ -276,11 +276,10 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// Unpacks `archive` into `dir` (which must be empty) and reads and checks its manifest. Only
-/// regular files and directories are unpacked, each inside `dir`; every path the manifest names
-/// must be a regular file or directory inside `dir`, and the binaries must be executables for
-/// the manifest's triple.
-pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
+/// Reads `archive` entry by entry, refusing the first one over `limits`, of another kind than a
+/// regular file or directory, or outside the extraction directory; with `into`, unpacks each
+/// one there after vetting it.
+fn unpack(archive: &Path, into: Option<&Path>, limits: &Limits) -> Result<()> {
     let shown = archive.display();
     let file = File::open(archive).or_bad_input(|| format!("cannot open archive {shown}"))?;
     let not_ours =
@@ -311,22 +310,31 @@ pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
             limits.entry
         };
         let over = if bytes > limit {
-            Some(format!(
-                "`{}` is {} (limit {})",
-                path.display(),
-                size(bytes),
-                size(limit)
+            Some((
+                format!(
+                    "`{}` is {} (limit {})",
+                    path.display(),
+                    size(bytes),
+                    size(limit)
+                ),
+                "--max-unpacked",
             ))
         } else if total > limits.total {
-            Some(format!("it unpacks to more than {}", size(limits.total)))
+            Some((
+                format!("it unpacks to more than {}", size(limits.total)),
+                "--max-unpacked",
+            ))
         } else if count > limits.entries {
-            Some(format!("it holds more than {} entries", limits.entries))
+            Some((
+                format!("it holds more than {} entries", limits.entries),
+                "--max-entries",
+            ))
         } else {
             None
         };
-        if let Some(what) = over {
+        if let Some((what, option)) = over {
             return Err(Error::bad_input(format!(
-                "{shown} refused: {what}; if the archive is trusted, raise --max-unpacked"
+                "{shown} refused: {what}; if the archive is trusted, raise {option}"
             )));
         }
         if !confined(&path) {
@@ -335,6 +343,7 @@ pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
                 path.display()
             )));
         }
+        let Some(dir) = into else { continue };
         match entry.unpack_in(dir) {
             Ok(true) => {}
             Ok(false) => {
@@ -352,6 +361,20 @@ pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
             }
         }
     }
+    Ok(())
+}
+
+/// Unpacks `archive` into `dir` (which must be empty) and reads and checks its manifest. Only
+/// regular files and directories are unpacked, each inside `dir`; every path the manifest names
+/// must be a regular file or directory inside `dir`, and the binaries must be executables for
+/// the manifest's triple.
+pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
+    // Every entry is vetted before anything is written (a first pass over the headers): an
+    // archive over a limit leaves nothing behind. The second pass vets each entry again, as
+    // the file could have changed in between.
+    unpack(archive, None, &limits)?;
+    unpack(archive, Some(dir), &limits)?;
+    let shown = archive.display();
     let manifest_path = dir.join("manifest.json");
     if !std::fs::symlink_metadata(&manifest_path).is_ok_and(|m| m.is_file()) {
         return Err(Error::bad_input(format!(

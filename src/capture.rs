@@ -20,6 +20,8 @@ pub struct LineBuffer {
     end: Vec<u8>,
     /// Bytes of the current line neither in `buf` nor in `end`.
     dropped: usize,
+    /// Bytes of the current line as it came, kept or not.
+    size: usize,
     limit: usize,
 }
 
@@ -35,17 +37,26 @@ impl LineBuffer {
             buf: Vec::new(),
             end: Vec::new(),
             dropped: 0,
+            size: 0,
             limit,
         }
     }
 
     /// The complete lines `data` finishes, without their newlines.
     pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+        self.push_sized(data).into_iter().map(|(l, _)| l).collect()
+    }
+
+    /// The complete lines `data` finishes, without their newlines, each with the number of
+    /// bytes it had as it came (its newline included), however much of it was kept.
+    pub fn push_sized(&mut self, data: &[u8]) -> Vec<(String, usize)> {
         let mut lines = Vec::new();
         let mut rest = data;
         while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
             self.append(&rest[..pos]);
-            lines.push(self.take());
+            self.size += 1;
+            let size = self.size;
+            lines.push((self.take(), size));
             rest = &rest[pos + 1..];
         }
         self.append(rest);
@@ -53,6 +64,7 @@ impl LineBuffer {
     }
 
     fn append(&mut self, data: &[u8]) {
+        self.size += data.len();
         let head = self.limit - self.limit / 4;
         let room = head.saturating_sub(self.buf.len());
         self.buf.extend_from_slice(&data[..data.len().min(room)]);
@@ -84,12 +96,21 @@ impl LineBuffer {
         self.buf.clear();
         self.end.clear();
         self.dropped = 0;
+        self.size = 0;
         line
     }
 
     /// The unterminated tail, if any.
     pub fn rest(&mut self) -> Option<String> {
-        (!self.buf.is_empty() || !self.end.is_empty()).then(|| self.take())
+        self.rest_sized().map(|(l, _)| l)
+    }
+
+    /// The unterminated tail, if any, with its size as it came.
+    pub fn rest_sized(&mut self) -> Option<(String, usize)> {
+        (!self.buf.is_empty() || !self.end.is_empty()).then(|| {
+            let size = self.size;
+            (self.take(), size)
+        })
     }
 
     /// The start of the unterminated tail, without consuming it.

@@ -110,15 +110,23 @@ pub struct RunArchiveArgs {
     pub extract_to: Option<PathBuf>,
     /// Refuse an archive that unpacks to more than this (bytes, or with K, M, G: `512M`); one
     /// file may be at most this or 4G, whichever is less.
-    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size, allow_negative_numbers = true)]
     pub max_unpacked: u64,
+    /// Refuse an archive that holds more than N files and directories.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_000_000,
+        allow_negative_numbers = true
+    )]
+    pub max_entries: u64,
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
     pub tests: TestArgs,
     /// Exactly N test processes at once. Default: one per CPU, and more (up to two per CPU)
     /// while work waits and the CPUs still idle
-    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
 }
 
@@ -132,7 +140,7 @@ pub enum CiCommand {
 #[derive(Debug, Args)]
 pub struct CiGithubArgs {
     /// Split each target verified at `test` into N jobs (`--partition K/N`).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub shards: u32,
     #[command(flatten)]
     pub host: HostArgs,
@@ -236,7 +244,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// With `--format github-matrix`: split each target verified at `test` into N shards.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub shards: u32,
 }
 
@@ -257,15 +265,19 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub tests: TestArgs,
     /// Neither reuse nor record results in the test-result cache.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cache")]
     pub no_cache: bool,
+    /// Use the test-result cache under `CI=true` too (where it is off by default: a CI run
+    /// verifies everything).
+    #[arg(long)]
+    pub cache: bool,
     /// Do not run doctests.
     #[arg(long)]
     pub no_doctests: bool,
     /// Run only the K-th of N deterministic slices of the tests (by package, binary and test
     /// name); N runs with K = 1..N together run every test once. Merge their reports with
     /// `cargo xtest merge`.
-    #[arg(long, value_name = "K/N")]
+    #[arg(long, value_name = "K/N", allow_negative_numbers = true)]
     pub partition: Option<crate::run::Partition>,
 }
 
@@ -273,16 +285,16 @@ pub struct VerifyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
     /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub test_timeout: Option<Duration>,
     /// Run every test even after one failed (builds always keep going).
     #[arg(long)]
     pub no_fail_fast: bool,
     /// Run a failed test up to N more times; one that then passes is reported as flaky.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100), allow_negative_numbers = true)]
     pub retries: u32,
     /// Warn about a test still running after SECS (0: never).
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds_or_zero)]
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds_or_zero, allow_negative_numbers = true)]
     pub slow_after: Duration,
     /// Also write every test process's complete output (stdout and stderr, as it arrives) to a
     /// file under DIR, named in the report beside each failure (the report itself keeps a
@@ -399,7 +411,7 @@ pub struct CommonArgs {
     pub reprobe: bool,
     /// Parallel jobs: cargo's, and exactly N test processes at once. Default: one per CPU, and
     /// more test processes (up to two per CPU) while work waits and the CPUs still idle
-    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs)]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_jobs, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Passed to cargo: require Cargo.lock to be up to date.
     #[arg(long)]

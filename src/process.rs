@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
@@ -143,6 +143,13 @@ enum Chunk {
     Eof,
 }
 
+/// How long output may keep arriving after the child exited while something it started still
+/// holds its output open: the child's last writes are read (they sit in the pipe and the
+/// channel), then the process counts as having *leaked* a descendant and reading stops.
+pub const LEAK_GRACE: Duration = Duration::from_millis(200);
+/// However much a leaked descendant writes, reading stops this long after the child exited.
+pub const LEAK_LIMIT: Duration = Duration::from_secs(2);
+
 /// A child process running in its own process group, with its output arriving on a channel.
 pub struct Supervised {
     child: Child,
@@ -150,6 +157,13 @@ pub struct Supervised {
     rx: Receiver<Chunk>,
     open: usize,
     status: Option<ExitStatus>,
+    /// When the child was seen to have exited, and when output last arrived since.
+    exited: Option<(Instant, Instant)>,
+    leaked: bool,
+    /// Its CPU time, read as it exited, before it was reaped.
+    cpu_at_exit: Option<Duration>,
+    /// When it was last checked for an exit.
+    checked: Instant,
 }
 
 impl Supervised {
@@ -208,27 +222,85 @@ impl Supervised {
             rx,
             open,
             status: None,
+            exited: None,
+            leaked: false,
+            cpu_at_exit: None,
+            checked: Instant::now(),
         })
     }
 
-    /// Waits up to `wait` for output.
+    /// Whether the child has exited, without reaping it (its `/proc` entry stays readable).
+    fn has_exited(&self) -> bool {
+        // SAFETY: a zeroed siginfo_t is valid for waitid to fill; WNOWAIT leaves the child
+        // waitable, WNOHANG returns at once.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.pgid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: waitid filled `info` (si_pid stays 0 while the child runs).
+        rc == 0 && unsafe { info.si_pid() } != 0
+    }
+
+    /// Notes an exit: its CPU time while it can still be read, then reaps it and kills what
+    /// it left in its group.
+    fn check_exit(&mut self) {
+        self.checked = Instant::now();
+        if self.status.is_some() || !self.has_exited() {
+            return;
+        }
+        self.cpu_at_exit = self.cpu_time();
+        if let Ok(Some(st)) = self.child.try_wait() {
+            self.status = Some(st);
+            self.kill_group();
+            let now = Instant::now();
+            self.exited = Some((now, now));
+        }
+    }
+
+    /// Waits up to `wait` for output. Once the child has exited, what it started in its group
+    /// is killed; a descendant that left the group (`setsid`, a daemon) and still holds the
+    /// output open is *leaked*: reading stops [`LEAK_GRACE`] after the last output (at most
+    /// [`LEAK_LIMIT`] after the exit) and [`Next::Done`] is returned.
     pub fn next(&mut self, wait: Duration) -> Next {
         loop {
             if self.open == 0 {
                 return Next::Done;
             }
+            // Checked when output pauses, and now and then while it flows (a descendant may
+            // write on after the child exited).
+            if self.checked.elapsed() >= Duration::from_millis(250) {
+                self.check_exit();
+            }
+            let mut wait = wait;
+            if let Some((exit, last)) = self.exited {
+                let now = Instant::now();
+                let deadline = (last + LEAK_GRACE).min(exit + LEAK_LIMIT);
+                if now >= deadline {
+                    self.leaked = true;
+                    self.open = 0;
+                    return Next::Done;
+                }
+                wait = wait.min(deadline - now);
+            }
             match self.rx.recv_timeout(wait) {
-                Ok(Chunk::Data(s, d)) => return Next::Data(s, d),
-                Ok(Chunk::Eof) => self.open -= 1,
-                Err(RecvTimeoutError::Timeout) => {
-                    // A grandchild may hold the pipe open after the child exited: end it.
-                    if self.status.is_none()
-                        && let Ok(Some(st)) = self.child.try_wait()
-                    {
-                        self.status = Some(st);
-                        self.kill_group();
+                Ok(Chunk::Data(s, d)) => {
+                    if let Some((_, last)) = &mut self.exited {
+                        *last = Instant::now();
                     }
-                    return Next::Idle;
+                    return Next::Data(s, d);
+                }
+                Ok(Chunk::Eof) => self.open -= 1,
+                Err(RecvTimeoutError::Timeout) if self.exited.is_some() => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check_exit();
+                    if self.exited.is_none() {
+                        return Next::Idle;
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.open = 0;
@@ -237,11 +309,18 @@ impl Supervised {
         }
     }
 
+    /// The child exited while a descendant outside its process group still held its output
+    /// open (reading stopped; the descendant was left running).
+    pub fn leaked(&self) -> bool {
+        self.leaked
+    }
+
     /// The CPU time the child has used so far (user and system, with the children it has
-    /// waited for), from `/proc/<pid>/stat`; `None` once it is reaped, or off Linux.
+    /// waited for), from `/proc/<pid>/stat`; once it is reaped, what it had used when it
+    /// exited; `None` off Linux.
     pub fn cpu_time(&self) -> Option<Duration> {
         if self.status.is_some() {
-            return None;
+            return self.cpu_at_exit;
         }
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pgid)).ok()?;
         cpu_of_stat(&stat)
@@ -382,7 +461,6 @@ fn signal_name(sig: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     fn drain(p: &mut Supervised) -> String {
         let mut out = Vec::new();
@@ -419,6 +497,31 @@ mod tests {
         let st = p.finish();
         assert_eq!(describe_status(st), "exit status 3");
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_descendant_that_left_the_group_is_leaked_not_waited_for() {
+        let start = Instant::now();
+        let mut p = Supervised::spawn(
+            Command::new("sh").args(["-c", "setsid sleep 30 & echo $!; sleep 0.3; exit 0"]),
+            true,
+        )
+        .unwrap();
+        let out = drain(&mut p);
+        let pid: i32 = out.trim().parse().expect("the descendant's pid");
+        // SAFETY: kill(2) of the descendant this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(p.leaked());
+        assert!(p.finish().success());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        // Without one, nothing is leaked.
+        let mut p = Supervised::spawn(Command::new("sh").args(["-c", "echo x"]), true).unwrap();
+        drain(&mut p);
+        assert!(!p.leaked());
     }
 
     #[test]

@@ -218,14 +218,47 @@ fn hostile_archives_are_refused_and_nothing_outside_runs() {
     );
     let unpacked: usize = entries.files.iter().map(|(_, d)| d.len()).sum();
     let limit = format!("{}M", (unpacked >> 20) + 32);
+    let kept = work.path().join("kept");
     refused(
-        &run_archive(&bomb, &["--max-unpacked", &limit], work.path()),
+        &run_archive(
+            &bomb,
+            &[
+                "--max-unpacked",
+                &limit,
+                "--extract-to",
+                kept.to_str().unwrap(),
+            ],
+            work.path(),
+        ),
         &format!("it unpacks to more than {}.0 MiB", (unpacked >> 20) + 32),
+    );
+    // Refused before a byte was written.
+    assert_eq!(
+        std::fs::read_dir(&kept).unwrap().count(),
+        0,
+        "the bomb wrote into --extract-to"
+    );
+    // The entry limit names its own option.
+    refused(
+        &run_archive(&good, &["--max-entries", "3"], work.path()),
+        "holds more than 3 entries; if the archive is trusted, raise --max-entries",
     );
     refused(
         &run_archive(&good, &["--max-unpacked", "1M"], work.path()),
         "1.0 MiB",
     );
+
+    // A relative --extract-to is resolved once, where the command was run: the tests, which run
+    // in their package directories, still find their executables.
+    let out = run_archive(&good, &["--extract-to", "relative/dir"], work.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(work.path().join("relative/dir/manifest.json").is_file());
 
     // --extract-to into a directory holding something: refused before unpacking.
     let busy = work.path().join("busy");

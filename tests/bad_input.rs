@@ -149,6 +149,20 @@ fn unknown_package_and_bad_flags() {
         ),
         (&["run", "--archive", "a.tgz", "-j", "0"], "--jobs"),
         (&["--retries", "1000"], "--retries"),
+        // A negative number after a space is the flag's value, not an unknown argument.
+        (&["--test-timeout", "-1"], "--test-timeout"),
+        (&["--slow-after", "-5"], "--slow-after"),
+        (&["--retries", "-1"], "--retries"),
+        (&["-j", "-2"], "--jobs"),
+        (
+            &["run", "--archive", "a.tgz", "--test-timeout", "-1"],
+            "--test-timeout",
+        ),
+        (
+            &["run", "--archive", "a.tgz", "--max-entries", "-1"],
+            "--max-entries",
+        ),
+        (&["ci", "github", "--shards", "-1"], "--shards"),
     ] {
         let out = xtest().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -53,22 +53,72 @@ fn passed_tests_are_replayed_until_something_they_depend_on_changes() {
         );
     }
 
-    // A new file in alpha (a fixture its tests could read) invalidates alpha, not beta.
-    fx.write("alpha/data.txt", "new fixture");
+    // A data file anywhere in the workspace, outside every package (`../fixtures/value.txt` for
+    // a test), could be read by any test: everything runs again.
+    fx.write("fixtures/value.txt", "1");
     let third = fx.verify(&["--target", "host"]);
+    for pkg in ["alpha", "beta"] {
+        assert!(
+            cached(&third, HOST, pkg).iter().all(|c| !c),
+            "{pkg} ran again"
+        );
+    }
+    // A Rust source reaches other packages' tests only through their executables: a new test
+    // in beta (which depends on alpha) runs beta again, not alpha.
+    let lib = std::fs::read_to_string(fx.path().join("beta/src/lib.rs")).unwrap();
+    fx.write(
+        "beta/src/lib.rs",
+        &format!("{lib}\n#[test]\nfn added() {{}}\n"),
+    );
+    let fourth = fx.verify(&["--target", "host"]);
     assert!(
-        cached(&third, HOST, "alpha").iter().all(|c| !c),
-        "alpha ran again"
+        cached(&fourth, HOST, "beta").iter().all(|c| !c),
+        "beta ran again"
     );
     assert!(
-        cached(&third, HOST, "beta").iter().all(|c| *c),
-        "beta still cached"
+        cached(&fourth, HOST, "alpha").iter().all(|c| *c),
+        "alpha still cached"
     );
 
     // --no-cache runs everything.
-    let fourth = fx.verify(&["--target", "host", "--no-cache"]);
-    assert!(cached(&fourth, HOST, "beta").iter().all(|c| !c));
-    assert_eq!(outcomes(&first), outcomes(&fourth));
+    let fifth = fx.verify(&["--target", "host", "--no-cache"]);
+    assert!(cached(&fifth, HOST, "beta").iter().all(|c| !c));
+    assert_eq!(outcomes(&fourth), outcomes(&fifth));
+}
+
+/// Under `CI=true` nothing is replayed unless `--cache` asks; the files a run writes into the
+/// workspace (here JUnit) do not change the next run's key.
+#[test]
+fn ci_runs_everything_unless_asked_and_a_runs_own_outputs_are_not_inputs() {
+    let fx = Fixture::new("portable");
+    let junit = fx.path().join("junit.xml");
+    let run = |ci: bool, extra: &[&str]| {
+        let mut args = vec!["--target", "host", "--junit"];
+        let junit = junit.to_str().unwrap();
+        args.push(junit);
+        args.extend_from_slice(extra);
+        fx.verify_with(&args, |c| {
+            if ci {
+                c.env("CI", "true");
+            }
+        })
+    };
+    let first = run(false, &[]);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    let second = run(false, &[]);
+    assert!(
+        cached(&second, HOST, "alpha").iter().all(|c| *c),
+        "the JUnit file the first run wrote is not an input"
+    );
+    let in_ci = run(true, &[]);
+    assert!(cached(&in_ci, HOST, "alpha").iter().all(|c| !c), "CI runs");
+    let asked = run(true, &["--cache"]);
+    assert!(cached(&asked, HOST, "alpha").iter().all(|c| *c), "--cache");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains(r#"<property name="cached" value="true"/>"#),
+        "{junit}"
+    );
 }
 
 /// A cache entry is trusted only when it holds exactly the tests the binary lists now: an empty

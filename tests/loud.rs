@@ -69,6 +69,9 @@ fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
             .unwrap()
             .contains("after 400 MB on one line")
     );
+    // Its size is what it printed, all of it, though libtest did not capture it.
+    let printed = endless["output_bytes"].as_u64().unwrap();
+    assert!(printed >= 400 << 20, "{printed}");
     // libtest did not capture the 400 MB, but the --full-output file holds all of it, and the
     // panic after it.
     let file = std::path::PathBuf::from(endless["output_file"].as_str().unwrap());
@@ -94,4 +97,38 @@ fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
         out.contains("after 64 MB of lines"),
         "the tail, with the panic, is kept"
     );
+}
+
+/// Hundreds of failing tests with long output give a terminal summary of bounded size: lines
+/// are clipped, the first failures carry an excerpt, the rest one line each, then a count. The
+/// JSON report keeps each test's output.
+#[test]
+fn hundreds_of_loud_failures_give_a_bounded_terminal_summary() {
+    let fx = Fixture::new("loud");
+    fx.write("src/lib.rs", "");
+    let mut tests = String::from(
+        "fn loud(i: usize) -> ! {\n    let line = \"z\".repeat(70_000);\n    for _ in 0..4 {\n        println!(\"{line}\");\n    }\n    panic!(\"test {i} failed after {line}\");\n}\n",
+    );
+    for i in 0..300 {
+        tests.push_str(&format!("#[test]\nfn t{i:03}() {{\n    loud({i});\n}}\n"));
+    }
+    fx.write("tests/many.rs", &tests);
+    let r = fx.verify(&["--target", "host", "--no-cache", "--no-fail-fast"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let terminal = r.stdout();
+    assert!(terminal.len() < 256 * 1024, "{} bytes", terminal.len());
+    let longest = terminal.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1024, "a line of {longest} bytes");
+    assert!(
+        terminal.contains("more failures (the JSON report has every one)"),
+        "{}",
+        &terminal[terminal.len().saturating_sub(2000)..]
+    );
+    let failed = r.report()["targets"][0]["packages"][0]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] == "failed" && t["output"].as_str().unwrap().len() > 70_000)
+        .count();
+    assert_eq!(failed, 300);
 }

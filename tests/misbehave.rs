@@ -98,11 +98,17 @@ fn fail_fast_stops_scheduling_after_a_failure_and_reports_what_was_not_run() {
     let r = fx.verify(&["--target", "host", "-j", "1", "--no-cache"]);
     assert_eq!(r.code(), 1);
     assert_eq!(r.test(HOST, "alpha", "broken")["outcome"], "failed");
+    // Built but not run to the end: never a pass.
     let beta = r.package(HOST, "beta");
-    assert_eq!(beta["outcome"], "passed");
+    assert_eq!(beta["outcome"], "not-run");
     assert_eq!(
         beta["level"], "build-tests",
         "beta was built but not fully run"
+    );
+    assert!(
+        r.stdout().contains("package(s) not run to the end"),
+        "{}",
+        r.stdout()
     );
     for pkg in ["alpha", "beta"] {
         let not_run = r.package(HOST, pkg)["not_run"]
@@ -197,6 +203,10 @@ fn stopped_by(signal: i32) {
         Some("failed"),
         "{tests:?}"
     );
+    // The binary cut short is listed as not run, and its package is not a pass.
+    let package = &json["targets"][0]["packages"][0];
+    assert_eq!(package["outcome"], "failed", "{package}");
+    assert_eq!(package["not_run"], serde_json::json!(["lib"]), "{package}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_grandchild_gone(&fx);
     assert_eq!(
@@ -311,7 +321,39 @@ fn an_interrupt_during_the_build_is_reported_as_interrupted() {
     for p in json["targets"][0]["packages"].as_array().unwrap() {
         assert_ne!(p["outcome"], "failed", "blamed for the interrupt: {p}");
         assert!(p["errors"].as_array().unwrap().is_empty(), "{p}");
+        // Nothing interrupted before it was tested reads as a pass.
+        assert_eq!(p["outcome"], "not-run", "{p}");
     }
+}
+
+/// A test that starts a daemon (a process leaving its process group that keeps the test's
+/// output open) does not hang the run: the test's own outcome is kept, marked `leaked`, and the
+/// run moves on at once — where `cargo test` piped into a file waits for the daemon.
+#[test]
+fn a_daemonised_descendant_is_leaked_not_waited_for() {
+    let fx = Fixture::new("misbehave");
+    fx.write("src/lib.rs", "");
+    fx.write(
+        "tests/daemon.rs",
+        "#[test]\nfn starts_a_daemon() {\n    let marker = std::env::var(\"XTEST_MARKER\").unwrap();\n    std::process::Command::new(\"sh\").args([\"-c\", &format!(\"setsid sleep {marker} & echo $! > daemon.pid; sleep 0.3\")]).status().unwrap();\n}\n",
+    );
+    let marker = "91240.3";
+    let start = std::time::Instant::now();
+    let r = fx.verify_with(&["--target", "host", "--test-timeout", "30"], |c| {
+        c.env("XTEST_MARKER", marker);
+    });
+    let took = start.elapsed();
+    let pid = std::fs::read_to_string(fx.path().join("daemon.pid")).unwrap_or_default();
+    if let Ok(pid) = pid.trim().parse::<i32>() {
+        // SAFETY: kill(2) of the daemon the test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let t = r.test(HOST, "misbehave", "starts_a_daemon");
+    assert_eq!(t["outcome"], "passed", "{t}");
+    assert_eq!(t["leaked"], true, "{t}");
+    assert!(r.stdout().contains("LEAKED"), "{}", r.stdout());
+    assert!(took < std::time::Duration::from_secs(25), "waited {took:?}");
 }
 
 /// A write that fails (here a file-size limit, as `ulimit -f` sets; a full disk is the same

@@ -82,7 +82,9 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                     d.display()
                 )));
             }
-            d.clone()
+            // Resolved once: the tests run in their package directories, where a relative path
+            // would name something else.
+            std::path::absolute(d).or_bad_input(|| format!("cannot resolve {}", d.display()))?
         }
         None => {
             temp = tempfile::Builder::new()
@@ -101,7 +103,10 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     let manifest = archive::extract(
         &args.archive,
         &dir,
-        archive::Limits::with_total(args.max_unpacked),
+        archive::Limits {
+            entries: args.max_entries,
+            ..archive::Limits::with_total(args.max_unpacked)
+        },
     )?;
     let host = Host::without_toolchain();
     let cwd =
@@ -184,7 +189,7 @@ pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             slow_after: args.tests.slow_after(),
             retries: args.tests.retries,
             fail_fast: !args.tests.no_fail_fast,
-            cache: false,
+            cache: None,
             doctests: false,
             partition: None,
             cargo: build::CargoOptions::default(),

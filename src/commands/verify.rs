@@ -32,7 +32,7 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         slow_after: args.tests.slow_after(),
         retries: args.tests.retries,
         fail_fast: !args.tests.no_fail_fast,
-        cache: !args.no_cache,
+        cache: cache_scope(args, &discovery.workspace.root),
         doctests: !args.no_doctests,
         partition: args.partition,
         cargo: cargo.clone(),
@@ -78,4 +78,30 @@ pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
     let diagnoser = diagnose::Diagnoser::new(&discovery.host, &plan)?;
     let report = report::Report::assemble(&plan, &built, &ran, &diagnoser);
     finish(&report, &args.out)
+}
+
+/// The result cache for this run: on unless `--no-cache`, or `CI=true` without `--cache`; keyed
+/// on the workspace's files less the ones this run writes.
+fn cache_scope(
+    args: &cli::VerifyArgs,
+    workspace_root: &std::path::Path,
+) -> Option<run::cache::CacheScope> {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if args.no_cache || (ci && !args.cache) {
+        return None;
+    }
+    let written = [
+        &args.out.report,
+        &args.out.junit,
+        &args.out.markdown,
+        &args.tests.full_output,
+    ];
+    Some(run::cache::CacheScope {
+        workspace_root: workspace_root.to_owned(),
+        exclude: written
+            .into_iter()
+            .flatten()
+            .filter_map(|p| std::path::absolute(p).ok())
+            .collect(),
+    })
 }

@@ -61,6 +61,12 @@ pub fn render(report: &Report) -> Result<String> {
                     status.set_message(format!("skipped by policy: {r}"));
                 }
                 let mut case = TestCase::new(format!("{}::{}", x.binary, x.name), status);
+                if x.cached {
+                    case.add_property(quick_junit::Property::new("cached", "true"));
+                }
+                if x.leaked {
+                    case.add_property(quick_junit::Property::new("leaked", "true"));
+                }
                 case.set_classname(format!("{}::{}", t.triple, p.name));
                 case.set_time(Duration::from_millis(x.duration_ms));
                 suite.add_test_case(case);

@@ -144,7 +144,12 @@ impl Live {
                         "FAILED"
                     };
                     self.line(shell::bad_line(verb, printable(&test.to_string())));
-                } else if result.flaky {
+                } else if result.leaked {
+                    self.line(shell::warn_line(printable(&format!(
+                        "{test} (leaked): its process left something running that held its output open; it was left running and the run moved on"
+                    ))));
+                }
+                if !result.failed() && result.flaky {
                     self.line(shell::warn_line(printable(&format!(
                         "{test} is flaky: passed on attempt {}",
                         result.attempts

@@ -44,6 +44,7 @@ pub fn render(report: &Report) -> String {
             let mark = match package.map(|p| p.outcome) {
                 Some(PackageOutcome::Failed) => "❌ ",
                 Some(PackageOutcome::Passed) => "✅ ",
+                Some(PackageOutcome::NotRun) => "⏸️ ",
                 _ => "",
             };
             let _ = write!(md, " {mark}{text} |");

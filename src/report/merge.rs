@@ -149,7 +149,14 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
                     }
                 };
                 let pkg = &mut target.packages[pi];
-                if p.outcome == PackageOutcome::Failed || pkg.outcome == PackageOutcome::Excluded {
+                // The worst of the slices: failed, then not run, then passed.
+                let package_rank = |o: PackageOutcome| match o {
+                    PackageOutcome::Excluded => 0,
+                    PackageOutcome::Passed => 1,
+                    PackageOutcome::NotRun => 2,
+                    PackageOutcome::Failed => 3,
+                };
+                if package_rank(p.outcome) > package_rank(pkg.outcome) {
                     pkg.outcome = p.outcome;
                 }
                 pkg.level = pkg.level.max(p.level);

@@ -70,6 +70,9 @@ pub enum PackageOutcome {
     Passed,
     Failed,
     Excluded,
+    /// Nothing failed, but it was not verified as far as its target goes: the run was
+    /// interrupted, or `--fail-fast` stopped it, before all of it ran (`not_run` lists what).
+    NotRun,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +135,10 @@ pub struct TestReport {
     /// Failed, then passed on a retry (`--retries`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flaky: bool,
+    /// Its process left a descendant running that held its output open (see `leaked` in the
+    /// schema): the outcome is the test's own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leaked: bool,
     /// How many times it ran, when more than once.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub attempts: u32,
@@ -215,7 +222,11 @@ impl Report {
                         let proc_macro = planned
                             .and_then(|p| p.lib.as_ref())
                             .is_some_and(|l| l.proc_macro);
-                        if proc_macro && t.triple != plan.host && report.level > Level::Build {
+                        if proc_macro && t.triple != plan.host && report.level >= Level::Build {
+                            if report.outcome == PackageOutcome::NotRun && report.not_run.is_empty()
+                            {
+                                report.outcome = PackageOutcome::Passed;
+                            }
                             report.level = Level::Build;
                             report.reason = Some(
                                 "proc-macro: built for the host and used by this target's crates; its tests run on the host target"
@@ -335,9 +346,9 @@ impl Report {
             && self.problems.is_empty()
             && self.targets.iter().all(|t| {
                 t.requirement_met
-                    && t.packages
-                        .iter()
-                        .all(|p| p.outcome != PackageOutcome::Failed)
+                    && t.packages.iter().all(|p| {
+                        matches!(p.outcome, PackageOutcome::Passed | PackageOutcome::Excluded)
+                    })
             })
     }
 
@@ -464,20 +475,25 @@ fn package_report(
                 status: t.status,
                 reason: t.reason.clone(),
                 cached: t.cached,
+                leaked: t.leaked,
                 flaky: t.flaky,
                 attempts: t.attempts,
                 diagnosis: None,
             });
         }
     }
+    let interrupted = run.interrupted || build.interrupted;
     if target_level >= Level::Test
         && failed_stage.is_none()
         && level >= Level::BuildTests
         && ran_everything
-        && !run.interrupted
+        && !interrupted
     {
         level = Level::Test;
     }
+    // Never a pass for what did not finish: stopped by an interrupt or by --fail-fast before
+    // it reached its target's level.
+    let unfinished = !not_run.is_empty() || (interrupted && level < target_level);
     PackageReport {
         errors: errors
             .into_iter()
@@ -495,6 +511,8 @@ fn package_report(
         name,
         outcome: if failed_stage.is_some() {
             PackageOutcome::Failed
+        } else if unfinished {
+            PackageOutcome::NotRun
         } else {
             PackageOutcome::Passed
         },

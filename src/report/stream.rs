@@ -58,6 +58,8 @@ enum Line<'a> {
         reason: Option<&'a str>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         flaky: bool,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        leaked: bool,
     },
     Slow {
         #[serde(flatten)]
@@ -191,6 +193,7 @@ impl Stream {
                 duration_ms: result.duration.as_millis() as u64,
                 reason: result.reason.as_deref(),
                 flaky: result.flaky,
+                leaked: result.leaked,
             }),
             run::Event::Slow { test, elapsed } => self.emit(&Line::Slow {
                 test,

@@ -38,6 +38,7 @@ pub fn render(report: &Report) -> String {
     matrix(&mut out, report);
     failures(&mut out, report);
     differential(&mut out, report);
+    leaked(&mut out, report);
     if !report.problems.is_empty() {
         let _ = writeln!(out, "\n{BAD}MERGE PROBLEMS{BAD:#}");
         for p in &report.problems {
@@ -146,14 +147,21 @@ pub fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
         .iter()
         .filter(|x| !matches!(x.outcome, TestOutcome::Ignored | TestOutcome::Skipped))
         .count();
+    let cached = p.tests.iter().filter(|x| x.cached).count();
     let counts = if p.level >= Level::BuildTests && t.level == Level::Test {
-        format!(" {}/{ran}", count(TestOutcome::Passed))
+        let replayed = if cached > 0 {
+            format!(" ({cached} cached)")
+        } else {
+            String::new()
+        };
+        format!(" {}/{ran}{replayed}", count(TestOutcome::Passed))
     } else {
         String::new()
     };
     match p.outcome {
         PackageOutcome::Excluded => ("excluded".to_owned(), DIM),
         PackageOutcome::Passed => (format!("ok {}{counts}", p.level), OK),
+        PackageOutcome::NotRun => (format!("NOT RUN {}{counts}", p.level), WARN),
         PackageOutcome::Failed => {
             let stage = p.failed_stage.unwrap_or(p.level);
             let counts = if stage == Level::Test {
@@ -223,12 +231,31 @@ fn matrix(out: &mut String, report: &Report) {
     }
 }
 
+/// How many characters of one line of evidence or output the terminal shows.
+const LINE_CHARS: usize = 300;
+/// Failures shown with their output's excerpt; those after them get one line each.
+const DETAILED: usize = 20;
+/// Failures named at all; the rest are counted (the JSON report has every one).
+const LISTED: usize = 100;
+
+/// `line`, cut to [`LINE_CHARS`] characters with what was left out said.
+fn clip(line: &str) -> std::borrow::Cow<'_, str> {
+    match line.char_indices().nth(LINE_CHARS) {
+        None => std::borrow::Cow::Borrowed(line),
+        Some((at, _)) => std::borrow::Cow::Owned(format!(
+            "{} … ({} more characters in the JSON report)",
+            &line[..at],
+            line[at..].chars().count()
+        )),
+    }
+}
+
 fn excerpt(text: &str, indent: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut s: String = lines
         .iter()
         .take(EXCERPT_LINES)
-        .map(|l| format!("{indent}{l}\n"))
+        .map(|l| format!("{indent}{}\n", clip(l)))
         .collect();
     if lines.len() > EXCERPT_LINES {
         let _ = writeln!(
@@ -318,26 +345,48 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
             groups.push((i.cause.as_str(), i.fix));
         }
     }
+    // Bounded whatever fails: the first failures with an excerpt of their output, then one
+    // line each, then a count (the JSON report and --full-output keep everything).
+    let mut shown = 0;
     for (cause, fix) in groups {
+        if shown >= LISTED {
+            break;
+        }
         let _ = writeln!(out, "{BAD}{cause}{BAD:#}");
-        let _ = writeln!(out, "  fix: {fix}");
+        let _ = writeln!(out, "  fix: {}", clip(fix));
         for i in items.iter().filter(|i| i.cause == cause && i.fix == fix) {
+            if shown >= LISTED {
+                break;
+            }
+            shown += 1;
             let on = if i.triples.len() == report.targets.len() && report.targets.len() > 1 {
                 "every target".to_owned()
             } else {
                 i.triples.join(", ")
             };
-            let _ = writeln!(out, "  {HEAD}{}{HEAD:#} on {on}: {}", i.package, i.what);
+            let _ = writeln!(
+                out,
+                "  {HEAD}{}{HEAD:#} on {on}: {}",
+                i.package,
+                clip(&i.what)
+            );
             if !i.evidence.is_empty() {
-                let _ = writeln!(out, "      evidence: {}", i.evidence);
+                let _ = writeln!(out, "      evidence: {}", clip(i.evidence));
             }
-            if let Some(d) = i.detail {
+            if let Some(d) = i.detail.filter(|_| shown <= DETAILED) {
                 out.push_str(&excerpt(d.trim_end(), "      | "));
             }
             if let Some(f) = i.full_output {
                 let _ = writeln!(out, "      full output: {}", f.display());
             }
         }
+    }
+    if items.len() > shown {
+        let _ = writeln!(
+            out,
+            "  … and {} more failures (the JSON report has every one)",
+            items.len() - shown
+        );
     }
     for t in unmet {
         let _ = writeln!(
@@ -429,12 +478,46 @@ fn differential(out: &mut String, report: &Report) {
     }
 }
 
+/// Tests whose process left a descendant running (at most ten named).
+fn leaked(out: &mut String, report: &Report) {
+    let leaked: Vec<String> = report
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.packages.iter().flat_map(move |p| {
+                p.tests
+                    .iter()
+                    .filter(|x| x.leaked)
+                    .map(move |x| format!("{} on {}: {} {}", p.name, t.triple, x.binary, x.name))
+            })
+        })
+        .collect();
+    if leaked.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{WARN}LEAKED{WARN:#}: {} test(s) exited leaving a process that held their output open (left running; their outcomes are their own)",
+        leaked.len()
+    );
+    for l in leaked.iter().take(10) {
+        let _ = writeln!(out, "  {l}");
+    }
+    if leaked.len() > 10 {
+        let _ = writeln!(out, "  … and {} more in the JSON report", leaked.len() - 10);
+    }
+}
+
 fn verdict(out: &mut String, report: &Report) {
     let mut counts = [0usize; 5];
     let mut failed_pkgs = 0;
+    let (mut unfinished, mut not_run, mut cached) = (0, 0, 0);
     for t in &report.targets {
         for p in &t.packages {
             failed_pkgs += usize::from(p.outcome == PackageOutcome::Failed);
+            unfinished += usize::from(p.outcome == PackageOutcome::NotRun);
+            not_run += p.not_run.len();
+            cached += p.tests.iter().filter(|x| x.cached).count();
             for x in &p.tests {
                 counts[x.outcome as usize] += 1;
             }
@@ -453,8 +536,20 @@ fn verdict(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "\n{style}{word}{style:#}: {} targets, {failed_pkgs} package failure(s); tests: {passed} passed, {failed} failed, {timed_out} timed out, {ignored} ignored{}",
+        "\n{style}{word}{style:#}: {} targets, {failed_pkgs} package failure(s){}; tests: {passed} passed{}, {failed} failed, {timed_out} timed out, {ignored} ignored{}",
         report.targets.len(),
+        if unfinished > 0 {
+            format!(
+                ", {unfinished} package(s) not run to the end ({not_run} test target(s) not run)"
+            )
+        } else {
+            String::new()
+        },
+        if cached > 0 {
+            format!(" ({cached} replayed from the cache)")
+        } else {
+            String::new()
+        },
         if skipped > 0 {
             format!(", {skipped} skipped by policy")
         } else {

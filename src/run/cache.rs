@@ -1,13 +1,25 @@
 //! The test-result cache: a test that passed (or was ignored) is not run again while nothing it
 //! depends on changed.
 //!
-//! A binary's key hashes the test binary's content, the runner command and its environment, the
-//! relevant environment variables (`QEMU_*`, `RUST_TEST_*`, `RUST_MIN_STACK`), the triple, and
-//! every file of the package's directory (sources, fixtures, data the tests read). Doctests key on
-//! the package's files, its library and test binaries on that triple (which embed every
-//! dependency), the runner and the cargo flags. Content hashes of large files are remembered by
-//! (size, mtime) so an unchanged binary is not read again. Entries live under
-//! `<target-dir>/xtest/cache/`; `--no-cache` neither reads nor writes them.
+//! What a test reads cannot be known, so the key is wide. A binary's key hashes:
+//! - the test executable's content (which embeds every dependency's code),
+//! - the runner command, its environment and the test's (cargo's variables, `[env]`, the build
+//!   script's `OUT_DIR` and `rustc-env`), the variables that change how tests run under a runner
+//!   (`QEMU_*`, `RUST_TEST_*`, `RUST_MIN_STACK`) and the triple,
+//! - every file of the package's directory (sources, fixtures, data the tests read),
+//! - every other file of the workspace but Rust sources (`*.rs`; what they compile to is in the
+//!   executables): a test reading `../fixtures/value.txt` sees its change.
+//!
+//! Doctests key on the same files, the package's library and test binaries on that triple, the
+//! runner and the cargo flags. Outside the key, and so able to go stale: files outside the
+//! workspace root, the contents of hidden directories (`.git`, `.cargo`: cargo's `[env]` reaches
+//! the key as the test's environment) and of directories named `target`, the files this run
+//! writes (`--report`, `--junit`, `--markdown`, `--full-output`), another package's Rust source
+//! read as data at run time, other environment variables, the clock and the network.
+//!
+//! Content hashes are remembered by (size, mtime) so an unchanged file is not read again.
+//! Entries live under `<target-dir>/xtest/cache/`; `--no-cache` neither reads nor writes them,
+//! and under `CI=true` they are neither read nor written unless `--cache` asks.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,15 +49,30 @@ struct HashMemo {
 pub struct Cache {
     dir: PathBuf,
     enabled: bool,
+    /// The workspace root and the paths this run writes (never part of a key).
+    scope: CacheScope,
     memo: Mutex<HashMemo>,
     sources: Mutex<HashMap<PathBuf, String>>,
+    workspace: std::sync::OnceLock<String>,
+}
+
+/// What the cache keys on beyond the executables: the workspace's files, less what this run
+/// writes itself.
+#[derive(Debug, Clone, Default)]
+pub struct CacheScope {
+    pub workspace_root: PathBuf,
+    /// Files and directories this run writes (reports, `--full-output`): a report written into
+    /// the workspace must not change the next run's key.
+    pub exclude: Vec<PathBuf>,
 }
 
 /// Environment variables that change how a test behaves under a runner.
 const ENV_PREFIXES: &[&str] = &["QEMU_", "RUST_TEST_", "RUST_MIN_STACK"];
 
 impl Cache {
-    pub fn open(target_dir: &Path, enabled: bool) -> Cache {
+    /// The cache under `target_dir`; `None` for a run that neither replays nor records.
+    pub fn open(target_dir: &Path, scope: Option<&CacheScope>) -> Cache {
+        let enabled = scope.is_some();
         let dir = target_dir.join("xtest/cache");
         let memo = if enabled {
             std::fs::read_to_string(dir.join("hashes.json"))
@@ -58,8 +85,10 @@ impl Cache {
         Cache {
             dir,
             enabled,
+            scope: scope.cloned().unwrap_or_default(),
             memo: Mutex::new(memo),
             sources: Mutex::new(HashMap::new()),
+            workspace: std::sync::OnceLock::new(),
         }
     }
 
@@ -98,8 +127,29 @@ impl Cache {
         if let Some(h) = self.sources.lock().expect("sources").get(dir) {
             return h.clone();
         }
+        let h = self.files_hash(dir, |_| true);
+        self.sources
+            .lock()
+            .expect("sources")
+            .insert(dir.to_owned(), h.clone());
+        h
+    }
+
+    /// A hash of the workspace's files but Rust sources (computed once per run).
+    pub fn workspace_hash(&self) -> String {
+        self.workspace
+            .get_or_init(|| {
+                self.files_hash(&self.scope.workspace_root, |rel| {
+                    rel.extension().is_none_or(|e| e != "rs")
+                })
+            })
+            .clone()
+    }
+
+    fn files_hash(&self, dir: &Path, keep: impl Fn(&Path) -> bool) -> String {
         let mut files = Vec::new();
-        collect_files(dir, dir, &mut files);
+        collect_files(dir, dir, &self.scope.exclude, &mut files);
+        files.retain(|f| keep(f));
         files.sort();
         let mut hasher = blake3::Hasher::new();
         for rel in &files {
@@ -108,12 +158,7 @@ impl Cache {
             let content = self.file_hash(&dir.join(rel)).unwrap_or_default();
             hasher.update(content.as_bytes());
         }
-        let h = hasher.finalize().to_hex().to_string();
-        self.sources
-            .lock()
-            .expect("sources")
-            .insert(dir.to_owned(), h.clone());
-        h
+        hasher.finalize().to_hex().to_string()
     }
 
     /// A key from the given parts plus the relevant environment.
@@ -177,7 +222,7 @@ impl Cache {
     }
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+fn collect_files(root: &Path, dir: &Path, exclude: &[PathBuf], out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -185,11 +230,14 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         let name = e.file_name();
         let name = name.to_string_lossy();
         let Ok(kind) = e.file_type() else { continue };
+        if exclude.iter().any(|x| *x == e.path()) {
+            continue;
+        }
         if kind.is_dir() {
             if name == "target" || name.starts_with('.') {
                 continue;
             }
-            collect_files(root, &e.path(), out);
+            collect_files(root, &e.path(), exclude, out);
         } else if kind.is_file()
             && let Ok(rel) = e.path().strip_prefix(root)
         {
@@ -214,26 +262,52 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("target")).unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), "a").unwrap();
         std::fs::write(dir.path().join("target/junk"), "x").unwrap();
-        let h1 = Cache::open(dir.path(), true).source_hash(dir.path());
+        let h1 = Cache::open(dir.path(), Some(&CacheScope::default())).source_hash(dir.path());
         std::fs::write(dir.path().join("target/junk"), "y").unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), "a").unwrap();
         assert_eq!(
-            Cache::open(dir.path(), true).source_hash(dir.path()),
+            Cache::open(dir.path(), Some(&CacheScope::default())).source_hash(dir.path()),
             h1,
             "target/ and rewrites of the same content do not count"
         );
         std::fs::write(dir.path().join("src/data.txt"), "fixture").unwrap();
         assert_ne!(
-            Cache::open(dir.path(), true).source_hash(dir.path()),
+            Cache::open(dir.path(), Some(&CacheScope::default())).source_hash(dir.path()),
             h1,
             "a new fixture file counts"
         );
     }
 
     #[test]
+    fn the_workspace_key_sees_data_files_anywhere_but_not_rust_sources_or_this_runs_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["fixtures", "a/src", "b/src"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("fixtures/value.txt"), "1").unwrap();
+        std::fs::write(root.join("b/src/lib.rs"), "fn b() {}").unwrap();
+        let scope = CacheScope {
+            workspace_root: root.to_owned(),
+            exclude: vec![root.join("report.json")],
+        };
+        let hash = || Cache::open(&root.join("target"), Some(&scope)).workspace_hash();
+        let h1 = hash();
+        std::fs::write(root.join("b/src/lib.rs"), "fn b() { changed() }").unwrap();
+        std::fs::write(root.join("report.json"), "{}").unwrap();
+        assert_eq!(
+            hash(),
+            h1,
+            "Rust sources and this run's report are not data"
+        );
+        std::fs::write(root.join("fixtures/value.txt"), "2").unwrap();
+        assert_ne!(hash(), h1, "a data file outside the package counts");
+    }
+
+    #[test]
     fn only_passed_and_ignored_are_reusable_and_disabled_cache_is_inert() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path(), true);
+        let cache = Cache::open(dir.path(), Some(&CacheScope::default()));
         let key = cache.key(&["bin", "runner"]);
         cache.store(
             &key,
@@ -249,7 +323,7 @@ mod tests {
             [Some(TestOutcome::Passed), None, Some(TestOutcome::Ignored)]
         );
         assert_ne!(key, cache.key(&["bin", "other runner"]));
-        let off = Cache::open(dir.path(), false);
+        let off = Cache::open(dir.path(), None);
         assert!(off.load(&key).is_none());
     }
 }

@@ -320,7 +320,7 @@ fn run_with(
     on_event: &dyn Fn(Event),
     exec: &dyn Execute,
 ) -> RunResult {
-    let cache = Cache::open(&opts.target_dir, opts.cache);
+    let cache = Cache::open(&opts.target_dir, opts.cache.as_ref());
     let history = History::open(&opts.target_dir);
     // The CPUs this process may use: those tasks are bound to, and whose idle opens slots.
     let allowed = crate::process::allowed_cpus();
@@ -939,6 +939,10 @@ impl Dispatcher<'_> {
         b.done = true;
         let fresh = BinaryRun::new(&b.run.triple, &b.run.package_id, b.run.binary.clone());
         let run = std::mem::replace(&mut b.run, fresh);
+        // Cut short by an interrupt: the tests that were running have no result.
+        if b.interrupted && !self.result.not_run.contains(&run.key()) {
+            self.result.not_run.push(run.key());
+        }
         let complete =
             !b.interrupted && run.error.is_none() && !self.result.not_run.contains(&run.key());
         if let Some(key) = b.key.as_deref().filter(|_| complete) {
@@ -1061,10 +1065,11 @@ impl Dispatcher<'_> {
         skips: &std::collections::BTreeMap<String, String>,
     ) -> String {
         let mut parts = vec![
-            "doc-v1".to_owned(),
+            "doc-v2".to_owned(),
             triple.to_owned(),
             runner,
             self.cache.source_hash(&pkg.dir),
+            self.cache.workspace_hash(),
             format!("{:?}", self.opts.cargo.features),
             format!("{:?}", self.opts.cargo.profile),
             skips.keys().cloned().collect::<Vec<_>>().join(","),
@@ -1253,7 +1258,7 @@ mod tests {
             slow_after: None,
             retries: 0,
             fail_fast,
-            cache: false,
+            cache: None,
             doctests: false,
             partition: None,
             cargo: Default::default(),

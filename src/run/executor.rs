@@ -123,6 +123,8 @@ struct Attempt {
     success: bool,
     clean_exit: bool,
     interrupted: bool,
+    /// It exited while a descendant outside its process group held its output open.
+    leaked: bool,
 }
 
 /// Runs `cmd`, streaming libtest events to `on_event`.
@@ -208,6 +210,7 @@ fn supervise(
         on_event(&e, &parser);
     }
     let cpu = child.cpu_time();
+    let leaked = child.leaked();
     let status = child.finish();
     let cut_short = match timed_out {
         Some((name, d)) => Some((name, d, true)),
@@ -238,6 +241,7 @@ fn supervise(
             status.signal()
         }),
         interrupted: was_interrupted,
+        leaked,
     })
 }
 
@@ -419,12 +423,13 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
         )
         .collect();
     Some(cache.key(&[
-        "bin-v2",
+        "bin-v3",
         &job.triple,
         &content,
         &job.runner.argv.join(" "),
         &runner_env.join(" "),
         &cache.source_hash(&job.cwd),
+        &cache.workspace_hash(),
     ]))
 }
 
@@ -741,6 +746,7 @@ fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &Sender<RunEvent>) -> B
     if t.failed() {
         attach_log(&mut t, &attempt);
     }
+    t.leaked = attempt.leaked;
     batch.tests.push(t);
     batch
 }
@@ -875,6 +881,9 @@ fn attempt_all(
         }
         for t in done.values_mut().filter(|t| t.failed()) {
             attach_log(t, &attempt);
+        }
+        if attempt.leaked {
+            done.values_mut().for_each(|t| t.leaked = true);
         }
         // A process that ran one test: its CPU time is that test's.
         if done.len() == 1 {

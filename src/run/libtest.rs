@@ -47,6 +47,11 @@ pub struct Parser {
     failure: Option<String>,
     /// Each failed test's output (head and tail: a loud test cannot grow this without bound).
     failures: BTreeMap<String, Capture>,
+    /// Bytes each test printed: what came while it ran (uncaptured output on its result line
+    /// or between) and its captured section under `failures:`, counted as they came.
+    printed: BTreeMap<String, u64>,
+    /// Bytes of the lines seen since the running test started.
+    window: u64,
     /// `running N tests`: how many tests libtest said it would run.
     announced: Option<usize>,
     /// `test result: …`: passed + failed + ignored, as libtest counted them at the end.
@@ -70,6 +75,8 @@ impl Default for Parser {
             section: Section::default(),
             failure: None,
             failures: BTreeMap::new(),
+            printed: BTreeMap::new(),
+            window: 0,
             announced: None,
             counted: None,
             should_panic: BTreeSet::new(),
@@ -80,7 +87,8 @@ impl Default for Parser {
 impl Parser {
     pub fn feed(&mut self, data: &[u8], now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
-        for line in self.lines.push(data) {
+        for (line, size) in self.lines.push_sized(data) {
+            self.count(size as u64);
             self.line(&line, now, &mut events);
         }
         if self.running.is_none() && self.section == Section::Results {
@@ -94,6 +102,7 @@ impl Parser {
                 }
                 let name = base_name(name).to_owned();
                 self.running = Some((name.clone(), now));
+                self.window = 0;
                 events.push(Event::Started(name));
             }
         }
@@ -103,10 +112,23 @@ impl Parser {
     /// Handles an unterminated last line.
     pub fn finish(&mut self, now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
-        if let Some(rest) = self.lines.rest() {
+        if let Some((rest, size)) = self.lines.rest_sized() {
+            self.count(size as u64);
             self.line(&rest, now, &mut events);
         }
         events
+    }
+
+    /// Counts a line's bytes toward the running test, or the failed test whose captured
+    /// section it belongs to.
+    fn count(&mut self, size: u64) {
+        if self.running.is_some() {
+            self.window += size;
+        } else if self.section == Section::Failures
+            && let Some(name) = &self.failure
+        {
+            *self.printed.entry(name.clone()).or_default() += size;
+        }
     }
 
     /// The test that has started and not finished, with its start time.
@@ -122,7 +144,9 @@ impl Parser {
 
     /// How many bytes libtest printed for a failed test in all.
     pub fn failure_output_size(&self, name: &str) -> Option<u64> {
-        self.failures.get(name).map(|c| c.total() as u64)
+        self.failures
+            .contains_key(name)
+            .then(|| self.printed.get(name).copied().unwrap_or(0))
     }
 
     /// The captured output libtest printed for a failed test.
@@ -209,6 +233,7 @@ impl Parser {
             Some((running, start)) if running == name => now.saturating_duration_since(start),
             _ => Duration::ZERO,
         };
+        *self.printed.entry(name.clone()).or_default() += std::mem::take(&mut self.window);
         events.push(Event::Finished {
             name,
             outcome,

@@ -68,6 +68,10 @@ pub struct TestResult {
     pub output_file: Option<PathBuf>,
     /// How a failed or timed-out test ended.
     pub status: Option<FailureStatus>,
+    /// Its process exited while something it started, outside its process group, still held
+    /// its output open: reading stopped and that descendant was left running (nextest's
+    /// "leaky" test). The outcome is the test's own.
+    pub leaked: bool,
 }
 
 /// How a failed test ended, as data (its `output` says the same for people).
@@ -100,6 +104,7 @@ impl TestResult {
             output_bytes: None,
             output_file: None,
             status: None,
+            leaked: false,
         }
     }
 
@@ -214,7 +219,8 @@ pub struct RunOptions {
     /// Re-run a failed test up to this many times; passing on a retry makes it flaky.
     pub retries: u32,
     pub fail_fast: bool,
-    pub cache: bool,
+    /// The result cache and what it keys on; `None`: neither replay nor record.
+    pub cache: Option<cache::CacheScope>,
     pub doctests: bool,
     pub partition: Option<Partition>,
     pub cargo: CargoOptions,

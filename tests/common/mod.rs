@@ -129,8 +129,13 @@ impl Fixture {
         self.path().join("Cargo.toml")
     }
 
+    /// Writes `text` to `rel` in the fixture, creating its directory.
     pub fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.path().join(rel), text).expect("write fixture file");
+        let path = self.path().join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create fixture directory");
+        }
+        std::fs::write(path, text).expect("write fixture file");
     }
 
     /// `cargo xtest ARGS --manifest-path <fixture> --report <file>`, run from the fixture.
@@ -230,7 +235,11 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
 /// The `cargo-xtest xtest` command, as cargo would start it.
 pub fn xtest() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-xtest"));
-    cmd.arg("xtest").env_remove("LD_LIBRARY_PATH");
+    // A developer's shell: the suite's own CI=true (which turns the result cache off) is not
+    // the tool's; a test that wants it sets it.
+    cmd.arg("xtest")
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("CI");
     cmd
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input (see src/fuzzing.rs) with cargo-fuzz (libFuzzer), one
 # target after another, each for SECONDS (default 600), with debug assertions (integer overflow
-# panics). The corpus grows in fuzz/corpus/<target>/ (kept in git, minimized at the end); a
-# crash is saved under fuzz/artifacts/<target>/ and fails the script.
+# panics). Each starts from the curated seeds (fuzz/seeds/<target>/) and the crash regressions
+# (fuzz/regressions/<target>/); the working corpus grows in fuzz/corpus/<target>/ (not
+# committed, minimized at the end). A crash is saved under fuzz/artifacts/<target>/ and fails
+# the script: once fixed, copy it to fuzz/regressions/<target>/ under a name saying what it found.
 #
 #   cargo install cargo-fuzz --locked     # once; works on stable Rust with `-s none`
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
@@ -22,7 +24,9 @@ status=0
 for t in "${targets[@]}"; do
   echo "==> $t: ${seconds}s"
   mkdir -p "corpus/$t"
-  if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- -max_total_time="$seconds" -max_len=65536 \
+  dirs=("corpus/$t" "seeds/$t")
+  [ -d "regressions/$t" ] && dirs+=("regressions/$t")
+  if ! cargo fuzz run "${flags[@]}" "$t" "${dirs[@]}" -- -max_total_time="$seconds" -max_len=65536 \
       -rss_limit_mb=2048 -print_final_stats=1 2>"/tmp/fuzz-$t.log"; then
     status=1
     if ls "artifacts/$t/"crash-* "artifacts/$t/"oom-* "artifacts/$t/"timeout-* >/dev/null 2>&1; then

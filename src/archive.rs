@@ -20,10 +20,10 @@ use crate::error::{Context, Error, Result};
 use crate::level::Level;
 use crate::plan::{Plan, PlannedPackage};
 
-pub const SCHEMA: &str = "cargo-xtest/archive-v1";
+pub(crate) const SCHEMA: &str = "cargo-xtest/archive-v1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub schema: String,
     pub triple: String,
     /// The host that built the binaries.
@@ -41,7 +41,7 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ArchivedPackage {
+pub(crate) struct ArchivedPackage {
     pub id: String,
     pub name: String,
     pub version: String,
@@ -57,7 +57,7 @@ pub struct ArchivedPackage {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ArchivedBinary {
+pub(crate) struct ArchivedBinary {
     /// `lib`, `bin/NAME`, `test/NAME`, `example/NAME` or `bench/NAME`; anything else is refused
     /// when the manifest is read.
     pub id: crate::ids::BinaryId,
@@ -81,7 +81,7 @@ fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> Error {
 }
 
 /// Packs what the build produced for `triple` into `out`.
-pub fn create(
+pub(crate) fn create(
     plan: &Plan,
     ws: &Workspace,
     build: &BuildResult,
@@ -245,7 +245,7 @@ fn add_dir<W: std::io::Write>(tar: &mut tar::Builder<W>, src: &Path, dst: &Path)
 /// What an archive may unpack to: a hostile or broken archive is refused with a clear error
 /// before it fills the disk or the memory.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// All files together, in bytes.
     pub total: u64,
     /// One file.
@@ -258,7 +258,7 @@ pub struct Limits {
 
 impl Limits {
     /// `total` as given (`--max-unpacked`), the rest derived from it.
-    pub fn with_total(total: u64) -> Self {
+    pub(crate) fn with_total(total: u64) -> Self {
         Limits {
             total,
             entry: total.min(4 << 30),
@@ -368,7 +368,7 @@ fn unpack(archive: &Path, into: Option<&Path>, limits: &Limits) -> Result<()> {
 /// regular files and directories are unpacked, each inside `dir`; every path the manifest names
 /// must be a regular file or directory inside `dir`, and the binaries must be executables for
 /// the manifest's triple.
-pub fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
+pub(crate) fn extract(archive: &Path, dir: &Path, limits: Limits) -> Result<Manifest> {
     // Every entry is vetted before anything is written (a first pass over the headers): an
     // archive over a limit leaves nothing behind. The second pass vets each entry again, as
     // the file could have changed in between.
@@ -401,7 +401,7 @@ fn confined(path: &Path) -> bool {
 }
 
 /// Parses and checks a manifest (its schema and triple); paths are checked by [`extract`].
-pub fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, String> {
+pub(crate) fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, String> {
     let manifest: Manifest =
         serde_json::from_slice(text).map_err(|e| format!("malformed manifest: {e}"))?;
     if manifest.schema != SCHEMA {
@@ -461,7 +461,7 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
 
 /// The archived packages as the plan's members: their extracted directories and the
 /// environment `cargo test` gave their tests.
-pub fn members(manifest: &Manifest, dir: &Path) -> BTreeMap<String, PlannedPackage> {
+pub(crate) fn members(manifest: &Manifest, dir: &Path) -> BTreeMap<String, PlannedPackage> {
     manifest
         .packages
         .iter()
@@ -480,7 +480,7 @@ pub fn members(manifest: &Manifest, dir: &Path) -> BTreeMap<String, PlannedPacka
 }
 
 /// The build as recorded at archive time, with the binaries' extracted paths.
-pub fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
+pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
     let mut result = BuildResult::default();
     for p in &manifest.packages {
         result.packages.insert(

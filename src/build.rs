@@ -33,7 +33,7 @@ use crate::process::{Next, Stream, Supervised};
 
 /// Which cargo profile builds what, as cargo itself selects it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Profile {
+pub(crate) enum Profile {
     /// `cargo build` uses `dev`, `cargo test` uses `test`.
     #[default]
     Default,
@@ -45,7 +45,7 @@ pub enum Profile {
 
 /// Cargo flags shared by every invocation.
 #[derive(Debug, Clone, Default)]
-pub struct CargoOptions {
+pub(crate) struct CargoOptions {
     pub cargo: PathBuf,
     pub manifest_path: PathBuf,
     pub features: FeatureArgs,
@@ -65,7 +65,7 @@ impl CargoOptions {
     /// `--target TRIPLE`, except for the host: `cargo test` without `--target` builds into
     /// `target/<profile>/` with `RUSTFLAGS` applied to build scripts too, and those are the
     /// executables a user's `cargo test` runs.
-    pub fn target_args(&self, triple: &str) -> Vec<String> {
+    pub(crate) fn target_args(&self, triple: &str) -> Vec<String> {
         if triple == self.host && !self.host_needs_target {
             Vec::new()
         } else {
@@ -74,7 +74,7 @@ impl CargoOptions {
     }
 
     /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr.
-    pub fn command(&self, subcommand: &str) -> Command {
+    pub(crate) fn command(&self, subcommand: &str) -> Command {
         let mut cmd = Command::new(&self.cargo);
         cmd.arg(subcommand)
             .arg("--manifest-path")
@@ -109,7 +109,7 @@ impl CargoOptions {
 
 /// One compile error, attributed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct BuildError {
+pub(crate) struct BuildError {
     pub stage: Level,
     /// The diagnostic's one-line message.
     pub message: String,
@@ -126,7 +126,7 @@ pub struct BuildError {
 
 /// The dependency whose compile error stopped a package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Blocker {
+pub(crate) struct Blocker {
     /// The dependency's package name.
     pub package: String,
     pub kind: DependencyKind,
@@ -136,7 +136,7 @@ pub struct Blocker {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DependencyKind {
+pub(crate) enum DependencyKind {
     /// Needed by the package's code (and so by its tests).
     Dependency,
     /// Only the package's tests need it (`[dev-dependencies]`).
@@ -154,7 +154,7 @@ impl std::fmt::Display for DependencyKind {
 
 /// How far one package got on one triple.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageBuild {
+pub(crate) struct PackageBuild {
     /// The strongest stage it passed (`none` if it failed the first one).
     pub reached: Level,
     pub failed: Option<Level>,
@@ -163,7 +163,7 @@ pub struct PackageBuild {
 
 /// What the build stage tells as it goes; it never prints (the reporter renders these).
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// One cargo invocation for `stage` started for these targets.
     Started {
         stage: Level,
@@ -185,7 +185,7 @@ pub enum Event {
 
 /// A test executable cargo reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestBinary {
+pub(crate) struct TestBinary {
     pub triple: String,
     pub package_id: String,
     pub id: BinaryId,
@@ -233,7 +233,7 @@ impl Executable {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct BuildResult {
+pub(crate) struct BuildResult {
     /// Keyed by (triple, package id), for every selected, non-excluded package of every target
     /// planned at `check` or above.
     pub packages: BTreeMap<(String, String), PackageBuild>,
@@ -266,7 +266,7 @@ struct CargoOutput {
 
 /// Builds every planned stage; `on_event` hears of each test executable the moment cargo links
 /// it, so its tests can run while the rest still compiles, and of each step.
-pub fn build(
+pub(crate) fn build(
     plan: &Plan,
     ws: &Workspace,
     opts: &CargoOptions,
@@ -827,8 +827,8 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
 /// Reads cargo's JSON messages (`stdout`) and its stderr as a build of `triples` in a workspace
 /// whose target directory is `ws.target_dir` does, and returns how many errors and executables
 /// it took from them (for the fuzzer: outside input must never panic).
-#[doc(hidden)]
-pub fn read_cargo_output(
+#[cfg(feature = "fuzzing")]
+pub(crate) fn read_cargo_output(
     stdout: &str,
     stderr: &str,
     ws: &Workspace,

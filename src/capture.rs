@@ -4,17 +4,17 @@
 //! it left out, which the rendered text says.
 
 /// How much of one line of a test's output is kept (the rest of that line is counted, not kept).
-pub const TEST_LINE: usize = 64 * 1024;
+pub(crate) const TEST_LINE: usize = 64 * 1024;
 /// How much of one line of cargo's JSON is kept: a message is one line, and some are large.
-pub const CARGO_LINE: usize = 16 * 1024 * 1024;
+pub(crate) const CARGO_LINE: usize = 16 * 1024 * 1024;
 
 /// The mark put where an overlong line was cut; what follows it is the line's end.
-pub const CUT: &str = " [… cut: ";
+pub(crate) const CUT: &str = " [… cut: ";
 
 /// Splits a byte stream into lines, keeping at most `limit` bytes of any one line: its start and
 /// its end (where libtest puts a test's verdict after the test's own unterminated output).
 #[derive(Debug)]
-pub struct LineBuffer {
+pub(crate) struct LineBuffer {
     buf: Vec<u8>,
     /// The end of an overlong line (at most a quarter of `limit`).
     end: Vec<u8>,
@@ -32,7 +32,7 @@ impl Default for LineBuffer {
 }
 
 impl LineBuffer {
-    pub fn with_limit(limit: usize) -> Self {
+    pub(crate) fn with_limit(limit: usize) -> Self {
         LineBuffer {
             buf: Vec::new(),
             end: Vec::new(),
@@ -43,13 +43,13 @@ impl LineBuffer {
     }
 
     /// The complete lines `data` finishes, without their newlines.
-    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<String> {
         self.push_sized(data).into_iter().map(|(l, _)| l).collect()
     }
 
     /// The complete lines `data` finishes, without their newlines, each with the number of
     /// bytes it had as it came (its newline included), however much of it was kept.
-    pub fn push_sized(&mut self, data: &[u8]) -> Vec<(String, usize)> {
+    pub(crate) fn push_sized(&mut self, data: &[u8]) -> Vec<(String, usize)> {
         let mut lines = Vec::new();
         let mut rest = data;
         while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
@@ -101,12 +101,12 @@ impl LineBuffer {
     }
 
     /// The unterminated tail, if any.
-    pub fn rest(&mut self) -> Option<String> {
+    pub(crate) fn rest(&mut self) -> Option<String> {
         self.rest_sized().map(|(l, _)| l)
     }
 
     /// The unterminated tail, if any, with its size as it came.
-    pub fn rest_sized(&mut self) -> Option<(String, usize)> {
+    pub(crate) fn rest_sized(&mut self) -> Option<(String, usize)> {
         (!self.buf.is_empty() || !self.end.is_empty()).then(|| {
             let size = self.size;
             (self.take(), size)
@@ -114,14 +114,14 @@ impl LineBuffer {
     }
 
     /// The start of the unterminated tail, without consuming it.
-    pub fn partial(&self) -> &[u8] {
+    pub(crate) fn partial(&self) -> &[u8] {
         &self.buf
     }
 }
 
 /// The first `head` and the last `tail` bytes of a stream, and how many were left between.
 #[derive(Debug, Clone)]
-pub struct Capture {
+pub(crate) struct Capture {
     head: Vec<u8>,
     /// Up to twice `tail_limit` bytes, trimmed to the last `tail_limit` when read.
     tail: Vec<u8>,
@@ -131,7 +131,7 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn new(head: usize, tail: usize) -> Self {
+    pub(crate) fn new(head: usize, tail: usize) -> Self {
         Capture {
             head: Vec::new(),
             tail: Vec::new(),
@@ -142,11 +142,11 @@ impl Capture {
     }
 
     /// For what a test process prints: 64 KiB from its start and 64 KiB from its end.
-    pub fn for_output() -> Self {
+    pub(crate) fn for_output() -> Self {
         Capture::new(64 * 1024, 64 * 1024)
     }
 
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         self.total += data.len();
         let room = self.head_limit.saturating_sub(self.head.len());
         let (to_head, rest) = data.split_at(data.len().min(room));
@@ -165,21 +165,21 @@ impl Capture {
     }
 
     /// Every byte pushed so far.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.total
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.total == 0
     }
 
     /// Bytes left out between the head and the tail.
-    pub fn omitted(&self) -> usize {
+    pub(crate) fn omitted(&self) -> usize {
         self.total - self.head.len() - self.tail().len()
     }
 
     /// The text kept, saying how much was left out where it was.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::from_utf8_lossy(&self.head).into_owned();
         if self.omitted() > 0 {
             out.push_str(&format!(

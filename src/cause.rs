@@ -11,7 +11,7 @@ use serde::Serialize;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum Cause {
+pub(crate) enum Cause {
     MissingStd,
     LinkerMissing,
     /// The linker runs but fails for another reason (its literal output is the evidence).
@@ -57,7 +57,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Cause::MissingStd => "missing-std",
             Cause::LinkerMissing => "linker-missing",
@@ -124,7 +124,7 @@ const LIBC_HEADER_DIRS: &[&str] = &["bits/", "gnu/", "sys/", "asm/", "linux/"];
 
 /// The toolchain problem a linker's, C compiler's or emulator's literal output proves, with the
 /// line that proves it; `None` when the text names none of them.
-pub fn toolchain_failure(text: &str) -> Option<(Cause, &str)> {
+pub(crate) fn toolchain_failure(text: &str) -> Option<(Cause, &str)> {
     let line = |pred: &dyn Fn(&str) -> bool| text.lines().find(|l| pred(l));
     if let Some(l) = line(&|l| l.contains("linker `") && l.contains("` not found")) {
         return Some((Cause::LinkerMissing, l));
@@ -160,7 +160,7 @@ pub fn toolchain_failure(text: &str) -> Option<(Cause, &str)> {
 }
 
 /// The C library header a compiler's `fatal error: X: No such file or directory` names, if it is one.
-pub fn missing_libc_header(line: &str) -> Option<&str> {
+pub(crate) fn missing_libc_header(line: &str) -> Option<&str> {
     let rest = &line[line.find("fatal error: ")? + "fatal error: ".len()..];
     let header = rest.strip_suffix(": No such file or directory")?.trim();
     let header = header.trim_matches(|c| c == '\'' || c == '<' || c == '>' || c == '"');

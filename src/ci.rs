@@ -14,7 +14,7 @@ use crate::level::Level;
 use crate::policy::Policy;
 
 /// What the workflow needs to know.
-pub struct WorkflowSpec<'a> {
+pub(crate) struct WorkflowSpec<'a> {
     /// (triple, level to verify at).
     pub targets: Vec<(String, Level)>,
     pub shards: u32,
@@ -30,7 +30,7 @@ const DEFAULT_RUNNER: &str = "ubuntu-latest";
 
 /// The level each target is verified at on a CI runner: the policy's requirement, else `test`
 /// for targets whose emulator this tool knows, else `check`.
-pub fn targets(triples: &[String], host: &str, policy: &Policy) -> Vec<(String, Level)> {
+pub(crate) fn targets(triples: &[String], host: &str, policy: &Policy) -> Vec<(String, Level)> {
     triples
         .iter()
         .map(|t| {
@@ -46,7 +46,7 @@ pub fn targets(triples: &[String], host: &str, policy: &Policy) -> Vec<(String, 
 }
 
 /// The repository root above the workspace (the workspace root when there is no git checkout).
-pub fn repo_root(ws: &Workspace) -> PathBuf {
+pub(crate) fn repo_root(ws: &Workspace) -> PathBuf {
     ws.root
         .ancestors()
         .find(|d| d.join(".git").exists())
@@ -54,7 +54,7 @@ pub fn repo_root(ws: &Workspace) -> PathBuf {
         .to_path_buf()
 }
 
-pub fn render(spec: &WorkflowSpec<'_>) -> String {
+pub(crate) fn render(spec: &WorkflowSpec<'_>) -> String {
     let mut y = String::new();
     let manifest = spec
         .manifest
@@ -176,7 +176,7 @@ pub fn render(spec: &WorkflowSpec<'_>) -> String {
 }
 
 /// Writes the workflow; an existing different file is kept unless `force`.
-pub fn write(path: &Path, text: &str, force: bool) -> Result<bool> {
+pub(crate) fn write(path: &Path, text: &str, force: bool) -> Result<bool> {
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == text => return Ok(false),
         Ok(_) if !force => {

@@ -19,7 +19,7 @@ Exit codes:
 /// Cargo passes the subcommand name as the first argument: `cargo-xtest xtest …`.
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo")]
-pub enum CargoCli {
+pub(crate) enum CargoCli {
     Xtest(Xtest),
 }
 
@@ -27,7 +27,7 @@ pub enum CargoCli {
 /// check < build < build-tests < test (native or emulated).
 #[derive(Debug, Args)]
 #[command(version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
-pub struct Xtest {
+pub(crate) struct Xtest {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -38,7 +38,7 @@ pub struct Xtest {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print each target's capability ladder (level, linker, runner, downgrades and fixes)
     /// without building anything.
     Plan(PlanArgs),
@@ -68,20 +68,20 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write `cargo-xtest.1` and a page per subcommand (`cargo-xtest-plan.1`, …) here.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 }
 
 /// The command line as clap sees it, named as it is installed: `cargo-xtest`.
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     use clap::CommandFactory;
     CargoCli::command()
         .find_subcommand("xtest")
@@ -92,7 +92,7 @@ pub fn command() -> clap::Command {
 }
 
 #[derive(Debug, Args)]
-pub struct ArchiveArgs {
+pub(crate) struct ArchiveArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// The archive to write (tar.gz).
@@ -101,7 +101,7 @@ pub struct ArchiveArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArchiveArgs {
+pub(crate) struct RunArchiveArgs {
     /// An archive written by `cargo xtest archive`.
     #[arg(long, value_name = "FILE")]
     pub archive: PathBuf,
@@ -131,14 +131,14 @@ pub struct RunArchiveArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CiCommand {
+pub(crate) enum CiCommand {
     /// Write a GitHub Actions workflow: one job per target and shard, each installing its
     /// toolchain with `cargo xtest setup --yes` and uploading its report, then a merge job.
     Github(CiGithubArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct CiGithubArgs {
+pub(crate) struct CiGithubArgs {
     /// Split each target verified at `test` into N jobs (`--partition K/N`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub shards: u32,
@@ -175,7 +175,7 @@ fn parse_native(s: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Debug, Args)]
-pub struct MergeArgs {
+pub(crate) struct MergeArgs {
     /// Reports written by `cargo xtest --report`.
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
@@ -185,7 +185,7 @@ pub struct MergeArgs {
 
 /// Where reports are written.
 #[derive(Debug, Clone, Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Write the JSON report (schema cargo-xtest/report-v1) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -202,7 +202,7 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MessageFormat {
+pub(crate) enum MessageFormat {
     /// The summary table on stdout.
     Human,
     /// One JSON object per line on stdout.
@@ -210,7 +210,7 @@ pub enum MessageFormat {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct HostArgs {
+pub(crate) struct HostArgs {
     /// Target triple to examine (repeatable; `host` = this host). Default: the policy's targets,
     /// else the host plus aarch64, s390x and riscv64gc Linux.
     #[arg(long = "target", value_name = "TRIPLE")]
@@ -224,7 +224,7 @@ pub struct HostArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SetupArgs {
+pub(crate) struct SetupArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// Run the install commands instead of printing them.
@@ -237,7 +237,7 @@ pub struct SetupArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Output format.
@@ -249,7 +249,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     Text,
     Json,
     /// `{"include": [{"target", "level", "shard"}]}` for a GitHub Actions job matrix.
@@ -257,7 +257,7 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -283,7 +283,7 @@ pub struct VerifyArgs {
 
 /// How tests are run, for verification and for `run --archive`.
 #[derive(Debug, Clone, Args)]
-pub struct TestArgs {
+pub(crate) struct TestArgs {
     /// Kill a test (and everything it started) that runs longer than SECS; it is reported as timed-out.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub test_timeout: Option<Duration>,
@@ -311,7 +311,7 @@ pub struct TestArgs {
 
 impl TestArgs {
     /// The slow-test threshold, `None` when warnings are off (`--slow-after 0`).
-    pub fn slow_after(&self) -> Option<Duration> {
+    pub(crate) fn slow_after(&self) -> Option<Duration> {
         Some(self.slow_after).filter(|d| !d.is_zero())
     }
 }
@@ -369,7 +369,7 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -425,14 +425,14 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
+pub(crate) enum Color {
     Auto,
     Always,
     Never,
 }
 
 impl CommonArgs {
-    pub fn features(&self) -> Vec<String> {
+    pub(crate) fn features(&self) -> Vec<String> {
         self.features
             .iter()
             .flat_map(|f| f.split([',', ' ']))
@@ -443,7 +443,7 @@ impl CommonArgs {
 }
 
 /// Parses the process arguments, accepting both `cargo xtest …` and `cargo-xtest …`.
-pub fn parse() -> Xtest {
+pub(crate) fn parse() -> Xtest {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_none_or(|a| a != "xtest") {
         args.insert(1, "xtest".into());

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::build::{Blocker, BuildError, DependencyKind};
-pub use crate::cause::Cause;
+pub(crate) use crate::cause::Cause;
 use crate::discover::{Host, TargetCfg};
 use crate::error::Result;
 use crate::fixes::Fixer;
@@ -22,7 +22,7 @@ use crate::targets::{self, TargetInfo};
 
 /// A failure explained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Diagnosis {
+pub(crate) struct Diagnosis {
     pub cause: Cause,
     /// The literal line that proved the cause.
     pub evidence: String,
@@ -40,7 +40,7 @@ struct Facts {
 }
 
 /// A test failure to explain.
-pub struct TestFailure<'a> {
+pub(crate) struct TestFailure<'a> {
     pub triple: &'a str,
     pub timed_out: bool,
     /// How it ended, when known (a report from an older cargo-xtest has none).
@@ -50,7 +50,7 @@ pub struct TestFailure<'a> {
     pub passed_on_host: bool,
 }
 
-pub struct Diagnoser {
+pub(crate) struct Diagnoser {
     fixer: Fixer,
     host_triple: String,
     host_cfg: TargetCfg,
@@ -59,7 +59,7 @@ pub struct Diagnoser {
 }
 
 impl Diagnoser {
-    pub fn new(host: &Host, plan: &Plan) -> Result<Self> {
+    pub(crate) fn new(host: &Host, plan: &Plan) -> Result<Self> {
         Ok(Self::from_targets(
             host,
             &plan.host,
@@ -75,7 +75,7 @@ impl Diagnoser {
 
     /// A diagnoser for targets known only by their facts: `(triple, cfg, runner argv)`, the argv
     /// empty for native runs and `None` where nothing could run (a merged report's targets).
-    pub fn from_targets(
+    pub(crate) fn from_targets(
         host: &Host,
         host_triple: &str,
         targets: impl Iterator<Item = (String, TargetCfg, Option<Vec<String>>)>,
@@ -137,7 +137,7 @@ impl Diagnoser {
     }
 
     /// Explains a compile, build-script or test-start error.
-    pub fn build_error(&self, triple: &str, e: &BuildError) -> Diagnosis {
+    pub(crate) fn build_error(&self, triple: &str, e: &BuildError) -> Diagnosis {
         let text = match &e.rendered {
             Some(r) => format!("{}\n{r}", e.message),
             None => e.message.clone(),
@@ -442,7 +442,7 @@ impl Diagnoser {
     }
 
     /// Explains a failed or timed-out test.
-    pub fn test_failure(&self, t: &TestFailure<'_>) -> Diagnosis {
+    pub(crate) fn test_failure(&self, t: &TestFailure<'_>) -> Diagnosis {
         if t.timed_out {
             return Diagnosis {
                 cause: Cause::Timeout,
@@ -565,7 +565,7 @@ impl Diagnoser {
 }
 
 /// A target's `cfg` facts from the knowledge base, for when rustc cannot be asked.
-pub fn cfg_of(triple: &str) -> TargetCfg {
+pub(crate) fn cfg_of(triple: &str) -> TargetCfg {
     let os = ["windows", "wasi", "darwin", "freebsd", "android", "linux"]
         .into_iter()
         .find(|os| triple.contains(os))
@@ -625,7 +625,7 @@ fn foreign_native_library(triple: &str, text: &str) -> Option<Diagnosis> {
 
 /// Failures only some operating systems produce, named from the test's literal output: WASI's
 /// unsupported operations, Wine failing to load a DLL, a musl executable mixing in glibc code.
-pub fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
+pub(crate) fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis> {
     let line = |needles: &[&str]| find(output, needles).map(|l| l.trim().to_owned());
     if triple.contains("wasi")
         && let Some(evidence) = line(&[

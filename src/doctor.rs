@@ -26,7 +26,7 @@ const DIM: Style = AnsiColor::BrightBlack.on_default();
 const HEAD: Style = Style::new().effects(anstyle::Effects::BOLD);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Found,
     Missing,
     /// Not needed on this host (a native target needs no emulator).
@@ -38,7 +38,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone)]
-pub struct Component {
+pub(crate) struct Component {
     pub name: &'static str,
     pub status: Status,
     /// What was found (and where it came from), or what is missing.
@@ -50,7 +50,7 @@ pub struct Component {
 }
 
 #[derive(Debug, Clone)]
-pub struct Examination {
+pub(crate) struct Examination {
     pub triple: String,
     pub components: Vec<Component>,
     /// Commands that install a missing piece no distro package provides (wasmtime).
@@ -63,7 +63,7 @@ pub struct Examination {
 
 impl Examination {
     /// Nothing is missing, every probe passed, and the target reaches `test`.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.level == Level::Test
             && self
                 .components
@@ -126,7 +126,7 @@ fn tool(
 }
 
 /// Examines one target's toolchain, component by component, with what its probes proved.
-pub fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
+pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
     let native = matches!(tc.runner, Ok(Runner::Native));
     let expected = tc.info.and_then(|i| i.linkers.first().copied());
     let run_via = tc.info.map(|i| i.run).unwrap_or(targets::RunVia::Qemu);
@@ -411,7 +411,7 @@ fn found(name: &'static str, detail: String) -> Component {
 }
 
 /// The commands that install everything missing, in order, as argument vectors.
-pub fn fix_commands(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<Vec<String>> {
+pub(crate) fn fix_commands(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<Vec<String>> {
     let mut commands = Vec::new();
     let pkgs: Vec<Packages> = exams
         .iter()
@@ -454,7 +454,7 @@ pub fn fix_commands(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<Ve
 }
 
 /// Manual steps no package provides (settings that point nowhere, unknown distros).
-pub fn advice(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<String> {
+pub(crate) fn advice(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for e in exams {
         for c in e.components.iter().filter(|c| c.status == Status::Missing) {
@@ -482,7 +482,7 @@ pub fn advice(host: &Host, fixer: &Fixer, exams: &[Examination]) -> Vec<String> 
     out
 }
 
-pub fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
+pub(crate) fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -554,7 +554,7 @@ pub fn render(host: &Host, fixer: &Fixer, exams: &[Examination]) -> String {
 }
 
 /// Runs the fix commands, stopping at the first that fails; `on_start` hears of each.
-pub fn run_commands(commands: &[Vec<String>], on_start: &dyn Fn(&[String])) -> Result<()> {
+pub(crate) fn run_commands(commands: &[Vec<String>], on_start: &dyn Fn(&[String])) -> Result<()> {
     for argv in commands {
         on_start(argv);
         let status = std::process::Command::new(&argv[0])
@@ -575,7 +575,7 @@ pub fn run_commands(commands: &[Vec<String>], on_start: &dyn Fn(&[String])) -> R
 
 /// What `--write-config` did.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ConfigChange {
+pub(crate) struct ConfigChange {
     pub path: PathBuf,
     pub backup: Option<PathBuf>,
     pub written: Vec<String>,
@@ -584,7 +584,7 @@ pub struct ConfigChange {
 
 /// Writes auto-detected linkers and runners of foreign targets into `<root>/.cargo/config.toml`,
 /// keeping every existing setting and comment; backs the file up first when it changes.
-pub fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<ConfigChange> {
+pub(crate) fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Result<ConfigChange> {
     let dir = root.join(".cargo");
     let path = if !dir.join("config.toml").exists() && dir.join("config").exists() {
         dir.join("config")

@@ -6,24 +6,24 @@
 use thiserror::Error;
 
 /// Exit code: everything verified and passed.
-pub const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_OK: i32 = 0;
 /// Exit code: a verification failed (compile, test, or a required level not reached).
-pub const EXIT_FAILED: i32 = 1;
+pub(crate) const EXIT_FAILED: i32 = 1;
 /// Exit code: bad input or a broken environment (unknown triple, malformed policy, missing
 /// manifest, cargo not found).
-pub const EXIT_BAD_INPUT: i32 = 2;
+pub(crate) const EXIT_BAD_INPUT: i32 = 2;
 /// Exit code: the tool itself failed (I/O error writing a report, cargo output it cannot read).
-pub const EXIT_INTERNAL: i32 = 3;
+pub(crate) const EXIT_INTERNAL: i32 = 3;
 /// Exit code: interrupted by SIGINT/SIGTERM (results so far are still reported).
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
 /// What caused an error, kept for whoever wants the chain (`std::error::Error::source`).
-pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The message says what failed, why and the fix, in one line (it already includes the
 /// source's text); the source is the underlying error itself.
 #[derive(Debug, Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The user's input or environment is wrong; the message names the problem and the fix.
     #[error("{message}")]
     BadInput {
@@ -41,14 +41,14 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn bad_input(msg: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(msg: impl Into<String>) -> Self {
         Error::BadInput {
             message: msg.into(),
             source: None,
         }
     }
 
-    pub fn internal(msg: impl Into<String>) -> Self {
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal {
             message: msg.into(),
             source: None,
@@ -56,7 +56,7 @@ impl Error {
     }
 
     /// Bad input caused by `source` (whose text `msg` already gives).
-    pub fn bad_input_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
+    pub(crate) fn bad_input_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::BadInput {
             message: msg.into(),
             source: Some(source.into()),
@@ -64,14 +64,14 @@ impl Error {
     }
 
     /// The tool failed because of `source` (whose text `msg` already gives).
-    pub fn internal_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
+    pub(crate) fn internal_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::Internal {
             message: msg.into(),
             source: Some(source.into()),
         }
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::BadInput { .. } => EXIT_BAD_INPUT,
             Error::Internal { .. } => EXIT_INTERNAL,
@@ -80,7 +80,7 @@ impl Error {
 }
 
 /// `"{what}: {error}"`, keeping the error as the source.
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     fn or_bad_input(self, what: impl FnOnce() -> String) -> Result<T>;
     fn or_internal(self, what: impl FnOnce() -> String) -> Result<T>;
 }
@@ -95,7 +95,7 @@ impl<T, E: Into<Source> + std::fmt::Display> Context<T> for std::result::Result<
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

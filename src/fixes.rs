@@ -6,13 +6,13 @@ use crate::discover::{Host, PackageManager, RunnerProblem, TargetToolchain};
 use crate::targets::{self, Packages};
 
 /// Turns missing pieces into the install command for this host's package manager.
-pub struct Fixer {
+pub(crate) struct Fixer {
     pm: PackageManager,
     sudo: &'static str,
 }
 
 impl Fixer {
-    pub fn new(host: &Host) -> Self {
+    pub(crate) fn new(host: &Host) -> Self {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
         Fixer {
@@ -22,18 +22,18 @@ impl Fixer {
     }
 
     /// The command installing one package.
-    pub fn install(&self, pkgs: Packages) -> Option<String> {
+    pub(crate) fn install(&self, pkgs: Packages) -> Option<String> {
         self.install_all(&[pkgs])
     }
 
     /// One command installing every package (deduplicated, in order); `None` on an unknown distro
     /// or when none of them is packaged for this distro (an empty name in the knowledge base).
-    pub fn install_all(&self, pkgs: &[Packages]) -> Option<String> {
+    pub(crate) fn install_all(&self, pkgs: &[Packages]) -> Option<String> {
         self.install_argv(pkgs).map(|argv| argv.join(" "))
     }
 
     /// [`Fixer::install_all`] as the argument vector `setup --yes` runs.
-    pub fn install_argv(&self, pkgs: &[Packages]) -> Option<Vec<String>> {
+    pub(crate) fn install_argv(&self, pkgs: &[Packages]) -> Option<Vec<String>> {
         let mut names: Vec<&str> = Vec::new();
         for p in pkgs {
             let name = match self.pm {
@@ -68,7 +68,7 @@ impl Fixer {
     }
 
     /// The package manager's name, for messages.
-    pub fn package_manager(&self) -> &'static str {
+    pub(crate) fn package_manager(&self) -> &'static str {
         match self.pm {
             PackageManager::Apt => "apt",
             PackageManager::Dnf => "dnf",
@@ -78,7 +78,7 @@ impl Fixer {
     }
 
     /// How to get the standard library for `triple`.
-    pub fn std_fix(&self, host: &Host, triple: &str) -> String {
+    pub(crate) fn std_fix(&self, host: &Host, triple: &str) -> String {
         if host.rustup {
             format!("rustup target add {triple}")
         } else {
@@ -89,7 +89,7 @@ impl Fixer {
         }
     }
 
-    pub fn linker_fix(&self, tc: &TargetToolchain) -> String {
+    pub(crate) fn linker_fix(&self, tc: &TargetToolchain) -> String {
         let var = targets::cargo_env_var(&tc.triple, "linker");
         match tc
             .info
@@ -104,7 +104,7 @@ impl Fixer {
     }
 
     /// How to get the target C library's development files (crt objects, `libc.so`, headers).
-    pub fn c_library_fix(&self, triple: &str) -> String {
+    pub(crate) fn c_library_fix(&self, triple: &str) -> String {
         let info = targets::lookup(triple);
         match info.and_then(|i| i.c_library) {
             Some(p) => self.install(p).unwrap_or_else(|| {
@@ -120,7 +120,7 @@ impl Fixer {
     }
 
     /// How to install a runner that is not QEMU: Wine from the distro, wasmtime from crates.io.
-    pub fn runner_fix(&self, tc: &TargetToolchain, program: &str) -> String {
+    pub(crate) fn runner_fix(&self, tc: &TargetToolchain, program: &str) -> String {
         let var = targets::cargo_env_var(&tc.triple, "runner");
         if program == "wasmtime" {
             return format!("{} (or set {var})", targets::wasmtime_install().join(" "));
@@ -131,7 +131,7 @@ impl Fixer {
     }
 
     /// The reason and the fix for a missing runner.
-    pub fn runner_problem(
+    pub(crate) fn runner_problem(
         &self,
         tc: &TargetToolchain,
         problem: &RunnerProblem,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically (temporary file beside it, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = temp_beside(path)?;
     // Through the plain file: its errors name the problem, not the temporary path.
     tmp.as_file().write_all(bytes)?;
@@ -18,7 +18,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A temporary file in `path`'s directory, to be renamed over `path` once complete (it is
 /// removed if dropped before). It has the permissions `path` has, or else those of any new
 /// file (`0666` less the umask), not a temporary file's `0600`.
-pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+pub(crate) fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -39,7 +39,7 @@ pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 }
 
 /// The one-line message for a failed [`write_atomic`]: what failed, and what to do.
-pub fn write_error(what: &str, path: &Path, e: &std::io::Error) -> String {
+pub(crate) fn write_error(what: &str, path: &Path, e: &std::io::Error) -> String {
     let fix = match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => "free disk space or write elsewhere",
         Some(libc::EFBIG) => "raise the file-size limit (`ulimit -f`) or write elsewhere",
@@ -56,7 +56,7 @@ pub fn write_error(what: &str, path: &Path, e: &std::io::Error) -> String {
 
 /// Checks, before any work starts, that a file can be written at `path`: its directory exists
 /// and is writable, and the path is not a directory. The error names the problem and the fix.
-pub fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+pub(crate) fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!(
             "cannot write the {what} to {}: it is a directory; name a file",

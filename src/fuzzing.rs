@@ -74,19 +74,34 @@ pub fn policy(data: &[u8]) {
     }
 }
 
-/// `.cargo/config.toml`, read as the chain's only file.
+/// `.cargo/config.toml`: read as the chain's only file, then loaded the way a run loads it (from
+/// a directory, through cargo-config2, which resolves it first, and the chain's own reader).
 pub fn cargo_config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let path = Path::new("/w/.cargo/config.toml");
-    if let Ok(c) = crate::discover::CargoConfig::from_text(text, path) {
+    let read = |c: &crate::discover::CargoConfig| {
         for t in TRIPLES {
             for key in ["runner", "linker", "rustflags"] {
                 let _ = c.target_program(t, key);
             }
         }
         let _ = c.env();
+        let _ = c.build_targets();
+    };
+    let path = Path::new("/w/.cargo/config.toml");
+    if let Ok(c) = crate::discover::CargoConfig::from_text(text, path) {
+        read(&c);
+    }
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let cargo = dir.path().join(".cargo");
+    if std::fs::create_dir(&cargo).is_ok()
+        && std::fs::write(cargo.join("config.toml"), text).is_ok()
+        && let Ok(c) = crate::discover::CargoConfig::load(dir.path())
+    {
+        read(&c);
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// One test executable of a package. The variants are declared in the order of their written
 /// form, so sorting by id sorts as the text does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum BinaryId {
+pub(crate) enum BinaryId {
     /// A bench target built as a test because it sets `test = true` (`bench/NAME`).
     Bench(String),
     /// A binary target's unit tests (`bin/NAME`).
@@ -28,27 +28,15 @@ pub enum BinaryId {
 
 impl BinaryId {
     /// An integration test: cargo gives it `CARGO_BIN_EXE_<name>` for the package's binaries.
-    pub fn is_integration_test(&self) -> bool {
+    pub(crate) fn is_integration_test(&self) -> bool {
         matches!(self, BinaryId::Test(_) | BinaryId::Bench(_))
-    }
-
-    /// The `cargo test` arguments that select this target, as cargo's "to rerun pass" names it.
-    pub fn cargo_args(&self) -> String {
-        match self {
-            BinaryId::Lib => "--lib".to_owned(),
-            BinaryId::Doc => "--doc".to_owned(),
-            BinaryId::Bin(n) => format!("--bin {n}"),
-            BinaryId::Test(n) => format!("--test {n}"),
-            BinaryId::Example(n) => format!("--example {n}"),
-            BinaryId::Bench(n) => format!("--bench {n}"),
-        }
     }
 }
 
 /// One test executable on one target: what results, caches, durations and "not run" are kept
 /// by in the run stage.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BinaryKey {
+pub(crate) struct BinaryKey {
     pub triple: String,
     /// cargo's package id.
     pub package_id: String,
@@ -57,7 +45,7 @@ pub struct BinaryKey {
 
 /// One test as a report names it, within one target: package name, binary, test name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TestKey {
+pub(crate) struct TestKey {
     pub package: String,
     pub binary: BinaryId,
     pub test: String,

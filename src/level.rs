@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// One rung of the verification ladder, ordered from weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Level {
+pub(crate) enum Level {
     /// Nothing can be verified (e.g. no standard library for the target).
     None,
     /// `cargo check`: type-checks libraries and binaries.
@@ -25,7 +25,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [
+    pub(crate) const ALL: [Level; 5] = [
         Level::None,
         Level::Check,
         Level::Build,
@@ -33,7 +33,7 @@ impl Level {
         Level::Test,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::None => "none",
             Level::Check => "check",

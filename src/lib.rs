@@ -7,33 +7,40 @@
 //! [`commands`] holds one file per subcommand around that pipeline; [`process`] holds all OS
 //! process handling; [`targets`] is the target knowledge base.
 
-pub mod archive;
-pub mod build;
-pub mod capture;
-pub mod cause;
-pub mod ci;
-pub mod cli;
-pub mod commands;
-pub mod diagnose;
-pub mod discover;
-pub mod doctor;
-pub mod error;
-pub mod fixes;
-pub mod fsutil;
+#![warn(unreachable_pub)]
+
+pub(crate) mod archive;
+pub(crate) mod build;
+pub(crate) mod capture;
+pub(crate) mod cause;
+pub(crate) mod ci;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod diagnose;
+pub(crate) mod discover;
+pub(crate) mod doctor;
+pub(crate) mod error;
+pub(crate) mod fixes;
+pub(crate) mod fsutil;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod ids;
-pub mod level;
-pub mod plan;
-pub mod policy;
-pub mod process;
-pub mod report;
-pub mod run;
-pub mod session;
-pub mod shell;
-pub mod targets;
+pub(crate) mod ids;
+pub(crate) mod level;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub(crate) mod process;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod session;
+pub(crate) mod shell;
+pub(crate) mod targets;
 
 use cli::Color;
+
+/// What the install script and the target table must agree on (checked by `tests/targets.rs`).
+#[doc(hidden)]
+pub use targets::{WASMTIME_FEATURES, WASMTIME_VERSION, lookup as target_lookup};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {

@@ -26,7 +26,7 @@ use crate::targets;
 
 /// One step down the ladder, with why and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Downgrade {
+pub(crate) struct Downgrade {
     pub from: Level,
     pub to: Level,
     pub cause: Cause,
@@ -39,7 +39,7 @@ pub struct Downgrade {
 
 /// A failed probe, as the proof behind a step down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     pub probe: ProbeKind,
     /// The command the probe ran.
     pub command: String,
@@ -50,7 +50,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn of(p: &ProbeResult) -> Self {
+    pub(crate) fn of(p: &ProbeResult) -> Self {
         Evidence {
             probe: p.kind,
             command: p.command.clone(),
@@ -62,7 +62,7 @@ impl Evidence {
 
 /// How test executables of a target are started.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunnerSpec {
+pub(crate) struct RunnerSpec {
     /// Program and arguments put before the executable; empty: run it directly.
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -77,7 +77,7 @@ impl RunnerSpec {
     /// What runs the tests, as a test reads it from `XTEST_RUNNER`: `native`, `qemu` (also
     /// through a binfmt_misc registration), `wine`, `wasmtime`, or `custom` for any other
     /// runner command.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         let Some(program) = self.argv.first() else {
             // An empty argv with QEMU's environment: the kernel's binfmt_misc runs QEMU.
             return if self.env.is_empty() {
@@ -103,7 +103,7 @@ impl RunnerSpec {
 
     /// What every test process gets in its environment from cargo-xtest (and nothing else):
     /// `XTEST_TARGET=<triple>` and `XTEST_RUNNER=<kind>`.
-    pub fn test_env(&self, triple: &str) -> [(String, String); 2] {
+    pub(crate) fn test_env(&self, triple: &str) -> [(String, String); 2] {
         [
             ("XTEST_TARGET".to_owned(), triple.to_owned()),
             ("XTEST_RUNNER".to_owned(), self.kind().to_owned()),
@@ -112,7 +112,7 @@ impl RunnerSpec {
 }
 
 #[derive(Debug, Clone)]
-pub struct TargetPlan {
+pub(crate) struct TargetPlan {
     pub triple: String,
     pub level: Level,
     pub required: Option<Level>,
@@ -132,7 +132,7 @@ pub struct TargetPlan {
 }
 
 impl TargetPlan {
-    pub fn meets_requirement(&self) -> bool {
+    pub(crate) fn meets_requirement(&self) -> bool {
         self.required.is_none_or(|r| self.level >= r)
     }
 }
@@ -141,7 +141,7 @@ impl TargetPlan {
 /// the plan, never the workspace, so that `run --archive` (which has no workspace) builds one
 /// from what the archive carries.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub host: String,
     pub targets: Vec<TargetPlan>,
     /// Selected workspace member ids, in workspace order.
@@ -153,7 +153,7 @@ pub struct Plan {
 
 /// A selected package as its tests see it.
 #[derive(Debug, Clone)]
-pub struct PlannedPackage {
+pub(crate) struct PlannedPackage {
     pub name: String,
     /// Its directory: where its tests run.
     pub dir: std::path::PathBuf,
@@ -167,7 +167,7 @@ pub struct PlannedPackage {
 }
 
 #[derive(Debug, Clone)]
-pub struct PlannedLib {
+pub(crate) struct PlannedLib {
     /// The crate name, as `Doc-tests` prints it.
     pub crate_name: String,
     pub doctest: bool,
@@ -176,7 +176,7 @@ pub struct PlannedLib {
 }
 
 impl PlannedPackage {
-    pub fn of(p: &crate::discover::Package) -> PlannedPackage {
+    pub(crate) fn of(p: &crate::discover::Package) -> PlannedPackage {
         PlannedPackage {
             name: p.name.clone(),
             dir: p.manifest_dir.clone(),
@@ -194,7 +194,7 @@ impl PlannedPackage {
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub targets: Vec<String>,
     pub packages: Vec<String>,
     /// `--workspace`: every member, not only the default members.
@@ -206,7 +206,7 @@ pub struct Request {
 /// How the packages were selected, as cargo selects them (`plan` says which).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Selection {
+pub(crate) enum Selection {
     /// No `-p`, `--workspace` or `--exclude`: what `cargo test` tests, the workspace's
     /// `default-members` (the root package when the root is a package; every member of a
     /// virtual workspace without `default-members`).
@@ -236,7 +236,7 @@ impl std::fmt::Display for Selection {
 /// `host` is the host triple, a policy group name its members, and `all` every target of the
 /// knowledge base whose standard library is installed (`has_std`); the second value says `all`
 /// was asked for, so that the caller keeps only those its probes prove reach `test`.
-pub fn select_triples(
+pub(crate) fn select_triples(
     request: &Request,
     policy: &Policy,
     host: &str,
@@ -286,7 +286,7 @@ pub fn select_triples(
     (out, all)
 }
 
-pub fn plan(
+pub(crate) fn plan(
     discovery: &Discovery,
     policy: &Policy,
     request: &Request,
@@ -407,7 +407,7 @@ fn plan_target(
 
 /// The strongest level `tc` honestly reaches (at most `cap`), with every step down from `cap`,
 /// top down: what discovery found missing, then what a probe refuted.
-pub fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, Vec<Downgrade>) {
+pub(crate) fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, Vec<Downgrade>) {
     let fixer = Fixer::new(host);
     let mut level = cap;
     let mut downgrades = Vec::new();
@@ -576,7 +576,7 @@ fn refuted_runner(
 }
 
 /// How a discovered runner starts executables.
-pub fn runner_spec(r: &Runner) -> RunnerSpec {
+pub(crate) fn runner_spec(r: &Runner) -> RunnerSpec {
     match r {
         Runner::Native => RunnerSpec {
             argv: Vec::new(),

@@ -24,7 +24,7 @@ use crate::level::Level;
 
 /// The reason `test` is skipped, if a skip names it exactly or by a `*` pattern (exact names
 /// first, then the first matching pattern in order).
-pub fn skip_reason<'a>(skips: &'a BTreeMap<String, String>, test: &str) -> Option<&'a str> {
+pub(crate) fn skip_reason<'a>(skips: &'a BTreeMap<String, String>, test: &str) -> Option<&'a str> {
     skips.get(test).map(String::as_str).or_else(|| {
         skips
             .iter()
@@ -55,7 +55,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Default targets; `host` stands for the host triple.
     #[serde(default)]
     pub targets: Vec<String>,
@@ -72,7 +72,7 @@ pub struct Policy {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TargetPolicy {
+pub(crate) struct TargetPolicy {
     pub require: Option<Level>,
     #[serde(default)]
     pub exclude: BTreeMap<String, String>,
@@ -82,7 +82,7 @@ pub struct TargetPolicy {
 
 impl Policy {
     /// Reads the policy of the workspace rooted at `root`, whose `[workspace.metadata]` is given.
-    pub fn load(root: &Path, workspace_metadata: &serde_json::Value) -> Result<Self> {
+    pub(crate) fn load(root: &Path, workspace_metadata: &serde_json::Value) -> Result<Self> {
         let file = root.join("xtest.toml");
         let in_manifest = workspace_metadata.get("xtest");
         let manifest = root.join("Cargo.toml");
@@ -108,7 +108,7 @@ impl Policy {
     }
 
     /// A policy file's text (`file` names it in errors and as the source).
-    pub fn parse(text: &str, file: &Path) -> Result<Self> {
+    pub(crate) fn parse(text: &str, file: &Path) -> Result<Self> {
         let de = toml::Deserializer::parse(text).map_err(|e| malformed(file, "", &e))?;
         let mut p: Policy =
             serde_path_to_error::deserialize(de).map_err(|e| malformed(file, "", &e))?;
@@ -117,7 +117,7 @@ impl Policy {
     }
 
     /// The rules for `triple`; `host` rules apply to the host triple.
-    pub fn for_target(&self, triple: &str, host: &str) -> TargetPolicy {
+    pub(crate) fn for_target(&self, triple: &str, host: &str) -> TargetPolicy {
         let mut rules = self.target.get(triple).cloned().unwrap_or_default();
         if triple == host
             && let Some(h) = self.target.get("host")
@@ -130,7 +130,7 @@ impl Policy {
     }
 
     /// Checks triples and package names against what rustc and the workspace know.
-    pub fn validate(
+    pub(crate) fn validate(
         &self,
         known_triple: impl Fn(&str) -> Result<()>,
         has_package: impl Fn(&str) -> bool,

@@ -23,7 +23,7 @@ static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// The CPUs this process may run on (its affinity mask, which a cgroup cpuset or `taskset`
 /// narrows), in order; empty where it can't be read (or off Linux).
-pub fn allowed_cpus() -> Vec<usize> {
+pub(crate) fn allowed_cpus() -> Vec<usize> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: a zeroed cpu_set_t is a valid, empty set; the call fills it.
@@ -45,7 +45,7 @@ pub fn allowed_cpus() -> Vec<usize> {
 /// Makes `cmd`'s process, and every thread and process it starts, run on `cpu` only (set in
 /// the child before it execs, so that not even the runner's first thread runs elsewhere).
 /// Does nothing off Linux; a CPU that can't be had leaves the child unbound.
-pub fn bind_to_cpu(cmd: &mut Command, cpu: usize) {
+pub(crate) fn bind_to_cpu(cmd: &mut Command, cpu: usize) {
     #[cfg(target_os = "linux")]
     {
         if cpu >= libc::CPU_SETSIZE as usize {
@@ -70,7 +70,7 @@ pub fn bind_to_cpu(cmd: &mut Command, cpu: usize) {
 /// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) to a flag instead of
 /// killing this process: the stages stop their children and the report keeps what finished. A
 /// second one stops everything at once (exit 130), after `on_hard_stop` (which says so).
-pub fn install_signal_handlers(on_hard_stop: fn()) {
+pub(crate) fn install_signal_handlers(on_hard_stop: fn()) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let flag = Arc::clone(INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false))));
     // A file-size limit (`ulimit -f`) makes a write fail with EFBIG instead of killing this
@@ -113,24 +113,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Removes `dir` if a second signal stops the process before its owner does.
-pub fn remove_on_hard_stop(dir: &Path) {
+pub(crate) fn remove_on_hard_stop(dir: &Path) {
     lock(&TEMP_DIRS).push(dir.to_path_buf());
 }
 
 /// Has the user asked us to stop?
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
 
 /// What [`Supervised::next`] saw.
 #[derive(Debug)]
-pub enum Next {
+pub(crate) enum Next {
     Data(Stream, Vec<u8>),
     /// Nothing arrived within the wait.
     Idle,
@@ -146,12 +146,12 @@ enum Chunk {
 /// How long output may keep arriving after the child exited while something it started still
 /// holds its output open: the child's last writes are read (they sit in the pipe and the
 /// channel), then the process counts as having *leaked* a descendant and reading stops.
-pub const LEAK_GRACE: Duration = Duration::from_millis(200);
+pub(crate) const LEAK_GRACE: Duration = Duration::from_millis(200);
 /// However much a leaked descendant writes, reading stops this long after the child exited.
-pub const LEAK_LIMIT: Duration = Duration::from_secs(2);
+pub(crate) const LEAK_LIMIT: Duration = Duration::from_secs(2);
 
 /// A child process running in its own process group, with its output arriving on a channel.
-pub struct Supervised {
+pub(crate) struct Supervised {
     child: Child,
     pgid: i32,
     rx: Receiver<Chunk>,
@@ -169,7 +169,7 @@ pub struct Supervised {
 impl Supervised {
     /// Spawns `cmd` with stdin closed; with `merge`, stderr goes into the stdout stream so the
     /// two keep their relative order.
-    pub fn spawn(cmd: &mut Command, merge: bool) -> std::io::Result<Self> {
+    pub(crate) fn spawn(cmd: &mut Command, merge: bool) -> std::io::Result<Self> {
         cmd.stdin(Stdio::null()).process_group(0);
         // Bounded: when the reader falls behind, the child waits on its pipe; nothing piles up
         // in memory however much it writes.
@@ -266,7 +266,7 @@ impl Supervised {
     /// is killed; a descendant that left the group (`setsid`, a daemon) and still holds the
     /// output open is *leaked*: reading stops [`LEAK_GRACE`] after the last output (at most
     /// [`LEAK_LIMIT`] after the exit) and [`Next::Done`] is returned.
-    pub fn next(&mut self, wait: Duration) -> Next {
+    pub(crate) fn next(&mut self, wait: Duration) -> Next {
         loop {
             if self.open == 0 {
                 return Next::Done;
@@ -311,14 +311,14 @@ impl Supervised {
 
     /// The child exited while a descendant outside its process group still held its output
     /// open (reading stopped; the descendant was left running).
-    pub fn leaked(&self) -> bool {
+    pub(crate) fn leaked(&self) -> bool {
         self.leaked
     }
 
     /// The CPU time the child has used so far (user and system, with the children it has
     /// waited for), from `/proc/<pid>/stat`; once it is reaped, what it had used when it
     /// exited; `None` off Linux.
-    pub fn cpu_time(&self) -> Option<Duration> {
+    pub(crate) fn cpu_time(&self) -> Option<Duration> {
         if self.status.is_some() {
             return self.cpu_at_exit;
         }
@@ -327,7 +327,7 @@ impl Supervised {
     }
 
     /// Kills the whole process group.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.kill_group();
     }
 
@@ -343,7 +343,7 @@ impl Supervised {
     }
 
     /// Reaps the child and kills anything it left behind in its group.
-    pub fn finish(mut self) -> ExitStatus {
+    pub(crate) fn finish(mut self) -> ExitStatus {
         let status = match self.status.take() {
             Some(s) => s,
             None => self
@@ -387,7 +387,7 @@ fn cpu_of_stat(stat: &str) -> Option<Duration> {
 
 /// What [`run_bounded`] saw.
 #[derive(Debug)]
-pub struct Bounded {
+pub(crate) struct Bounded {
     /// `None` when the command was killed at the time limit.
     pub status: Option<ExitStatus>,
     /// At most the first `keep` bytes of each stream (kept apart: an emulator's warnings on
@@ -398,7 +398,11 @@ pub struct Bounded {
 
 /// Runs `cmd` in its own process group with stdin closed, keeping only the first `keep` bytes of
 /// each output stream; kills the whole group at `limit` or on an interrupt.
-pub fn run_bounded(cmd: &mut Command, limit: Duration, keep: usize) -> std::io::Result<Bounded> {
+pub(crate) fn run_bounded(
+    cmd: &mut Command,
+    limit: Duration,
+    keep: usize,
+) -> std::io::Result<Bounded> {
     let mut child = Supervised::spawn(cmd, false)?;
     let start = std::time::Instant::now();
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -434,7 +438,7 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration, keep: usize) -> std::io::
 }
 
 /// `exit status 101` or `killed by signal 11 (SIGSEGV)`.
-pub fn describe_status(status: ExitStatus) -> String {
+pub(crate) fn describe_status(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
         return format!("exit status {code}");
     }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::plan;
 use crate::policy::Policy;
 
-pub struct Session {
+pub(crate) struct Session {
     pub host: Host,
     /// `None` only where a command works outside a workspace (`doctor`, `setup`).
     pub workspace: Option<Workspace>,
@@ -23,7 +23,7 @@ pub struct Session {
 
 /// Whether a command needs a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
+pub(crate) enum Needs {
     /// Fail without one.
     Workspace,
     /// Use one if there is one (an explicit `--manifest-path` must still load).
@@ -31,7 +31,7 @@ pub enum Needs {
 }
 
 impl Session {
-    pub fn open(
+    pub(crate) fn open(
         manifest_path: Option<&Path>,
         features: &FeatureArgs,
         targets: &[String],
@@ -86,7 +86,7 @@ impl Session {
     }
 
     /// The workspace of a session opened with [`Needs::Workspace`].
-    pub fn workspace(&self) -> &Workspace {
+    pub(crate) fn workspace(&self) -> &Workspace {
         self.workspace
             .as_ref()
             .expect("a session that needs a workspace has one")
@@ -94,7 +94,7 @@ impl Session {
 
     /// Each target's toolchain, discovered and then proved by the probes (cached under the
     /// workspace's target directory when there is one).
-    pub fn toolchains(
+    pub(crate) fn toolchains(
         &self,
         max_level: crate::level::Level,
         reprobe: bool,

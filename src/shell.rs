@@ -14,27 +14,27 @@ const WARN: Style = AnsiColor::Yellow
 const ERROR: Style = AnsiColor::Red.on_default().effects(anstyle::Effects::BOLD);
 
 /// `   Building message`, with the verb right-aligned to 12 columns like cargo.
-pub fn status_line(verb: &str, message: impl std::fmt::Display) -> String {
+pub(crate) fn status_line(verb: &str, message: impl std::fmt::Display) -> String {
     format!("{STATUS}{verb:>12}{STATUS:#} {message}")
 }
 
 /// A status line in red for failures (`FAILED`, `TIMEOUT`).
-pub fn bad_line(verb: &str, message: impl std::fmt::Display) -> String {
+pub(crate) fn bad_line(verb: &str, message: impl std::fmt::Display) -> String {
     format!("{ERROR}{verb:>12}{ERROR:#} {message}")
 }
 
-pub fn warn_line(message: impl std::fmt::Display) -> String {
+pub(crate) fn warn_line(message: impl std::fmt::Display) -> String {
     format!("{WARN}warning{WARN:#}: {message}")
 }
 
-pub fn status(verb: &str, message: impl std::fmt::Display) {
+pub(crate) fn status(verb: &str, message: impl std::fmt::Display) {
     eprintln!("{}", status_line(verb, message));
 }
 
-pub fn warn(message: impl std::fmt::Display) {
+pub(crate) fn warn(message: impl std::fmt::Display) {
     eprintln!("{}", warn_line(message));
 }
 
-pub fn error(message: impl std::fmt::Display) {
+pub(crate) fn error(message: impl std::fmt::Display) {
     eprintln!("{ERROR}error{ERROR:#}: {message}");
 }

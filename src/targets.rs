@@ -82,7 +82,7 @@ const QEMU_PACKAGES: Packages = Packages {
 };
 
 /// Packages providing the QEMU user-mode emulators.
-pub fn qemu_packages() -> Packages {
+pub(crate) fn qemu_packages() -> Packages {
     QEMU_PACKAGES
 }
 
@@ -97,7 +97,7 @@ macro_rules! pkgs {
 }
 
 /// Every triple this tool knows by name.
-pub const KNOWN: &[TargetInfo] = &[
+pub(crate) const KNOWN: &[TargetInfo] = &[
     TargetInfo {
         triple: "x86_64-unknown-linux-gnu",
         arch: "x86_64",
@@ -521,7 +521,7 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 pub const WASMTIME_FEATURES: &str = "run,cranelift,component-model,cache";
 
 /// The command that installs wasmtime from crates.io (it builds from source: minutes).
-pub fn wasmtime_install() -> Vec<String> {
+pub(crate) fn wasmtime_install() -> Vec<String> {
     [
         "cargo",
         "install",
@@ -536,7 +536,7 @@ pub fn wasmtime_install() -> Vec<String> {
 }
 
 /// The targets verified when neither the command line nor the policy names any (besides the host).
-pub const DEFAULT_CROSS_TARGETS: &[&str] = &[
+pub(crate) const DEFAULT_CROSS_TARGETS: &[&str] = &[
     "aarch64-unknown-linux-gnu",
     "s390x-unknown-linux-gnu",
     "riscv64gc-unknown-linux-gnu",
@@ -548,7 +548,7 @@ pub fn lookup(triple: &str) -> Option<&'static TargetInfo> {
 }
 
 /// The `CARGO_TARGET_<TRIPLE>_<KEY>` environment variable name cargo reads for `key`.
-pub fn cargo_env_var(triple: &str, key: &str) -> String {
+pub(crate) fn cargo_env_var(triple: &str, key: &str) -> String {
     let t: String = triple
         .chars()
         .map(|c| match c {
@@ -598,7 +598,7 @@ fn arch_of(triple: &str) -> &str {
 /// What the executable at `path` is when it is not one for `triple` (e.g. "an x86_64 ELF
 /// executable"); `None` when it fits or this host cannot tell (an architecture it does not
 /// know, a non-ELF target).
-pub fn executable_mismatch(path: &std::path::Path, triple: &str) -> Option<String> {
+pub(crate) fn executable_mismatch(path: &std::path::Path, triple: &str) -> Option<String> {
     use std::io::Read;
     let mut head = [0u8; 20];
     let n = std::fs::File::open(path)

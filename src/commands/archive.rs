@@ -9,7 +9,7 @@ use crate::{
     archive, build, diagnose, fixes, fsutil, level, plan, process, report, run, shell, targets,
 };
 
-pub fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
+pub(super) fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
     if args.common.targets.len() != 1 {
         return Err(Error::bad_input(
             "archive needs exactly one --target (one archive per target)",
@@ -69,7 +69,7 @@ pub fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
     }
 }
 
-pub fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
+pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     check_outputs(&args.out)?;
     check_full_output(&args.tests)?;
     let temp;

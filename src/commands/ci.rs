@@ -6,7 +6,7 @@ use crate::error::{self, Error, Result};
 use crate::session::{Needs, Session};
 use crate::{ci, shell};
 
-pub fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
+pub(super) fn ci_github(args: &cli::CiGithubArgs) -> Result<i32> {
     let session = Session::open(
         args.host.manifest_path.as_deref(),
         &FeatureArgs::default(),

@@ -22,7 +22,7 @@ fn examine_host(
     Ok((session.host, toolchains, session.workspace))
 }
 
-pub fn doctor(args: &cli::HostArgs) -> Result<i32> {
+pub(super) fn doctor(args: &cli::HostArgs) -> Result<i32> {
     let (host, toolchains, _) = examine_host(args)?;
     let exams: Vec<_> = toolchains
         .iter()
@@ -37,7 +37,7 @@ pub fn doctor(args: &cli::HostArgs) -> Result<i32> {
     })
 }
 
-pub fn setup(args: &cli::SetupArgs) -> Result<i32> {
+pub(super) fn setup(args: &cli::SetupArgs) -> Result<i32> {
     let (host, mut toolchains, workspace) = examine_host(&args.host)?;
     let fixer = fixes::Fixer::new(&host);
     let exams: Vec<_> = toolchains

@@ -4,7 +4,7 @@
 use crate::cli;
 use crate::error::{self, Context, Result};
 
-pub fn completions(args: &cli::CompletionsArgs) -> Result<i32> {
+pub(super) fn completions(args: &cli::CompletionsArgs) -> Result<i32> {
     let mut cmd = cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "cargo-xtest", &mut script);
@@ -22,7 +22,7 @@ fn to_stdout(text: &[u8], what: &str) -> Result<()> {
     }
 }
 
-pub fn man(args: &cli::ManArgs) -> Result<i32> {
+pub(super) fn man(args: &cli::ManArgs) -> Result<i32> {
     let cmd = cli::command();
     match &args.out_dir {
         None => {

@@ -5,7 +5,7 @@ use crate::cli;
 use crate::error::Result;
 use crate::report;
 
-pub fn merge(args: &cli::MergeArgs) -> Result<i32> {
+pub(super) fn merge(args: &cli::MergeArgs) -> Result<i32> {
     check_outputs(&args.out)?;
     let inputs = args
         .reports

@@ -17,7 +17,7 @@ use crate::session::{Needs, Session};
 use crate::{build, fsutil, level, report, run};
 
 /// Runs the subcommand the command line names (none: verify).
-pub fn execute(cli: &Xtest) -> Result<i32> {
+pub(crate) fn execute(cli: &Xtest) -> Result<i32> {
     match &cli.command {
         Some(cli::Command::Doctor(args)) => doctor::doctor(args),
         Some(cli::Command::Setup(args)) => doctor::setup(args),

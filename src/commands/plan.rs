@@ -5,7 +5,7 @@ use crate::cli;
 use crate::error::{self, Result};
 use crate::report;
 
-pub fn plan(args: &cli::PlanArgs) -> Result<i32> {
+pub(super) fn plan(args: &cli::PlanArgs) -> Result<i32> {
     let (discovery, plan, _) = prepare(&args.common)?;
     let text = match args.format {
         cli::PlanFormat::Text => report::terminal::render_plan(&plan, &discovery.workspace),

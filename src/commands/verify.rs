@@ -6,7 +6,7 @@ use crate::cli;
 use crate::error::Result;
 use crate::{build, diagnose, report, run, shell};
 
-pub fn verify(args: &cli::VerifyArgs) -> Result<i32> {
+pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
     check_outputs(&args.out)?;
     check_full_output(&args.tests)?;
     let (discovery, plan, cargo) = prepare(&args.common)?;

@@ -14,7 +14,7 @@ use crate::targets::cargo_env_var;
 
 /// Where a configured value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A `CARGO_TARGET_*` environment variable.
     Env(String),
     /// A cargo configuration file.
@@ -38,14 +38,14 @@ impl std::fmt::Display for Source {
 
 /// A configured program with its arguments, e.g. a runner `qemu-s390x -L /usr/s390x-linux-gnu`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Configured {
+pub(crate) struct Configured {
     pub argv: Vec<String>,
     pub source: Source,
 }
 
 /// The parsed configuration files, closest first, and cargo's resolution of them.
 #[derive(Debug, Default)]
-pub struct CargoConfig {
+pub(crate) struct CargoConfig {
     files: Vec<(PathBuf, toml::Table)>,
     /// `None` when `cargo-config2` could not load the chain; exact `[target.<triple>]` keys and
     /// `CARGO_TARGET_*` variables are then read from `files`.
@@ -54,7 +54,7 @@ pub struct CargoConfig {
 
 impl CargoConfig {
     /// Loads the chain cargo reads when started in `cwd`.
-    pub fn load(cwd: &Path) -> Result<Self> {
+    pub(crate) fn load(cwd: &Path) -> Result<Self> {
         let mut paths = Vec::new();
         for dir in cwd.ancestors() {
             paths.extend(config_file_in(&dir.join(".cargo")));
@@ -79,8 +79,9 @@ impl CargoConfig {
     }
 
     /// One configuration file's text as the only file of the chain, read without cargo-config2
-    /// (exact `[target.<triple>]` keys and `CARGO_TARGET_*` variables).
-    pub fn from_text(text: &str, path: &Path) -> Result<Self> {
+    /// (exact `[target.<triple>]` keys and `CARGO_TARGET_*` variables): for the fuzzer.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn from_text(text: &str, path: &Path) -> Result<Self> {
         Ok(CargoConfig {
             files: vec![(path.to_path_buf(), parse_file(text, path)?)],
             resolved: None,
@@ -90,7 +91,7 @@ impl CargoConfig {
     /// The targets cargo builds for when no `--target` is given: `CARGO_BUILD_TARGET`, else
     /// `[build] target` (one or several); empty when neither says, and cargo builds for the
     /// host without `--target`.
-    pub fn build_targets(&self) -> Vec<String> {
+    pub(crate) fn build_targets(&self) -> Vec<String> {
         self.resolved
             .iter()
             .flat_map(|c| {
@@ -101,7 +102,7 @@ impl CargoConfig {
     }
 
     /// `[env]`: (name, value, force), relative values already made absolute.
-    pub fn env(&self) -> Vec<(String, std::ffi::OsString, bool)> {
+    pub(crate) fn env(&self) -> Vec<(String, std::ffi::OsString, bool)> {
         self.resolved
             .iter()
             .flat_map(|c| &c.env)
@@ -111,7 +112,7 @@ impl CargoConfig {
 
     /// A target's `linker` or `runner` as cargo resolves it (environment, then
     /// `[target.<triple>]`, then a matching `[target.'cfg(..)']`), with where it came from.
-    pub fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
+    pub(crate) fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
         let resolved = self.resolved.as_ref().map(|c| match key {
             "linker" => c
                 .linker(triple)
@@ -243,7 +244,7 @@ fn parse_file(text: &str, path: &Path) -> Result<toml::Table> {
     })
 }
 
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// The package manager that installs fixes on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageManager {
+pub(crate) enum PackageManager {
     Apt,
     Dnf,
     Pacman,
@@ -19,7 +19,7 @@ pub enum PackageManager {
 
 /// What this host's Rust toolchain offers.
 #[derive(Debug, Clone)]
-pub struct Host {
+pub(crate) struct Host {
     pub triple: String,
     pub arch: String,
     pub sysroot: PathBuf,
@@ -35,11 +35,12 @@ pub struct Host {
 }
 
 /// Targets' cfg facts asked of rustc once per run, shared by the clones of a [`Host`].
-pub type CfgMemo = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, TargetCfg>>>;
+pub(crate) type CfgMemo =
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, TargetCfg>>>;
 
 /// The `cfg` facts rustc reports for one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetCfg {
+pub(crate) struct TargetCfg {
     pub arch: String,
     pub big_endian: bool,
     pub pointer_width: u32,
@@ -50,7 +51,7 @@ pub struct TargetCfg {
 
 impl Host {
     /// What rustc says of this host, driving `cargo` (found by [`find_cargo`]).
-    pub fn discover_with(cargo: PathBuf) -> Result<Self> {
+    pub(crate) fn discover_with(cargo: PathBuf) -> Result<Self> {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
         // Three independent questions to rustc, asked at once (each start costs tens of ms).
         let (vv, sysroot, list) = std::thread::scope(|s| {
@@ -92,7 +93,7 @@ impl Host {
     }
 
     /// This host as far as it can be known without a Rust toolchain (for `run --archive`).
-    pub fn without_toolchain() -> Self {
+    pub(crate) fn without_toolchain() -> Self {
         let arch = std::env::consts::ARCH.to_owned();
         let triple = match arch.as_str() {
             "riscv64" => "riscv64gc-unknown-linux-gnu".to_owned(),
@@ -113,7 +114,7 @@ impl Host {
     }
 
     /// Is the standard library for `triple` installed in rustc's sysroot?
-    pub fn has_std(&self, triple: &str) -> bool {
+    pub(crate) fn has_std(&self, triple: &str) -> bool {
         let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
         std::fs::read_dir(dir)
             .map(|entries| {
@@ -128,7 +129,7 @@ impl Host {
 
     /// The `cfg` values of `triple`, as rustc reports them (works without the target's std).
     /// Asked of rustc once per run.
-    pub fn target_cfg(&self, triple: &str) -> Result<TargetCfg> {
+    pub(crate) fn target_cfg(&self, triple: &str) -> Result<TargetCfg> {
         if let Some(cfg) = self.cfg_memo.lock().expect("cfg memo").get(triple) {
             return Ok(cfg.clone());
         }
@@ -142,7 +143,7 @@ impl Host {
     }
 
     /// Checks that rustc knows `triple`, suggesting the closest known one if it does not.
-    pub fn validate_triple(&self, triple: &str) -> Result<()> {
+    pub(crate) fn validate_triple(&self, triple: &str) -> Result<()> {
         if self.known_triples.contains(triple) {
             return Ok(());
         }
@@ -161,7 +162,7 @@ impl Host {
 }
 
 /// The cargo this tool drives: `$CARGO` (set when started as `cargo xtest`), else `cargo`.
-pub fn find_cargo() -> Result<PathBuf> {
+pub(crate) fn find_cargo() -> Result<PathBuf> {
     let candidate = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));

@@ -5,24 +5,24 @@
 //! and what the [`probe`]s proved of them).
 //! Reads the machine and cargo configuration; changes nothing.
 
-pub mod cargo_config;
-pub mod host;
-pub mod probe;
-pub mod toolchain;
-pub mod wine;
-pub mod workspace;
+pub(crate) mod cargo_config;
+pub(crate) mod host;
+pub(crate) mod probe;
+pub(crate) mod toolchain;
+pub(crate) mod wine;
+pub(crate) mod workspace;
 
-pub use cargo_config::{CargoConfig, Source};
-pub use host::{Host, PackageManager, TargetCfg};
-pub use probe::{ProbeKind, ProbeOptions, ProbeResult, Probes};
-pub use toolchain::{Runner, RunnerProblem, TargetToolchain, Tool};
-pub use workspace::{FeatureArgs, Package, UnitKind, Workspace};
+pub(crate) use cargo_config::{CargoConfig, Source};
+pub(crate) use host::{Host, PackageManager, TargetCfg};
+pub(crate) use probe::{ProbeKind, ProbeOptions, ProbeResult, Probes};
+pub(crate) use toolchain::{Runner, RunnerProblem, TargetToolchain, Tool};
+pub(crate) use workspace::{FeatureArgs, Package, UnitKind, Workspace};
 
 use crate::error::{Context, Result};
 
 /// Everything the planner needs to know about this host and workspace.
 #[derive(Debug, Clone)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     pub host: Host,
     pub workspace: Workspace,
     pub targets: Vec<TargetToolchain>,
@@ -32,14 +32,14 @@ pub struct Discovery {
 
 impl Discovery {
     /// Cargo's configuration as cargo started here would read it.
-    pub fn config() -> Result<CargoConfig> {
+    pub(crate) fn config() -> Result<CargoConfig> {
         let cwd = std::env::current_dir()
             .or_internal(|| "cannot read the current directory".to_owned())?;
         CargoConfig::load(&cwd)
     }
 
     /// Discovers the toolchain for each of `triples`, which must already be validated.
-    pub fn targets(
+    pub(crate) fn targets(
         host: &Host,
         config: &CargoConfig,
         triples: &[String],

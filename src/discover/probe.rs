@@ -40,7 +40,7 @@ const C_PROBE: &str = "#include <stdio.h>\nint main(void) { return puts(\"\") < 
 /// What a probe proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProbeKind {
+pub(crate) enum ProbeKind {
     /// A Rust test executable links.
     Link,
     /// It runs through the runner and its test passes.
@@ -50,7 +50,7 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ProbeKind::Link => "link",
             ProbeKind::Run => "run",
@@ -61,7 +61,7 @@ impl ProbeKind {
 
 /// The outcome of one probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeResult {
+pub(crate) struct ProbeResult {
     pub kind: ProbeKind,
     pub ok: bool,
     /// The command that was run.
@@ -83,7 +83,7 @@ pub struct ProbeResult {
 impl ProbeResult {
     /// The line that best proves the failure: the one naming the cause, else the first
     /// non-empty line of the output.
-    pub fn evidence(&self) -> String {
+    pub(crate) fn evidence(&self) -> String {
         let named = cause::toolchain_failure(&self.output).map(|(_, l)| l);
         let line = named
             .or_else(|| self.output.lines().find(|l| !l.trim().is_empty()))
@@ -99,14 +99,14 @@ impl ProbeResult {
 /// The probes of one target (each `None` when it was not needed or could not be run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct Probes {
+pub(crate) struct Probes {
     pub link: Option<ProbeResult>,
     pub run: Option<ProbeResult>,
     pub c_compiler: Option<ProbeResult>,
 }
 
 impl Probes {
-    pub fn all(&self) -> impl Iterator<Item = &ProbeResult> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &ProbeResult> {
         [&self.link, &self.run, &self.c_compiler]
             .into_iter()
             .flatten()
@@ -115,7 +115,7 @@ impl Probes {
 
 /// How to probe.
 #[derive(Debug, Clone)]
-pub struct ProbeOptions {
+pub(crate) struct ProbeOptions {
     /// Where probes build and cache; `None`: a temporary directory and no cache.
     pub dir: Option<PathBuf>,
     /// No probe is run for a rung above this level.
@@ -125,7 +125,7 @@ pub struct ProbeOptions {
 }
 
 /// Probes every target (in parallel) and records the results in `targets`.
-pub fn probe_all(
+pub(crate) fn probe_all(
     host: &Host,
     targets: &mut [TargetToolchain],
     options: &ProbeOptions,

@@ -10,7 +10,7 @@ use crate::targets::{self, LinkVia, RunVia, TargetInfo};
 
 /// A program (linker, C compiler) that was configured or found.
 #[derive(Debug, Clone)]
-pub struct Tool {
+pub(crate) struct Tool {
     pub program: String,
     pub source: Source,
     /// Where the program was found on this host; `None` if it was configured but is missing.
@@ -19,7 +19,7 @@ pub struct Tool {
 
 /// How the target's executables run on this host.
 #[derive(Debug, Clone)]
-pub enum Runner {
+pub(crate) enum Runner {
     /// They run natively.
     Native,
     /// They run through a command (a user runner or QEMU); an empty `argv` with `env` means the
@@ -32,7 +32,7 @@ pub enum Runner {
 }
 
 impl Runner {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Runner::Native => "native".to_owned(),
             Runner::Command { argv, env, .. } if argv.is_empty() => {
@@ -46,7 +46,7 @@ impl Runner {
 
 /// Why no runner is available.
 #[derive(Debug, Clone)]
-pub enum RunnerProblem {
+pub(crate) enum RunnerProblem {
     /// A runner is configured but its program is not on this host.
     ConfiguredMissing { program: String, source: Source },
     /// The QEMU user-mode emulator for the target is not installed.
@@ -67,7 +67,7 @@ pub enum RunnerProblem {
 
 impl RunnerProblem {
     /// The cause a step down for this problem is filed under.
-    pub fn cause(&self) -> crate::cause::Cause {
+    pub(crate) fn cause(&self) -> crate::cause::Cause {
         use crate::cause::Cause;
         match self {
             RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
@@ -79,7 +79,7 @@ impl RunnerProblem {
 
 /// Where cargo-xtest keeps what it sets up for runners: the workspace's `target/xtest`, else a
 /// per-user cache directory.
-pub fn state_dir(target_dir: Option<&Path>) -> PathBuf {
+pub(crate) fn state_dir(target_dir: Option<&Path>) -> PathBuf {
     match target_dir {
         Some(d) => d.join("xtest"),
         None => std::env::var_os("XDG_CACHE_HOME")
@@ -92,13 +92,13 @@ pub fn state_dir(target_dir: Option<&Path>) -> PathBuf {
 
 /// The Wine prefix cargo-xtest uses for `triple` (created and prepared by the run probe), so
 /// that Wine's first-start cost is paid once and the user's `~/.wine` is never touched.
-pub fn wine_prefix(state: &Path, triple: &str) -> PathBuf {
+pub(crate) fn wine_prefix(state: &Path, triple: &str) -> PathBuf {
     state.join("wine").join(triple)
 }
 
 /// Everything discovered about one target on this host.
 #[derive(Debug, Clone)]
-pub struct TargetToolchain {
+pub(crate) struct TargetToolchain {
     pub triple: String,
     pub info: Option<&'static TargetInfo>,
     pub cfg: TargetCfg,
@@ -119,7 +119,7 @@ pub struct TargetToolchain {
 
 impl TargetToolchain {
     /// Discovers `triple`'s toolchain; `cfg` is what rustc reports for it.
-    pub fn discover(
+    pub(crate) fn discover(
         host: &Host,
         config: &CargoConfig,
         triple: &str,
@@ -153,7 +153,7 @@ impl TargetToolchain {
 
     /// How `triple`'s executables run here, for a machine with no Rust toolchain (an archive
     /// run): user runner first, natively on a matching architecture, else QEMU with a sysroot.
-    pub fn runner_only(
+    pub(crate) fn runner_only(
         host: &Host,
         config: &CargoConfig,
         triple: &str,
@@ -172,7 +172,7 @@ impl TargetToolchain {
     }
 
     /// Environment variables that hand auto-detected tools to cargo (never written to files).
-    pub fn cargo_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn cargo_env(&self) -> Vec<(String, String)> {
         let mut env = Vec::new();
         if let Some(l) = &self.linker
             && l.source == Source::AutoDetected
@@ -425,7 +425,7 @@ fn wasmtime_runner() -> Result<Runner, RunnerProblem> {
 }
 
 /// The runner command for WASI targets.
-pub const WASMTIME_ARGV: &[&str] = &["wasmtime", "run", "--dir=.", "-S", "inherit-env"];
+pub(crate) const WASMTIME_ARGV: &[&str] = &["wasmtime", "run", "--dir=.", "-S", "inherit-env"];
 
 fn qemu_binary(info: &TargetInfo) -> Option<String> {
     [info.qemu.to_owned(), format!("{}-static", info.qemu)]

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The DLL Rust's std needs and older Wine lacks.
-pub const SHIM_DLL: &str = "bcryptprimitives.dll";
+pub(crate) const SHIM_DLL: &str = "bcryptprimitives.dll";
 
 const SHIM_SOURCE: &str = r#"#include <windows.h>
 #include <ntsecapi.h>
@@ -35,7 +35,11 @@ const INIT_LIMIT: Duration = Duration::from_secs(180);
 /// Makes sure the prefix named by `WINEPREFIX` in `env` exists and can start Rust test
 /// executables, building the `ProcessPrng` DLL with `gcc` where Wine lacks it. The error is the
 /// literal output of the step that failed.
-pub fn prepare_prefix(wine: &str, env: &[(String, String)], gcc: &Path) -> Result<(), String> {
+pub(crate) fn prepare_prefix(
+    wine: &str,
+    env: &[(String, String)],
+    gcc: &Path,
+) -> Result<(), String> {
     let Some(prefix) = env
         .iter()
         .find(|(k, _)| k == "WINEPREFIX")

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// A compile unit kind, as far as verification cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum UnitKind {
+pub(crate) enum UnitKind {
     /// A library of any crate type (rlib, dylib, cdylib, staticlib, proc-macro).
     Lib,
     Bin,
@@ -27,7 +27,7 @@ pub enum UnitKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub name: String,
     pub kind: UnitKind,
     pub proc_macro: bool,
@@ -36,14 +36,13 @@ pub struct Target {
     /// `harness = false`: cargo runs it without arguments and judges its exit status.
     pub harness: bool,
     pub required_features: Vec<String>,
-    pub src_path: PathBuf,
     /// `cargo build` links it for the target: a binary, a `dylib` or `cdylib` (an rlib, a
     /// staticlib or a proc-macro, built for the host, needs no linker for the target).
     pub links: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Package {
+pub(crate) struct Package {
     pub id: String,
     pub name: String,
     pub version: String,
@@ -54,7 +53,7 @@ pub struct Package {
 
 /// The manifest fields cargo hands a test at run time as `CARGO_PKG_*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PackageMeta {
+pub(crate) struct PackageMeta {
     pub authors: Vec<String>,
     pub description: Option<String>,
     pub homepage: Option<String>,
@@ -68,7 +67,7 @@ pub struct PackageMeta {
 impl Package {
     /// The package's part of the environment `cargo test` gives each test process: the manifest's
     /// location and every `CARGO_PKG_*` variable, spelled as cargo spells them.
-    pub fn test_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn test_env(&self) -> Vec<(String, String)> {
         let v = cargo_metadata::semver::Version::parse(&self.version).ok();
         let part = |f: fn(&cargo_metadata::semver::Version) -> String| {
             v.as_ref().map(f).unwrap_or_default()
@@ -105,31 +104,27 @@ impl Package {
     }
 
     /// The names of the package's binaries (`CARGO_BIN_EXE_<name>` for its integration tests).
-    pub fn bins(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn bins(&self) -> impl Iterator<Item = &str> {
         self.targets
             .iter()
             .filter(|t| t.kind == UnitKind::Bin)
             .map(|t| t.name.as_str())
     }
 
-    pub fn lib(&self) -> Option<&Target> {
+    pub(crate) fn lib(&self) -> Option<&Target> {
         self.targets.iter().find(|t| t.kind == UnitKind::Lib)
-    }
-
-    pub fn is_proc_macro(&self) -> bool {
-        self.lib().is_some_and(|t| t.proc_macro)
     }
 }
 
 /// One dependency edge in the resolved graph.
 #[derive(Debug, Clone)]
-pub struct DepEdge {
+pub(crate) struct DepEdge {
     pub id: String,
     pub dev_only: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub root: PathBuf,
     pub manifest_path: PathBuf,
     pub target_dir: PathBuf,
@@ -145,14 +140,14 @@ pub struct Workspace {
 
 /// Feature selection passed to `cargo metadata` (and later to every cargo invocation).
 #[derive(Debug, Clone, Default)]
-pub struct FeatureArgs {
+pub(crate) struct FeatureArgs {
     pub features: Vec<String>,
     pub all_features: bool,
     pub no_default_features: bool,
 }
 
 impl Workspace {
-    pub fn load(
+    pub(crate) fn load(
         cargo: &Path,
         manifest_path: Option<&Path>,
         features: &FeatureArgs,
@@ -302,29 +297,29 @@ impl Workspace {
         })
     }
 
-    pub fn member(&self, id: &str) -> Option<&Package> {
+    pub(crate) fn member(&self, id: &str) -> Option<&Package> {
         self.members.iter().find(|p| p.id == id)
     }
 
-    pub fn member_by_name(&self, name: &str) -> Option<&Package> {
+    pub(crate) fn member_by_name(&self, name: &str) -> Option<&Package> {
         self.members.iter().find(|p| p.name == name)
     }
 
     /// `name vVERSION` for any package id in the graph.
-    pub fn display_name(&self, id: &str) -> String {
+    pub(crate) fn display_name(&self, id: &str) -> String {
         self.names
             .get(id)
             .map(|(n, v)| format!("{n} v{v}"))
             .unwrap_or_else(|| id.to_owned())
     }
 
-    pub fn package_name<'a>(&'a self, id: &'a str) -> &'a str {
+    pub(crate) fn package_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.names.get(id).map(|(n, _)| n.as_str()).unwrap_or(id)
     }
 
     /// Every package `id` depends on, transitively; `with_dev` adds `id`'s own dev-dependencies
     /// (dev-dependencies of dependencies are never built).
-    pub fn closure(&self, id: &str, with_dev: bool) -> BTreeSet<String> {
+    pub(crate) fn closure(&self, id: &str, with_dev: bool) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
         let mut stack: Vec<String> = self
             .deps
@@ -351,7 +346,7 @@ impl Workspace {
 }
 
 /// The unit kind of a cargo target (from `cargo metadata` or a `compiler-artifact` message).
-pub fn unit_kind(t: &cargo_metadata::Target) -> UnitKind {
+pub(crate) fn unit_kind(t: &cargo_metadata::Target) -> UnitKind {
     let is = |k: &TargetKind| t.kind.contains(k);
     if is(&TargetKind::Lib)
         || is(&TargetKind::RLib)
@@ -444,7 +439,6 @@ fn convert_target(
         doctest: t.doctest,
         harness: !harness_off.contains(&(kind, t.name.clone())),
         required_features: t.required_features.clone(),
-        src_path: t.src_path.clone().into_std_path_buf(),
         links: !t.kind.contains(&TargetKind::ProcMacro)
             && [TargetKind::Bin, TargetKind::DyLib, TargetKind::CDyLib]
                 .iter()

@@ -11,7 +11,7 @@ use super::Report;
 use crate::error::{Context, Error, Result};
 use crate::run::TestOutcome;
 
-pub fn render(report: &Report) -> Result<String> {
+pub(crate) fn render(report: &Report) -> Result<String> {
     let mut junit = quick_junit::Report::new("cargo-xtest");
     for t in &report.targets {
         for p in &t.packages {
@@ -79,7 +79,7 @@ pub fn render(report: &Report) -> Result<String> {
         .or_internal(|| "cannot render JUnit XML".to_owned())
 }
 
-pub fn write(report: &Report, path: &Path) -> Result<()> {
+pub(crate) fn write(report: &Report, path: &Path) -> Result<()> {
     crate::fsutil::write_atomic(path, render(report)?.as_bytes())
         .map_err(|e| Error::internal(crate::fsutil::write_error("JUnit report", path, &e)))
 }

@@ -31,7 +31,7 @@ struct Display {
 }
 
 /// Shared by the build thread and the dispatcher: every method takes `&self`.
-pub struct Live {
+pub(crate) struct Live {
     display: Option<Display>,
     /// `--message-format json`: the event lines on stdout.
     stream: Option<super::stream::Stream>,
@@ -40,19 +40,19 @@ pub struct Live {
 impl Live {
     /// A reporter for `triples`, drawing progress lines if stderr is a terminal; with `json`,
     /// also the event lines on stdout.
-    pub fn start(triples: &[String], json: bool) -> Live {
+    pub(crate) fn start(triples: &[String], json: bool) -> Live {
         let mut live = Live::new(triples, std::io::stderr().is_terminal());
         live.stream = json.then(super::stream::Stream::default);
         live
     }
 
     /// Plain lines only (no progress display).
-    pub fn plain() -> Live {
+    pub(crate) fn plain() -> Live {
         Live::new(&[], false)
     }
 
     /// The plan, as the first event line (`--message-format json`).
-    pub fn plan(&self, plan: &crate::plan::Plan) {
+    pub(crate) fn plan(&self, plan: &crate::plan::Plan) {
         if let Some(s) = &self.stream {
             s.plan(plan);
         }
@@ -88,7 +88,7 @@ impl Live {
         }
     }
 
-    pub fn build(&self, event: &build::Event) {
+    pub(crate) fn build(&self, event: &build::Event) {
         if let Some(s) = &self.stream {
             s.build(event);
         }
@@ -122,7 +122,7 @@ impl Live {
         }
     }
 
-    pub fn run(&self, event: &run::Event) {
+    pub(crate) fn run(&self, event: &run::Event) {
         if let Some(s) = &self.stream {
             s.run(event);
         }
@@ -174,7 +174,7 @@ impl Live {
     }
 
     /// Removes the display before the final report is printed.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(d) = &self.display {
             for (bar, _) in lock(&d.bars).values() {
                 bar.finish_and_clear();

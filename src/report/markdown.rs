@@ -9,7 +9,7 @@ use std::path::Path;
 use super::{Failure, PackageOutcome, Report, terminal};
 use crate::error::{Context, Error, Result};
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let report = &report.printable();
     let mut md = String::new();
     let verdict = if report.interrupted {
@@ -154,7 +154,7 @@ fn code(s: &str) -> String {
 }
 
 /// Writes the Markdown to `path` (if given) and appends it to `$GITHUB_STEP_SUMMARY` (if set).
-pub fn write(report: &Report, path: Option<&Path>) -> Result<()> {
+pub(crate) fn write(report: &Report, path: Option<&Path>) -> Result<()> {
     let md = render(report);
     if let Some(path) = path {
         crate::fsutil::write_atomic(path, md.as_bytes())

@@ -14,14 +14,14 @@ use crate::ids::TestKey;
 use crate::run::TestOutcome;
 
 /// Reads a report written by `--report`.
-pub fn read(path: &PathBuf) -> Result<Report> {
+pub(crate) fn read(path: &PathBuf) -> Result<Report> {
     let text =
         std::fs::read(path).or_bad_input(|| format!("cannot read report {}", path.display()))?;
     parse(&text).map_err(|e| Error::bad_input_from(format!("{}{e}", path.display()), e))
 }
 
 /// A report from its JSON text; the error follows the report's name.
-pub fn parse(text: &[u8]) -> std::result::Result<Report, String> {
+pub(crate) fn parse(text: &[u8]) -> std::result::Result<Report, String> {
     let report: Report =
         serde_json::from_slice(text).map_err(|e| format!(" is not a cargo-xtest report: {e}"))?;
     if report.schema != SCHEMA {
@@ -42,7 +42,7 @@ fn rank(o: TestOutcome) -> u8 {
     }
 }
 
-pub fn merge(inputs: Vec<(PathBuf, Report)>) -> Report {
+pub(crate) fn merge(inputs: Vec<(PathBuf, Report)>) -> Report {
     let mut merged = combine(inputs);
     // The host first, then the targets in the order the inputs named them.
     let host = merged.host.clone();

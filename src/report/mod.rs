@@ -2,12 +2,12 @@
 //! JSON (`--report FILE`, schema in `docs/report-schema.md`), renders the terminal matrix
 //! ([`terminal`]) and decides the exit code.
 
-pub mod junit;
-pub mod live;
-pub mod markdown;
-pub mod merge;
-pub mod stream;
-pub mod terminal;
+pub(crate) mod junit;
+pub(crate) mod live;
+pub(crate) mod markdown;
+pub(crate) mod merge;
+pub(crate) mod stream;
+pub(crate) mod terminal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ use crate::level::Level;
 use crate::plan::{Downgrade, Plan};
 use crate::run::{FailureStatus, Partition, RunResult, TestOutcome};
 
-pub const SCHEMA: &str = "cargo-xtest/report-v1";
+pub(crate) const SCHEMA: &str = "cargo-xtest/report-v1";
 
 fn is_one(n: &u32) -> bool {
     *n == 1
@@ -35,7 +35,7 @@ fn one() -> u32 {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub schema: String,
     pub host: String,
     pub targets: Vec<TargetReport>,
@@ -50,7 +50,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TargetReport {
+pub(crate) struct TargetReport {
     pub triple: String,
     /// The strongest level this host can reach for the target (what was attempted).
     pub level: Level,
@@ -66,7 +66,7 @@ pub struct TargetReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum PackageOutcome {
+pub(crate) enum PackageOutcome {
     Passed,
     Failed,
     Excluded,
@@ -76,7 +76,7 @@ pub enum PackageOutcome {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PackageReport {
+pub(crate) struct PackageReport {
     pub name: String,
     pub outcome: PackageOutcome,
     /// The strongest level this package was verified at on this target.
@@ -97,7 +97,7 @@ pub struct PackageReport {
 
 /// A compile or test-start error with its diagnosis.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorReport {
+pub(crate) struct ErrorReport {
     #[serde(flatten)]
     pub error: BuildError,
     #[serde(flatten)]
@@ -105,7 +105,7 @@ pub struct ErrorReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TestReport {
+pub(crate) struct TestReport {
     pub name: String,
     pub binary: BinaryId,
     pub outcome: TestOutcome,
@@ -149,7 +149,7 @@ pub struct TestReport {
 
 /// One failure of a failed package: a compile (or test-start) error, or a failed or
 /// timed-out test.
-pub enum Failure<'a> {
+pub(crate) enum Failure<'a> {
     Error(&'a ErrorReport),
     Test(&'a TestReport),
 }
@@ -157,7 +157,9 @@ pub enum Failure<'a> {
 impl Report {
     /// Every failure of every failed package, with its target and package, in report order:
     /// what the terminal, Markdown and JUnit renderers group and print.
-    pub fn failures(&self) -> impl Iterator<Item = (&TargetReport, &PackageReport, Failure<'_>)> {
+    pub(crate) fn failures(
+        &self,
+    ) -> impl Iterator<Item = (&TargetReport, &PackageReport, Failure<'_>)> {
         self.targets.iter().flat_map(|t| {
             t.packages
                 .iter()
@@ -179,7 +181,7 @@ impl Report {
 
 impl TestReport {
     /// How a report names this test within its target.
-    pub fn key(&self, package: &str) -> TestKey {
+    pub(crate) fn key(&self, package: &str) -> TestKey {
         TestKey {
             package: package.to_owned(),
             binary: self.binary.clone(),
@@ -189,7 +191,7 @@ impl TestReport {
 }
 
 impl Report {
-    pub fn assemble(
+    pub(crate) fn assemble(
         plan: &Plan,
         build: &BuildResult,
         run: &RunResult,
@@ -321,7 +323,7 @@ impl Report {
     /// `test` here, or the test binaries reported no tests. `None` when any test ran, when the run
     /// was capped below `test` on purpose (`--level`), and for a `--partition` slice (a slice may
     /// hold no test; `merge` judges the whole).
-    pub fn nothing_tested(&self) -> Option<String> {
+    pub(crate) fn nothing_tested(&self) -> Option<String> {
         let wanted = self.targets.iter().any(|t| {
             t.level == Level::Test || t.downgrades.first().is_some_and(|d| d.from == Level::Test)
         });
@@ -341,7 +343,7 @@ impl Report {
         })
     }
 
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.nothing_tested().is_none()
             && self.problems.is_empty()
             && self.targets.iter().all(|t| {
@@ -352,7 +354,7 @@ impl Report {
             })
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         if self.interrupted {
             EXIT_INTERRUPTED
         } else if self.passed() {
@@ -367,7 +369,7 @@ impl Report {
     /// its control characters (escape sequences, carriage returns) written out as `\u{..}`,
     /// and line breaks only where text spans lines (`output`, `rendered`). The JSON report keeps
     /// the originals.
-    pub fn printable(&self) -> Report {
+    pub(crate) fn printable(&self) -> Report {
         fn walk(v: &mut serde_json::Value, multiline: bool) {
             match v {
                 serde_json::Value::String(s) => {
@@ -393,7 +395,7 @@ impl Report {
         serde_json::from_value(value).unwrap_or_else(|_| self.clone())
     }
 
-    pub fn write_json(&self, path: &Path) -> Result<()> {
+    pub(crate) fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)
             .or_internal(|| "cannot serialize the report".to_owned())?;
         crate::fsutil::write_atomic(path, (json + "\n").as_bytes())
@@ -404,7 +406,7 @@ impl Report {
 /// `s` with its control characters written out (`\u{1b}`), line breaks and tabs kept when
 /// `multiline`: text from outside shown on a terminal or in Markdown can then not move the
 /// cursor, recolour, retitle or start a new line.
-pub fn printable(s: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(s: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
     let obeyed = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\t'));
     if !s.chars().any(obeyed) {
         return std::borrow::Cow::Borrowed(s);
@@ -526,7 +528,7 @@ fn package_report(
 
 /// The plan as a GitHub Actions job matrix: one entry per target that can be verified, targets
 /// at `test` split into `shards` entries (`shard` is the `--partition` value).
-pub fn github_matrix(plan: &Plan, shards: u32) -> Result<String> {
+pub(crate) fn github_matrix(plan: &Plan, shards: u32) -> Result<String> {
     let mut include = Vec::new();
     for t in plan.targets.iter().filter(|t| t.level > Level::None) {
         let n = if t.level == Level::Test { shards } else { 1 };
@@ -543,7 +545,7 @@ pub fn github_matrix(plan: &Plan, shards: u32) -> Result<String> {
 }
 
 /// The plan as JSON (`cargo xtest plan --format json`).
-pub fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
+pub(crate) fn plan_json(plan: &Plan, ws: &Workspace) -> Result<String> {
     #[derive(Serialize)]
     struct PlanView<'a> {
         schema: &'static str,

@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::run::{self, TestOutcome, TestRef};
 
 /// Version of the event lines; it changes only when a field changes meaning or goes away.
-pub const SCHEMA: &str = "cargo-xtest/events-v1";
+pub(crate) const SCHEMA: &str = "cargo-xtest/events-v1";
 
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -118,7 +118,7 @@ impl Counts {
 
 /// The writer of the event lines; shared by the build thread and the dispatcher.
 #[derive(Default)]
-pub struct Stream {
+pub(crate) struct Stream {
     out: Mutex<()>,
 }
 
@@ -134,7 +134,7 @@ impl Stream {
         let _ = stdout.write_all(&text).and_then(|()| stdout.flush());
     }
 
-    pub fn plan(&self, plan: &Plan) {
+    pub(crate) fn plan(&self, plan: &Plan) {
         self.emit(&Line::Plan {
             schema: SCHEMA,
             host: &plan.host,
@@ -155,7 +155,7 @@ impl Stream {
         });
     }
 
-    pub fn build(&self, event: &build::Event) {
+    pub(crate) fn build(&self, event: &build::Event) {
         match event {
             build::Event::Started {
                 stage,
@@ -183,7 +183,7 @@ impl Stream {
         }
     }
 
-    pub fn run(&self, event: &run::Event) {
+    pub(crate) fn run(&self, event: &run::Event) {
         match event {
             run::Event::Queued { triple } => self.emit(&Line::BinaryQueued { target: triple }),
             run::Event::TestStarted(test) => self.emit(&Line::TestStarted { test }),
@@ -216,7 +216,7 @@ impl Stream {
     }
 
     /// Each target's summary, then the whole report: the last lines.
-    pub fn finish(&self, report: &Report) {
+    pub(crate) fn finish(&self, report: &Report) {
         for t in &report.targets {
             let mut counts = Counts::default();
             for x in t.packages.iter().flat_map(|p| &p.tests) {

@@ -22,7 +22,7 @@ const WARN: Style = AnsiColor::Yellow.on_default();
 const EXCERPT_LINES: usize = 12;
 
 /// `aarch64-unknown-linux-gnu` → `aarch64-linux-gnu`, for column headers.
-pub fn short_triple(t: &str) -> String {
+pub(crate) fn short_triple(t: &str) -> String {
     t.replace("-unknown-", "-")
 }
 
@@ -30,7 +30,7 @@ fn pad(s: &str, width: usize) -> String {
     format!("{s:<width$}")
 }
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let report = &report.printable();
     let mut out = String::new();
     let _ = writeln!(out, "\n{HEAD}cargo-xtest{HEAD:#} on host {}", report.host);
@@ -133,7 +133,7 @@ fn downgrade(out: &mut String, d: &crate::plan::Downgrade) {
 }
 
 /// The matrix cell of one package on one target: text and style.
-pub fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
+pub(crate) fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
     let Some(p) = p else {
         return if t.level == Level::None {
             ("none".to_owned(), DIM)
@@ -175,7 +175,7 @@ pub fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Style) {
 }
 
 /// Every package named in the report, in first-seen order.
-pub fn package_names(report: &Report) -> Vec<&str> {
+pub(crate) fn package_names(report: &Report) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for t in &report.targets {
         for p in &t.packages {
@@ -559,7 +559,7 @@ fn verdict(out: &mut String, report: &Report) {
 }
 
 /// The plan as a table (`cargo xtest plan`).
-pub fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) -> String {
+pub(crate) fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Workspace) -> String {
     let mut out = String::new();
     let names: Vec<&str> = plan.packages.iter().map(|id| ws.package_name(id)).collect();
     let _ = writeln!(

@@ -32,7 +32,7 @@ use super::{TestOutcome, TestResult};
 
 /// One test's cached result; `None` means "run it again" (it failed last time).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CachedTest {
+pub(crate) struct CachedTest {
     pub name: String,
     pub outcome: Option<TestOutcome>,
     pub duration_ms: u64,
@@ -46,7 +46,7 @@ struct HashMemo {
 }
 
 #[derive(Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: PathBuf,
     enabled: bool,
     /// The workspace root and the paths this run writes (never part of a key).
@@ -59,7 +59,7 @@ pub struct Cache {
 /// What the cache keys on beyond the executables: the workspace's files, less what this run
 /// writes itself.
 #[derive(Debug, Clone, Default)]
-pub struct CacheScope {
+pub(crate) struct CacheScope {
     pub workspace_root: PathBuf,
     /// Files and directories this run writes (reports, `--full-output`): a report written into
     /// the workspace must not change the next run's key.
@@ -71,7 +71,7 @@ const ENV_PREFIXES: &[&str] = &["QEMU_", "RUST_TEST_", "RUST_MIN_STACK"];
 
 impl Cache {
     /// The cache under `target_dir`; `None` for a run that neither replays nor records.
-    pub fn open(target_dir: &Path, scope: Option<&CacheScope>) -> Cache {
+    pub(crate) fn open(target_dir: &Path, scope: Option<&CacheScope>) -> Cache {
         let enabled = scope.is_some();
         let dir = target_dir.join("xtest/cache");
         let memo = if enabled {
@@ -92,12 +92,12 @@ impl Cache {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// blake3 of a file's content, remembered by (size, mtime).
-    pub fn file_hash(&self, path: &Path) -> std::io::Result<String> {
+    pub(crate) fn file_hash(&self, path: &Path) -> std::io::Result<String> {
         let meta = std::fs::metadata(path)?;
         let mtime = meta
             .modified()?
@@ -123,7 +123,7 @@ impl Cache {
 
     /// A hash of every file under `dir` (relative paths and contents), skipping `target` and
     /// hidden directories.
-    pub fn source_hash(&self, dir: &Path) -> String {
+    pub(crate) fn source_hash(&self, dir: &Path) -> String {
         if let Some(h) = self.sources.lock().expect("sources").get(dir) {
             return h.clone();
         }
@@ -136,7 +136,7 @@ impl Cache {
     }
 
     /// A hash of the workspace's files but Rust sources (computed once per run).
-    pub fn workspace_hash(&self) -> String {
+    pub(crate) fn workspace_hash(&self) -> String {
         self.workspace
             .get_or_init(|| {
                 self.files_hash(&self.scope.workspace_root, |rel| {
@@ -162,7 +162,7 @@ impl Cache {
     }
 
     /// A key from the given parts plus the relevant environment.
-    pub fn key(&self, parts: &[&str]) -> String {
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
         let mut hasher = blake3::Hasher::new();
         for p in parts {
             hasher.update(p.as_bytes());
@@ -178,7 +178,7 @@ impl Cache {
         hasher.finalize().to_hex().to_string()
     }
 
-    pub fn load(&self, key: &str) -> Option<Vec<CachedTest>> {
+    pub(crate) fn load(&self, key: &str) -> Option<Vec<CachedTest>> {
         if !self.enabled {
             return None;
         }
@@ -188,7 +188,7 @@ impl Cache {
 
     /// Records a finished run of every test under `key`; only passed and ignored results are
     /// reusable, the rest are stored as "run again".
-    pub fn store(&self, key: &str, tests: &[TestResult]) {
+    pub(crate) fn store(&self, key: &str, tests: &[TestResult]) {
         if !self.enabled {
             return;
         }
@@ -211,7 +211,7 @@ impl Cache {
     }
 
     /// Persists the content-hash memo.
-    pub fn save(&self) {
+    pub(crate) fn save(&self) {
         if !self.enabled {
             return;
         }

@@ -304,7 +304,7 @@ struct Processes;
 
 impl Execute for Processes {}
 
-pub fn run(
+pub(crate) fn run(
     plan: &Plan,
     opts: &RunOptions,
     builds: Receiver<BuildEvent>,

@@ -361,7 +361,7 @@ fn skipped(name: String, reason: &str) -> TestResult {
 
 /// What the run knows of a binary before it prepares it.
 #[derive(Debug, Default)]
-pub struct Known {
+pub(crate) struct Known {
     /// What each of its tests took last time; `None` when it never ran here.
     pub last_run: Option<BTreeMap<String, Duration>>,
     /// The names this very executable listed under this runner last time
@@ -373,7 +373,7 @@ pub struct Known {
 
 /// What must still run of a binary, and what is already known.
 #[derive(Debug, Default)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Run the binary whole, unlisted (see [`prepare`]); `to_run` is then empty.
     pub whole: bool,
     pub to_run: Vec<String>,
@@ -391,7 +391,7 @@ pub struct Prepared {
 /// modification time: cargo writes a new file whenever it links one) and the runner it is
 /// listed under (a runner that runs nothing lists nothing). Read from the file's metadata, not
 /// its content, so a large executable costs nothing to recognise. `None` when it can't be read.
-pub fn listing_identity(job: &BinaryJob) -> Option<String> {
+pub(crate) fn listing_identity(job: &BinaryJob) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&job.path).ok()?;
     Some(format!(
@@ -406,7 +406,7 @@ pub fn listing_identity(job: &BinaryJob) -> Option<String> {
 }
 
 /// The binary's cache key: its content, runner, package files and triple.
-pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
+pub(crate) fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
     if !cache.enabled() {
         return None;
     }
@@ -439,7 +439,7 @@ pub fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
 /// libtest's own counts vouch for every result ([`Parser::ran_all`]); otherwise it is listed
 /// then and what did not finish runs by name. A remembered listing ([`Known::remembered`]) is
 /// used instead of listing again.
-pub fn prepare(job: &BinaryJob, cache: &Cache, opts: &RunOptions, known: Known) -> Prepared {
+pub(crate) fn prepare(job: &BinaryJob, cache: &Cache, opts: &RunOptions, known: Known) -> Prepared {
     let Known {
         last_run,
         remembered,
@@ -606,7 +606,7 @@ fn prepare_all(
 
 /// Which tests of a binary a batch runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// All of them, unlisted: libtest's counts must vouch for the results.
     Whole,
     /// These, by exact name.
@@ -615,14 +615,14 @@ pub enum Selection {
 
 /// The results of one batch of a binary's tests.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     pub tests: Vec<TestResult>,
     pub error: Option<String>,
     pub interrupted: bool,
 }
 
 /// Runs `names` of one binary; every name gets a result unless the binary cannot run at all.
-pub fn run_batch(
+pub(crate) fn run_batch(
     job: &BinaryJob,
     selection: Selection,
     opts: &RunOptions,
@@ -675,7 +675,7 @@ fn test_ref(job: &BinaryJob, test: &str) -> TestRef {
 }
 
 /// The one test of a `harness = false` target: the target's name.
-pub fn plain_name(job: &BinaryJob) -> String {
+pub(crate) fn plain_name(job: &BinaryJob) -> String {
     match &job.binary {
         BinaryId::Bin(n) | BinaryId::Test(n) | BinaryId::Example(n) | BinaryId::Bench(n) => {
             n.clone()
@@ -980,7 +980,7 @@ fn attach_log(t: &mut TestResult, attempt: &Attempt) {
 /// Runs one target's doctests through cargo (which hands rustdoc the runner and linker).
 /// rustdoc compiles doctests in parallel, so no per-test start is visible: `--test-timeout`
 /// bounds the time without any doctest finishing.
-pub fn run_doctests(
+pub(crate) fn run_doctests(
     job: &DoctestJob,
     opts: &RunOptions,
     events: &Sender<RunEvent>,

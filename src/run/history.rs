@@ -50,7 +50,7 @@ struct File {
     slots: BTreeMap<String, usize>,
 }
 
-pub struct History {
+pub(crate) struct History {
     path: PathBuf,
     map: Mutex<File>,
 }
@@ -60,7 +60,7 @@ fn key(binary: &BinaryKey) -> String {
 }
 
 impl History {
-    pub fn open(target_dir: &Path) -> History {
+    pub(crate) fn open(target_dir: &Path) -> History {
         let path = target_dir.join("xtest/durations.json");
         let map = std::fs::read_to_string(&path)
             .ok()
@@ -73,13 +73,13 @@ impl History {
     }
 
     /// What each test of a binary took last time (empty when it never ran here).
-    pub fn expected(&self, binary: &BinaryKey) -> BTreeMap<String, Duration> {
+    pub(crate) fn expected(&self, binary: &BinaryKey) -> BTreeMap<String, Duration> {
         self.last_run(binary).unwrap_or_default()
     }
 
     /// What each test of a binary took last time; `None` when it never ran here (a binary that
     /// ran and has no tests gives an empty map).
-    pub fn last_run(&self, binary: &BinaryKey) -> Option<BTreeMap<String, Duration>> {
+    pub(crate) fn last_run(&self, binary: &BinaryKey) -> Option<BTreeMap<String, Duration>> {
         self.map
             .lock()
             .expect("history")
@@ -96,7 +96,7 @@ impl History {
     /// Remembers the durations of the tests that ran (not those replayed from the cache), each
     /// as it would take with a CPU of its own ([`TestResult::alone`]): a test that shared the
     /// CPUs took longer than it will when planned next time.
-    pub fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
+    pub(crate) fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
         let mut map = self.map.lock().expect("history");
         let entry = map.durations.entry(key(binary)).or_default();
         for t in tests.iter().filter(|t| {
@@ -111,7 +111,7 @@ impl History {
     }
 
     /// What every test of a package's binaries on `triple` took last time, together.
-    pub fn package_total(&self, triple: &str, package_id: &str) -> Duration {
+    pub(crate) fn package_total(&self, triple: &str, package_id: &str) -> Duration {
         let prefix = format!("{triple} {package_id} ");
         let map = self.map.lock().expect("history");
         let us: u64 = map
@@ -125,14 +125,19 @@ impl History {
 
     /// The names the binary listed last time, if what is listed now (`identity`: its file
     /// and runner) is what was listed then.
-    pub fn listing(&self, binary: &BinaryKey, identity: &str) -> Option<Vec<String>> {
+    pub(crate) fn listing(&self, binary: &BinaryKey, identity: &str) -> Option<Vec<String>> {
         let map = self.map.lock().expect("history");
         let listing = map.listings.get(&key(binary))?;
         (listing.identity == identity).then(|| listing.names.clone())
     }
 
     /// Remembers a binary's listing.
-    pub fn remember_listing(&self, binary: &BinaryKey, identity: String, names: Vec<String>) {
+    pub(crate) fn remember_listing(
+        &self,
+        binary: &BinaryKey,
+        identity: String,
+        names: Vec<String>,
+    ) {
         let mut map = self.map.lock().expect("history");
         map.listings
             .insert(key(binary), Listing { identity, names });
@@ -140,11 +145,11 @@ impl History {
 
     /// The task slots the last run of this kind (`run`: its targets and slot bounds) ended
     /// with.
-    pub fn slots(&self, run: &str) -> Option<usize> {
+    pub(crate) fn slots(&self, run: &str) -> Option<usize> {
         self.map.lock().expect("history").slots.get(run).copied()
     }
 
-    pub fn remember_slots(&self, run: &str, slots: usize) {
+    pub(crate) fn remember_slots(&self, run: &str, slots: usize) {
         self.map
             .lock()
             .expect("history")
@@ -152,7 +157,7 @@ impl History {
             .insert(run.to_owned(), slots);
     }
 
-    pub fn save(&self) {
+    pub(crate) fn save(&self) {
         let map = self.map.lock().expect("history");
         let Ok(json) = serde_json::to_string(&*map) else {
             return;

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use crate::capture::{Capture, LineBuffer, TEST_LINE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawOutcome {
+pub(crate) enum RawOutcome {
     Ok,
     Failed,
     Ignored(Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Started(String),
     Finished {
         name: String,
@@ -40,7 +40,7 @@ enum Section {
 }
 
 #[derive(Debug)]
-pub struct Parser {
+pub(crate) struct Parser {
     lines: LineBuffer,
     running: Option<(String, Instant)>,
     section: Section,
@@ -62,7 +62,7 @@ pub struct Parser {
 
 impl Parser {
     /// Whether libtest showed `name` as a `#[should_panic]` test.
-    pub fn should_panic(&self, name: &str) -> bool {
+    pub(crate) fn should_panic(&self, name: &str) -> bool {
         self.should_panic.contains(name)
     }
 }
@@ -85,7 +85,7 @@ impl Default for Parser {
 }
 
 impl Parser {
-    pub fn feed(&mut self, data: &[u8], now: Instant) -> Vec<Event> {
+    pub(crate) fn feed(&mut self, data: &[u8], now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
         for (line, size) in self.lines.push_sized(data) {
             self.count(size as u64);
@@ -110,7 +110,7 @@ impl Parser {
     }
 
     /// Handles an unterminated last line.
-    pub fn finish(&mut self, now: Instant) -> Vec<Event> {
+    pub(crate) fn finish(&mut self, now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
         if let Some((rest, size)) = self.lines.rest_sized() {
             self.count(size as u64);
@@ -132,25 +132,25 @@ impl Parser {
     }
 
     /// The test that has started and not finished, with its start time.
-    pub fn running(&self) -> Option<(&str, Instant)> {
+    pub(crate) fn running(&self) -> Option<(&str, Instant)> {
         self.running.as_ref().map(|(n, t)| (n.as_str(), *t))
     }
 
     /// Whether libtest's own counts vouch for `finished` results being every test it had to
     /// run: it announced that many (`running N tests`) and counted that many at the end.
-    pub fn ran_all(&self, finished: usize) -> bool {
+    pub(crate) fn ran_all(&self, finished: usize) -> bool {
         self.announced == Some(finished) && self.counted == Some(finished)
     }
 
     /// How many bytes libtest printed for a failed test in all.
-    pub fn failure_output_size(&self, name: &str) -> Option<u64> {
+    pub(crate) fn failure_output_size(&self, name: &str) -> Option<u64> {
         self.failures
             .contains_key(name)
             .then(|| self.printed.get(name).copied().unwrap_or(0))
     }
 
     /// The captured output libtest printed for a failed test.
-    pub fn failure_output(&self, name: &str) -> Option<String> {
+    pub(crate) fn failure_output(&self, name: &str) -> Option<String> {
         self.failures
             .get(name)
             .map(|c| c.text().trim_end_matches('\n').to_owned())
@@ -302,7 +302,7 @@ fn result_counts(line: &str) -> Option<usize> {
 /// The test names of `--list` output (`NAME: test` lines; benches are left out), trusted only
 /// when libtest's closing count (`N tests, M benchmarks`) is there and agrees with the lines: a
 /// runner that ran nothing, or a program that is not a libtest harness, prints no such count.
-pub fn parse_list(output: &str) -> Result<Vec<String>, ListProblem> {
+pub(crate) fn parse_list(output: &str) -> Result<Vec<String>, ListProblem> {
     let names: Vec<String> = output
         .lines()
         .filter_map(|l| l.strip_suffix(": test"))
@@ -333,7 +333,7 @@ pub fn parse_list(output: &str) -> Result<Vec<String>, ListProblem> {
 
 /// Why a listing is not trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListProblem {
+pub(crate) enum ListProblem {
     /// No `N tests, M benchmarks` line: not libtest's output.
     NoCount,
     /// The count and the listed names disagree.

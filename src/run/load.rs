@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// CPU time the kernel counted since boot, in its ticks: idle (with I/O wait) and all of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuTimes {
+pub(crate) struct CpuTimes {
     pub idle: u64,
     pub total: u64,
 }
@@ -23,7 +23,7 @@ pub struct CpuTimes {
 /// The CPU times of `cpus` (the CPUs this process may use: idle elsewhere is no room for its
 /// tests), summed from their `cpuN` lines of `/proc/stat`; with none given, the whole machine's
 /// `cpu` line. `None` off Linux or when it can't be read.
-pub fn cpu_times(cpus: &[usize]) -> Option<CpuTimes> {
+pub(crate) fn cpu_times(cpus: &[usize]) -> Option<CpuTimes> {
     parse_stat(&std::fs::read_to_string("/proc/stat").ok()?, cpus)
 }
 
@@ -64,12 +64,12 @@ fn parse_times<'a>(fields: impl Iterator<Item = &'a str>) -> Option<CpuTimes> {
 }
 
 /// This machine's CPUs, as the OS offers them to this process (1 when unknown).
-pub fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// How long the machine is watched before a slot is opened.
-pub const WINDOW: Duration = Duration::from_millis(300);
+pub(crate) const WINDOW: Duration = Duration::from_millis(300);
 
 /// Idle worth another slot, on average over a window: a quarter of a CPU, and at least a
 /// twentieth of the machine (on a large machine a little idle is noise, not waiting tests).
@@ -79,7 +79,7 @@ fn worth_a_slot(cpus: usize) -> f64 {
 
 /// The number of task slots and what decides it.
 #[derive(Debug)]
-pub struct Slots {
+pub(crate) struct Slots {
     now: usize,
     max: usize,
     cpus: usize,
@@ -91,7 +91,7 @@ pub struct Slots {
 impl Slots {
     /// `jobs` slots, or as many as the last like run ended with (`remembered`), which may grow
     /// to `max` while `cpus` CPUs idle.
-    pub fn new(jobs: usize, max: usize, cpus: usize, remembered: Option<usize>) -> Self {
+    pub(crate) fn new(jobs: usize, max: usize, cpus: usize, remembered: Option<usize>) -> Self {
         let (jobs, max) = (jobs.max(1), max.max(jobs).max(1));
         Slots {
             now: remembered.unwrap_or(jobs).clamp(jobs, max),
@@ -101,14 +101,14 @@ impl Slots {
         }
     }
 
-    pub fn now(&self) -> usize {
+    pub(crate) fn now(&self) -> usize {
         self.now
     }
 
     /// Takes a reading, made about every [`WINDOW`]. `saturated`: every slot is busy and work
     /// waits for one. A window counts only if it was saturated at both ends; when its idle
     /// reaches `worth_a_slot`, one more slot opens. Returns whether one did.
-    pub fn observe(&mut self, reading: Option<CpuTimes>, saturated: bool) -> bool {
+    pub(crate) fn observe(&mut self, reading: Option<CpuTimes>, saturated: bool) -> bool {
         if !saturated || self.now >= self.max {
             self.start = None;
             return false;

@@ -10,13 +10,13 @@
 //! [`libtest`] reads libtest's output.
 //! The executor tells the dispatcher what happens as [`Event`]s, which the dispatcher hands on.
 
-pub mod cache;
-pub mod dispatcher;
-pub mod executor;
-pub mod history;
-pub mod libtest;
-pub mod load;
-pub mod schedule;
+pub(crate) mod cache;
+pub(crate) mod dispatcher;
+pub(crate) mod executor;
+pub(crate) mod history;
+pub(crate) mod libtest;
+pub(crate) mod load;
+pub(crate) mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ use crate::plan::RunnerSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum TestOutcome {
+pub(crate) enum TestOutcome {
     Passed,
     Failed,
     /// `#[ignore]`d in the code.
@@ -41,7 +41,7 @@ pub enum TestOutcome {
 }
 
 #[derive(Debug, Clone)]
-pub struct TestResult {
+pub(crate) struct TestResult {
     pub name: String,
     pub outcome: TestOutcome,
     pub duration: Duration,
@@ -77,7 +77,7 @@ pub struct TestResult {
 /// How a failed test ended, as data (its `output` says the same for people).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum FailureStatus {
+pub(crate) enum FailureStatus {
     /// libtest ran it and reported it failed (a panic, a failed assertion).
     Failed,
     /// `--test-timeout` killed it with everything it started.
@@ -89,7 +89,7 @@ pub enum FailureStatus {
 }
 
 impl TestResult {
-    pub fn new(name: String, outcome: TestOutcome, duration: Duration) -> Self {
+    pub(crate) fn new(name: String, outcome: TestOutcome, duration: Duration) -> Self {
         TestResult {
             name,
             outcome,
@@ -108,13 +108,13 @@ impl TestResult {
         }
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         matches!(self.outcome, TestOutcome::Failed | TestOutcome::TimedOut)
     }
 
     /// What it would take with a CPU of its own: its duration, or, when it shared the CPUs
     /// and had a process of its own, the CPU time that process used, if less.
-    pub fn alone(&self) -> Duration {
+    pub(crate) fn alone(&self) -> Duration {
         match self.cpu {
             Some(cpu) if self.shared => cpu.min(self.duration),
             _ => self.duration,
@@ -124,7 +124,7 @@ impl TestResult {
 
 /// The results of one test binary (or one package's doctests) on one target.
 #[derive(Debug, Clone)]
-pub struct BinaryRun {
+pub(crate) struct BinaryRun {
     pub triple: String,
     pub package_id: String,
     pub binary: BinaryId,
@@ -134,7 +134,7 @@ pub struct BinaryRun {
 }
 
 impl BinaryRun {
-    pub fn key(&self) -> BinaryKey {
+    pub(crate) fn key(&self) -> BinaryKey {
         BinaryKey {
             triple: self.triple.clone(),
             package_id: self.package_id.clone(),
@@ -142,7 +142,7 @@ impl BinaryRun {
         }
     }
 
-    pub fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
+    pub(crate) fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
         BinaryRun {
             triple: triple.to_owned(),
             package_id: package_id.to_owned(),
@@ -153,13 +153,13 @@ impl BinaryRun {
     }
 
     /// Did anything in it fail, time out, or fail to run?
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.error.is_some() || self.tests.iter().any(TestResult::failed)
     }
 }
 
 #[derive(Debug, Default)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     pub runs: Vec<BinaryRun>,
     /// (triple, package id, binary) of work never started (fail-fast or interrupt).
     pub not_run: Vec<BinaryKey>,
@@ -171,14 +171,14 @@ pub struct RunResult {
 /// A test belongs to a slice by a hash of its package, binary and name (a package's doctests go
 /// together), so N invocations with K = 1..N run every test exactly once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Partition {
+pub(crate) struct Partition {
     /// 1-based.
     pub index: u32,
     pub count: u32,
 }
 
 impl Partition {
-    pub fn owns(&self, package: &str, binary: &BinaryId, test: &str) -> bool {
+    pub(crate) fn owns(&self, package: &str, binary: &BinaryId, test: &str) -> bool {
         let hash = blake3::hash(format!("{package}\0{binary}\0{test}").as_bytes());
         let n = u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"));
         n % u64::from(self.count) == u64::from(self.index - 1)
@@ -204,7 +204,7 @@ impl std::str::FromStr for Partition {
 
 /// Settings of the run stage.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Test processes (and listings, doctest runs) at once, to start with.
     pub jobs: usize,
     /// What `jobs` may grow to while the machine idles ([`load`]); `jobs` for a fixed number.
@@ -239,7 +239,7 @@ pub struct RunOptions {
 
 /// A test binary to run, with everything needed to start it.
 #[derive(Debug, Clone)]
-pub struct BinaryJob {
+pub(crate) struct BinaryJob {
     pub triple: String,
     pub package_id: String,
     pub package_name: String,
@@ -264,7 +264,7 @@ pub struct BinaryJob {
 }
 
 impl BinaryJob {
-    pub fn key(&self) -> BinaryKey {
+    pub(crate) fn key(&self) -> BinaryKey {
         BinaryKey {
             triple: self.triple.clone(),
             package_id: self.package_id.clone(),
@@ -275,7 +275,7 @@ impl BinaryJob {
 
 /// The doctests of some packages on one target, run by `cargo test --doc`.
 #[derive(Debug, Clone)]
-pub struct DoctestJob {
+pub(crate) struct DoctestJob {
     pub triple: String,
     pub packages: Vec<DoctestPackage>,
     pub cargo_env: Vec<(String, String)>,
@@ -284,7 +284,7 @@ pub struct DoctestJob {
 
 /// One package of a [`DoctestJob`].
 #[derive(Debug, Clone)]
-pub struct DoctestPackage {
+pub(crate) struct DoctestPackage {
     pub id: String,
     pub name: String,
     /// The library's crate name, as `Doc-tests` prints it.
@@ -295,7 +295,7 @@ pub struct DoctestPackage {
 
 /// What the build stage hands the run stage while it works.
 #[derive(Debug, Clone)]
-pub enum BuildEvent {
+pub(crate) enum BuildEvent {
     /// A test executable was linked and can run now.
     Binary(TestBinary),
     /// The build is over (doctests may start: they need cargo's build lock).
@@ -304,7 +304,7 @@ pub enum BuildEvent {
 
 /// Which test an event is about, and where.
 #[derive(Debug, Clone, Serialize)]
-pub struct TestRef {
+pub(crate) struct TestRef {
     /// The target triple.
     pub target: String,
     /// The package's name.
@@ -325,7 +325,7 @@ impl std::fmt::Display for TestRef {
 
 /// What the run stage tells as it goes; it never prints (the reporter renders these).
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// A test binary was linked and is queued to run.
     Queued { triple: String },
     /// A test started (libtest announced it).
@@ -342,7 +342,7 @@ pub enum Event {
     },
 }
 
-pub use dispatcher::run;
+pub(crate) use dispatcher::run;
 
 #[cfg(test)]
 mod tests {

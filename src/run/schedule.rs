@@ -31,25 +31,25 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Fewest tests worth more than one process when nothing is known about them.
-pub const MIN_SPLIT: usize = 24;
+pub(crate) const MIN_SPLIT: usize = 24;
 /// A test expected to take at least this long (and a quarter of a [`budget`]) runs in a process
 /// of its own; tests this long are placed one by one when batches are evened out.
-pub const LONG: Duration = Duration::from_secs(1);
+pub(crate) const LONG: Duration = Duration::from_secs(1);
 /// Batches are not planned shorter than this: a process start under QEMU (with libtest's
 /// `--exact` filter) costs 30–300 ms, so a shorter batch spends more on starting than it gains
 /// in balance.
-pub const MIN_BATCH: Duration = Duration::from_millis(500);
+pub(crate) const MIN_BATCH: Duration = Duration::from_millis(500);
 /// The floor of a run's [`budget`] when every target runs its tests natively: a process start
 /// there costs a millisecond or two, so a binary of thousands of sub-millisecond tests is still
 /// worth spreading over the workers, as libtest's threads spread it under `cargo test`.
-pub const MIN_NATIVE_BATCH: Duration = Duration::from_millis(20);
+pub(crate) const MIN_NATIVE_BATCH: Duration = Duration::from_millis(20);
 /// What an unknown test is assumed to take when nothing else in its binary is known.
 const UNKNOWN: Duration = Duration::from_millis(10);
 
 /// One planned batch: its tests (libtest runs them in name order), their expected time, and
 /// how it takes a CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     pub tests: Vec<String>,
     pub expected: Duration,
     pub placement: Placement,
@@ -57,7 +57,7 @@ pub struct Batch {
 
 /// How a batch takes a CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Placement {
+pub(crate) enum Placement {
     /// In one of the run's slots, bound to a CPU where tasks are bound.
     #[default]
     Slot,
@@ -73,14 +73,14 @@ pub enum Placement {
 /// (the history's durations of every binary it will run) shared among `jobs` workers, so that
 /// every worker can be kept busy by batches of about equal size, and never under `floor`
 /// ([`MIN_BATCH`], or [`MIN_NATIVE_BATCH`] for a run without an emulator).
-pub fn budget(run_total: Duration, jobs: usize, floor: Duration) -> Duration {
+pub(crate) fn budget(run_total: Duration, jobs: usize, floor: Duration) -> Duration {
     (run_total / jobs.max(1) as u32).max(floor)
 }
 
 /// How a binary's tests start: its first batches, and the tests `held` back until one of them
 /// has run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Start {
+pub(crate) struct Start {
     pub batches: Vec<Batch>,
     pub held: Vec<String>,
 }
@@ -90,7 +90,7 @@ pub struct Start {
 /// its growing batches (4, 8, … tests), each spread evenly over the binary's name order
 /// ([`spread`]) so that what they measure stands for the whole binary, the rest held, in name
 /// order, for [`after_sample`].
-pub fn start(
+pub(crate) fn start(
     tests: Vec<String>,
     history: &BTreeMap<String, Duration>,
     budget: Duration,
@@ -155,14 +155,14 @@ fn spread(n: usize, jobs: usize) -> Vec<Option<usize>> {
 /// took beyond them (starting, under an emulator translating the harness, exiting: the least
 /// of its batches').
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub tests: Vec<Duration>,
     pub overhead: Duration,
 }
 
 impl Sample {
     /// What one more batch measured, added to what the others did.
-    pub fn add(&mut self, batch: Sample) {
+    pub(crate) fn add(&mut self, batch: Sample) {
         self.overhead = self.overhead.min(batch.overhead);
         self.tests.extend(batch.tests);
     }
@@ -175,7 +175,7 @@ const START_SHARE: u32 = 4;
 /// What [`after_sample`] releases of the tests a binary held back: batches to queue now, and
 /// the tests still held for what those will measure.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Release {
+pub(crate) struct Release {
     pub batches: Vec<Batch>,
     pub held: Vec<String>,
 }
@@ -189,7 +189,12 @@ pub struct Release {
 /// (and there are several workers), only the first half of them (in name order) is released,
 /// the rest held for the next batch's timings, so the binary's last batches are its smallest.
 /// Nothing measured (no test ran): growing batches.
-pub fn after_sample(held: Vec<String>, sample: &Sample, budget: Duration, jobs: usize) -> Release {
+pub(crate) fn after_sample(
+    held: Vec<String>,
+    sample: &Sample,
+    budget: Duration,
+    jobs: usize,
+) -> Release {
     let jobs = jobs.max(1);
     if held.is_empty() {
         return Release::default();
@@ -223,7 +228,7 @@ pub fn after_sample(held: Vec<String>, sample: &Sample, budget: Duration, jobs: 
 /// Splits `tests` into batches no larger than `budget` (see [`budget`]) where their durations
 /// allow, using `history` (a test's last duration); with no history for any of them, into
 /// growing batches for `jobs` workers.
-pub fn batches(
+pub(crate) fn batches(
     tests: Vec<String>,
     history: &BTreeMap<String, Duration>,
     budget: Duration,
@@ -302,7 +307,7 @@ pub fn batches(
 /// there are workers when that one would end with the longest ([`shared_end`]), the OS sharing
 /// the CPUs, is expected to end at least a twentieth sooner than the workers taking them one by
 /// one, longest first (`rest`, the binary's other work, fills what CPU they leave in both).
-pub fn share(long: &[Duration], rest: Duration, jobs: usize) -> bool {
+pub(crate) fn share(long: &[Duration], rest: Duration, jobs: usize) -> bool {
     let jobs = jobs.max(1);
     if long.len() <= jobs {
         return false;

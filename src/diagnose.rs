@@ -67,7 +67,7 @@ impl Diagnoser {
                 (
                     t.triple.clone(),
                     t.cfg.clone(),
-                    t.runner.as_ref().map(|r| r.argv.clone()),
+                    t.runner.as_ref().map(|r| r.launcher.argv.clone()),
                 )
             }),
         ))

@@ -32,6 +32,7 @@ pub(crate) mod policy;
 pub(crate) mod process;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod runner;
 pub(crate) mod session;
 pub(crate) mod shell;
 pub(crate) mod targets;

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cause::Cause;
-use crate::discover::toolchain::WASMTIME_ARGV;
 use crate::discover::{
     Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, Source, TargetCfg, TargetToolchain,
     Tool,
@@ -22,6 +21,7 @@ use crate::discover::{
 use crate::fixes::Fixer;
 use crate::level::Level;
 use crate::policy::Policy;
+use crate::runner::{Launcher, RunnerKind};
 use crate::targets;
 
 /// One step down the ladder, with why and how to fix it.
@@ -63,42 +63,16 @@ impl Evidence {
 /// How test executables of a target are started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunnerSpec {
-    /// Program and arguments put before the executable; empty: run it directly.
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
+    /// The runner as discovery decided it, unchanged: every command starting an executable of
+    /// this target is built from it ([`Launcher::command`]).
+    pub launcher: Launcher,
     pub description: String,
-    /// Also preopen the test's working directory at its absolute path (the wasmtime runner
-    /// cargo-xtest sets up: `--dir=.` serves relative paths, this one paths built from
-    /// `CARGO_MANIFEST_DIR`). A runner the user configured is run exactly as cargo would.
-    pub preopen_cwd: bool,
 }
 
 impl RunnerSpec {
-    /// What runs the tests, as a test reads it from `XTEST_RUNNER`: `native`, `qemu` (also
-    /// through a binfmt_misc registration), `wine`, `wasmtime`, or `custom` for any other
-    /// runner command.
-    pub(crate) fn kind(&self) -> &'static str {
-        let Some(program) = self.argv.first() else {
-            // An empty argv with QEMU's environment: the kernel's binfmt_misc runs QEMU.
-            return if self.env.is_empty() {
-                "native"
-            } else {
-                "qemu"
-            };
-        };
-        let name = std::path::Path::new(program)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with("qemu-") {
-            "qemu"
-        } else if name == "wine" || name == "wine64" {
-            "wine"
-        } else if name == "wasmtime" {
-            "wasmtime"
-        } else {
-            "custom"
-        }
+    /// What runs the tests, as a test reads it from `XTEST_RUNNER`.
+    pub(crate) fn kind(&self) -> RunnerKind {
+        self.launcher.kind
     }
 
     /// What every test process gets in its environment from cargo-xtest (and nothing else):
@@ -106,7 +80,7 @@ impl RunnerSpec {
     pub(crate) fn test_env(&self, triple: &str) -> [(String, String); 2] {
         [
             ("XTEST_TARGET".to_owned(), triple.to_owned()),
-            ("XTEST_RUNNER".to_owned(), self.kind().to_owned()),
+            ("XTEST_RUNNER".to_owned(), self.kind().as_str().to_owned()),
         ]
     }
 }
@@ -577,25 +551,13 @@ fn refuted_runner(
 
 /// How a discovered runner starts executables.
 pub(crate) fn runner_spec(r: &Runner) -> RunnerSpec {
-    match r {
-        Runner::Native => RunnerSpec {
-            argv: Vec::new(),
-            env: Vec::new(),
-            description: "native".to_owned(),
-            preopen_cwd: false,
-        },
-        Runner::Command { argv, env, source } => RunnerSpec {
-            argv: argv.clone(),
-            env: env.clone(),
-            description: match source {
-                Source::AutoDetected => r.describe(),
-                other => format!("{} ({other})", r.describe()),
-            },
-            preopen_cwd: *source == Source::AutoDetected
-                && argv
-                    .iter()
-                    .map(String::as_str)
-                    .eq(WASMTIME_ARGV.iter().copied()),
+    RunnerSpec {
+        launcher: r.launcher(),
+        description: match r {
+            Runner::Command { source, .. } if *source != Source::AutoDetected => {
+                format!("{} ({source})", r.describe())
+            }
+            _ => r.describe(),
         },
     }
 }
@@ -607,28 +569,16 @@ mod tests {
 
     #[test]
     fn runner_kinds_as_tests_read_them() {
-        let spec = |argv: &[&str], env: &[(&str, &str)]| RunnerSpec {
-            preopen_cwd: false,
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+        let spec = RunnerSpec {
+            launcher: Launcher {
+                kind: RunnerKind::Qemu,
+                argv: vec!["qemu-aarch64".into()],
+                env: Vec::new(),
+                preopen: false,
+            },
             description: String::new(),
         };
-        assert_eq!(spec(&[], &[]).kind(), "native");
-        assert_eq!(
-            spec(&[], &[("QEMU_LD_PREFIX", "/usr/s390x-linux-gnu")]).kind(),
-            "qemu"
-        );
-        assert_eq!(
-            spec(&["/usr/bin/qemu-s390x", "-L", "/x"], &[]).kind(),
-            "qemu"
-        );
-        assert_eq!(spec(&["wine64"], &[]).kind(), "wine");
-        assert_eq!(spec(&["wasmtime", "--dir=."], &[]).kind(), "wasmtime");
-        assert_eq!(spec(&["sh", "run.sh"], &[]).kind(), "custom");
-        let env = spec(&["qemu-aarch64"], &[]).test_env("aarch64-unknown-linux-gnu");
+        let env = spec.test_env("aarch64-unknown-linux-gnu");
         assert_eq!(
             env[0],
             ("XTEST_TARGET".into(), "aarch64-unknown-linux-gnu".into())
@@ -686,6 +636,7 @@ mod tests {
             ],
             env: vec![],
             source: Source::AutoDetected,
+            kind: RunnerKind::Qemu,
         })
     }
 
@@ -699,7 +650,7 @@ mod tests {
         );
         assert_eq!(p.level, Level::Test);
         assert!(p.downgrades.is_empty());
-        assert_eq!(p.runner.unwrap().argv[0], "qemu-s390x");
+        assert_eq!(p.runner.unwrap().launcher.argv[0], "qemu-s390x");
         assert!(p.cargo_env.contains(&(
             "CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER".into(),
             "s390x-linux-gnu-gcc".into()

@@ -26,6 +26,7 @@ use super::toolchain::{Runner, TargetToolchain};
 use crate::cause::{self, Cause};
 use crate::error::Context;
 use crate::level::Level;
+use crate::runner::RunnerKind;
 
 /// Bumped whenever what a probe does changes, so older cached results are not reused.
 const PROBE_FORMAT: &str = "cargo-xtest probes v4";
@@ -414,14 +415,12 @@ fn prepare_runner(tc: &TargetToolchain, runner: &Runner) -> Result<(), (String, 
         argv,
         env,
         source: Source::AutoDetected,
+        kind: RunnerKind::Wine,
     } = runner
     else {
         return Ok(());
     };
-    let wine = argv.first().filter(|_| {
-        tc.info
-            .is_some_and(|i| i.run == crate::targets::RunVia::Wine)
-    });
+    let wine = argv.first();
     match (wine, tc.linker.as_ref().and_then(|l| l.path.as_deref())) {
         (Some(wine), Some(gcc)) => super::wine::prepare_prefix(wine, env, gcc).map_err(|e| {
             (
@@ -433,26 +432,21 @@ fn prepare_runner(tc: &TargetToolchain, runner: &Runner) -> Result<(), (String, 
     }
 }
 
-fn run_probe(runner: &Runner, exe: &Path) -> ProbeResult {
-    let mut cmd = match runner {
-        Runner::Native => Command::new(exe),
-        Runner::Command { argv, env, .. } => {
-            let mut cmd = match argv.split_first() {
-                Some((program, args)) => {
-                    let mut c = Command::new(program);
-                    c.args(args).arg(exe);
-                    c
-                }
-                None => Command::new(exe),
-            };
-            cmd.envs(env.iter().map(|(k, v)| (k, v)));
-            cmd
-        }
-    };
-    cmd.args(["--exact", "probe", "--test-threads=1"]);
-    if let Some(d) = exe.parent() {
-        cmd.current_dir(d);
+/// The probe executable started exactly as the run starts a test executable: the same
+/// [`crate::runner::TestCommand`] from the same runner.
+pub(crate) fn run_probe_command(runner: &Runner, exe: &Path) -> crate::runner::TestCommand {
+    let cmd = runner
+        .launcher()
+        .command(exe)
+        .args(["--exact", "probe", "--test-threads=1"]);
+    match exe.parent() {
+        Some(d) => cmd.cwd(d),
+        None => cmd,
     }
+}
+
+fn run_probe(runner: &Runner, exe: &Path) -> ProbeResult {
+    let mut cmd = run_probe_command(runner, exe).build();
     run(ProbeKind::Run, &mut cmd, |out| {
         out.contains("test probe ... ok") && out.contains("1 passed")
     })

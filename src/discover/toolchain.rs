@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::cargo_config::{CargoConfig, Configured, Source};
 use super::host::{Host, TargetCfg};
+use crate::runner::{Launcher, RunnerKind};
 use crate::targets::{self, LinkVia, RunVia, TargetInfo};
 
 /// A program (linker, C compiler) that was configured or found.
@@ -28,10 +29,31 @@ pub(crate) enum Runner {
         argv: Vec<String>,
         env: Vec<(String, String)>,
         source: Source,
+        /// Decided here, once: every command that starts an executable reads it.
+        kind: RunnerKind,
     },
 }
 
 impl Runner {
+    /// The runner as the probes and the run start executables with it.
+    pub(crate) fn launcher(&self) -> Launcher {
+        match self {
+            Runner::Native => Launcher::native(),
+            Runner::Command {
+                argv,
+                env,
+                source,
+                kind,
+            } => Launcher {
+                kind: *kind,
+                argv: argv.clone(),
+                env: env.clone(),
+                // The wasmtime runner cargo-xtest set up; a configured one runs as cargo runs it.
+                preopen: *kind == RunnerKind::Wasmtime && *source == Source::AutoDetected,
+            },
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         match self {
             Runner::Native => "native".to_owned(),
@@ -186,6 +208,7 @@ impl TargetToolchain {
             argv,
             env: renv,
             source,
+            ..
         }) = &self.runner
             && *source == Source::AutoDetected
         {
@@ -332,6 +355,7 @@ fn find_runner(
             });
         }
         return Ok(Runner::Command {
+            kind: RunnerKind::of_command(&argv, &[]),
             argv,
             env: Vec::new(),
             source,
@@ -385,6 +409,7 @@ fn find_runner(
         argv,
         env,
         source: Source::AutoDetected,
+        kind: RunnerKind::Qemu,
     })
 }
 
@@ -408,6 +433,7 @@ fn wine_runner(state: &Path, triple: &str) -> Result<Runner, RunnerProblem> {
             ("WINEDEBUG".to_owned(), "-all,err+module".to_owned()),
         ],
         source: Source::AutoDetected,
+        kind: RunnerKind::Wine,
     })
 }
 
@@ -421,6 +447,7 @@ fn wasmtime_runner() -> Result<Runner, RunnerProblem> {
         argv: WASMTIME_ARGV.iter().map(|a| (*a).to_owned()).collect(),
         env: Vec::new(),
         source: Source::AutoDetected,
+        kind: RunnerKind::Wasmtime,
     })
 }
 

@@ -144,7 +144,7 @@ impl Stream {
                 .map(|t| PlannedTarget {
                     triple: &t.triple,
                     level: t.level,
-                    runner: t.runner.as_ref().map(|r| r.kind()),
+                    runner: t.runner.as_ref().map(|r| r.kind().as_str()),
                 })
                 .collect(),
             packages: plan

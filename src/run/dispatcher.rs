@@ -436,7 +436,11 @@ fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
                 .map(|(id, _)| history.package_total(&t.triple, id))
         })
         .sum();
-    let native = tested(plan).all(|t| t.runner.as_ref().is_some_and(|r| r.kind() == "native"));
+    let native = tested(plan).all(|t| {
+        t.runner
+            .as_ref()
+            .is_some_and(|r| r.kind() == crate::runner::RunnerKind::Native)
+    });
     let floor = if native {
         super::schedule::MIN_NATIVE_BATCH
     } else {
@@ -1006,7 +1010,7 @@ impl Dispatcher<'_> {
                     target
                         .runner
                         .as_ref()
-                        .map(|r| r.argv.join(" "))
+                        .map(|r| r.launcher.argv.join(" "))
                         .unwrap_or_default(),
                     id,
                     p,
@@ -1219,10 +1223,8 @@ mod tests {
                 level: Level::Test,
                 required: None,
                 runner: Some(crate::plan::RunnerSpec {
-                    argv: Vec::new(),
-                    env: Vec::new(),
+                    launcher: crate::runner::Launcher::native(),
                     description: "native".into(),
-                    preopen_cwd: false,
                 }),
                 linker: None,
                 cargo_env: Vec::new(),
@@ -1684,7 +1686,9 @@ mod tests {
             super::super::schedule::MIN_NATIVE_BATCH
         );
         let mut emulated = plan();
-        emulated.targets[0].runner.as_mut().unwrap().argv = vec!["qemu-s390x".into()];
+        let runner = emulated.targets[0].runner.as_mut().unwrap();
+        runner.launcher.argv = vec!["qemu-s390x".into()];
+        runner.launcher.kind = crate::runner::RunnerKind::Qemu;
         assert_eq!(
             budget(&emulated, &history, 2),
             super::super::schedule::MIN_BATCH

@@ -7,7 +7,7 @@
 //! more tries. *Doctests*: `cargo test --doc` for some packages of one target.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -304,52 +304,26 @@ fn result_of(
     }
 }
 
+/// The command starting `job`'s executable with `args`, built as every start of a test
+/// executable is ([`crate::runner::TestCommand`]): the runner, the test's directory and
+/// environment, cargo's loader path, a CPU for an emulated test.
 fn runner_command(job: &BinaryJob, args: &[String]) -> Command {
-    let (program, pre) = match job.runner.argv.split_first() {
-        Some((p, rest)) => (p.clone(), rest.to_vec()),
-        None => (job.path.to_string_lossy().into_owned(), Vec::new()),
-    };
-    let mut cmd = Command::new(program);
-    if let Some(cpu) = job.cpu.filter(|_| job.runner.kind() == "qemu") {
-        crate::process::bind_to_cpu(&mut cmd, cpu);
-    }
-    cmd.args(pre);
-    if job.runner.preopen_cwd {
-        cmd.arg(format!("--dir={}", job.cwd.display()));
-        // The build script's `OUT_DIR`, which cargo hands the test at run time: readable at the
-        // absolute path the test is given (`cargo test` with `--dir=/` reads it too).
-        if let Some((_, out_dir)) = job.env.iter().find(|(k, _)| k == "OUT_DIR") {
-            cmd.arg(format!("--dir={}", Path::new(out_dir).display()));
-        }
-    }
-    if !job.runner.argv.is_empty() {
-        cmd.arg(&job.path);
-    }
-    cmd.args(args)
-        .current_dir(&job.cwd)
-        .envs(job.runner.env.iter().map(|(k, v)| (k, v)))
-        .envs(job.env.iter().map(|(k, v)| (k, v)));
-    // Cargo's directories first, then what this process inherited (once: started as `cargo
-    // xtest`, cargo already put the sysroot's `lib` there).
-    let inherited = std::env::var_os("LD_LIBRARY_PATH");
-    let mut dirs = job.lib_path.clone();
-    for d in inherited.iter().flat_map(std::env::split_paths) {
-        if !dirs.contains(&d) {
-            dirs.push(d);
-        }
-    }
-    if let Ok(joined) = std::env::join_paths(dirs) {
-        cmd.env("LD_LIBRARY_PATH", joined);
-    }
-    cmd
+    test_command(job, args).build()
+}
+
+fn test_command(job: &BinaryJob, args: &[String]) -> crate::runner::TestCommand {
+    job.runner
+        .launcher
+        .command(&job.path)
+        .args(args)
+        .cwd(&job.cwd)
+        .envs(&job.env)
+        .lib_path(&job.lib_path)
+        .cpu(job.cpu)
 }
 
 fn runner_display(job: &BinaryJob) -> String {
-    job.runner
-        .argv
-        .first()
-        .cloned()
-        .unwrap_or_else(|| job.path.display().to_string())
+    test_command(job, &[]).program()
 }
 
 fn skipped(name: String, reason: &str) -> TestResult {
@@ -401,7 +375,7 @@ pub(crate) fn listing_identity(job: &BinaryJob) -> Option<String> {
         m.len(),
         m.mtime(),
         m.mtime_nsec(),
-        job.runner.argv.join(" ")
+        job.runner.launcher.argv.join(" ")
     ))
 }
 
@@ -413,6 +387,7 @@ pub(crate) fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
     let content = cache.file_hash(&job.path).ok()?;
     let runner_env: Vec<String> = job
         .runner
+        .launcher
         .env
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -426,7 +401,7 @@ pub(crate) fn binary_key(job: &BinaryJob, cache: &Cache) -> Option<String> {
         "bin-v3",
         &job.triple,
         &content,
-        &job.runner.argv.join(" "),
+        &job.runner.launcher.argv.join(" "),
         &runner_env.join(" "),
         &cache.source_hash(&job.cwd),
         &cache.workspace_hash(),
@@ -1092,4 +1067,77 @@ pub(crate) fn run_doctests(
         }
     }
     runs.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::{Runner, Source};
+    use crate::runner::RunnerKind;
+
+    /// The run probe proves the command the run uses: the same runner program, arguments and
+    /// environment before the executable, from the same [`crate::runner::TestCommand`] builder.
+    #[test]
+    fn the_probe_and_the_run_start_executables_the_same_way() {
+        let runners = [
+            Runner::Native,
+            Runner::Command {
+                argv: vec![
+                    "qemu-s390x".into(),
+                    "-L".into(),
+                    "/usr/s390x-linux-gnu".into(),
+                ],
+                env: Vec::new(),
+                source: Source::AutoDetected,
+                kind: RunnerKind::Qemu,
+            },
+            Runner::Command {
+                argv: Vec::new(),
+                env: vec![("QEMU_LD_PREFIX".into(), "/usr/s390x-linux-gnu".into())],
+                source: Source::AutoDetected,
+                kind: RunnerKind::Qemu,
+            },
+            Runner::Command {
+                argv: vec!["wine".into()],
+                env: vec![("WINEPREFIX".into(), "/t/xtest/wine/x".into())],
+                source: Source::AutoDetected,
+                kind: RunnerKind::Wine,
+            },
+            Runner::Command {
+                argv: crate::discover::toolchain::WASMTIME_ARGV
+                    .iter()
+                    .map(|a| (*a).to_owned())
+                    .collect(),
+                env: Vec::new(),
+                source: Source::AutoDetected,
+                kind: RunnerKind::Wasmtime,
+            },
+        ];
+        for runner in runners {
+            let exe = std::path::Path::new("/t/deps/it-1");
+            let probe = crate::discover::probe::run_probe_command(&runner, exe);
+            let job = BinaryJob {
+                triple: "s390x-unknown-linux-gnu".into(),
+                package_id: "p".into(),
+                package_name: "p".into(),
+                binary: BinaryId::Lib,
+                path: exe.to_owned(),
+                harness: true,
+                cwd: PathBuf::from("/t/deps"),
+                env: Vec::new(),
+                lib_path: Vec::new(),
+                runner: crate::plan::runner_spec(&runner),
+                skips: BTreeMap::new(),
+                panic_abort: false,
+                cpu: None,
+            };
+            let run = test_command(
+                &job,
+                &["--exact".into(), "probe".into(), "--test-threads=1".into()],
+            );
+            assert_eq!(probe.argv(), run.argv(), "{runner:?}");
+            assert_eq!(probe.env(), run.env(), "{runner:?}");
+            assert_eq!(probe.to_string(), run.to_string());
+        }
+    }
 }

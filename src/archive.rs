@@ -66,9 +66,16 @@ pub(crate) struct ArchivedBinary {
     #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
     pub harness: bool,
     /// The `cargo::rustc-env` variables of its package's build script (`OUT_DIR` is a
-    /// directory of the building machine, so it is not carried).
+    /// directory of the building machine: it is carried as `out_dir`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub script_env: Vec<(String, String)>,
+    /// Its build script's `OUT_DIR`, packed with everything in it, inside the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<String>,
+    /// The build scripts' link-search directories inside its profile directory (shared
+    /// libraries a build script built), packed, inside the archive: the loader path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_dirs: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -102,6 +109,8 @@ pub(crate) fn create(
     tar.sparse(false);
     let mut packages = Vec::new();
     let mut packed: Vec<&Path> = Vec::new();
+    // Build-script directories packed so far (a package's `OUT_DIR` serves all its binaries).
+    let mut packed_dirs: std::collections::BTreeSet<String> = Default::default();
     for id in &plan.packages {
         let Some(pkg) = ws.member(id) else { continue };
         if target.excluded.contains_key(&pkg.name) {
@@ -129,6 +138,31 @@ pub(crate) fn create(
             tar.append_path_with_name(&b.path, &file)
                 .map_err(io("pack", &b.path))?;
             packed.push(&b.path);
+            // Build-script directories inside the executable's profile directory keep their
+            // place relative to it: `bin/` is the profile directory of an archive's binaries.
+            let profile = b.path.parent().and_then(Path::parent);
+            let mut carry = |d: &Path| -> Result<Option<String>> {
+                let Some(rel) = profile
+                    .and_then(|p| d.strip_prefix(p).ok())
+                    .filter(|r| confined(r) && d.is_dir())
+                else {
+                    return Ok(None);
+                };
+                let name = format!("bin/{}", rel.display());
+                if packed_dirs.insert(name.clone()) {
+                    tar.append_dir(&name, d).map_err(io("pack", d))?;
+                    add_dir(&mut tar, d, Path::new(&name))?;
+                }
+                Ok(Some(name))
+            };
+            let out_dir = match b.script_env.iter().find(|(k, _)| k == "OUT_DIR") {
+                Some((_, dir)) => carry(Path::new(dir))?,
+                None => None,
+            };
+            let mut link_dirs = Vec::new();
+            for d in &b.link_dirs {
+                link_dirs.extend(carry(d)?);
+            }
             binaries.push(ArchivedBinary {
                 id: b.id.clone(),
                 file,
@@ -139,6 +173,8 @@ pub(crate) fn create(
                     .filter(|(k, _)| k != "OUT_DIR")
                     .cloned()
                     .collect(),
+                out_dir,
+                link_dirs,
             });
         }
         packages.push(ArchivedPackage {
@@ -448,6 +484,9 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
         inside(&p.dir, true)?;
         for b in &p.binaries {
             let path = inside(&b.file, false)?;
+            for d in b.out_dir.iter().chain(&b.link_dirs) {
+                inside(d, true)?;
+            }
             if let Some(found) = crate::targets::executable_mismatch(&path, &manifest.triple) {
                 return Err(format!(
                     "`{}` is {found}, not an executable for {} as the manifest says: refused",
@@ -499,8 +538,17 @@ pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
                 id: b.id.clone(),
                 path,
                 harness: b.harness,
-                script_env: b.script_env.clone(),
-                link_dirs: Vec::new(),
+                script_env: b
+                    .script_env
+                    .iter()
+                    .cloned()
+                    .chain(
+                        b.out_dir
+                            .iter()
+                            .map(|d| ("OUT_DIR".to_owned(), dir.join(d).display().to_string())),
+                    )
+                    .collect(),
+                link_dirs: b.link_dirs.iter().map(|d| dir.join(d)).collect(),
             });
         }
     }

@@ -630,3 +630,67 @@ fn a_configured_default_target_is_the_default_and_the_host_stays_the_host() {
         c.cargo_output
     );
 }
+
+/// `run --archive` gives the tests what `cargo test` gives them, on another machine's paths: the
+/// build script's `OUT_DIR` (packed with its files) and the shared library a build script built
+/// (on the loader path), with the workspace's own target directory gone.
+#[test]
+fn an_archive_carries_out_dir_and_build_script_libraries() {
+    if !toolchains_present(&[AARCH64]) {
+        return;
+    }
+    let fx = Fixture::new("conformance");
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("aarch64.tar.gz");
+    let mut pack = xtest();
+    pack.args([
+        "archive", "--target", AARCH64, "-p", "gen", "-p", "natlib", "-o",
+    ])
+    .arg(&archive)
+    .current_dir(fx.path())
+    .env_remove("CARGO_TARGET_DIR");
+    let out = output_within(&mut pack, WATCHDOG);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(fx.path().join("target")).unwrap();
+    let report = work.path().join("report.json");
+    let mut run = xtest();
+    run.args(["run", "--no-fail-fast", "--archive"])
+        .arg(&archive)
+        .arg("--report")
+        .arg(&report)
+        .current_dir(work.path());
+    let out = output_within(&mut run, WATCHDOG);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let outcome = |pkg: &str, name: &str| -> String {
+        json["targets"][0]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == pkg)
+            .flat_map(|p| p["tests"].as_array().unwrap().clone())
+            .find(|t| t["name"] == name)
+            .map(|t| t["outcome"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| format!("not run: {json}"))
+    };
+    assert_eq!(outcome("gen", "tests::run_time_out_dir"), "passed");
+    assert_eq!(outcome("gen", "tests::run_time_rustc_env"), "passed");
+    assert_eq!(
+        outcome("gen", "integration_sees_build_script_env"),
+        "passed"
+    );
+    assert_eq!(
+        outcome("natlib", "tests::calls_the_shared_library"),
+        "passed"
+    );
+}

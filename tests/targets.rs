@@ -222,6 +222,48 @@ fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumpt
         again.package(WINDOWS_GNU, "plain-utils")["outcome"],
         "passed"
     );
+    // `run --archive` runs no probes, yet prepares its own prefix the same way (here in a
+    // fresh cache directory): the archived tests start under Wine and pass.
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("windows.tar.gz");
+    let output = format!("--output={}", archive.display());
+    let out = fx
+        .xtest(&[
+            "archive",
+            "--target",
+            WINDOWS_GNU,
+            "-p",
+            "plain-utils",
+            &output,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = xtest()
+        .args(["run", "--archive"])
+        .arg(&archive)
+        .current_dir(work.path())
+        .env("XDG_CACHE_HOME", work.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        work.path()
+            .join("cache/cargo-xtest/wine")
+            .join(WINDOWS_GNU)
+            .join("drive_c/windows/system32/bcryptprimitives.dll")
+            .is_file()
+    );
 }
 
 #[test]

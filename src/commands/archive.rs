@@ -120,7 +120,10 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
         &triple,
         &discover::toolchain::state_dir(None),
     ) {
-        Ok(r) => (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new()),
+        Ok(r) => {
+            prepare_wine(&r, &triple);
+            (level::Level::Test, Some(plan::runner_spec(&r)), Vec::new())
+        }
         Err(problem) => {
             let tc = discover::TargetToolchain {
                 triple: triple.clone(),
@@ -205,4 +208,32 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     let diagnoser = diagnose::Diagnoser::new(&host, &plan)?;
     let report = report::Report::assemble(&plan, &built, &ran, &diagnoser);
     finish(&report, &args.out)
+}
+
+/// Wine's prefix, as the run probe prepares it on a machine that builds (`run --archive` runs
+/// no probes): created once, with the `ProcessPrng` DLL Rust's std needs where this Wine lacks
+/// it, built with the target's mingw gcc. Without one, the tests say which DLL is missing.
+fn prepare_wine(runner: &discover::Runner, triple: &str) {
+    let discover::Runner::Command {
+        argv,
+        env,
+        source: discover::Source::AutoDetected,
+        kind: crate::runner::RunnerKind::Wine,
+    } = runner
+    else {
+        return;
+    };
+    let Some(wine) = argv.first() else { return };
+    let gcc = targets::lookup(triple)
+        .and_then(|i| i.linkers.first())
+        .and_then(|l| which::which(l).ok());
+    let Some(gcc) = gcc else {
+        crate::shell::warn(format!(
+            "{triple}: no mingw gcc to build the DLL Rust's std needs for this Wine; tests may not start (wine-dll-missing)"
+        ));
+        return;
+    };
+    if let Err(e) = discover::wine::prepare_prefix(wine, env, &gcc) {
+        crate::shell::warn(format!("{triple}: cannot prepare Wine's prefix: {e}"));
+    }
 }

@@ -468,6 +468,32 @@ fn conforms_on_musl() {
     conforms_on(MUSL);
 }
 
+/// The fixture with Rust's std linked dynamically (`-C prefer-dynamic`, what a workspace with a
+/// `dylib` member needs): every test executable then loads `libstd-*.so` from the sysroot, found
+/// through the loader path cargo gives it — under QEMU too.
+fn conforms_dynamically_on(triple: &str) {
+    if !toolchains_present(&[triple]) {
+        return;
+    }
+    let fx = Fixture::new("conformance");
+    let env = vec![(
+        "RUSTFLAGS".to_owned(),
+        "--cfg conform_flag -C prefer-dynamic".to_owned(),
+    )];
+    let c = compare(fx.path(), triple, &env, &cross_env(triple, fx.path()));
+    c.assert_agrees(triple, if triple == HOST { 20 } else { 18 });
+}
+
+#[test]
+fn conforms_with_a_dynamic_std_on_the_host() {
+    conforms_dynamically_on(HOST);
+}
+
+#[test]
+fn conforms_with_a_dynamic_std_on_aarch64() {
+    conforms_dynamically_on(AARCH64);
+}
+
 #[test]
 fn conforms_on_windows_gnu() {
     conforms_on(WINDOWS_GNU);

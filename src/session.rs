@@ -102,9 +102,9 @@ impl Session {
         let target_dir = self.workspace.as_ref().map(|ws| ws.target_dir.as_path());
         let mut toolchains =
             Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
-        discover::probe::probe_all(
+        let probes = discover::probe::probe_all(
             &self.host,
-            &mut toolchains,
+            &toolchains,
             &discover::ProbeOptions {
                 dir: self
                     .workspace
@@ -114,6 +114,9 @@ impl Session {
                 reprobe,
             },
         )?;
+        for (tc, proved) in toolchains.iter_mut().zip(probes) {
+            tc.probes = proved;
+        }
         if self.all {
             toolchains.retain(|tc| {
                 tc.triple == self.host.triple

@@ -38,3 +38,14 @@ pub(crate) fn warn(message: impl std::fmt::Display) {
 pub(crate) fn error(message: impl std::fmt::Display) {
     eprintln!("{ERROR}error{ERROR:#}: {message}");
 }
+
+/// The colours of cargo-xtest's reports (the terminal report and `doctor`), in one place.
+pub(crate) mod styles {
+    use anstyle::{AnsiColor, Style};
+
+    pub(crate) const OK: Style = AnsiColor::Green.on_default();
+    pub(crate) const BAD: Style = AnsiColor::Red.on_default().effects(anstyle::Effects::BOLD);
+    pub(crate) const DIM: Style = AnsiColor::BrightBlack.on_default();
+    pub(crate) const HEAD: Style = Style::new().effects(anstyle::Effects::BOLD);
+    pub(crate) const WARN: Style = AnsiColor::Yellow.on_default();
+}

@@ -128,9 +128,9 @@ pub(crate) struct ProbeOptions {
 /// Probes every target (in parallel) and records the results in `targets`.
 pub(crate) fn probe_all(
     host: &Host,
-    targets: &mut [TargetToolchain],
+    targets: &[TargetToolchain],
     options: &ProbeOptions,
-) -> crate::error::Result<()> {
+) -> crate::error::Result<Vec<Probes>> {
     let temp;
     let dir = match &options.dir {
         Some(d) => d.clone(),
@@ -144,15 +144,19 @@ pub(crate) fn probe_all(
     };
     let cache = options.dir.is_some() && !options.reprobe;
     let store = options.dir.is_some();
-    std::thread::scope(|scope| {
-        for tc in targets.iter_mut() {
-            let dir = dir.join(&tc.triple);
-            scope.spawn(move || {
-                tc.probes = probe_target(host, tc, &dir, options.max_level, cache, store);
-            });
-        }
-    });
-    Ok(())
+    Ok(std::thread::scope(|scope| {
+        let running: Vec<_> = targets
+            .iter()
+            .map(|tc| {
+                let dir = dir.join(&tc.triple);
+                scope.spawn(move || probe_target(host, tc, &dir, options.max_level, cache, store))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().expect("probe thread"))
+            .collect()
+    }))
 }
 
 /// What one target's probes depend on, hashed: any change makes the cached results stale.

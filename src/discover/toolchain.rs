@@ -135,7 +135,7 @@ pub(crate) struct TargetToolchain {
     /// The sysroot holding the target's dynamic loader (`None` if missing or not needed).
     pub sysroot: Option<String>,
     pub runner: Result<Runner, RunnerProblem>,
-    /// What the probes proved (empty until [`super::probe::probe_all`] ran).
+    /// What the probes proved ([`super::probe::probe_all`] returns them; empty before).
     pub probes: super::probe::Probes,
 }
 

@@ -5,18 +5,14 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use anstyle::{AnsiColor, Style};
+use anstyle::Style;
 
 use super::{Failure, PackageOutcome, PackageReport, Report, TargetReport};
 use crate::ids::BinaryId;
 use crate::level::Level;
 use crate::run::TestOutcome;
 
-const OK: Style = AnsiColor::Green.on_default();
-const BAD: Style = AnsiColor::Red.on_default().effects(anstyle::Effects::BOLD);
-const DIM: Style = AnsiColor::BrightBlack.on_default();
-const HEAD: Style = Style::new().effects(anstyle::Effects::BOLD);
-const WARN: Style = AnsiColor::Yellow.on_default();
+use crate::shell::styles::{BAD, DIM, HEAD, OK, WARN};
 
 /// How many lines of a diagnostic or test output the terminal shows (the JSON has all of it).
 const EXCERPT_LINES: usize = 12;

@@ -735,24 +735,23 @@ mod tests {
             blocked_by: None,
         };
         assert_eq!(d.build_error(S, &e).cause, Cause::DylibStd);
-        let e = BuildError {
+        let start_error = |message: &str| BuildError {
             stage: Level::Test,
-            message: "cannot list the tests of lib (exit status 127):\n[stderr]\n/w/target/debug/deps/natlib-1: error while loading shared libraries: libgreet.so: cannot open shared object file: No such file or directory".to_owned(),
+            message: message.to_owned(),
             rendered: None,
             host_unit: false,
             blocked_by: None,
         };
+        let e = start_error(
+            "cannot list the tests of lib (exit status 127):\n[stderr]\n/w/target/debug/deps/natlib-1: error while loading shared libraries: libgreet.so: cannot open shared object file: No such file or directory",
+        );
         let dx = d.build_error(S, &e);
         assert_eq!(dx.cause, Cause::SharedLibraryMissing);
         assert!(dx.fix.contains("`libgreet.so`"), "{}", dx.fix);
         // The loader printed nothing: the path it was given is named.
-        let e = BuildError {
-            stage: Level::Test,
-            message: "cannot list the tests of lib (exit status 127), printing nothing\nthe loader path it was given: LD_LIBRARY_PATH=/w/target/debug:/w/target/debug/deps".to_owned(),
-            rendered: None,
-            host_unit: false,
-            blocked_by: None,
-        };
+        let e = start_error(
+            "cannot list the tests of lib (exit status 127), printing nothing\nthe loader path it was given: LD_LIBRARY_PATH=/w/target/debug:/w/target/debug/deps",
+        );
         let dx = d.build_error(S, &e);
         assert_eq!(dx.cause, Cause::SharedLibraryMissing);
         assert!(

@@ -122,6 +122,41 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed))
 }
 
+/// What tells a run to stop starting work and stop its children: by default the flag the
+/// signal handlers set ([`StopToken::signals`]); a test makes its own and trips it.
+#[derive(Debug, Clone)]
+pub(crate) struct StopToken(Arc<AtomicBool>);
+
+impl StopToken {
+    /// The token SIGINT, SIGTERM and SIGHUP trip ([`install_signal_handlers`]).
+    pub(crate) fn signals() -> StopToken {
+        StopToken(Arc::clone(
+            INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false))),
+        ))
+    }
+
+    /// A token of its own, tripped only by [`StopToken::stop`].
+    #[cfg(test)]
+    pub(crate) fn new() -> StopToken {
+        StopToken(Arc::new(AtomicBool::new(false)))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for StopToken {
+    fn default() -> Self {
+        StopToken::signals()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stream {
     Stdout,

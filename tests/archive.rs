@@ -9,12 +9,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{Fixture, HOST, xtest};
+use common::{Fixture, HOST, assert_exit, xtest};
 use serde_json::Value;
 
 /// The entries of a real archive of the example's host test binaries.
 struct Entries {
-    files: Vec<(String, Vec<u8>)>,
+    /// Files, and directories (`None`: a build script's `OUT_DIR`, which may be empty).
+    files: Vec<(String, Option<Vec<u8>>)>,
     manifest: Value,
 }
 
@@ -27,12 +28,16 @@ fn read_archive(path: &Path) -> Entries {
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let name = e.path().unwrap().to_string_lossy().into_owned();
+        if e.header().entry_type().is_dir() {
+            files.push((name, None));
+            continue;
+        }
         let mut data = Vec::new();
         e.read_to_end(&mut data).unwrap();
         if name == "manifest.json" {
             manifest = serde_json::from_slice(&data).unwrap();
         } else {
-            files.push((name, data));
+            files.push((name, Some(data)));
         }
     }
     Entries { files, manifest }
@@ -56,6 +61,15 @@ fn write_archive(path: &Path, entries: &Entries, manifest: &Value, extra: Extra)
         flate2::Compression::fast(),
     );
     let mut tar = tar::Builder::new(gz);
+    // Directories first (a build script's `OUT_DIR`, which may be empty).
+    for (name, _) in entries.files.iter().filter(|(_, d)| d.is_none()) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o755);
+        h.set_cksum();
+        tar.append_data(&mut h, name, std::io::empty()).unwrap();
+    }
     let mut add = |name: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
@@ -64,7 +78,9 @@ fn write_archive(path: &Path, entries: &Entries, manifest: &Value, extra: Extra)
         tar.append_data(&mut h, name, data).unwrap();
     };
     for (name, data) in &entries.files {
-        add(name, data);
+        if let Some(data) = data {
+            add(name, data);
+        }
     }
     let json = serde_json::to_vec(manifest).unwrap();
     match extra {
@@ -129,13 +145,7 @@ fn hostile_archives_are_refused_and_nothing_outside_runs() {
     // dynamically: the archive carries it).
     let report = work.path().join("report.json");
     let out = run_archive(&good, &["--report", report.to_str().unwrap()], work.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let macros = r["targets"][0]["packages"]
         .as_array()
@@ -216,7 +226,12 @@ fn hostile_archives_are_refused_and_nothing_outside_runs() {
         size(&bomb) < size(&good) + (1 << 20),
         "the bomb adds under 1 MiB"
     );
-    let unpacked: usize = entries.files.iter().map(|(_, d)| d.len()).sum();
+    let unpacked: usize = entries
+        .files
+        .iter()
+        .flat_map(|(_, d)| d)
+        .map(Vec::len)
+        .sum();
     let limit = format!("{}M", (unpacked >> 20) + 32);
     let kept = work.path().join("kept");
     refused(
@@ -251,13 +266,7 @@ fn hostile_archives_are_refused_and_nothing_outside_runs() {
     // A relative --extract-to is resolved once, where the command was run: the tests, which run
     // in their package directories, still find their executables.
     let out = run_archive(&good, &["--extract-to", "relative/dir"], work.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(work.path().join("relative/dir/manifest.json").is_file());
 
     // --extract-to into a directory holding something: refused before unpacking.

@@ -210,12 +210,7 @@ fn compare(
         json: Some(report.clone()),
     };
     let mut mismatches = Vec::new();
-    let target = report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["triple"] == triple)
-        .expect("the target is in the report");
+    let target = target_in(&report, triple);
     // cargo-xtest's side: executable path → (package, binary id); (package, binary) → tests.
     let mut exes: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut xtests: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
@@ -504,14 +499,19 @@ fn conforms_on_wasip1() {
     conforms_on(WASIP1);
 }
 
-/// The packages cargo-xtest reported failed in `report`, with their causes, for `triple`.
-fn causes(report: &Value, triple: &str) -> Vec<(String, String)> {
-    let target = report["targets"]
+/// The target `triple` of a cargo-xtest report.
+fn target_in<'a>(report: &'a Value, triple: &str) -> &'a Value {
+    report["targets"]
         .as_array()
         .unwrap()
         .iter()
         .find(|t| t["triple"] == triple)
-        .expect("the target is in the report");
+        .expect("the target is in the report")
+}
+
+/// The packages cargo-xtest reported failed in `report`, with their causes, for `triple`.
+fn causes(report: &Value, triple: &str) -> Vec<(String, String)> {
+    let target = target_in(report, triple);
     target["packages"]
         .as_array()
         .unwrap()
@@ -690,13 +690,7 @@ fn an_archive_carries_out_dir_and_build_script_libraries() {
         .arg(&report)
         .current_dir(work.path());
     let out = output_within(&mut run, WATCHDOG);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let outcome = |pkg: &str, name: &str| -> String {
         json["targets"][0]["packages"]

@@ -238,11 +238,7 @@ fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumpt
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let out = xtest()
         .args(["run", "--archive"])
         .arg(&archive)
@@ -250,13 +246,7 @@ fn windows_gnu_runs_under_wine_in_its_own_prefix_and_only_there_the_path_assumpt
         .env("XDG_CACHE_HOME", work.path().join("cache"))
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         work.path()
             .join("cache/cargo-xtest/wine")

@@ -200,6 +200,7 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             config_env: Vec::new(),
             full_output: args.tests.full_output.clone(),
             target_dir: dir.join("target"),
+            stop: process::StopToken::signals(),
         },
         rx,
         &|e| live.run(&e),

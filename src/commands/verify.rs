@@ -40,6 +40,7 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         config_env: discovery.config_env.clone(),
         full_output: args.tests.full_output.clone(),
         target_dir: discovery.workspace.target_dir.clone(),
+        stop: crate::process::StopToken::signals(),
     };
     let live = report::live::Live::start(
         &plan

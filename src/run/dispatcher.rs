@@ -8,17 +8,23 @@
 //! build is over (they need cargo's build lock), one `cargo test --doc` at a time. Fail-fast and
 //! interrupts stop new work; work never started is reported as not run. Tells what happens as
 //! [`Event`]s (it never prints) and never spawns processes itself.
+//!
+//! One thread owns the run's state: the dispatcher alone holds the queue ([`super::queue`]), the
+//! running set (keyed by seat) and the idle workers; it hands each task to a worker on that
+//! worker's channel, and decides fail-fast, doctest gating and the release of a slot when the
+//! task's outcome arrives. Workers only run what they are handed and report back; the stop
+//! token in [`RunOptions::stop`] stops the run.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cache::Cache;
 use super::executor::{self, Batch, Prepared, Selection};
 use super::history::History;
 use super::load::{CpuTimes, Slots, cpus};
+use super::queue::{Queue, Seat, Shard, Task};
 use super::schedule::Placement;
 use super::{
     BinaryJob, BinaryRun, BuildEvent, DoctestJob, DoctestPackage, Event, RunOptions, RunResult,
@@ -29,219 +35,33 @@ use crate::ids::{BinaryId, BinaryKey};
 use crate::level::Level;
 use crate::plan::Plan;
 
-#[derive(Debug)]
-enum Task {
-    Prepare(usize),
-    Shard(Shard),
-    Doctest(DoctestJob),
-}
-
-/// A batch of a binary's tests, with the time it is expected to take and how it takes a CPU.
-#[derive(Debug)]
-struct Shard {
-    /// The binary's index in the dispatcher.
-    binary: usize,
-    selection: Selection,
-    expected: Duration,
-    placement: Placement,
-    /// A batch of a binary that holds tests back until one of its batches has run
-    /// ([`super::schedule::start`]): what it measures plans them.
-    sampling: bool,
-}
-
-/// How long a target's doctests are taken to be when they compete with batches: rustdoc
-/// compiles each doctest as its own program, so they are rarely short.
-const DOCTEST_EXPECTED: Duration = Duration::from_secs(10);
-
-impl Task {
-    /// What to take first: listings (cheap, and they reveal the work), then the first batches
-    /// of binaries that hold tests back for their timings (as cheap, and they reveal the rest),
-    /// then the longest batch of any binary, so that no long batch starts last while the other
-    /// workers idle. Doctests: with fail-fast, last, as `cargo test` runs them, so that a
-    /// failure stops them from starting; without it everything runs anyway, and they are long
-    /// work to start early.
-    fn priority(&self, fail_fast: bool) -> (u8, Duration) {
-        match self {
-            Task::Prepare(_) => (3, Duration::ZERO),
-            Task::Shard(s) if s.sampling => (2, s.expected),
-            Task::Shard(s) => (1, s.expected),
-            Task::Doctest(_) if fail_fast => (0, Duration::ZERO),
-            Task::Doctest(_) => (1, DOCTEST_EXPECTED),
-        }
-    }
-
-    /// How long a batch is expected to take; zero for other work, which no task waits on.
-    fn expected(&self) -> Duration {
-        match self {
-            Task::Shard(s) => s.expected,
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn shared(&self) -> bool {
-        matches!(self, Task::Shard(s) if s.placement == Placement::Shared)
-    }
-}
-
-/// What a running task holds: its CPU (when tasks are bound) and its place among the running
-/// work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seat {
-    cpu: Option<usize>,
-    id: u64,
-}
-
-#[derive(Default)]
-struct Queue {
-    tasks: VecDeque<Task>,
-    /// Fail-fast is on: doctests wait for every batch.
-    fail_fast: bool,
-    doctest_running: bool,
-    /// How many tasks may run at once ([`super::load::Slots`]).
-    slots: usize,
-    /// How many [`Placement::Shared`] tasks may run beyond the slots: one, unless `-j` fixed
-    /// the number of test processes.
-    beyond: usize,
-    /// The running tasks: seat, start and expected time ([`Task::expected`]).
-    work: Vec<(u64, Instant, Duration)>,
-    next_seat: u64,
-    /// The CPUs tasks are given ([`RunOptions::bind`]), each with the number of running tasks
-    /// that have it; empty when tasks are not bound.
-    cpus: Vec<(usize, usize)>,
-    /// Where the search for the next task's CPU starts.
-    next_cpu: usize,
-    /// Fail-fast tripped: a worker saw a failure; nothing more is taken.
-    halted: bool,
-    closed: bool,
-}
-
-impl Queue {
-    /// A task for a worker, if a slot is free, with the least busy CPU (when tasks are bound);
-    /// or a [`Placement::Shared`] one in the one slot beyond them, unbound, once no running
-    /// batch is expected to have more left than it takes (started sooner, it would slow the
-    /// longest, and end after it with a CPU idle; started then, the two end together).
-    fn take_slot(&mut self) -> Option<(Task, Seat)> {
-        self.take_slot_at(Instant::now())
-    }
-
-    fn take_slot_at(&mut self, now: Instant) -> Option<(Task, Seat)> {
-        if self.running() >= self.slots + self.beyond {
-            return None;
-        }
-        let beyond = self.running() >= self.slots;
-        if beyond && self.beyond_in(now)? > Duration::ZERO {
-            return None;
-        }
-        let task = self.take(beyond)?;
-        let id = self.next_seat;
-        self.next_seat += 1;
-        self.work.push((id, now, task.expected()));
-        if task.shared() {
-            // Bound, the long tests would share one CPU in pairs while another had one alone.
-            return Some((task, Seat { cpu: None, id }));
-        }
-        // Among the least busy, the next one after the CPU given last: with fewer slots than
-        // CPUs, the work moves round them rather than staying on the first ones.
-        let n = self.cpus.len();
-        let cpu = (0..n)
-            .map(|k| (self.next_cpu + k) % n)
-            .min_by_key(|&i| self.cpus[i].1)
-            .map(|i| {
-                self.cpus[i].1 += 1;
-                self.next_cpu = i + 1;
-                self.cpus[i].0
-            });
-        Some((task, Seat { cpu, id }))
-    }
-
-    /// How long until the next shared task may start beyond the slots: when no running batch
-    /// is expected to have more left than it takes. `None` when none waits.
-    fn beyond_in(&self, now: Instant) -> Option<Duration> {
-        let next = self.tasks[self.best(true)?].expected();
-        Some(
-            self.work
-                .iter()
-                .map(|(_, start, expected)| {
-                    expected
-                        .saturating_sub(now.saturating_duration_since(*start))
-                        .saturating_sub(next)
-                })
-                .max()
-                .unwrap_or_default(),
-        )
-    }
-
-    /// How long a worker with nothing to take may wait before a task may be taken without a
-    /// slot freeing up (a shared one beyond the slots); `None`: until woken.
-    fn wake_in(&self, now: Instant) -> Option<Duration> {
-        if self.halted || self.running() != self.slots || self.beyond == 0 {
-            return None;
-        }
-        self.beyond_in(now)
-    }
-
-    /// A task is over: its slot, CPU and place among the running work are free.
-    fn release(&mut self, seat: Seat) {
-        if let Some(e) = self.cpus.iter_mut().find(|(c, _)| Some(*c) == seat.cpu) {
-            e.1 -= 1;
-        }
-        self.work.retain(|(id, _, _)| *id != seat.id);
-    }
-
-    /// How many tasks run.
-    fn running(&self) -> usize {
-        self.work.len()
-    }
-
-    /// Every slot is busy and a task waits that a free slot could take.
-    fn saturated(&self) -> bool {
-        self.running() >= self.slots
-            && self
-                .tasks
-                .iter()
-                .any(|t| !(self.doctest_running && matches!(t, Task::Doctest(_))))
-    }
-
-    /// The next task to run (with `shared_only`, the next [`Placement::Shared`] one).
-    fn take(&mut self, shared_only: bool) -> Option<Task> {
-        if self.halted {
-            return None;
-        }
-        let pos = self.best(shared_only)?;
-        let task = self.tasks.remove(pos)?;
-        if matches!(task, Task::Doctest(_)) {
-            self.doctest_running = true;
-        }
-        Some(task)
-    }
-
-    /// Where the next task to run is: the highest priority, among equals the one queued first
-    /// (with `shared_only`, among the [`Placement::Shared`] ones).
-    fn best(&self, shared_only: bool) -> Option<usize> {
-        self.tasks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| !(self.doctest_running && matches!(t, Task::Doctest(_))))
-            .filter(|(_, t)| !shared_only || t.shared())
-            .max_by(|(i, a), (j, b)| {
-                a.priority(self.fail_fast)
-                    .cmp(&b.priority(self.fail_fast))
-                    .then(j.cmp(i))
-            })
-            .map(|(i, _)| i)
-    }
-}
-
-/// A message, with the acknowledgement a worker waits for when it carries a task's result.
-type Envelope = (Message, Option<mpsc::Sender<()>>);
-
+/// What the dispatcher hears: the build's stream, what the executors tell as they work, and
+/// each finished task.
 enum Message {
     Build(BuildEvent),
     Exec(Event),
+    /// Worker `worker` finished the task that held `seat`.
+    Done {
+        worker: usize,
+        seat: Seat,
+        outcome: Outcome,
+    },
+}
+
+/// What a task came to.
+enum Outcome {
     Prepared(usize, Prepared),
     /// A batch's results, and how long it took.
     Batch(usize, Batch, Duration),
     Doctests(Vec<BinaryRun>, Vec<(String, String)>),
+}
+
+/// A task handed to a worker: the task, the seat it holds, and its binary's job (with the
+/// seat's CPU) for a binary's task.
+struct Assignment {
+    task: Task,
+    seat: Seat,
+    job: Option<BinaryJob>,
 }
 
 /// One binary's results as its tasks finish.
@@ -279,7 +99,7 @@ trait Execute: Sync {
         job: &BinaryJob,
         selection: Selection,
         opts: &RunOptions,
-        events: &mpsc::Sender<Event>,
+        events: &dyn Fn(Event),
     ) -> Batch {
         executor::run_batch(job, selection, opts, events)
     }
@@ -288,7 +108,7 @@ trait Execute: Sync {
         &self,
         job: &DoctestJob,
         opts: &RunOptions,
-        events: &mpsc::Sender<Event>,
+        events: &dyn Fn(Event),
     ) -> Vec<BinaryRun> {
         executor::run_doctests(job, opts, events)
     }
@@ -335,45 +155,43 @@ fn run_with(
     let budget = budget(plan, &history, workers);
     // `-j N` is exactly N test processes; otherwise long tests may share the CPUs.
     let beyond = usize::from(opts.max_jobs > opts.jobs);
-    let queue = Arc::new((
-        Mutex::new(Queue {
-            fail_fast: opts.fail_fast,
-            slots: workers,
-            beyond,
-            cpus: if opts.bind {
-                allowed.iter().map(|&c| (c, 0)).collect()
-            } else {
-                Vec::new()
-            },
-            ..Default::default()
-        }),
-        Condvar::new(),
-    ));
-    let (tx, rx) = mpsc::channel::<Envelope>();
+    let queue = Queue {
+        fail_fast: opts.fail_fast,
+        slots: workers,
+        beyond,
+        cpus: if opts.bind {
+            allowed.iter().map(|&c| (c, 0)).collect()
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    };
+    let (tx, rx) = mpsc::channel::<Message>();
     let mut result = RunResult::default();
     std::thread::scope(|scope| {
         {
             let tx = tx.clone();
             scope.spawn(move || {
                 for event in builds {
-                    if tx.send((Message::Build(event), None)).is_err() {
+                    if tx.send(Message::Build(event)).is_err() {
                         return;
                     }
                 }
             });
         }
-        let shared: Arc<Mutex<Vec<BinaryJob>>> = Arc::new(Mutex::new(Vec::new()));
-        // As many workers as slots can open, and one for a shared task beyond them.
-        for _ in 0..opts.max_jobs.max(workers) + beyond {
-            let queue = Arc::clone(&queue);
+        // As many workers as slots can open, and one for a shared task beyond them; each takes
+        // the tasks the dispatcher hands it on its own channel.
+        let mut hands = Vec::new();
+        for id in 0..opts.max_jobs.max(workers) + beyond {
+            let (task_tx, task_rx) = mpsc::channel::<Assignment>();
+            hands.push(task_tx);
             let tx = tx.clone();
-            let shared = Arc::clone(&shared);
             let memory = Memory {
                 cache: &cache,
                 history: &history,
                 budget,
             };
-            scope.spawn(move || worker(&queue, &tx, &shared, memory, opts, exec));
+            scope.spawn(move || worker(id, task_rx, &tx, memory, opts, exec));
         }
         drop(tx);
         let mut d = Dispatcher {
@@ -384,14 +202,15 @@ fn run_with(
             budget,
             workers,
             share: beyond > 0,
-            queue: &queue,
-            shared: &shared,
+            idle: (0..hands.len()).rev().collect(),
+            hands,
+            queue,
+            running: BTreeMap::new(),
             slots,
             allowed,
             exec,
             binaries: Vec::new(),
             seen: BTreeSet::new(),
-            outstanding: 0,
             build_done: false,
             stopped: false,
             result: &mut result,
@@ -401,10 +220,12 @@ fn run_with(
         if opts.max_jobs > opts.jobs {
             history.remember_slots(&run_kind, d.slots.now());
         }
+        // Closing the workers' channels ends them.
+        d.hands.clear();
     });
     cache.save();
     history.save();
-    result.interrupted = crate::process::interrupted();
+    result.interrupted = opts.stop.is_stopped();
     result.partition = opts.partition;
     result
 }
@@ -458,10 +279,13 @@ struct Memory<'a> {
     budget: Duration,
 }
 
+/// Runs the tasks it is handed, one at a time, and tells the dispatcher each one's outcome
+/// (what the executor tells as it works goes to the dispatcher first, in order). It decides
+/// nothing: the dispatcher owns the queue and the running set.
 fn worker(
-    queue: &(Mutex<Queue>, Condvar),
-    tx: &mpsc::Sender<Envelope>,
-    shared: &Mutex<Vec<BinaryJob>>,
+    id: usize,
+    tasks: Receiver<Assignment>,
+    tx: &mpsc::Sender<Message>,
     memory: Memory,
     opts: &RunOptions,
     exec: &dyn Execute,
@@ -471,41 +295,12 @@ fn worker(
         history,
         budget,
     } = memory;
-    let (lock, cvar) = queue;
-    loop {
-        let (task, seat) = {
-            let mut q = lock.lock().expect("queue");
-            loop {
-                if q.closed {
-                    return;
-                }
-                if let Some(t) = q.take_slot() {
-                    break t;
-                }
-                q = match q.wake_in(Instant::now()) {
-                    Some(wait) => cvar.wait_timeout(q, wait).expect("queue").0,
-                    None => cvar.wait(q).expect("queue"),
-                };
-            }
-        };
-        let cpu = seat.cpu;
-        let (etx, erx) = mpsc::channel();
-        let forward = {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for e in erx {
-                    let _ = tx.send((Message::Exec(e), None));
-                }
-            })
-        };
-        // The binary's job, with the CPU this task was given.
-        let job = |i: usize| BinaryJob {
-            cpu,
-            ..shared.lock().expect("jobs")[i].clone()
-        };
-        let message = match task {
-            Task::Prepare(i) => {
-                let job = job(i);
+    let events = |e: Event| {
+        let _ = tx.send(Message::Exec(e));
+    };
+    for Assignment { task, seat, job } in tasks {
+        let outcome = match (task, job) {
+            (Task::Prepare(i), Some(job)) => {
                 let last_run = history.last_run(&job.key());
                 let identity = executor::listing_identity(&job);
                 let remembered = identity
@@ -520,49 +315,33 @@ fn worker(
                 if let (Some(identity), Some(names)) = (identity, &prepared.listed) {
                     history.remember_listing(&job.key(), identity, names.clone());
                 }
-                Message::Prepared(i, prepared)
+                Outcome::Prepared(i, prepared)
             }
-            Task::Shard(shard) => {
-                let job = job(shard.binary);
+            (Task::Shard(shard), Some(job)) => {
                 let started = Instant::now();
-                let mut batch = exec.run_batch(&job, shard.selection, opts, &etx);
+                let mut batch = exec.run_batch(&job, shard.selection, opts, &events);
                 if shard.placement == Placement::Shared {
                     batch.tests.iter_mut().for_each(|t| t.shared = true);
                 }
-                Message::Batch(shard.binary, batch, started.elapsed())
+                Outcome::Batch(shard.binary, batch, started.elapsed())
             }
-            Task::Doctest(job) => {
-                let runs = exec.run_doctests(&job, opts, &etx);
-                lock.lock().expect("queue").doctest_running = false;
-                cvar.notify_all();
+            (Task::Doctest(job), _) => {
+                let runs = exec.run_doctests(&job, opts, &events);
                 let keys = job
                     .packages
                     .iter()
                     .map(|p| (p.id.clone(), p.key.clone()))
                     .collect();
-                Message::Doctests(runs, keys)
+                Outcome::Doctests(runs, keys)
             }
+            (_, None) => unreachable!("a binary's task comes with its job"),
         };
-        drop(etx);
-        let _ = forward.join();
-        // Fail-fast is decided here, before this worker can take another task.
-        let failed = match &message {
-            Message::Prepared(_, p) => p.error.is_some(),
-            Message::Batch(_, b, _) => b.error.is_some() || b.tests.iter().any(TestResult::failed),
-            Message::Doctests(runs, _) => runs.iter().any(BinaryRun::failed),
-            _ => false,
+        let done = Message::Done {
+            worker: id,
+            seat,
+            outcome,
         };
-        if failed && opts.fail_fast {
-            lock.lock().expect("queue").halted = true;
-        }
-        // Wait until the dispatcher has handled this result, so the work it queues in answer
-        // (a binary's shards) comes before whatever else is queued.
-        let (ack, acked) = mpsc::channel();
-        let handled = tx.send((message, Some(ack))).is_ok() && acked.recv().is_ok();
-        // The slot is free only now, so that the work queued in answer is there to be taken.
-        lock.lock().expect("queue").release(seat);
-        cvar.notify_all();
-        if !handled {
+        if tx.send(done).is_err() {
             return;
         }
     }
@@ -579,16 +358,19 @@ struct Dispatcher<'a> {
     workers: usize,
     /// Long tests may share the CPUs ([`Placement::Shared`]).
     share: bool,
-    queue: &'a (Mutex<Queue>, Condvar),
-    shared: &'a Mutex<Vec<BinaryJob>>,
+    /// The work waiting, and the slots and CPUs of the work running: the dispatcher's alone.
+    queue: Queue,
+    /// Each worker's channel, and which of them wait for a task.
+    hands: Vec<mpsc::Sender<Assignment>>,
+    idle: Vec<usize>,
+    /// The tasks running, by seat: the worker that has each.
+    running: BTreeMap<u64, usize>,
     slots: Slots,
     /// The CPUs this process may use.
     allowed: Vec<usize>,
     exec: &'a dyn Execute,
     binaries: Vec<Binary>,
     seen: BTreeSet<BinaryKey>,
-    /// Tasks queued or running whose result has not been handled yet.
-    outstanding: usize,
     build_done: bool,
     stopped: bool,
     result: &'a mut RunResult,
@@ -596,47 +378,64 @@ struct Dispatcher<'a> {
 }
 
 impl Dispatcher<'_> {
-    fn main_loop(&mut self, rx: &Receiver<Envelope>) {
+    fn main_loop(&mut self, rx: &Receiver<Message>) {
         let mut watched = Instant::now();
         loop {
-            if self.build_done && self.outstanding == 0 {
+            self.assign();
+            if self.build_done && self.queue.tasks.is_empty() && self.running.is_empty() {
                 break;
             }
             if watched.elapsed() >= super::load::WINDOW {
                 watched = Instant::now();
                 self.watch_load();
             }
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok((m, ack)) => {
-                    self.handle(m);
-                    if let Some(ack) = ack {
-                        let _ = ack.send(());
-                    }
-                }
+            // Woken by a message, or when a shared task may start beyond the slots.
+            let wait = self
+                .queue
+                .wake_in(Instant::now())
+                .map_or(Duration::from_millis(100), |w| {
+                    w.min(Duration::from_millis(100))
+                });
+            match rx.recv_timeout(wait) {
+                Ok(m) => self.handle(m),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if crate::process::interrupted() && !self.stopped {
+            if self.opts.stop.is_stopped() && !self.stopped {
                 self.stop();
             }
         }
-        let (lock, cvar) = self.queue;
-        lock.lock().expect("queue").closed = true;
-        cvar.notify_all();
+    }
+
+    /// Hands queued tasks to idle workers while the queue gives them a slot.
+    fn assign(&mut self) {
+        while let Some(&worker) = self.idle.last() {
+            let Some((task, seat)) = self.queue.take_slot() else {
+                return;
+            };
+            let job = match &task {
+                Task::Prepare(i) | Task::Shard(Shard { binary: i, .. }) => Some(BinaryJob {
+                    cpu: seat.cpu,
+                    ..self.binaries[*i].job.clone()
+                }),
+                Task::Doctest(_) => None,
+            };
+            self.idle.pop();
+            self.running.insert(seat.id, worker);
+            let _ = self.hands[worker].send(Assignment { task, seat, job });
+        }
     }
 
     /// Opens another slot when the machine idles while work waits ([`Slots::observe`]).
     fn watch_load(&mut self) {
-        let (lock, cvar) = self.queue;
-        let saturated = lock.lock().expect("queue").saturated();
+        let saturated = self.queue.saturated();
         let reading = if saturated {
             self.exec.cpu_times(&self.allowed)
         } else {
             None
         };
         if self.slots.observe(reading, saturated) {
-            lock.lock().expect("queue").slots = self.slots.now();
-            cvar.notify_all();
+            self.queue.slots = self.slots.now();
         }
     }
 
@@ -654,25 +453,14 @@ impl Dispatcher<'_> {
             }
             return;
         }
-        self.outstanding += tasks.len();
-        let (lock, cvar) = self.queue;
-        lock.lock().expect("queue").tasks.extend(tasks);
-        cvar.notify_all();
+        self.queue.tasks.extend(tasks);
     }
 
     /// Stops new work: queued tasks are reported as not run.
     fn stop(&mut self) {
         self.stopped = true;
-        let drained: Vec<Task> = self
-            .queue
-            .0
-            .lock()
-            .expect("queue")
-            .tasks
-            .drain(..)
-            .collect();
+        let drained: Vec<Task> = self.queue.tasks.drain(..).collect();
         for t in drained {
-            self.outstanding -= 1;
             if let Task::Prepare(i) | Task::Shard(Shard { binary: i, .. }) = &t {
                 self.binaries[*i].pending -= 1;
             }
@@ -718,14 +506,41 @@ impl Dispatcher<'_> {
                 self.add_doctests(&build);
             }
             Message::Exec(event) => (self.on_event)(event),
-            Message::Prepared(i, p) => {
-                self.outstanding -= 1;
-                self.prepared(i, p);
+            Message::Done {
+                worker,
+                seat,
+                outcome,
+            } => {
+                self.running.remove(&seat.id);
+                self.idle.push(worker);
+                // Fail-fast is decided here, before anything else is handed out.
+                let failed = match &outcome {
+                    Outcome::Prepared(_, p) => p.error.is_some(),
+                    Outcome::Batch(_, b, _) => {
+                        b.error.is_some() || b.tests.iter().any(TestResult::failed)
+                    }
+                    Outcome::Doctests(runs, _) => runs.iter().any(BinaryRun::failed),
+                };
+                if failed && self.opts.fail_fast {
+                    self.queue.halted = true;
+                }
+                if matches!(outcome, Outcome::Doctests(..)) {
+                    self.queue.doctest_running = false;
+                }
+                self.outcome(outcome);
+                // The slot is free only now, so that the work queued in answer (a binary's
+                // shards) is there to be taken first.
+                self.queue.release(seat);
             }
-            Message::Batch(i, batch, took) => {
-                self.outstanding -= 1;
+        }
+    }
+
+    fn outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Prepared(i, p) => self.prepared(i, p),
+            Outcome::Batch(i, batch, took) => {
                 // A failure stops new work at once, even while this binary's other shards wait
-                // in the queue (a worker has already halted it).
+                // in the queue (the queue is halted already).
                 let failed = batch.error.is_some() || batch.tests.iter().any(TestResult::failed);
                 // What its tests and its process took plans the tests its binary held back.
                 if !self.binaries[i].held.is_empty() {
@@ -770,12 +585,11 @@ impl Dispatcher<'_> {
                 }
                 self.maybe_finish(i);
             }
-            Message::Doctests(runs, keys) => {
-                self.outstanding -= 1;
+            Outcome::Doctests(runs, keys) => {
                 for run in runs {
                     if let Some((_, key)) = keys.iter().find(|(id, _)| *id == run.package_id)
                         && run.error.is_none()
-                        && !crate::process::interrupted()
+                        && !self.opts.stop.is_stopped()
                     {
                         self.cache.store(key, &run.tests);
                     }
@@ -862,7 +676,6 @@ impl Dispatcher<'_> {
             panic_abort: target.cfg.panic_abort,
             cpu: None,
         };
-        self.shared.lock().expect("jobs").push(job.clone());
         (self.on_event)(Event::Queued {
             triple: job.triple.clone(),
         });
@@ -1096,6 +909,7 @@ impl Dispatcher<'_> {
 mod tests {
     use super::*;
     use crate::run::TestOutcome;
+    use std::sync::Mutex;
 
     const T: &str = "x86_64-unknown-linux-gnu";
 
@@ -1109,6 +923,8 @@ mod tests {
         pace: Option<Pace>,
         /// What each test is reported to have taken, at once (1 ms when not paced).
         each: Option<Duration>,
+        /// Tripped by the first batch (a Ctrl-C while it runs).
+        stop: Option<crate::process::StopToken>,
     }
 
     /// Each batch takes a quarter of a second (each of its tests timed so) on a machine that
@@ -1158,9 +974,12 @@ mod tests {
             job: &BinaryJob,
             selection: Selection,
             _: &RunOptions,
-            _: &mpsc::Sender<Event>,
+            _: &dyn Fn(Event),
         ) -> Batch {
             use std::sync::atomic::Ordering::SeqCst;
+            if let Some(token) = &self.stop {
+                token.stop();
+            }
             let names = match selection {
                 Selection::Whole => self.names(),
                 Selection::Names(names) => names,
@@ -1198,7 +1017,7 @@ mod tests {
             &self,
             _: &DoctestJob,
             _: &RunOptions,
-            _: &mpsc::Sender<Event>,
+            _: &dyn Fn(Event),
         ) -> Vec<BinaryRun> {
             Vec::new()
         }
@@ -1269,6 +1088,7 @@ mod tests {
             full_output: None,
             // Set by `dispatch` to a temporary directory.
             target_dir: std::path::PathBuf::new(),
+            stop: crate::process::StopToken::new(),
         }
     }
 
@@ -1384,6 +1204,29 @@ mod tests {
         assert_eq!(result.runs[0].tests.len(), 4);
     }
 
+    /// The stop token passed in stops the run: what runs finishes, nothing more starts, and
+    /// what did not run is reported so.
+    #[test]
+    fn a_tripped_stop_token_starts_nothing_more_and_reports_what_did_not_run() {
+        let ids = [BinaryId::Test("a".into()), BinaryId::Test("b".into())];
+        let token = crate::process::StopToken::new();
+        let script = Script {
+            tests: 3,
+            stop: Some(token.clone()),
+            ..Default::default()
+        };
+        let opts = RunOptions {
+            stop: token,
+            ..options(1, false)
+        };
+        let (result, _) = dispatch(&script, &ids, &opts);
+        let batches = script.batches.into_inner().unwrap();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert!(result.interrupted);
+        assert_eq!(result.not_run.len(), 1, "{:?}", result.not_run);
+        assert_ne!(result.not_run[0].binary, batches[0].0);
+    }
+
     #[test]
     fn fail_fast_stops_new_work_and_reports_what_did_not_run() {
         let ids = [
@@ -1415,266 +1258,6 @@ mod tests {
         assert!(result.not_run.is_empty());
         assert_eq!(result.runs.len(), 2);
         assert!(result.runs.iter().any(BinaryRun::failed));
-    }
-
-    fn shard(i: usize, ms: u64) -> Task {
-        Task::Shard(Shard {
-            binary: i,
-            selection: Selection::Names(vec![format!("t{i}")]),
-            expected: Duration::from_millis(ms),
-            placement: Placement::Slot,
-            sampling: false,
-        })
-    }
-
-    fn doctest() -> Task {
-        Task::Doctest(DoctestJob {
-            triple: "t".into(),
-            packages: Vec::new(),
-            cargo_env: Vec::new(),
-            skips: Default::default(),
-        })
-    }
-
-    fn order(q: &mut Queue) -> Vec<String> {
-        std::iter::from_fn(|| q.take(false))
-            .map(|t| match t {
-                Task::Prepare(i) => format!("prepare {i}"),
-                Task::Shard(s) => format!("shard {} {}ms", s.binary, s.expected.as_millis()),
-                Task::Doctest(_) => "doctest".to_owned(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn listings_first_then_the_longest_work_whichever_binary_it_belongs_to() {
-        let mut q = Queue {
-            fail_fast: true,
-            ..Default::default()
-        };
-        for t in [
-            shard(0, 300),
-            Task::Prepare(7),
-            shard(1, 40_000),
-            doctest(),
-            shard(2, 300),
-            Task::Prepare(8),
-            shard(3, 12_000),
-        ] {
-            q.tasks.push_back(t);
-        }
-        assert_eq!(
-            order(&mut q),
-            [
-                "prepare 7",
-                "prepare 8",
-                "shard 1 40000ms",
-                "shard 3 12000ms",
-                "shard 0 300ms",
-                "shard 2 300ms",
-                "doctest",
-            ]
-        );
-        // Without fail-fast the doctests are long work like any other, started early.
-        let mut q = Queue::default();
-        q.tasks
-            .extend([shard(0, 300), doctest(), shard(1, 40_000), Task::Prepare(7)]);
-        assert_eq!(
-            order(&mut q),
-            ["prepare 7", "shard 1 40000ms", "doctest", "shard 0 300ms"]
-        );
-        // The first batch of a binary that holds tests back for its timings comes before any
-        // other batch: its 40 ms of unknown tests may hide the run's longest test.
-        let mut q = Queue::default();
-        let first = match shard(2, 40) {
-            Task::Shard(s) => Task::Shard(Shard {
-                sampling: true,
-                ..s
-            }),
-            t => t,
-        };
-        q.tasks
-            .extend([shard(1, 40_000), first, Task::Prepare(7), shard(0, 300)]);
-        assert_eq!(
-            order(&mut q),
-            [
-                "prepare 7",
-                "shard 2 40ms",
-                "shard 1 40000ms",
-                "shard 0 300ms"
-            ]
-        );
-    }
-
-    #[test]
-    fn one_doctest_run_at_a_time_and_nothing_after_a_halt() {
-        let mut q = Queue {
-            fail_fast: true,
-            ..Default::default()
-        };
-        q.tasks.extend([doctest(), doctest(), shard(0, 5)]);
-        assert!(
-            matches!(q.take(false), Some(Task::Shard(..))),
-            "batches before doctests"
-        );
-        assert!(matches!(q.take(false), Some(Task::Doctest(_))));
-        assert!(
-            q.take(false).is_none(),
-            "the second doctest waits for the first"
-        );
-        q.doctest_running = false;
-        assert!(matches!(q.take(false), Some(Task::Doctest(_))));
-        q.tasks.push_back(shard(1, 5));
-        q.halted = true;
-        assert!(q.take(false).is_none(), "fail-fast: nothing more is taken");
-    }
-
-    /// A queued shard of one test of `secs`, shared.
-    fn shared(i: usize, secs: u64) -> Task {
-        match shard(i, secs * 1000) {
-            Task::Shard(s) => Task::Shard(Shard {
-                placement: Placement::Shared,
-                ..s
-            }),
-            t => t,
-        }
-    }
-
-    /// A shard's binary and placement, and the CPU it was given.
-    type Given = (usize, Placement, Option<usize>);
-
-    /// What a task taken was given, and its seat.
-    fn taken(t: Option<(Task, Seat)>) -> Option<(Given, Seat)> {
-        t.map(|(t, seat)| match t {
-            Task::Shard(s) => ((s.binary, s.placement, seat.cpu), seat),
-            _ => panic!("a shard"),
-        })
-    }
-
-    #[test]
-    fn shared_long_tests_run_one_beyond_the_slots_unbound() {
-        let mut q = Queue {
-            slots: 2,
-            beyond: 1,
-            cpus: vec![(0, 0), (1, 0)],
-            ..Default::default()
-        };
-        q.tasks.extend([
-            shard(9, 100),
-            shared(0, 60),
-            shared(1, 60),
-            shared(2, 60),
-            shared(3, 60),
-        ]);
-        // The two slots, then one beyond them; none bound.
-        let mut seats = Vec::new();
-        for i in 0..3 {
-            let (what, seat) = taken(q.take_slot()).expect("a task");
-            assert_eq!(what, (i, Placement::Shared, None), "{i}");
-            seats.push(seat);
-        }
-        assert!(q.take_slot().is_none(), "one beyond the slots, no more");
-        // A shared task ends: the next shared one takes its place, beyond the slots again.
-        q.release(seats.remove(0));
-        let (what, seat) = taken(q.take_slot()).expect("a task");
-        assert_eq!(what, (3, Placement::Shared, None));
-        seats.push(seat);
-        // Only a batch that takes a slot is left: it waits for a slot, and is bound.
-        assert!(q.take_slot().is_none());
-        q.release(seats.remove(0));
-        assert!(q.take_slot().is_none(), "two running: the slots are full");
-        q.release(seats.remove(0));
-        let (what, _) = taken(q.take_slot()).expect("a task");
-        assert_eq!(what, (9, Placement::Slot, Some(0)));
-    }
-
-    #[test]
-    fn a_shared_test_starts_beyond_the_slots_when_it_would_end_with_the_longest() {
-        // memchr's three property tests under qemu-aarch64 (85, 64 and 62 s in one run).
-        let mut q = Queue {
-            slots: 2,
-            beyond: 1,
-            ..Default::default()
-        };
-        q.tasks
-            .extend([shared(0, 85), shared(1, 64), shared(2, 62)]);
-        let t0 = Instant::now();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        assert!(q.take_slot_at(t0).is_some());
-        assert!(q.take_slot_at(t0).is_some());
-        // The 85 s test has more left than 62 s until 23 s in.
-        assert_eq!(q.wake_in(at(0)), Some(Duration::from_secs(23)));
-        assert!(
-            q.take_slot_at(at(10)).is_none(),
-            "it would end after the longest"
-        );
-        assert_eq!(q.wake_in(at(10)), Some(Duration::from_secs(13)));
-        let (what, _) = taken(q.take_slot_at(at(23))).expect("now it ends with it");
-        assert_eq!(what, (2, Placement::Shared, None));
-        assert_eq!(q.wake_in(at(23)), None, "nothing waits");
-        // With `-j N` (no room beyond the slots) it waits for a slot however long.
-        let mut q = Queue {
-            slots: 2,
-            ..Default::default()
-        };
-        q.tasks
-            .extend([shared(0, 85), shared(1, 64), shared(2, 62)]);
-        let (_, first) = taken(q.take_slot_at(t0)).unwrap();
-        assert!(q.take_slot_at(t0).is_some());
-        assert_eq!(q.wake_in(at(0)), None);
-        assert!(q.take_slot_at(at(60)).is_none());
-        q.release(first);
-        assert!(q.take_slot_at(at(85)).is_some(), "a slot is free");
-    }
-
-    #[test]
-    fn a_task_gets_the_least_busy_cpu_and_frees_it_when_done() {
-        let mut q = Queue {
-            slots: 3,
-            cpus: vec![(4, 0), (7, 0)],
-            ..Default::default()
-        };
-        q.tasks
-            .extend([shard(0, 5), shard(1, 5), shard(2, 5), shard(3, 5)]);
-        let take = |q: &mut Queue| {
-            let (what, seat) = taken(q.take_slot()).expect("a task");
-            (what.2, seat)
-        };
-        let (four, _) = take(&mut q);
-        let (seven, on_seven) = take(&mut q);
-        let (third, on_four) = take(&mut q);
-        assert_eq!((four, seven), (Some(4), Some(7)));
-        assert_eq!(third, Some(4), "more slots than CPUs: shared");
-        assert!(q.take_slot().is_none(), "every slot is busy");
-        assert!(q.saturated());
-        q.release(on_seven);
-        assert!(!q.saturated(), "a slot is free");
-        let (what, _) = taken(q.take_slot()).unwrap();
-        assert_eq!(what.2, Some(7), "the CPU left free");
-        q.release(on_four);
-        assert!(!q.saturated(), "nothing waits");
-        // Fewer slots than CPUs: round them.
-        let mut q = Queue {
-            slots: 1,
-            cpus: vec![(0, 0), (1, 0), (2, 0)],
-            ..Default::default()
-        };
-        let mut given = Vec::new();
-        for i in 0..4 {
-            q.tasks.push_back(shard(i, 5));
-            let (_, seat) = q.take_slot().unwrap();
-            given.push(seat.cpu.unwrap());
-            q.release(seat);
-        }
-        assert_eq!(given, [0, 1, 2, 0]);
-        // Unbound: slots only.
-        let mut q = Queue {
-            slots: 1,
-            ..Default::default()
-        };
-        q.tasks.extend([shard(0, 5), shard(1, 5)]);
-        assert_eq!(q.take_slot().map(|(_, s)| s.cpu), Some(None));
-        assert!(q.take_slot().is_none());
     }
 
     #[test]

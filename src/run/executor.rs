@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::cache::Cache;
@@ -20,7 +19,7 @@ use super::{
 };
 use crate::capture::Capture;
 use crate::ids::BinaryId;
-use crate::process::{Next, Stream, Supervised, describe_status, interrupted};
+use crate::process::{Next, Stream, Supervised, describe_status};
 
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -30,7 +29,7 @@ const TAIL: usize = 4000;
 const LIST_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Limits watched while a process runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Watch {
     /// Kill when the running test exceeds this.
     timeout: Option<Duration>,
@@ -41,6 +40,8 @@ struct Watch {
     /// Keep this much of stdout's start instead of the usual 64 KiB head and tail (a listing,
     /// whose every line is needed).
     stdout_head: Option<usize>,
+    /// Tripped, the process and everything it started are killed.
+    stop: crate::process::StopToken,
 }
 
 /// `--full-output`: the file a process's whole output goes to as it arrives. A failed write
@@ -172,7 +173,7 @@ fn supervise(
             Next::Idle => {}
             Next::Done => break,
         }
-        if interrupted() && !was_interrupted {
+        if watch.stop.is_stopped() && !was_interrupted {
             was_interrupted = true;
             child.kill();
         }
@@ -601,7 +602,7 @@ pub(crate) fn run_batch(
     job: &BinaryJob,
     selection: Selection,
     opts: &RunOptions,
-    events: &Sender<RunEvent>,
+    events: &dyn Fn(RunEvent),
 ) -> Batch {
     let mut batch = attempt_all(job, selection, opts, events);
     if batch.interrupted || opts.retries == 0 {
@@ -613,7 +614,7 @@ pub(crate) fn run_batch(
     // Retries: a failed test runs alone again; passing on a retry makes it flaky.
     for t in &mut batch.tests {
         let mut attempts = 1;
-        while t.failed() && attempts <= opts.retries && !interrupted() {
+        while t.failed() && attempts <= opts.retries && !opts.stop.is_stopped() {
             attempts += 1;
             let retry = attempt_all(job, Selection::Names(vec![t.name.clone()]), opts, events);
             if let Some(r) = retry.tests.into_iter().next()
@@ -633,8 +634,8 @@ pub(crate) fn run_batch(
     batch
 }
 
-fn emit(job: &BinaryJob, events: &Sender<RunEvent>, t: &TestResult) {
-    let _ = events.send(RunEvent::TestFinished {
+fn emit(job: &BinaryJob, events: &dyn Fn(RunEvent), t: &TestResult) {
+    events(RunEvent::TestFinished {
         test: test_ref(job, &t.name),
         result: t.clone(),
     });
@@ -661,12 +662,13 @@ pub(crate) fn plain_name(job: &BinaryJob) -> String {
 
 /// Runs a `harness = false` target as `cargo test` does: without arguments, judged by its exit
 /// status alone (whatever it prints). `--test-timeout` bounds the whole process.
-fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &Sender<RunEvent>) -> Batch {
+fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &dyn Fn(RunEvent)) -> Batch {
     let name = plain_name(job);
     let mut batch = Batch::default();
-    let _ = events.send(RunEvent::TestStarted(test_ref(job, &name)));
+    events(RunEvent::TestStarted(test_ref(job, &name)));
     let watch = Watch {
         idle: opts.test_timeout,
+        stop: opts.stop.clone(),
         ..Default::default()
     };
     let log = Log::open(
@@ -731,7 +733,7 @@ fn attempt_all(
     job: &BinaryJob,
     selection: Selection,
     opts: &RunOptions,
-    events: &Sender<RunEvent>,
+    events: &dyn Fn(RunEvent),
 ) -> Batch {
     if !job.harness {
         return run_plain(job, opts, events);
@@ -740,6 +742,7 @@ fn attempt_all(
     let watch = Watch {
         timeout: opts.test_timeout,
         slow: opts.slow_after,
+        stop: opts.stop.clone(),
         ..Default::default()
     };
     let (mut whole, mut remaining) = match selection {
@@ -754,13 +757,13 @@ fn attempt_all(
         }
         let on_event = |e: &Event, _: &Parser| match e {
             Event::Slow { name, elapsed } => {
-                let _ = events.send(RunEvent::Slow {
+                events(RunEvent::Slow {
                     test: test_ref(job, name),
                     elapsed: *elapsed,
                 });
             }
             Event::Started(name) => {
-                let _ = events.send(RunEvent::TestStarted(test_ref(job, name)));
+                events(RunEvent::TestStarted(test_ref(job, name)));
             }
             _ => {}
         };
@@ -770,8 +773,13 @@ fn attempt_all(
             &job.package_name,
             &job.binary.to_string(),
         );
-        let attempt = match supervise(&mut runner_command(job, &args), watch, false, log, on_event)
-        {
+        let attempt = match supervise(
+            &mut runner_command(job, &args),
+            watch.clone(),
+            false,
+            log,
+            on_event,
+        ) {
             Ok(a) => a,
             Err(e) => {
                 batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
@@ -837,7 +845,9 @@ fn attempt_all(
             // A process that aborted (panic = "abort" targets such as WASI) never printed the
             // panic libtest captured: run that test alone with --nocapture to get its message.
             let panic = match timed_out {
-                false if !attempt.output.contains("panicked at") => panic_message(job, name, watch),
+                false if !attempt.output.contains("panicked at") => {
+                    panic_message(job, name, watch.clone())
+                }
                 _ => None,
             };
             done.insert(
@@ -958,7 +968,7 @@ fn attach_log(t: &mut TestResult, attempt: &Attempt) {
 pub(crate) fn run_doctests(
     job: &DoctestJob,
     opts: &RunOptions,
-    events: &Sender<RunEvent>,
+    events: &dyn Fn(RunEvent),
 ) -> Vec<BinaryRun> {
     let mut cmd = opts.cargo.command("test");
     cmd.args(["--doc", "--no-fail-fast"])
@@ -986,6 +996,7 @@ pub(crate) fn run_doctests(
     let mut suites = BTreeSet::new();
     let watch = Watch {
         idle: opts.test_timeout,
+        stop: opts.stop.clone(),
         ..Default::default()
     };
     let log = Log::open(opts, &job.triple, "doctests", "cargo-test-doc");
@@ -1002,7 +1013,7 @@ pub(crate) fn run_doctests(
             let Some(id) = &current else { return };
             let result = result_of(name, outcome, *duration, parser, false);
             let package = job.packages.iter().find(|p| p.id == *id);
-            let _ = events.send(RunEvent::TestFinished {
+            events(RunEvent::TestFinished {
                 test: TestRef {
                     target: job.triple.clone(),
                     package: package.map_or_else(|| id.clone(), |p| p.name.clone()),

@@ -16,6 +16,7 @@ pub(crate) mod executor;
 pub(crate) mod history;
 pub(crate) mod libtest;
 pub(crate) mod load;
+pub(crate) mod queue;
 pub(crate) mod schedule;
 
 use std::collections::BTreeMap;
@@ -235,6 +236,8 @@ pub(crate) struct RunOptions {
     pub full_output: Option<PathBuf>,
     /// The target directory: the result cache and test durations live in `xtest/` below it.
     pub target_dir: PathBuf,
+    /// Tripped, the run starts nothing more, stops what runs and reports what did not finish.
+    pub stop: crate::process::StopToken,
 }
 
 /// A test binary to run, with everything needed to start it.

@@ -233,6 +233,18 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
 }
 
 /// The `cargo-xtest xtest` command, as cargo would start it.
+/// Asserts a process ended with `code`, showing what it printed when not.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn xtest() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-xtest"));
     // A developer's shell: the suite's own CI=true (which turns the result cache off) is not

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::discover::Workspace;
+use crate::discover::cargo_config::TargetKey;
 use crate::run::libtest::{Event, Parser, parse_list};
 
 const HOST: &str = "x86_64-unknown-linux-gnu";
@@ -82,7 +83,7 @@ pub fn cargo_config(data: &[u8]) {
     };
     let read = |c: &crate::discover::CargoConfig| {
         for t in TRIPLES {
-            for key in ["runner", "linker", "rustflags"] {
+            for key in [TargetKey::Runner, TargetKey::Linker] {
                 let _ = c.target_program(t, key);
             }
         }

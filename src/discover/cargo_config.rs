@@ -52,6 +52,23 @@ pub(crate) struct CargoConfig {
     resolved: Option<cargo_config2::Config>,
 }
 
+/// A program cargo's configuration names per target (`target.<triple>.<key>`,
+/// `CARGO_TARGET_<TRIPLE>_<KEY>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TargetKey {
+    Linker,
+    Runner,
+}
+
+impl TargetKey {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TargetKey::Linker => "linker",
+            TargetKey::Runner => "runner",
+        }
+    }
+}
+
 impl CargoConfig {
     /// Loads the chain cargo reads when started in `cwd`.
     pub(crate) fn load(cwd: &Path) -> Result<Self> {
@@ -112,19 +129,18 @@ impl CargoConfig {
 
     /// A target's `linker` or `runner` as cargo resolves it (environment, then
     /// `[target.<triple>]`, then a matching `[target.'cfg(..)']`), with where it came from.
-    pub(crate) fn target_program(&self, triple: &str, key: &str) -> Option<Configured> {
+    pub(crate) fn target_program(&self, triple: &str, key: TargetKey) -> Option<Configured> {
         let resolved = self.resolved.as_ref().map(|c| match key {
-            "linker" => c
+            TargetKey::Linker => c
                 .linker(triple)
                 .map(|l| l.map(|p| vec![p.to_string_lossy().into_owned()])),
-            "runner" => c.runner(triple).map(|r| {
+            TargetKey::Runner => c.runner(triple).map(|r| {
                 r.map(|r| {
                     std::iter::once(r.path.to_string_lossy().into_owned())
                         .chain(r.args.iter().map(|a| a.to_string_lossy().into_owned()))
                         .collect()
                 })
             }),
-            _ => Ok(None),
         });
         match resolved {
             // cargo-config2 evaluates `cfg(..)` with rustc; without it, fall back to exact keys.
@@ -140,8 +156,9 @@ impl CargoConfig {
 
     /// Where cargo took `target.*.<key>` for `triple` from: the variable, else the closest
     /// file with `[target.<triple>]`, else the closest with a `[target.'cfg(..)']` that sets it.
-    fn source_of(&self, triple: &str, key: &str) -> Source {
-        let var = cargo_env_var(triple, key);
+    fn source_of(&self, triple: &str, key: TargetKey) -> Source {
+        let var = cargo_env_var(triple, key.as_str());
+        let key = key.as_str();
         if std::env::var(&var).is_ok_and(|v| !v.trim().is_empty()) {
             return Source::Env(var);
         }
@@ -170,8 +187,8 @@ impl CargoConfig {
     }
 
     /// `target.<triple>.<key>` from the environment first, then the closest config file.
-    fn exact_target_program(&self, triple: &str, key: &str) -> Option<Configured> {
-        let var = cargo_env_var(triple, key);
+    fn exact_target_program(&self, triple: &str, key: TargetKey) -> Option<Configured> {
+        let var = cargo_env_var(triple, key.as_str());
         if let Ok(v) = std::env::var(&var) {
             let argv: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
             if !argv.is_empty() {
@@ -185,7 +202,7 @@ impl CargoConfig {
             let value = table
                 .get("target")
                 .and_then(|t| t.get(triple))
-                .and_then(|t| t.get(key));
+                .and_then(|t| t.get(key.as_str()));
             let argv: Vec<String> = match value {
                 Some(toml::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
                 Some(toml::Value::Array(items)) => items
@@ -270,7 +287,7 @@ mod tests {
         .unwrap();
         let cfg = CargoConfig::load(&inner).unwrap();
         let runner = cfg
-            .target_program("s390x-unknown-linux-gnu", "runner")
+            .target_program("s390x-unknown-linux-gnu", TargetKey::Runner)
             .unwrap();
         assert_eq!(runner.argv, ["qemu-s390x", "-L", "/x"]);
         assert_eq!(
@@ -278,7 +295,7 @@ mod tests {
             Source::Config(inner.join(".cargo/config.toml"))
         );
         let linker = cfg
-            .target_program("s390x-unknown-linux-gnu", "linker")
+            .target_program("s390x-unknown-linux-gnu", TargetKey::Linker)
             .unwrap();
         assert_eq!(
             linker.argv,
@@ -288,7 +305,7 @@ mod tests {
                 .into_owned()]
         );
         assert!(
-            cfg.target_program("aarch64-unknown-linux-gnu", "linker")
+            cfg.target_program("aarch64-unknown-linux-gnu", TargetKey::Linker)
                 .is_none()
         );
     }

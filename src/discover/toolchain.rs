@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::cargo_config::{CargoConfig, Configured, Source};
+use super::cargo_config::{CargoConfig, Configured, Source, TargetKey};
 use super::host::{Host, TargetCfg};
 use crate::runner::{Launcher, RunnerKind};
 use crate::targets::{self, LinkVia, RunVia, TargetInfo};
@@ -233,7 +233,7 @@ fn find_linker(
     info: Option<&TargetInfo>,
     native: bool,
 ) -> Option<Tool> {
-    if let Some(Configured { argv, source }) = config.target_program(triple, "linker") {
+    if let Some(Configured { argv, source }) = config.target_program(triple, TargetKey::Linker) {
         let program = argv[0].clone();
         return Some(Tool {
             path: which::which(&program).ok(),
@@ -347,7 +347,7 @@ fn find_runner(
     found: Found<'_>,
     state: &Path,
 ) -> Result<Runner, RunnerProblem> {
-    if let Some(Configured { argv, source }) = config.target_program(triple, "runner") {
+    if let Some(Configured { argv, source }) = config.target_program(triple, TargetKey::Runner) {
         if which::which(&argv[0]).is_err() {
             return Err(RunnerProblem::ConfiguredMissing {
                 program: argv[0].clone(),

@@ -20,14 +20,16 @@ pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 /// What caused an error, kept for whoever wants the chain (`std::error::Error::source`).
 pub(crate) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The message says what failed, why and the fix, in one line (it already includes the
-/// source's text); the source is the underlying error itself.
+/// What failed (`message`), the error that caused it (`source`, kept whole for whoever wants
+/// the chain, and never repeated in the message) and what to do (`fix`). [`Error::render`] is
+/// the one line a user reads: `message: source; fix`.
 #[derive(Debug, Error)]
 pub(crate) enum Error {
-    /// The user's input or environment is wrong; the message names the problem and the fix.
+    /// The user's input or environment is wrong.
     #[error("{message}")]
     BadInput {
         message: String,
+        fix: Option<String>,
         #[source]
         source: Option<Source>,
     },
@@ -35,15 +37,18 @@ pub(crate) enum Error {
     #[error("{message}")]
     Internal {
         message: String,
+        fix: Option<String>,
         #[source]
         source: Option<Source>,
     },
 }
 
 impl Error {
+    /// Bad input; `msg` names the problem and the fix.
     pub(crate) fn bad_input(msg: impl Into<String>) -> Self {
         Error::BadInput {
             message: msg.into(),
+            fix: None,
             source: None,
         }
     }
@@ -51,24 +56,50 @@ impl Error {
     pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal {
             message: msg.into(),
+            fix: None,
             source: None,
         }
     }
 
-    /// Bad input caused by `source` (whose text `msg` already gives).
+    /// Bad input caused by `source` (which `msg` does not repeat).
     pub(crate) fn bad_input_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::BadInput {
             message: msg.into(),
+            fix: None,
             source: Some(source.into()),
         }
     }
 
-    /// The tool failed because of `source` (whose text `msg` already gives).
+    /// The tool failed because of `source` (which `msg` does not repeat).
     pub(crate) fn internal_from(msg: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::Internal {
             message: msg.into(),
+            fix: None,
             source: Some(source.into()),
         }
+    }
+
+    /// The same error, saying what to do about it.
+    pub(crate) fn with_fix(mut self, what_to_do: impl Into<String>) -> Self {
+        match &mut self {
+            Error::BadInput { fix, .. } | Error::Internal { fix, .. } => {
+                *fix = Some(what_to_do.into())
+            }
+        }
+        self
+    }
+
+    /// The one line a user reads: what failed, what caused it (once), what to do.
+    pub(crate) fn render(&self) -> String {
+        let (Error::BadInput { message, fix, .. } | Error::Internal { message, fix, .. }) = self;
+        let mut line = message.clone();
+        if let Some(source) = std::error::Error::source(self) {
+            line.push_str(&format!(": {source}"));
+        }
+        if let Some(fix) = fix {
+            line.push_str(&format!("; {fix}"));
+        }
+        line
     }
 
     pub(crate) fn exit_code(&self) -> i32 {
@@ -79,19 +110,19 @@ impl Error {
     }
 }
 
-/// `"{what}: {error}"`, keeping the error as the source.
+/// `what`, with the error as its source (rendered `what: error`).
 pub(crate) trait Context<T> {
     fn or_bad_input(self, what: impl FnOnce() -> String) -> Result<T>;
     fn or_internal(self, what: impl FnOnce() -> String) -> Result<T>;
 }
 
-impl<T, E: Into<Source> + std::fmt::Display> Context<T> for std::result::Result<T, E> {
+impl<T, E: Into<Source>> Context<T> for std::result::Result<T, E> {
     fn or_bad_input(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error::bad_input_from(format!("{}: {e}", what()), e))
+        self.map_err(|e| Error::bad_input_from(what(), e))
     }
 
     fn or_internal(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error::internal_from(format!("{}: {e}", what()), e))
+        self.map_err(|e| Error::internal_from(what(), e))
     }
 }
 
@@ -110,7 +141,15 @@ mod tests {
         let e = io
             .or_bad_input(|| "cannot read x.toml".to_owned())
             .unwrap_err();
-        assert_eq!(e.to_string(), "cannot read x.toml: no such file");
+        // The source's text once: in the rendered line, not in the message.
+        assert_eq!(e.to_string(), "cannot read x.toml");
+        assert_eq!(e.render(), "cannot read x.toml: no such file");
+        let fixed = Error::bad_input_from("cannot run `rustc`", std::io::Error::other("gone"))
+            .with_fix("install Rust with rustup");
+        assert_eq!(
+            fixed.render(),
+            "cannot run `rustc`: gone; install Rust with rustup"
+        );
         assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         let source = std::error::Error::source(&e).expect("a source");
         assert_eq!(source.to_string(), "no such file");

@@ -57,7 +57,7 @@ pub fn main() -> i32 {
     match commands::execute(&cli) {
         Ok(code) => code,
         Err(e) => {
-            shell::error(&e);
+            shell::error(e.render());
             e.exit_code()
         }
     }

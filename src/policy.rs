@@ -148,14 +148,14 @@ impl Policy {
             }
             for t in members.iter().filter(|t| *t != "host" && *t != "all") {
                 known_triple(t).map_err(|e| {
-                    Error::bad_input_from(format!("{e} (in group `{name}`){where_}"), e)
+                    Error::bad_input(format!("{} (in group `{name}`){where_}", e.render()))
                 })?;
             }
         }
         let is_group = |t: &str| t == "all" || self.groups.contains_key(t);
         for t in self.targets.iter().filter(|t| !is_group(t)) {
             if t != "host" {
-                known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
+                known_triple(t).map_err(|e| Error::bad_input(format!("{}{where_}", e.render())))?;
             }
         }
         for t in self.target.keys().filter(|t| *t != "host") {
@@ -165,7 +165,7 @@ impl Policy {
                     "policy rules under [target.{t}] name a group; give them per triple{where_}"
                 )));
             }
-            known_triple(t).map_err(|e| Error::bad_input_from(format!("{e}{where_}"), e))?;
+            known_triple(t).map_err(|e| Error::bad_input(format!("{}{where_}", e.render())))?;
         }
         for (triple, rules) in &self.target {
             for pkg in rules.exclude.keys() {
@@ -288,7 +288,7 @@ mod tests {
         );
         let shadowing =
             from_json(serde_json::json!({"groups": {"s390x-unknown-linux-gnu": []}})).unwrap();
-        let e = shadowing.validate(known, |_| true).unwrap_err().to_string();
+        let e = shadowing.validate(known, |_| true).unwrap_err().render();
         assert!(e.contains("named like a target"), "{e}");
     }
 

@@ -110,12 +110,10 @@ pub(crate) fn check_full_output(tests: &cli::TestArgs) -> Result<()> {
         .and_then(|()| tempfile::tempfile_in(dir).map(drop))
         .map_err(|e| {
             Error::bad_input_from(
-                format!(
-                    "--full-output {}: cannot write there: {e}; give a writable directory",
-                    dir.display()
-                ),
+                format!("--full-output {}: cannot write there", dir.display()),
                 e,
             )
+            .with_fix("give a writable directory")
         })
 }
 

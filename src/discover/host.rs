@@ -176,10 +176,8 @@ pub(crate) fn find_cargo() -> Result<PathBuf> {
 
 fn run_rustc(rustc: &str, args: &[&str]) -> Result<String> {
     let out = Command::new(rustc).args(args).output().map_err(|e| {
-        Error::bad_input_from(
-            format!("cannot run `{rustc}`: {e}; install Rust with rustup or set RUSTC"),
-            e,
-        )
+        Error::bad_input_from(format!("cannot run `{rustc}`"), e)
+            .with_fix("install Rust with rustup or set RUSTC")
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);

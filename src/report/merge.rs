@@ -17,7 +17,7 @@ use crate::run::TestOutcome;
 pub(crate) fn read(path: &PathBuf) -> Result<Report> {
     let text =
         std::fs::read(path).or_bad_input(|| format!("cannot read report {}", path.display()))?;
-    parse(&text).map_err(|e| Error::bad_input_from(format!("{}{e}", path.display()), e))
+    parse(&text).map_err(|e| Error::bad_input(format!("{}{e}", path.display())))
 }
 
 /// A report from its JSON text; the error follows the report's name.

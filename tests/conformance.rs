@@ -67,6 +67,18 @@ fn parse_cargo_test(text: &str, dir: &Path) -> CargoRun {
             && let Some(cur) = &current
         {
             let outcome = outcome.split(',').next().unwrap_or_default().trim();
+            // libtest shows a #[should_panic] test as `NAME - should panic`, a doctest as
+            // `NAME - compile fail`, `- compile` (no_run) or `- no_run`: cargo-xtest reports
+            // the test's own name.
+            let name = [
+                " - should panic",
+                " - compile fail",
+                " - compile",
+                " - no_run",
+            ]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
             if matches!(outcome, "ok" | "FAILED" | "ignored") {
                 run.tests
                     .get_mut(cur)
@@ -404,7 +416,7 @@ fn conforms_on(triple: &str) {
     let fx = Fixture::new("conformance");
     let env = vec![("RUSTFLAGS".to_owned(), "--cfg conform_flag".to_owned())];
     let c = compare(fx.path(), triple, &env, &cross_env(triple, fx.path()));
-    // Nothing vacuous: cargo ran the fixture's tests and each was compared (20 on the host,
+    // Nothing vacuous: cargo ran the fixture's tests and each was compared (23 on the host,
     // where the proc-macro's two run too).
     // natlib's shared library is for dynamically linked glibc targets only (musl's executables
     // are static): on musl its test is not built, one outcome fewer.
@@ -413,12 +425,12 @@ fn conforms_on(triple: &str) {
     // WASI here).
     // WASI's tests are built with panic=abort: a failing test ends `cargo test`'s process, and
     // the tests after it in that executable have no outcome to compare (cargo-xtest runs them:
-    // the executable's failure is compared, and cargo's outcomes, 11 of them).
+    // the executable's failure is compared, and cargo's outcomes, 14 of them).
     let want = match triple {
-        HOST => 20,
-        MUSL | WINDOWS_GNU => 17,
-        WASIP1 => 11,
-        _ => 18,
+        HOST => 23,
+        MUSL | WINDOWS_GNU => 20,
+        WASIP1 => 14,
+        _ => 21,
     };
     c.assert_agrees(triple, want);
     if triple != HOST {
@@ -476,7 +488,7 @@ fn conforms_dynamically_on(triple: &str) {
         "--cfg conform_flag -C prefer-dynamic".to_owned(),
     )];
     let c = compare(fx.path(), triple, &env, &cross_env(triple, fx.path()));
-    c.assert_agrees(triple, if triple == HOST { 20 } else { 18 });
+    c.assert_agrees(triple, if triple == HOST { 23 } else { 21 });
 }
 
 #[test]
@@ -592,13 +604,35 @@ fn a_build_script_library_gone_wrong_is_named() {
     );
 }
 
+/// The harness on any workspace, by hand: `XTEST_CONFORM_DIR=<workspace>
+/// [XTEST_CONFORM_TARGET=<triple>] cargo test --test conformance -- --ignored any_workspace`
+/// compares every test's outcome there with `cargo test --no-fail-fast` (a cross target gets the
+/// Debian cross gcc and QEMU as its linker and runner for `cargo test`) and prints how many
+/// agreed.
+#[test]
+#[ignore = "needs XTEST_CONFORM_DIR, a workspace to compare on"]
+fn any_workspace() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("XTEST_CONFORM_DIR").expect("XTEST_CONFORM_DIR=<workspace>"),
+    );
+    let triple = std::env::var("XTEST_CONFORM_TARGET").unwrap_or_else(|_| HOST.to_owned());
+    let c = compare(&dir, &triple, &[], &cross_env(&triple, &dir));
+    println!(
+        "{triple}: {} outcomes compared, {} disagreements",
+        c.compared,
+        c.mismatches.len()
+    );
+    c.assert_agrees(&triple, 1);
+}
+
 #[test]
 fn cargo_test_output_is_read_per_executable() {
-    let text = "     Running unittests src/lib.rs (target/debug/deps/a-1)\n\nrunning 1 test\ntest t::x ... ok\ntest t::y ... ignored, why\ntest t::z ...      Running tests/q.rs (target/debug/deps/q-3)\n\n     Running tests/p.rs (target/debug/deps/p-2)\nerror: test failed, to rerun pass `-p a --test p`\n   Doc-tests a\ntest src/lib.rs - f (line 3) ... FAILED\nerror: 2 targets failed:\n    `-p a --test p`\n    `-p a --doc`\n";
+    let text = "     Running unittests src/lib.rs (target/debug/deps/a-1)\n\nrunning 1 test\ntest t::x ... ok\ntest t::y ... ignored, why\ntest t::p - should panic ... ok\ntest t::z ...      Running tests/q.rs (target/debug/deps/q-3)\n\n     Running tests/p.rs (target/debug/deps/p-2)\nerror: test failed, to rerun pass `-p a --test p`\n   Doc-tests a\ntest src/lib.rs - f (line 3) ... FAILED\nerror: 2 targets failed:\n    `-p a --test p`\n    `-p a --doc`\n";
     let run = parse_cargo_test(text, Path::new("/w"));
     let lib = &run.tests["/w/target/debug/deps/a-1"];
     assert_eq!(lib["t::x"], "ok");
     assert_eq!(lib["t::y"], "ignored");
+    assert_eq!(lib["t::p"], "ok");
     assert!(run.tests["/w/target/debug/deps/p-2"].is_empty());
     assert!(run.tests["/w/target/debug/deps/q-3"].is_empty());
     assert!(run.libtest.contains("/w/target/debug/deps/a-1"));
@@ -647,7 +681,7 @@ fn a_configured_default_target_is_the_default_and_the_host_stays_the_host() {
     assert_eq!(triples, [S390X]);
     let env = vec![("RUSTFLAGS".to_owned(), "--cfg conform_flag".to_owned())];
     let c = compare(fx.path(), HOST, &env, &[]);
-    c.assert_agrees(HOST, 20);
+    c.assert_agrees(HOST, 23);
     // The host's executables are those of `--target <host>`, not of the configured target.
     assert!(
         c.cargo_output

@@ -25,7 +25,7 @@ pub(crate) const SCHEMA: &str = "cargo-xtest/archive-v1";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub schema: String,
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     /// The host that built the binaries.
     pub built_on: String,
     pub packages: Vec<ArchivedPackage>,
@@ -201,8 +201,8 @@ pub(crate) fn create(
     }
     let manifest = Manifest {
         schema: SCHEMA.to_owned(),
-        triple: triple.to_owned(),
-        built_on: plan.host.clone(),
+        triple: triple.into(),
+        built_on: plan.host.to_string(),
         packages,
         skips: target.skips.clone(),
         excluded: target.excluded.clone(),
@@ -523,7 +523,7 @@ pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
     let mut result = BuildResult::default();
     for p in &manifest.packages {
         result.packages.insert(
-            (manifest.triple.clone(), p.id.clone()),
+            (manifest.triple.to_string(), p.id.clone()),
             PackageBuild {
                 reached: p.reached,
                 failed: p.failed,

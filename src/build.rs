@@ -51,7 +51,7 @@ pub(crate) struct CargoOptions {
     pub features: FeatureArgs,
     pub profile: Profile,
     /// The host triple: built without `--target`, exactly as a plain `cargo test` builds it.
-    pub host: String,
+    pub host: crate::ids::Triple,
     /// Cargo's configuration names a default target (`[build] target`, `CARGO_BUILD_TARGET`):
     /// a build without `--target` would be for that one, so the host is built with an explicit
     /// `--target <host>`.
@@ -174,7 +174,10 @@ pub(crate) enum Event {
     Binary(TestBinary),
     /// Several targets of one invocation failed: cargo runs again for `triple` alone to tell
     /// which failures are its own.
-    Attributing { triple: String, failures: usize },
+    Attributing {
+        triple: crate::ids::Triple,
+        failures: usize,
+    },
     /// The invocation for `stage` is over, failures attributed.
     Finished {
         stage: Level,
@@ -186,7 +189,7 @@ pub(crate) enum Event {
 /// A test executable cargo reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TestBinary {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub package_id: String,
     pub id: BinaryId,
     pub path: PathBuf,
@@ -221,7 +224,7 @@ impl Executable {
                 .is_none_or(|t| t.harness)
         });
         Some(TestBinary {
-            triple,
+            triple: triple.into(),
             package_id: self.package_id.clone(),
             id,
             path: self.path.clone(),
@@ -273,7 +276,11 @@ pub(crate) fn build(
     on_event: &dyn Fn(Event),
 ) -> Result<BuildResult> {
     let report = |exe: &Executable| {
-        let triple = exe.unit.triple.clone().unwrap_or_else(|| plan.host.clone());
+        let triple = exe
+            .unit
+            .triple
+            .clone()
+            .unwrap_or_else(|| plan.host.to_string());
         if let Some(b) = exe.binary(triple, ws) {
             on_event(Event::Binary(b));
         }
@@ -285,7 +292,7 @@ pub(crate) fn build(
         }
         for id in selected(plan, ws, &target.triple) {
             result.packages.insert(
-                (target.triple.clone(), id.clone()),
+                (target.triple.to_string(), id.clone()),
                 PackageBuild {
                     reached: Level::None,
                     failed: None,
@@ -317,7 +324,7 @@ pub(crate) fn build(
                 result.interrupted = true;
                 return Ok(result);
             }
-            let names: Vec<String> = group.iter().map(|t| t.triple.clone()).collect();
+            let names: Vec<String> = group.iter().map(|t| t.triple.to_string()).collect();
             // Packages that already failed on every triple of the group are not built again.
             let packages: Vec<String> = selected(plan, ws, &names[0])
                 .into_iter()
@@ -454,7 +461,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
         let rerun;
         let source = if ambiguous {
             on_event(Event::Attributing {
-                triple: triple.clone(),
+                triple: triple.clone().into(),
                 failures: ids.len(),
             });
             rerun = run_cargo(
@@ -781,7 +788,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
     // Host units (a proc-macro's tests) come from an invocation that builds for the host: built
     // by one for another target they are not what `cargo test` builds (RUSTFLAGS do not reach
     // them there), and the host's own invocation reports the right ones.
-    let keeps_host_units = inv.triples.contains(&inv.opts.host);
+    let keeps_host_units = inv.triples.iter().any(|t| *t == inv.opts.host);
     let reader = Reader {
         ws: inv.ws,
         triples: inv.triples,

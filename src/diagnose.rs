@@ -52,7 +52,7 @@ pub(crate) struct TestFailure<'a> {
 
 pub(crate) struct Diagnoser {
     fixer: Fixer,
-    host_triple: String,
+    host_triple: crate::ids::Triple,
     host_cfg: TargetCfg,
     std_fix: BTreeMap<String, String>,
     targets: BTreeMap<String, Facts>,
@@ -65,7 +65,7 @@ impl Diagnoser {
             &plan.host,
             plan.targets.iter().map(|t| {
                 (
-                    t.triple.clone(),
+                    t.triple.to_string(),
                     t.cfg.clone(),
                     t.runner.as_ref().map(|r| r.launcher.argv.clone()),
                 )
@@ -105,7 +105,7 @@ impl Diagnoser {
         };
         Diagnoser {
             host_cfg,
-            host_triple: host_triple.to_owned(),
+            host_triple: host_triple.into(),
             fixer,
             std_fix,
             targets: facts,

@@ -8,6 +8,117 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// A target triple (`aarch64-unknown-linux-gnu`), as rustc and cargo spell it: what results,
+/// plans and reports are kept by per target. Reads as a `str` (`Deref`), compares with strings,
+/// and is written as the plain string in reports, caches and archives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Triple(String);
+
+impl Triple {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Triple {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Triple {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Triple {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Triple {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.as_ref()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Triple {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Display for Triple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Triple {
+    fn from(s: &str) -> Triple {
+        Triple(s.to_owned())
+    }
+}
+
+impl From<String> for Triple {
+    fn from(s: String) -> Triple {
+        Triple(s)
+    }
+}
+
+impl From<&String> for Triple {
+    fn from(s: &String) -> Triple {
+        Triple(s.clone())
+    }
+}
+
+impl From<Triple> for String {
+    fn from(t: Triple) -> String {
+        t.0
+    }
+}
+
+impl PartialEq<str> for Triple {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Triple {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Triple {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<Triple> for str {
+    fn eq(&self, other: &Triple) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<Triple> for &str {
+    fn eq(&self, other: &Triple) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<Triple> for String {
+    fn eq(&self, other: &Triple) -> bool {
+        *self == other.0
+    }
+}
+
 /// One test executable of a package. The variants are declared in the order of their written
 /// form, so sorting by id sorts as the text does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,7 +148,7 @@ impl BinaryId {
 /// by in the run stage.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct BinaryKey {
-    pub triple: String,
+    pub triple: Triple,
     /// cargo's package id.
     pub package_id: String,
     pub binary: BinaryId,
@@ -120,7 +231,25 @@ impl<'de> Deserialize<'de> for BinaryId {
 
 #[cfg(test)]
 mod tests {
-    use super::BinaryId;
+    use super::{BinaryId, Triple};
+
+    #[test]
+    fn a_triple_is_written_and_compared_as_its_string() {
+        let t = Triple::from("s390x-unknown-linux-gnu");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"s390x-unknown-linux-gnu\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Triple>("\"s390x-unknown-linux-gnu\"").unwrap(),
+            t
+        );
+        let name = String::from("s390x-unknown-linux-gnu");
+        assert!(t == name.as_str());
+        assert!(name == t);
+        assert!(t.starts_with("s390x"));
+        assert_eq!(format!("{t}"), "s390x-unknown-linux-gnu");
+    }
 
     #[test]
     fn ids_round_trip_and_sort_as_their_text() {

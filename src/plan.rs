@@ -87,7 +87,7 @@ impl RunnerSpec {
 
 #[derive(Debug, Clone)]
 pub(crate) struct TargetPlan {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub level: Level,
     pub required: Option<Level>,
     /// `None` unless executables of this target can run here.
@@ -116,7 +116,7 @@ impl TargetPlan {
 /// from what the archive carries.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    pub host: String,
+    pub host: crate::ids::Triple,
     pub targets: Vec<TargetPlan>,
     /// Selected workspace member ids, in workspace order.
     pub packages: Vec<String>,

@@ -178,7 +178,7 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
     let _ = tx.send(run::BuildEvent::Finished(Box::new(built.clone())));
     drop(tx);
     let live = report::live::Live::start(
-        std::slice::from_ref(&triple),
+        &[triple.to_string()],
         args.out.message_format == cli::MessageFormat::Json,
     );
     live.plan(&plan);

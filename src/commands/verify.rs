@@ -46,7 +46,7 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         &plan
             .targets
             .iter()
-            .map(|t| t.triple.clone())
+            .map(|t| t.triple.to_string())
             .collect::<Vec<_>>(),
         args.out.message_format == cli::MessageFormat::Json,
     );

@@ -20,7 +20,7 @@ pub(crate) enum PackageManager {
 /// What this host's Rust toolchain offers.
 #[derive(Debug, Clone)]
 pub(crate) struct Host {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub arch: String,
     pub sysroot: PathBuf,
     pub rustup: bool,
@@ -79,7 +79,7 @@ impl Host {
             .collect();
         let arch = triple.split('-').next().unwrap_or_default().to_owned();
         Ok(Host {
-            triple,
+            triple: triple.into(),
             arch,
             sysroot,
             rustup: which::which("rustup").is_ok(),
@@ -100,7 +100,7 @@ impl Host {
             a => format!("{a}-unknown-linux-gnu"),
         };
         Host {
-            triple,
+            triple: triple.into(),
             arch,
             sysroot: PathBuf::new(),
             rustup: false,

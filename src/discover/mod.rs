@@ -49,7 +49,7 @@ impl Discovery {
         // Each target's cfg comes from rustc: ask for all targets at once, and for the host's,
         // which diagnosis compares them with, alongside (remembered by `host`).
         let cfgs: Vec<Result<TargetCfg>> = std::thread::scope(|s| {
-            if !triples.contains(&host.triple) {
+            if !triples.iter().any(|t| *t == host.triple) {
                 s.spawn(|| host.target_cfg(&host.triple));
             }
             let handles: Vec<_> = triples

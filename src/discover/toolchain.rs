@@ -121,7 +121,7 @@ pub(crate) fn wine_prefix(state: &Path, triple: &str) -> PathBuf {
 /// Everything discovered about one target on this host.
 #[derive(Debug, Clone)]
 pub(crate) struct TargetToolchain {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub info: Option<&'static TargetInfo>,
     pub cfg: TargetCfg,
     pub std_installed: bool,
@@ -159,7 +159,7 @@ impl TargetToolchain {
         };
         let linker = find_linker(host, config, triple, info, native);
         Ok(TargetToolchain {
-            triple: triple.to_owned(),
+            triple: triple.into(),
             info,
             std_installed: host.has_std(triple),
             c_compiler: find_c_compiler(triple, info, native, linker.as_ref()),

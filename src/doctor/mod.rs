@@ -47,7 +47,7 @@ pub(crate) struct Component {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Examination {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub components: Vec<Component>,
     /// Commands that install a missing piece no distro package provides (wasmtime).
     pub commands: Vec<Vec<String>>,

@@ -58,7 +58,7 @@ pub(crate) fn merge(inputs: Vec<(PathBuf, Report)>) -> Report {
                 "native" => Vec::new(),
                 r => r.split_whitespace().map(str::to_owned).collect(),
             });
-            (t.triple.clone(), cfg, runner)
+            (t.triple.to_string(), cfg, runner)
         }),
     );
     merged.diagnose_tests(&diagnoser);
@@ -177,7 +177,7 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
                     }
                 }
                 for x in p.tests {
-                    let key = (t.triple.clone(), x.key(&p.name));
+                    let key = (t.triple.to_string(), x.key(&p.name));
                     match seen.get(&key) {
                         None => {
                             seen.insert(key, from.clone());

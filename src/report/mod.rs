@@ -37,7 +37,7 @@ fn one() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Report {
     pub schema: String,
-    pub host: String,
+    pub host: crate::ids::Triple,
     pub targets: Vec<TargetReport>,
     /// The run was stopped by SIGINT/SIGTERM; what is here was finished before that.
     pub interrupted: bool,
@@ -51,7 +51,7 @@ pub(crate) struct Report {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TargetReport {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     /// The strongest level this host can reach for the target (what was attempted).
     pub level: Level,
     pub required: Option<Level>,

@@ -799,7 +799,7 @@ impl Dispatcher<'_> {
             let built = |id: &str| {
                 build
                     .packages
-                    .get(&(target.triple.clone(), id.to_owned()))
+                    .get(&(target.triple.to_string(), id.to_owned()))
                     .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
             };
             let mut packages = Vec::new();

@@ -181,7 +181,7 @@ mod tests {
 
     fn lib_of(triple: &str) -> BinaryKey {
         BinaryKey {
-            triple: triple.to_owned(),
+            triple: triple.into(),
             package_id: "p 0.1.0".to_owned(),
             binary: BinaryId::Lib,
         }

@@ -126,7 +126,7 @@ impl TestResult {
 /// The results of one test binary (or one package's doctests) on one target.
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryRun {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub package_id: String,
     pub binary: BinaryId,
     pub tests: Vec<TestResult>,
@@ -145,7 +145,7 @@ impl BinaryRun {
 
     pub(crate) fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
         BinaryRun {
-            triple: triple.to_owned(),
+            triple: triple.into(),
             package_id: package_id.to_owned(),
             binary,
             tests: Vec::new(),
@@ -243,7 +243,7 @@ pub(crate) struct RunOptions {
 /// A test binary to run, with everything needed to start it.
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryJob {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub package_id: String,
     pub package_name: String,
     pub binary: BinaryId,
@@ -279,7 +279,7 @@ impl BinaryJob {
 /// The doctests of some packages on one target, run by `cargo test --doc`.
 #[derive(Debug, Clone)]
 pub(crate) struct DoctestJob {
-    pub triple: String,
+    pub triple: crate::ids::Triple,
     pub packages: Vec<DoctestPackage>,
     pub cargo_env: Vec<(String, String)>,
     pub skips: BTreeMap<String, String>,
@@ -309,7 +309,7 @@ pub(crate) enum BuildEvent {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct TestRef {
     /// The target triple.
-    pub target: String,
+    pub target: crate::ids::Triple,
     /// The package's name.
     pub package: String,
     pub binary: BinaryId,
@@ -330,7 +330,7 @@ impl std::fmt::Display for TestRef {
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
     /// A test binary was linked and is queued to run.
-    Queued { triple: String },
+    Queued { triple: crate::ids::Triple },
     /// A test started (libtest announced it).
     TestStarted(TestRef),
     /// A test ran to its end in this invocation (replayed ones come with their binary).

@@ -178,12 +178,23 @@ enum Chunk {
     Eof,
 }
 
-/// How long output may keep arriving after the child exited while something it started still
-/// holds its output open: the child's last writes are read (they sit in the pipe and the
-/// channel), then the process counts as having *leaked* a descendant and reading stops.
+/// How long, in all, the output channel may stay empty after the child exited while something
+/// it started still holds its output open: once it has waited that long for more, the process
+/// counts as having *leaked* a descendant and reading stops. Time spent by a slow reader is not
+/// counted, so the child's own last writes (in the pipe and the channel) are always read.
 pub(crate) const LEAK_GRACE: Duration = Duration::from_millis(200);
-/// However much a leaked descendant writes, reading stops this long after the child exited.
-pub(crate) const LEAK_LIMIT: Duration = Duration::from_secs(2);
+/// More output than could have been in flight when the child exited (the channel, the pipe,
+/// the reader's buffer): what comes beyond it was written by a descendant, and reading stops
+/// however fast it writes.
+pub(crate) const LEAK_BYTES: u64 = 8 << 20;
+
+/// What is known once the child has exited.
+struct Exited {
+    /// How long the channel stayed empty while waited on, in all, since the exit.
+    idle: Duration,
+    /// Bytes read since the exit.
+    bytes: u64,
+}
 
 /// A child process running in its own process group, with its output arriving on a channel.
 pub(crate) struct Supervised {
@@ -192,8 +203,8 @@ pub(crate) struct Supervised {
     rx: Receiver<Chunk>,
     open: usize,
     status: Option<ExitStatus>,
-    /// When the child was seen to have exited, and when output last arrived since.
-    exited: Option<(Instant, Instant)>,
+    /// Set once the child was seen to have exited.
+    exited: Option<Exited>,
     leaked: bool,
     /// Its CPU time, read as it exited, before it was reaped.
     cpu_at_exit: Option<Duration>,
@@ -292,15 +303,18 @@ impl Supervised {
         if let Ok(Some(st)) = self.child.try_wait() {
             self.status = Some(st);
             self.kill_group();
-            let now = Instant::now();
-            self.exited = Some((now, now));
+            self.exited = Some(Exited {
+                idle: Duration::ZERO,
+                bytes: 0,
+            });
         }
     }
 
     /// Waits up to `wait` for output. Once the child has exited, what it started in its group
     /// is killed; a descendant that left the group (`setsid`, a daemon) and still holds the
-    /// output open is *leaked*: reading stops [`LEAK_GRACE`] after the last output (at most
-    /// [`LEAK_LIMIT`] after the exit) and [`Next::Done`] is returned.
+    /// output open is *leaked*: reading stops once the output has been waited on for
+    /// [`LEAK_GRACE`] in all since the exit, or [`LEAK_BYTES`] more came, and [`Next::Done`] is
+    /// returned.
     pub(crate) fn next(&mut self, wait: Duration) -> Next {
         loop {
             if self.open == 0 {
@@ -312,31 +326,37 @@ impl Supervised {
                 self.check_exit();
             }
             let mut wait = wait;
-            if let Some((exit, last)) = self.exited {
-                let now = Instant::now();
-                let deadline = (last + LEAK_GRACE).min(exit + LEAK_LIMIT);
-                if now >= deadline {
+            if let Some(exited) = &self.exited {
+                if exited.idle >= LEAK_GRACE || exited.bytes > LEAK_BYTES {
                     self.leaked = true;
                     self.open = 0;
                     return Next::Done;
                 }
-                wait = wait.min(deadline - now);
+                wait = wait.min(LEAK_GRACE - exited.idle);
             }
-            match self.rx.recv_timeout(wait) {
+            let started = Instant::now();
+            let got = match self.rx.try_recv() {
+                Ok(chunk) => Ok(chunk),
+                Err(mpsc::TryRecvError::Empty) => self.rx.recv_timeout(wait),
+                Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            };
+            match got {
                 Ok(Chunk::Data(s, d)) => {
-                    if let Some((_, last)) = &mut self.exited {
-                        *last = Instant::now();
+                    if let Some(exited) = &mut self.exited {
+                        exited.bytes += d.len() as u64;
                     }
                     return Next::Data(s, d);
                 }
                 Ok(Chunk::Eof) => self.open -= 1,
-                Err(RecvTimeoutError::Timeout) if self.exited.is_some() => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    self.check_exit();
-                    if self.exited.is_none() {
-                        return Next::Idle;
+                Err(RecvTimeoutError::Timeout) => match &mut self.exited {
+                    Some(exited) => exited.idle += started.elapsed(),
+                    None => {
+                        self.check_exit();
+                        if self.exited.is_none() {
+                            return Next::Idle;
+                        }
                     }
-                }
+                },
                 Err(RecvTimeoutError::Disconnected) => {
                     self.open = 0;
                 }
@@ -561,6 +581,82 @@ mod tests {
         let mut p = Supervised::spawn(Command::new("sh").args(["-c", "echo x"]), true).unwrap();
         drain(&mut p);
         assert!(!p.leaked());
+    }
+
+    /// A slow reader loses nothing: the child's last output, still in the pipe and the channel
+    /// when it exited, is read however long the reader takes over each piece.
+    #[test]
+    fn a_slow_reader_still_reads_all_a_child_wrote_before_it_exited() {
+        let mut p = Supervised::spawn(
+            Command::new("sh").args(["-c", "head -c 900000 /dev/zero; echo END"]),
+            true,
+        )
+        .unwrap();
+        let mut got = 0;
+        let mut last = Vec::new();
+        let mut pieces = 0;
+        loop {
+            match p.next(Duration::from_millis(50)) {
+                Next::Data(_, d) => {
+                    got += d.len();
+                    pieces += 1;
+                    // Long enough for the child to finish and be seen exiting, then slower than
+                    // the leak grace for a few pieces.
+                    if pieces == 1 {
+                        std::thread::sleep(Duration::from_millis(800));
+                    } else if pieces < 6 {
+                        std::thread::sleep(LEAK_GRACE + Duration::from_millis(100));
+                    }
+                    last = d;
+                }
+                Next::Idle => {}
+                Next::Done => break,
+            }
+        }
+        assert_eq!(got, 900_004);
+        assert!(last.ends_with(b"END\n"));
+        assert!(!p.leaked());
+        assert!(p.finish().success());
+    }
+
+    /// A descendant that writes without end, faster than it is read, does not keep the reader.
+    #[test]
+    fn a_leaked_descendant_writing_without_end_is_left_after_a_bounded_amount() {
+        let start = Instant::now();
+        let mut p = Supervised::spawn(
+            Command::new("sh").args(["-c", "setsid yes & echo $!; sleep 0.3; exit 0"]),
+            true,
+        )
+        .unwrap();
+        let mut got = 0u64;
+        let mut first = Vec::new();
+        loop {
+            match p.next(Duration::from_millis(50)) {
+                Next::Data(_, d) => {
+                    got += d.len() as u64;
+                    if first.len() < 64 {
+                        first.extend_from_slice(&d);
+                    }
+                }
+                Next::Idle => {}
+                Next::Done => break,
+            }
+        }
+        let pid: i32 = String::from_utf8_lossy(&first)
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the descendant's pid");
+        // SAFETY: kill(2) of the descendant this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(p.leaked());
+        assert!(got > LEAK_BYTES, "{got}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(p.finish().success());
     }
 
     #[test]

@@ -55,10 +55,12 @@ fn a_test_printing_hundreds_of_megabytes_keeps_memory_and_reports_bounded() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let tests = r["targets"][0]["packages"][0]["tests"].as_array().unwrap();
     let test = |name: &str| {
-        tests
-            .iter()
-            .find(|t| t["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}: {tests:?}"))
+        tests.iter().find(|t| t["name"] == name).unwrap_or_else(|| {
+            let seen: Vec<_> = tests.iter().map(|t| (&t["name"], &t["outcome"])).collect();
+            let mut rest = r["targets"][0]["packages"][0].clone();
+            rest["tests"] = serde_json::Value::Null;
+            panic!("no {name} in {seen:?}; the package: {rest}")
+        })
     };
     // The verdict came at the end of a 400 MB line, and was still read.
     let endless = test("tests::one_endless_line");

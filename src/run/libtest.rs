@@ -92,21 +92,29 @@ impl Parser {
             self.line(&line, now, &mut events);
         }
         if self.running.is_none() && self.section == Section::Results {
+            // The test's own unterminated output may already follow libtest's `test NAME ... `
+            // in the same read.
             let partial = String::from_utf8_lossy(self.lines.partial());
-            if let Some(name) = partial
+            let shown = partial
                 .strip_prefix("test ")
-                .and_then(|r| r.strip_suffix(" ... "))
-            {
-                if let Some(base) = name.strip_suffix(" - should panic") {
-                    self.should_panic.insert(base.to_owned());
-                }
-                let name = base_name(name).to_owned();
-                self.running = Some((name.clone(), now));
-                self.window = 0;
-                events.push(Event::Started(name));
+                .and_then(|r| r.split_once(" ... "))
+                .map(|(name, _)| name.to_owned());
+            if let Some(name) = shown {
+                self.start(&name, now, &mut events);
             }
         }
         events
+    }
+
+    /// A test's line began (`test NAME ... `) and its verdict has not come yet.
+    fn start(&mut self, shown: &str, now: Instant, events: &mut Vec<Event>) {
+        if let Some(base) = shown.strip_suffix(" - should panic") {
+            self.should_panic.insert(base.to_owned());
+        }
+        let name = base_name(shown).to_owned();
+        self.running = Some((name.clone(), now));
+        self.window = 0;
+        events.push(Event::Started(name));
     }
 
     /// Handles an unterminated last line.
@@ -210,15 +218,27 @@ impl Parser {
             };
             return;
         }
-        let parsed = line
+        let shown = line
             .strip_prefix("test ")
-            .and_then(|r| r.rsplit_once(" ... "))
-            .and_then(|(name, result)| {
+            .and_then(|r| r.split_once(" ... "));
+        let parsed = match shown {
+            Some((name, result)) => {
                 if let Some(base) = name.strip_suffix(" - should panic") {
                     self.should_panic.insert(base.to_owned());
                 }
-                Some((base_name(name).to_owned(), outcome(result)?))
-            });
+                match outcome(result).or_else(|| cut_verdict(result)) {
+                    Some(o) => Some((base_name(name).to_owned(), o)),
+                    // The test's own output came after libtest's `test NAME ... ` and ended
+                    // the line: the verdict comes on a line of its own.
+                    None if self.running.is_none() => {
+                        self.start(name, now, events);
+                        return;
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
         let (name, outcome) = match (parsed, &self.running) {
             (Some(p), _) => p,
             // Uncaptured output (a C printf, a runner warning) split the running test's line:
@@ -486,6 +506,36 @@ mod tests {
             Instant::now(),
         );
         assert!(ev.iter().any(|e| matches!(e, Event::Finished { name, outcome: RawOutcome::Ok, .. } if name == "v")), "{ev:?}");
+    }
+
+    /// The test's own output may arrive in the same read as libtest's `test NAME ... `, or end
+    /// that line: the test still started, and its verdict, at the end of a cut line or on a
+    /// line of its own, is still its.
+    #[test]
+    fn a_tests_output_read_with_its_start_does_not_hide_it() {
+        let long = "x".repeat(200_000);
+        for chunks in [
+            vec![
+                "running 1 test\ntest t::endless ... xxxx".to_owned(),
+                long.clone(),
+                "FAILED\n".to_owned(),
+            ],
+            vec!["running 1 test\ntest t::endless ... printed\nFAILED\n".to_owned()],
+            vec![
+                "running 1 test\ntest t::endless ... ".to_owned(),
+                long.clone(),
+                "FAILED\n".to_owned(),
+            ],
+        ] {
+            let mut p = Parser::default();
+            let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+            let ev = feed_all(&mut p, &chunks, Instant::now());
+            assert!(ev.contains(&Event::Started("t::endless".into())), "{ev:?}");
+            assert!(
+                ev.iter().any(|e| matches!(e, Event::Finished { name, outcome: RawOutcome::Failed, .. } if name == "t::endless")),
+                "{ev:?}"
+            );
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub(crate) struct Manifest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ArchivedPackage {
-    pub id: String,
+    pub id: crate::ids::PackageId,
     pub name: String,
     pub version: String,
     /// The package's files inside the archive.
@@ -116,7 +116,7 @@ pub(crate) fn create(
         if target.excluded.contains_key(&pkg.name) {
             continue;
         }
-        let built = build.packages.get(&(triple.to_owned(), id.clone()));
+        let built = build.packages.get(&(triple.into(), id.clone()));
         let dir = format!("packages/{}", pkg.name);
         add_dir(&mut tar, &pkg.manifest_dir, Path::new(&dir))?;
         let mut binaries = Vec::new();
@@ -500,7 +500,10 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
 
 /// The archived packages as the plan's members: their extracted directories and the
 /// environment `cargo test` gave their tests.
-pub(crate) fn members(manifest: &Manifest, dir: &Path) -> BTreeMap<String, PlannedPackage> {
+pub(crate) fn members(
+    manifest: &Manifest,
+    dir: &Path,
+) -> BTreeMap<crate::ids::PackageId, PlannedPackage> {
     manifest
         .packages
         .iter()
@@ -523,7 +526,7 @@ pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
     let mut result = BuildResult::default();
     for p in &manifest.packages {
         result.packages.insert(
-            (manifest.triple.to_string(), p.id.clone()),
+            (manifest.triple.clone(), p.id.clone()),
             PackageBuild {
                 reached: p.reached,
                 failed: p.failed,

@@ -26,7 +26,7 @@ use crate::capture::LineBuffer;
 use crate::discover::workspace::unit_kind;
 use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
 use crate::error::{Context, Result};
-use crate::ids::BinaryId;
+use crate::ids::{BinaryId, PackageId, Triple};
 use crate::level::Level;
 use crate::plan::Plan;
 use crate::process::{Next, Stream, Supervised};
@@ -59,6 +59,8 @@ pub(crate) struct CargoOptions {
     pub jobs: Option<usize>,
     /// `--locked`, `--offline`, `--frozen` as given.
     pub extra: Vec<String>,
+    /// Tripped to stop cargo (by default, by the signals that stop a run).
+    pub stop: crate::process::StopToken,
 }
 
 impl CargoOptions {
@@ -167,7 +169,7 @@ pub(crate) enum Event {
     /// One cargo invocation for `stage` started for these targets.
     Started {
         stage: Level,
-        triples: Vec<String>,
+        triples: Vec<Triple>,
         packages: usize,
     },
     /// A test executable was linked: its tests can start while the rest compiles.
@@ -181,7 +183,7 @@ pub(crate) enum Event {
     /// The invocation for `stage` is over, failures attributed.
     Finished {
         stage: Level,
-        triples: Vec<String>,
+        triples: Vec<Triple>,
         elapsed: Duration,
     },
 }
@@ -190,7 +192,7 @@ pub(crate) enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TestBinary {
     pub triple: crate::ids::Triple,
-    pub package_id: String,
+    pub package_id: PackageId,
     pub id: BinaryId,
     pub path: PathBuf,
     /// `harness = false`: run whole, without arguments, judged by its exit status.
@@ -207,7 +209,7 @@ pub(crate) struct TestBinary {
 /// One test executable in cargo's output, with what the build scripts reported before it.
 #[derive(Debug, Clone)]
 struct Executable {
-    package_id: String,
+    package_id: PackageId,
     unit: Unit,
     path: PathBuf,
     script_env: Vec<(String, String)>,
@@ -215,7 +217,7 @@ struct Executable {
 }
 
 impl Executable {
-    fn binary(&self, triple: String, ws: &Workspace) -> Option<TestBinary> {
+    fn binary(&self, triple: Triple, ws: &Workspace) -> Option<TestBinary> {
         let id = binary_id(&self.unit)?;
         let harness = ws.member(&self.package_id).is_none_or(|p| {
             p.targets
@@ -224,7 +226,7 @@ impl Executable {
                 .is_none_or(|t| t.harness)
         });
         Some(TestBinary {
-            triple: triple.into(),
+            triple,
             package_id: self.package_id.clone(),
             id,
             path: self.path.clone(),
@@ -239,7 +241,7 @@ impl Executable {
 pub(crate) struct BuildResult {
     /// Keyed by (triple, package id), for every selected, non-excluded package of every target
     /// planned at `check` or above.
-    pub packages: BTreeMap<(String, String), PackageBuild>,
+    pub packages: BTreeMap<(Triple, PackageId), PackageBuild>,
     pub binaries: Vec<TestBinary>,
     pub interrupted: bool,
 }
@@ -250,18 +252,18 @@ struct Unit {
     name: String,
     kind: UnitKind,
     test: bool,
-    triple: Option<String>,
+    triple: Option<Triple>,
 }
 
 #[derive(Debug, Default)]
 struct CargoOutput {
-    artifacts: BTreeSet<(String, Unit)>,
+    artifacts: BTreeSet<(PackageId, Unit)>,
     executables: Vec<Executable>,
     /// `build-script-executed`: (triple, package id) → `OUT_DIR` and the `rustc-env` pairs.
-    scripts: BTreeMap<(String, String), Vec<(String, String)>>,
+    scripts: BTreeMap<(Triple, PackageId), Vec<(String, String)>>,
     /// Every `rustc-link-search` directory the build scripts reported, in order.
     link_dirs: Vec<PathBuf>,
-    errors: BTreeMap<String, Vec<BuildError>>,
+    errors: BTreeMap<PackageId, Vec<BuildError>>,
     /// `error:` blocks from cargo's stderr that name no package.
     general: Vec<String>,
     status: String,
@@ -276,11 +278,7 @@ pub(crate) fn build(
     on_event: &dyn Fn(Event),
 ) -> Result<BuildResult> {
     let report = |exe: &Executable| {
-        let triple = exe
-            .unit
-            .triple
-            .clone()
-            .unwrap_or_else(|| plan.host.to_string());
+        let triple = exe.unit.triple.clone().unwrap_or_else(|| plan.host.clone());
         if let Some(b) = exe.binary(triple, ws) {
             on_event(Event::Binary(b));
         }
@@ -292,7 +290,7 @@ pub(crate) fn build(
         }
         for id in selected(plan, ws, &target.triple) {
             result.packages.insert(
-                (target.triple.to_string(), id.clone()),
+                (target.triple.clone(), id.clone()),
                 PackageBuild {
                     reached: Level::None,
                     failed: None,
@@ -320,13 +318,13 @@ pub(crate) fn build(
                 .push(t);
         }
         for group in groups.values() {
-            if crate::process::interrupted() {
+            if opts.stop.is_stopped() {
                 result.interrupted = true;
                 return Ok(result);
             }
-            let names: Vec<String> = group.iter().map(|t| t.triple.to_string()).collect();
+            let names: Vec<Triple> = group.iter().map(|t| t.triple.clone()).collect();
             // Packages that already failed on every triple of the group are not built again.
-            let packages: Vec<String> = selected(plan, ws, &names[0])
+            let packages: Vec<PackageId> = selected(plan, ws, &names[0])
                 .into_iter()
                 .filter(|id| {
                     names.iter().any(|t| {
@@ -359,7 +357,7 @@ pub(crate) fn build(
                 on_event,
             };
             let out = run_cargo(&inv, &report)?;
-            if crate::process::interrupted() {
+            if opts.stop.is_stopped() {
                 // Cargo was stopped, not failing: what it linked is kept, nothing is blamed.
                 result.interrupted = true;
                 record_binaries(&mut result, ws, &plan.host, &out);
@@ -380,7 +378,7 @@ pub(crate) fn build(
 }
 
 /// Selected, non-excluded member ids for `triple`.
-fn selected(plan: &Plan, ws: &Workspace, triple: &str) -> Vec<String> {
+fn selected(plan: &Plan, ws: &Workspace, triple: &str) -> Vec<PackageId> {
     let excluded = plan
         .targets
         .iter()
@@ -404,8 +402,8 @@ struct Invocation<'a> {
     opts: &'a CargoOptions,
     host: &'a str,
     stage: Level,
-    triples: &'a [String],
-    packages: &'a [String],
+    triples: &'a [Triple],
+    packages: &'a [PackageId],
     env: &'a [(String, String)],
     on_event: &'a dyn Fn(Event),
 }
@@ -419,7 +417,7 @@ fn attribute_group(result: &mut BuildResult, inv: &Invocation, out: CargoOutput)
 fn record_binaries(result: &mut BuildResult, ws: &Workspace, host: &str, out: &CargoOutput) {
     for exe in &out.executables {
         // Host units (proc-macro tests) belong to the host target only.
-        let triple = exe.unit.triple.clone().unwrap_or_else(|| host.to_owned());
+        let triple = exe.unit.triple.clone().unwrap_or_else(|| host.into());
         result.binaries.extend(exe.binary(triple, ws));
     }
 }
@@ -435,7 +433,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
         on_event,
         ..
     } = *inv;
-    let mut failing: BTreeMap<&String, Vec<String>> = BTreeMap::new();
+    let mut failing: BTreeMap<&Triple, Vec<PackageId>> = BTreeMap::new();
     for triple in triples {
         for id in packages {
             let Some(pb) = result.packages.get(&(triple.clone(), id.clone())) else {
@@ -461,7 +459,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
         let rerun;
         let source = if ambiguous {
             on_event(Event::Attributing {
-                triple: triple.clone().into(),
+                triple: triple.clone(),
                 failures: ids.len(),
             });
             rerun = run_cargo(
@@ -505,7 +503,7 @@ fn settle_build_rung(result: &mut BuildResult, inv: &Invocation) -> Result<()> {
         packages,
         ..
     } = *inv;
-    let unsure: Vec<(String, String)> = triples
+    let unsure: Vec<(Triple, PackageId)> = triples
         .iter()
         .flat_map(|t| packages.iter().map(move |id| (t.clone(), id.clone())))
         .filter(|key| {
@@ -521,7 +519,7 @@ fn settle_build_rung(result: &mut BuildResult, inv: &Invocation) -> Result<()> {
     if unsure.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = packages
+    let ids: Vec<PackageId> = packages
         .iter()
         .filter(|id| unsure.iter().any(|(_, u)| u == *id))
         .cloned()
@@ -569,7 +567,7 @@ fn progress(
     stage: Level,
     triple: &str,
     features: &FeatureArgs,
-    artifacts: &BTreeSet<(String, Unit)>,
+    artifacts: &BTreeSet<(PackageId, Unit)>,
 ) -> (Level, Option<(Level, Vec<String>)>) {
     let stages: &[Level] = match stage {
         Level::BuildTests => &[Level::BuildTests],
@@ -630,7 +628,7 @@ fn missing_units(
     stage: Level,
     triple: &str,
     features: &FeatureArgs,
-    artifacts: &BTreeSet<(String, Unit)>,
+    artifacts: &BTreeSet<(PackageId, Unit)>,
 ) -> Vec<String> {
     expected_units(pkg, stage, features)
         .into_iter()
@@ -639,7 +637,7 @@ fn missing_units(
                 name: t.name.clone(),
                 kind: t.kind,
                 test: stage == Level::BuildTests,
-                triple: (!t.proc_macro).then(|| triple.to_owned()),
+                triple: (!t.proc_macro).then(|| triple.into()),
             };
             (!artifacts.contains(&(pkg.id.clone(), unit.clone()))).then(|| {
                 let id = binary_id(&unit).map_or_else(|| t.name.clone(), |id| id.to_string());
@@ -788,7 +786,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
     // Host units (a proc-macro's tests) come from an invocation that builds for the host: built
     // by one for another target they are not what `cargo test` builds (RUSTFLAGS do not reach
     // them there), and the host's own invocation reports the right ones.
-    let keeps_host_units = inv.triples.iter().any(|t| *t == inv.opts.host);
+    let keeps_host_units = inv.triples.contains(&inv.opts.host);
     let reader = Reader {
         ws: inv.ws,
         triples: inv.triples,
@@ -816,7 +814,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
             }
             Next::Data(Stream::Stderr, data) => stderr.push(&data),
             Next::Idle => {
-                if crate::process::interrupted() {
+                if inv.opts.stop.is_stopped() {
                     child.kill();
                 }
             }
@@ -839,7 +837,7 @@ pub(crate) fn read_cargo_output(
     stdout: &str,
     stderr: &str,
     ws: &Workspace,
-    triples: &[String],
+    triples: &[Triple],
     host: &str,
 ) -> (usize, usize) {
     let mut out = CargoOutput::default();
@@ -863,7 +861,7 @@ pub(crate) fn read_cargo_output(
 /// How one invocation's JSON messages are read.
 struct Reader<'a> {
     ws: &'a Workspace,
-    triples: &'a [String],
+    triples: &'a [Triple],
     /// The host triple when cargo ran without `--target`: its units are all the host's.
     plain: Option<&'a str>,
     /// The invocation builds for the host: its host units' test executables are kept.
@@ -873,9 +871,9 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// The triple a file cargo wrote belongs to, `None` for a host unit of a `--target` build.
-    fn triple_of(&self, file: &Path) -> Option<String> {
+    fn triple_of(&self, file: &Path) -> Option<Triple> {
         match self.plain {
-            Some(host) => Some(host.to_owned()),
+            Some(host) => Some(host.into()),
             None => triple_of(file, &self.ws.target_dir, self.triples),
         }
     }
@@ -899,11 +897,11 @@ impl Reader<'_> {
                             .and_then(|f| self.triple_of(f.as_std_path()))
                     },
                 };
-                let pkg = a.package_id.repr.clone();
+                let pkg = PackageId::from(a.package_id.repr.as_str());
                 if let Some(exe) = a.executable.filter(|_| a.profile.test)
                     && (unit.triple.is_some() || self.keeps_host_units)
                 {
-                    let triple = unit.triple.clone().or(self.plain.map(str::to_owned));
+                    let triple = unit.triple.clone().or(self.plain.map(Triple::from));
                     let script_env = triple
                         .and_then(|t| out.scripts.get(&(t, pkg.clone())))
                         .cloned()
@@ -936,7 +934,8 @@ impl Reader<'_> {
                 };
                 let mut env = vec![("OUT_DIR".to_owned(), b.out_dir.to_string())];
                 env.extend(b.env.iter().cloned());
-                out.scripts.insert((triple, b.package_id.repr.clone()), env);
+                out.scripts
+                    .insert((triple, b.package_id.repr.as_str().into()), env);
             }
             Message::CompilerMessage(m) => {
                 let level = m.message.level;
@@ -958,7 +957,10 @@ impl Reader<'_> {
                     }),
                     blocked_by: None,
                 };
-                let list = out.errors.entry(m.package_id.repr.clone()).or_default();
+                let list = out
+                    .errors
+                    .entry(m.package_id.repr.as_str().into())
+                    .or_default();
                 if !list.contains(&error) {
                     list.push(error);
                 }
@@ -969,7 +971,7 @@ impl Reader<'_> {
 }
 
 /// The triple directory an artifact was written to, or `None` for host units.
-fn triple_of(file: &Path, target_dir: &Path, triples: &[String]) -> Option<String> {
+fn triple_of(file: &Path, target_dir: &Path, triples: &[Triple]) -> Option<Triple> {
     let first = file.strip_prefix(target_dir).ok()?.components().next()?;
     let first = first.as_os_str().to_str()?;
     triples.iter().find(|t| *t == first).cloned()
@@ -1035,7 +1037,7 @@ mod tests {
     #[test]
     fn artifacts_map_to_their_triple_directory() {
         let td = Path::new("/ws/target");
-        let triples = ["s390x-unknown-linux-gnu".to_owned()];
+        let triples = ["s390x-unknown-linux-gnu".into()];
         assert_eq!(
             triple_of(
                 Path::new("/ws/target/s390x-unknown-linux-gnu/debug/deps/a-1"),
@@ -1060,7 +1062,7 @@ mod tests {
             target_dir: "/ws/target".into(),
             members: vec![],
             names: [(
-                "path+file:///ws/cc-user#0.1.0".to_owned(),
+                "path+file:///ws/cc-user#0.1.0".into(),
                 ("cc-user".to_owned(), "0.1.0".to_owned()),
             )]
             .into_iter()

@@ -58,7 +58,7 @@ pub fn cargo_output(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (stdout, stderr) = text.split_once('\0').unwrap_or((&text, ""));
     let ws = workspace();
-    let triples: Vec<String> = TRIPLES.iter().map(|t| (*t).to_owned()).collect();
+    let triples: Vec<crate::ids::Triple> = TRIPLES.iter().map(|t| (*t).into()).collect();
     let _ = crate::build::read_cargo_output(stdout, stderr, &ws, &triples, HOST);
     let _ = crate::build::read_cargo_output(stdout, stderr, &ws, &triples[..1], HOST);
 }

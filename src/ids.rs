@@ -8,115 +8,132 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A target triple (`aarch64-unknown-linux-gnu`), as rustc and cargo spell it: what results,
-/// plans and reports are kept by per target. Reads as a `str` (`Deref`), compares with strings,
-/// and is written as the plain string in reports, caches and archives.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct Triple(String);
+/// Defines a name that is a string underneath: it reads as a `str` (`Deref`), compares with
+/// strings, and is written as the plain string in reports, caches and archives.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub(crate) struct $name(String);
 
-impl Triple {
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            pub(crate) fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<std::path::Path> for $name {
+            fn as_ref(&self) -> &std::path::Path {
+                self.0.as_ref()
+            }
+        }
+
+        impl AsRef<std::ffi::OsStr> for $name {
+            fn as_ref(&self) -> &std::ffi::OsStr {
+                self.0.as_ref()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> $name {
+                $name(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> $name {
+                $name(s)
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(s: &String) -> $name {
+                $name(s.clone())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(t: $name) -> String {
+                t.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    };
 }
 
-impl std::ops::Deref for Triple {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
+string_id! {
+    /// A target triple (`aarch64-unknown-linux-gnu`), as rustc and cargo spell it: what results,
+    /// plans and reports are kept by per target.
+    Triple
 }
 
-impl std::borrow::Borrow<str> for Triple {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Triple {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for Triple {
-    fn as_ref(&self) -> &std::path::Path {
-        self.0.as_ref()
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for Triple {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_ref()
-    }
-}
-
-impl fmt::Display for Triple {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Triple {
-    fn from(s: &str) -> Triple {
-        Triple(s.to_owned())
-    }
-}
-
-impl From<String> for Triple {
-    fn from(s: String) -> Triple {
-        Triple(s)
-    }
-}
-
-impl From<&String> for Triple {
-    fn from(s: &String) -> Triple {
-        Triple(s.clone())
-    }
-}
-
-impl From<Triple> for String {
-    fn from(t: Triple) -> String {
-        t.0
-    }
-}
-
-impl PartialEq<str> for Triple {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Triple {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl PartialEq<String> for Triple {
-    fn eq(&self, other: &String) -> bool {
-        self.0 == *other
-    }
-}
-
-impl PartialEq<Triple> for str {
-    fn eq(&self, other: &Triple) -> bool {
-        self == other.0
-    }
-}
-
-impl PartialEq<Triple> for &str {
-    fn eq(&self, other: &Triple) -> bool {
-        *self == other.0
-    }
-}
-
-impl PartialEq<Triple> for String {
-    fn eq(&self, other: &Triple) -> bool {
-        *self == other.0
-    }
+string_id! {
+    /// cargo's id of a package (`path+file:///w/crates/a#0.1.0`), as `cargo metadata` and the
+    /// build's JSON messages give it: what a package's results are kept by within a run. Reports
+    /// name packages by name, which is unique in a workspace.
+    PackageId
 }
 
 /// One test executable of a package. The variants are declared in the order of their written
@@ -149,9 +166,47 @@ impl BinaryId {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct BinaryKey {
     pub triple: Triple,
-    /// cargo's package id.
-    pub package_id: String,
+    pub package_id: PackageId,
     pub binary: BinaryId,
+}
+
+/// Written `TRIPLE PACKAGE-ID BINARY` (a package id of cargo's old form holds spaces, a triple
+/// and a binary id none), as the scheduling history keeps it.
+impl fmt::Display for BinaryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.triple, self.package_id, self.binary)
+    }
+}
+
+impl FromStr for BinaryKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not `TRIPLE PACKAGE-ID BINARY`");
+        let (triple, rest) = s.split_once(' ').ok_or_else(bad)?;
+        let (package_id, binary) = rest.rsplit_once(' ').ok_or_else(bad)?;
+        if triple.is_empty() || package_id.is_empty() {
+            return Err(bad());
+        }
+        Ok(BinaryKey {
+            triple: triple.into(),
+            package_id: package_id.into(),
+            binary: binary.parse()?,
+        })
+    }
+}
+
+impl Serialize for BinaryKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BinaryKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// One test as a report names it, within one target: package name, binary, test name.
@@ -231,7 +286,7 @@ impl<'de> Deserialize<'de> for BinaryId {
 
 #[cfg(test)]
 mod tests {
-    use super::{BinaryId, Triple};
+    use super::{BinaryId, BinaryKey, Triple};
 
     #[test]
     fn a_triple_is_written_and_compared_as_its_string() {
@@ -278,6 +333,26 @@ mod tests {
         );
         for bad in ["", "benches/x", "test/", "example/", "bin/a/b", "libs"] {
             assert!(bad.parse::<BinaryId>().is_err(), "{bad}");
+        }
+    }
+
+    /// The history's keys: the same text as before they were typed, and package ids of both
+    /// of cargo's forms (the old one holds spaces) read back.
+    #[test]
+    fn binary_keys_round_trip_as_the_historys_text() {
+        for text in [
+            "x86_64-unknown-linux-gnu path+file:///w/a#0.1.0 test/it",
+            "s390x-unknown-linux-gnu a 0.1.0 (path+file:///w/a) lib",
+        ] {
+            let key: BinaryKey = text.parse().unwrap();
+            assert_eq!(key.to_string(), text);
+            assert_eq!(serde_json::to_string(&key).unwrap(), format!("\"{text}\""));
+        }
+        let key: BinaryKey = "t a 0.1.0 (p) bin/x".parse().unwrap();
+        assert_eq!(key.package_id, "a 0.1.0 (p)");
+        assert_eq!(key.binary, BinaryId::Bin("x".into()));
+        for bad in ["", "t lib", "t p nope", " p lib"] {
+            assert!(bad.parse::<BinaryKey>().is_err(), "{bad}");
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::discover::{
     Tool,
 };
 use crate::fixes::Fixer;
+use crate::ids::PackageId;
 use crate::level::Level;
 use crate::policy::Policy;
 use crate::runner::{Launcher, RunnerKind};
@@ -119,10 +120,10 @@ pub(crate) struct Plan {
     pub host: crate::ids::Triple,
     pub targets: Vec<TargetPlan>,
     /// Selected workspace member ids, in workspace order.
-    pub packages: Vec<String>,
+    pub packages: Vec<PackageId>,
     pub selection: Selection,
     /// What the run stage and the report need of each selected package, by id.
-    pub members: BTreeMap<String, PlannedPackage>,
+    pub members: BTreeMap<PackageId, PlannedPackage>,
 }
 
 /// A selected package as its tests see it.
@@ -294,7 +295,7 @@ pub(crate) fn plan(
         .filter(|p| !request.exclude.contains(&p.name))
         .collect();
     let packages = selected.iter().map(|p| p.id.clone()).collect();
-    let members: BTreeMap<String, PlannedPackage> = selected
+    let members: BTreeMap<PackageId, PlannedPackage> = selected
         .iter()
         .map(|p| (p.id.clone(), PlannedPackage::of(p)))
         .collect();

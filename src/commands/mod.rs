@@ -97,6 +97,7 @@ pub(crate) fn prepare(
         host_needs_target,
         jobs: common.jobs,
         extra,
+        stop: crate::process::StopToken::signals(),
     };
     Ok((discovery, plan, cargo))
 }

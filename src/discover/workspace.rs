@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{DependencyKind, MetadataCommand, TargetKind};
 
 use crate::error::{Error, Result};
+use crate::ids::PackageId;
 
 /// A compile unit kind, as far as verification cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,7 +44,7 @@ pub(crate) struct Target {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Package {
-    pub id: String,
+    pub id: crate::ids::PackageId,
     pub name: String,
     pub version: String,
     pub manifest_dir: PathBuf,
@@ -119,7 +120,7 @@ impl Package {
 /// One dependency edge in the resolved graph.
 #[derive(Debug, Clone)]
 pub(crate) struct DepEdge {
-    pub id: String,
+    pub id: crate::ids::PackageId,
     pub dev_only: bool,
 }
 
@@ -131,10 +132,10 @@ pub(crate) struct Workspace {
     pub members: Vec<Package>,
     /// The ids `cargo test` selects without `-p` or `--workspace`: the `default-members`, else
     /// the root package in a workspace whose root is a package, else every member.
-    pub default_members: Vec<String>,
+    pub default_members: Vec<PackageId>,
     /// `name vVERSION` of every package in the graph, by id.
-    pub names: BTreeMap<String, (String, String)>,
-    pub deps: BTreeMap<String, Vec<DepEdge>>,
+    pub names: BTreeMap<PackageId, (String, String)>,
+    pub deps: BTreeMap<PackageId, Vec<DepEdge>>,
     pub metadata: serde_json::Value,
 }
 
@@ -222,7 +223,7 @@ impl Workspace {
         let mut packages = Vec::new();
         for p in &meta.packages {
             names.insert(
-                p.id.repr.clone(),
+                p.id.repr.as_str().into(),
                 (p.name.to_string(), p.version.to_string()),
             );
             if !members.contains(&p.id) {
@@ -230,7 +231,7 @@ impl Workspace {
             }
             let no_harness = harness_off(p.manifest_path.as_std_path());
             packages.push(Package {
-                id: p.id.repr.clone(),
+                id: p.id.repr.as_str().into(),
                 name: p.name.to_string(),
                 version: p.version.to_string(),
                 manifest_dir: p
@@ -266,21 +267,21 @@ impl Workspace {
                     .deps
                     .iter()
                     .map(|d| DepEdge {
-                        id: d.pkg.repr.clone(),
+                        id: d.pkg.repr.as_str().into(),
                         dev_only: !d.dep_kinds.is_empty()
                             && d.dep_kinds
                                 .iter()
                                 .all(|k| k.kind == DependencyKind::Development),
                     })
                     .collect();
-                deps.insert(node.id.repr.clone(), edges);
+                deps.insert(node.id.repr.as_str().into(), edges);
             }
         }
         // Cargo older than 1.71 does not report them: every member then, as before.
         let default_members = if meta.workspace_default_members.is_available() {
             meta.workspace_default_members
                 .iter()
-                .map(|id| id.repr.clone())
+                .map(|id| id.repr.as_str().into())
                 .collect()
         } else {
             packages.iter().map(|p| p.id.clone()).collect()
@@ -319,9 +320,9 @@ impl Workspace {
 
     /// Every package `id` depends on, transitively; `with_dev` adds `id`'s own dev-dependencies
     /// (dev-dependencies of dependencies are never built).
-    pub(crate) fn closure(&self, id: &str, with_dev: bool) -> BTreeSet<String> {
+    pub(crate) fn closure(&self, id: &str, with_dev: bool) -> BTreeSet<PackageId> {
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<String> = self
+        let mut stack: Vec<PackageId> = self
             .deps
             .get(id)
             .into_iter()

@@ -257,7 +257,10 @@ fn binary_line(package: &str, run: &BinaryRun) -> String {
     if let Some(e) = &run.error {
         shell::bad_line(
             "ERROR",
-            printable(&format!("{what}: {}", e.lines().next().unwrap_or_default())),
+            printable(&format!(
+                "{what}: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            )),
         )
     } else if failed + timed_out > 0 {
         shell::bad_line("Tested", what)

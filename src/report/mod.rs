@@ -205,7 +205,7 @@ impl Report {
                 if t.level > Level::None {
                     for id in &plan.packages {
                         let planned = plan.members.get(id);
-                        let name = planned.map_or_else(|| id.clone(), |p| p.name.clone());
+                        let name = planned.map_or_else(|| id.to_string(), |p| p.name.clone());
                         if let Some(reason) = t.excluded.get(&name) {
                             packages.push(PackageReport {
                                 name,
@@ -432,7 +432,7 @@ fn package_report(
     build: &BuildResult,
     run: &RunResult,
 ) -> PackageReport {
-    let built = build.packages.get(&(triple.to_owned(), id.to_owned()));
+    let built = build.packages.get(&(triple.into(), id.into()));
     let mut errors: Vec<BuildError> = built.map(|b| b.errors.clone()).unwrap_or_default();
     let mut failed_stage = built.and_then(|b| b.failed);
     let mut level = built.map(|b| b.reached).unwrap_or(Level::None);
@@ -451,6 +451,7 @@ fn package_report(
     {
         if let Some(e) = &r.error {
             failed_stage.get_or_insert(Level::Test);
+            let e = e.to_string();
             errors.push(BuildError {
                 stage: Level::Test,
                 message: e.lines().next().unwrap_or_default().to_owned(),

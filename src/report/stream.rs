@@ -30,7 +30,7 @@ enum Line<'a> {
     },
     BuildStarted {
         stage: Level,
-        targets: &'a [String],
+        targets: &'a [crate::ids::Triple],
         packages: usize,
     },
     Attributing {
@@ -39,7 +39,7 @@ enum Line<'a> {
     },
     BuildFinished {
         stage: Level,
-        targets: &'a [String],
+        targets: &'a [crate::ids::Triple],
         seconds: f64,
     },
     BinaryQueued {
@@ -72,7 +72,7 @@ enum Line<'a> {
         binary: &'a BinaryId,
         counts: Counts,
         #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<&'a str>,
+        error: Option<String>,
     },
     TargetFinished {
         target: &'a str,
@@ -209,7 +209,7 @@ impl Stream {
                     package,
                     binary: &run.binary,
                     counts,
-                    error: run.error.as_deref(),
+                    error: run.error.as_ref().map(ToString::to_string),
                 });
             }
         }

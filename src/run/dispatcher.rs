@@ -31,7 +31,7 @@ use super::{
     TestOutcome, TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
-use crate::ids::{BinaryId, BinaryKey};
+use crate::ids::{BinaryId, BinaryKey, PackageId};
 use crate::level::Level;
 use crate::plan::Plan;
 
@@ -53,7 +53,7 @@ enum Outcome {
     Prepared(usize, Prepared),
     /// A batch's results, and how long it took.
     Batch(usize, Batch, Duration),
-    Doctests(Vec<BinaryRun>, Vec<(String, String)>),
+    Doctests(Vec<BinaryRun>, Vec<(PackageId, String)>),
 }
 
 /// A task handed to a worker: the task, the seat it holds, and its binary's job (with the
@@ -776,7 +776,7 @@ impl Dispatcher<'_> {
                 .plan
                 .members
                 .get(&run.package_id)
-                .map_or_else(|| run.package_id.clone(), |p| p.name.clone()),
+                .map_or_else(|| run.package_id.to_string(), |p| p.name.clone()),
             run: run.clone(),
         });
         let stop = self.opts.fail_fast && run.failed() && !self.stopped;
@@ -799,7 +799,7 @@ impl Dispatcher<'_> {
             let built = |id: &str| {
                 build
                     .packages
-                    .get(&(target.triple.to_string(), id.to_owned()))
+                    .get(&(target.triple.clone(), id.into()))
                     .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
             };
             let mut packages = Vec::new();
@@ -1056,7 +1056,7 @@ mod tests {
             selection: crate::plan::Selection::Workspace,
             packages: vec!["pkg-id".into()],
             members: [(
-                "pkg-id".to_owned(),
+                "pkg-id".into(),
                 crate::plan::PlannedPackage {
                     name: "pkg".into(),
                     dir: std::env::temp_dir(),

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use super::cache::Cache;
 use super::libtest::{self, Event, Parser, RawOutcome};
 use super::{
-    BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, RunOptions, TestOutcome,
-    TestRef, TestResult,
+    BinaryJob, BinaryRun, DoctestJob, Event as RunEvent, FailureStatus, RunFailure, RunOptions,
+    TestOutcome, TestRef, TestResult,
 };
 use crate::capture::Capture;
-use crate::ids::BinaryId;
+use crate::ids::{BinaryId, PackageId};
 use crate::process::{Next, Stream, Supervised, describe_status};
 
 /// How long listing a binary's tests may take.
@@ -327,6 +327,13 @@ fn runner_display(job: &BinaryJob) -> String {
     test_command(job, &[]).program()
 }
 
+fn cannot_start(job: &BinaryJob, e: &std::io::Error) -> RunFailure {
+    RunFailure::CannotStart {
+        command: runner_display(job),
+        error: e.to_string(),
+    }
+}
+
 fn skipped(name: String, reason: &str) -> TestResult {
     TestResult {
         reason: Some(reason.to_owned()),
@@ -358,7 +365,7 @@ pub(crate) struct Prepared {
     pub key: Option<String>,
     /// The names the binary listed in this preparation (not when its listing was remembered).
     pub listed: Option<Vec<String>>,
-    pub error: Option<String>,
+    pub error: Option<RunFailure>,
     pub interrupted: bool,
 }
 
@@ -462,7 +469,7 @@ fn partitioned(mut prepared: Prepared, job: &BinaryJob, opts: &RunOptions) -> Pr
 enum Listing {
     Names(Vec<String>),
     Interrupted,
-    Failed(String),
+    Failed(RunFailure),
 }
 
 fn list(job: &BinaryJob) -> Listing {
@@ -481,36 +488,32 @@ fn list(job: &BinaryJob) -> Listing {
         Ok(a) if a.interrupted => Listing::Interrupted,
         Ok(a) if a.clean_exit => match libtest::parse_list(&a.stdout) {
             Ok(names) => Listing::Names(names),
-            Err(problem) => Listing::Failed(format!(
-                "{} under `{}` {problem}; its output:\n{}",
-                job.binary,
-                runner_display(job),
-                tail(&a.output)
-            )),
+            Err(problem) => Listing::Failed(RunFailure::BadListing {
+                binary: job.binary.clone(),
+                runner: runner_display(job),
+                problem: problem.to_string(),
+                output: tail(&a.output),
+            }),
         },
         Ok(a) => {
             let output = tail(&a.output);
-            let mut why = format!("cannot list the tests of {} ({})", job.binary, a.status);
-            if output.is_empty() {
-                why.push_str(", printing nothing");
-            } else {
-                why = format!("{why}:\n{output}");
-            }
             // 127: the dynamic loader could not start it. Say where it was told to look.
-            if a.exit == Ok(127) && !job.lib_path.is_empty() {
+            let loader_path = (a.exit == Ok(127) && !job.lib_path.is_empty()).then(|| {
                 let dirs: Vec<String> = job
                     .lib_path
                     .iter()
                     .map(|d| d.display().to_string())
                     .collect();
-                why.push_str(&format!(
-                    "\nthe loader path it was given: LD_LIBRARY_PATH={}",
-                    dirs.join(":")
-                ));
-            }
-            Listing::Failed(why)
+                dirs.join(":")
+            });
+            Listing::Failed(RunFailure::CannotList {
+                binary: job.binary.clone(),
+                status: a.status.to_string(),
+                output,
+                loader_path,
+            })
         }
-        Err(e) => Listing::Failed(format!("cannot start {}: {e}", runner_display(job))),
+        Err(e) => Listing::Failed(cannot_start(job, &e)),
     }
 }
 
@@ -593,7 +596,7 @@ pub(crate) enum Selection {
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub tests: Vec<TestResult>,
-    pub error: Option<String>,
+    pub error: Option<RunFailure>,
     pub interrupted: bool,
 }
 
@@ -644,6 +647,7 @@ fn emit(job: &BinaryJob, events: &dyn Fn(RunEvent), t: &TestResult) {
 fn test_ref(job: &BinaryJob, test: &str) -> TestRef {
     TestRef {
         target: job.triple.clone(),
+        package_id: job.package_id.clone(),
         package: job.package_name.clone(),
         binary: job.binary.clone(),
         test: test.to_owned(),
@@ -681,7 +685,7 @@ fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &dyn Fn(RunEvent)) -> B
     let attempt = match supervise(&mut runner_command(job, &[]), watch, false, log, |_, _| {}) {
         Ok(a) => a,
         Err(e) => {
-            batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+            batch.error = Some(cannot_start(job, &e));
             return batch;
         }
     };
@@ -782,7 +786,7 @@ fn attempt_all(
         ) {
             Ok(a) => a,
             Err(e) => {
-                batch.error = Some(format!("cannot start {}: {e}", runner_display(job)));
+                batch.error = Some(cannot_start(job, &e));
                 return batch;
             }
         };
@@ -900,23 +904,21 @@ fn attempt_all(
             continue;
         }
         if done.is_empty() {
-            batch.error = Some(format!(
-                "{} ended ({}) without running a test: {}",
-                job.binary,
-                attempt.status,
-                tail(&attempt.output)
-            ));
+            batch.error = Some(RunFailure::NoTestRan {
+                binary: job.binary.clone(),
+                status: attempt.status.to_string(),
+                output: tail(&attempt.output),
+            });
             return batch;
         }
         remaining.retain(|n| !done.contains_key(n));
         batch.tests.extend(done.into_values());
         if !attempt.clean_exit && attempt.cut_short.is_none() && !remaining.is_empty() {
-            batch.error = Some(format!(
-                "{} ended ({}) before running every test: {}",
-                job.binary,
-                attempt.status,
-                tail(&attempt.output)
-            ));
+            batch.error = Some(RunFailure::EndedEarly {
+                binary: job.binary.clone(),
+                status: attempt.status.to_string(),
+                output: tail(&attempt.output),
+            });
             return batch;
         }
     }
@@ -991,8 +993,8 @@ pub(crate) fn run_doctests(
         .iter()
         .map(|p| (p.crate_name.as_str(), p.id.as_str()))
         .collect();
-    let mut runs: BTreeMap<String, BinaryRun> = BTreeMap::new();
-    let mut current: Option<String> = None;
+    let mut runs: BTreeMap<PackageId, BinaryRun> = BTreeMap::new();
+    let mut current: Option<PackageId> = None;
     let mut suites = BTreeSet::new();
     let watch = Watch {
         idle: opts.test_timeout,
@@ -1002,7 +1004,7 @@ pub(crate) fn run_doctests(
     let log = Log::open(opts, &job.triple, "doctests", "cargo-test-doc");
     let attempt = supervise(&mut cmd, watch, true, log, |event, parser| match event {
         Event::Suite(krate) => {
-            current = crate_to_id.get(krate.as_str()).map(|s| (*s).to_owned());
+            current = crate_to_id.get(krate.as_str()).map(|s| PackageId::from(*s));
             suites.extend(current.clone());
         }
         Event::Finished {
@@ -1016,7 +1018,8 @@ pub(crate) fn run_doctests(
             events(RunEvent::TestFinished {
                 test: TestRef {
                     target: job.triple.clone(),
-                    package: package.map_or_else(|| id.clone(), |p| p.name.clone()),
+                    package_id: id.clone(),
+                    package: package.map_or_else(|| id.to_string(), |p| p.name.clone()),
                     binary: BinaryId::Doc,
                     test: name.clone(),
                 },
@@ -1046,11 +1049,10 @@ pub(crate) fn run_doctests(
             if let (Some(idle), Some(id)) = (a.idle_killed, &current) {
                 runs.entry(id.clone())
                     .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
-                    .error = Some(format!(
-                    "doctests timed out: none finished for {:.1}s (--test-timeout); cargo, rustdoc and the doctests were killed: {}",
-                    idle.as_secs_f64(),
-                    tail(&a.output)
-                ));
+                    .error = Some(RunFailure::DoctestsTimedOut {
+                    idle,
+                    output: tail(&a.output),
+                });
             }
             if !a.success && !a.interrupted && a.idle_killed.is_none() {
                 for id in job
@@ -1061,18 +1063,19 @@ pub(crate) fn run_doctests(
                 {
                     runs.entry(id.clone())
                         .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
-                        .error = Some(format!(
-                        "doctests did not run (cargo test --doc: {}): {}",
-                        a.status,
-                        tail(&a.output)
-                    ));
+                        .error = Some(RunFailure::DoctestsNotRun {
+                        status: a.status.to_string(),
+                        output: tail(&a.output),
+                    });
                 }
             }
         }
         Err(e) => {
             for id in job.packages.iter().map(|p| &p.id) {
                 let mut run = BinaryRun::new(&job.triple, id, BinaryId::Doc);
-                run.error = Some(format!("cannot run cargo test --doc: {e}"));
+                run.error = Some(RunFailure::CannotRunDoctests {
+                    error: e.to_string(),
+                });
                 runs.insert(id.clone(), run);
             }
         }

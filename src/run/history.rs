@@ -26,7 +26,7 @@ use super::{TestOutcome, TestResult};
 
 /// Binary identity (triple, package id, binary id) → test name → microseconds (a binary of
 /// thousands of sub-millisecond tests still sums to its real time).
-type Durations = BTreeMap<String, BTreeMap<String, u64>>;
+type Durations = BTreeMap<BinaryKey, BTreeMap<String, u64>>;
 
 /// A binary's test names as it listed them, and what was listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ struct File {
     durations: Durations,
     /// Binary identity → its last listing.
     #[serde(default)]
-    listings: BTreeMap<String, Listing>,
+    listings: BTreeMap<BinaryKey, Listing>,
     /// A run's targets (and its starting and largest number of slots) → the slots it ended
     /// with ([`super::load`]).
     #[serde(default)]
@@ -53,10 +53,6 @@ struct File {
 pub(crate) struct History {
     path: PathBuf,
     map: Mutex<File>,
-}
-
-fn key(binary: &BinaryKey) -> String {
-    format!("{} {} {}", binary.triple, binary.package_id, binary.binary)
 }
 
 impl History {
@@ -84,7 +80,7 @@ impl History {
             .lock()
             .expect("history")
             .durations
-            .get(&key(binary))
+            .get(binary)
             .map(|tests| {
                 tests
                     .iter()
@@ -98,7 +94,7 @@ impl History {
     /// CPUs took longer than it will when planned next time.
     pub(crate) fn record(&self, binary: &BinaryKey, tests: &[TestResult]) {
         let mut map = self.map.lock().expect("history");
-        let entry = map.durations.entry(key(binary)).or_default();
+        let entry = map.durations.entry(binary.clone()).or_default();
         for t in tests.iter().filter(|t| {
             !t.cached
                 && matches!(
@@ -112,12 +108,11 @@ impl History {
 
     /// What every test of a package's binaries on `triple` took last time, together.
     pub(crate) fn package_total(&self, triple: &str, package_id: &str) -> Duration {
-        let prefix = format!("{triple} {package_id} ");
         let map = self.map.lock().expect("history");
         let us: u64 = map
             .durations
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
+            .iter()
+            .filter(|(k, _)| k.triple == triple && k.package_id == package_id)
             .flat_map(|(_, tests)| tests.values())
             .sum();
         Duration::from_micros(us)
@@ -127,7 +122,7 @@ impl History {
     /// and runner) is what was listed then.
     pub(crate) fn listing(&self, binary: &BinaryKey, identity: &str) -> Option<Vec<String>> {
         let map = self.map.lock().expect("history");
-        let listing = map.listings.get(&key(binary))?;
+        let listing = map.listings.get(binary)?;
         (listing.identity == identity).then(|| listing.names.clone())
     }
 
@@ -140,7 +135,7 @@ impl History {
     ) {
         let mut map = self.map.lock().expect("history");
         map.listings
-            .insert(key(binary), Listing { identity, names });
+            .insert(binary.clone(), Listing { identity, names });
     }
 
     /// The task slots the last run of this kind (`run`: its targets and slot bounds) ended
@@ -182,7 +177,7 @@ mod tests {
     fn lib_of(triple: &str) -> BinaryKey {
         BinaryKey {
             triple: triple.into(),
-            package_id: "p 0.1.0".to_owned(),
+            package_id: "p 0.1.0".into(),
             binary: BinaryId::Lib,
         }
     }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{BuildResult, CargoOptions, TestBinary};
-use crate::ids::{BinaryId, BinaryKey};
+use crate::ids::{BinaryId, BinaryKey, PackageId};
 use crate::plan::RunnerSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,11 +127,116 @@ impl TestResult {
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryRun {
     pub triple: crate::ids::Triple,
-    pub package_id: String,
+    pub package_id: PackageId,
     pub binary: BinaryId,
     pub tests: Vec<TestResult>,
-    /// Set when the binary could not be listed or run at all.
-    pub error: Option<String>,
+    /// Set when the binary could not be listed or run to its end.
+    pub error: Option<RunFailure>,
+}
+
+/// Why a test binary, or a package's doctests, gave no whole result. The tests it did report
+/// keep their outcomes; this says what is missing and why. Its text (`Display`) is what the
+/// report and the terminal show, and what the diagnosis reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunFailure {
+    /// The runner, or the binary itself, could not be started.
+    CannotStart { command: String, error: String },
+    /// `--list` ended cleanly but printed no test list to trust.
+    BadListing {
+        binary: BinaryId,
+        runner: String,
+        problem: String,
+        output: String,
+    },
+    /// `--list` failed; with exit status 127 and no output, the loader path it was given.
+    CannotList {
+        binary: BinaryId,
+        status: String,
+        output: String,
+        loader_path: Option<String>,
+    },
+    /// It ended without running a test.
+    NoTestRan {
+        binary: BinaryId,
+        status: String,
+        output: String,
+    },
+    /// It ended before running every test.
+    EndedEarly {
+        binary: BinaryId,
+        status: String,
+        output: String,
+    },
+    /// `cargo test --doc` finished no doctest for `idle` (`--test-timeout`) and was killed.
+    DoctestsTimedOut { idle: Duration, output: String },
+    /// `cargo test --doc` failed before this package's doctests ran.
+    DoctestsNotRun { status: String, output: String },
+    /// `cargo test --doc` could not be started.
+    CannotRunDoctests { error: String },
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunFailure::CannotStart { command, error } => {
+                write!(f, "cannot start {command}: {error}")
+            }
+            RunFailure::BadListing {
+                binary,
+                runner,
+                problem,
+                output,
+            } => write!(
+                f,
+                "{binary} under `{runner}` {problem}; its output:\n{output}"
+            ),
+            RunFailure::CannotList {
+                binary,
+                status,
+                output,
+                loader_path,
+            } => {
+                write!(f, "cannot list the tests of {binary} ({status})")?;
+                if output.is_empty() {
+                    f.write_str(", printing nothing")?;
+                } else {
+                    write!(f, ":\n{output}")?;
+                }
+                if let Some(path) = loader_path {
+                    write!(f, "\nthe loader path it was given: LD_LIBRARY_PATH={path}")?;
+                }
+                Ok(())
+            }
+            RunFailure::NoTestRan {
+                binary,
+                status,
+                output,
+            } => write!(
+                f,
+                "{binary} ended ({status}) without running a test: {output}"
+            ),
+            RunFailure::EndedEarly {
+                binary,
+                status,
+                output,
+            } => write!(
+                f,
+                "{binary} ended ({status}) before running every test: {output}"
+            ),
+            RunFailure::DoctestsTimedOut { idle, output } => write!(
+                f,
+                "doctests timed out: none finished for {:.1}s (--test-timeout); cargo, rustdoc and the doctests were killed: {output}",
+                idle.as_secs_f64()
+            ),
+            RunFailure::DoctestsNotRun { status, output } => write!(
+                f,
+                "doctests did not run (cargo test --doc: {status}): {output}"
+            ),
+            RunFailure::CannotRunDoctests { error } => {
+                write!(f, "cannot run cargo test --doc: {error}")
+            }
+        }
+    }
 }
 
 impl BinaryRun {
@@ -146,7 +251,7 @@ impl BinaryRun {
     pub(crate) fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
         BinaryRun {
             triple: triple.into(),
-            package_id: package_id.to_owned(),
+            package_id: package_id.into(),
             binary,
             tests: Vec::new(),
             error: None,
@@ -244,7 +349,7 @@ pub(crate) struct RunOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryJob {
     pub triple: crate::ids::Triple,
-    pub package_id: String,
+    pub package_id: PackageId,
     pub package_name: String,
     pub binary: BinaryId,
     pub path: PathBuf,
@@ -288,7 +393,7 @@ pub(crate) struct DoctestJob {
 /// One package of a [`DoctestJob`].
 #[derive(Debug, Clone)]
 pub(crate) struct DoctestPackage {
-    pub id: String,
+    pub id: PackageId,
     pub name: String,
     /// The library's crate name, as `Doc-tests` prints it.
     pub crate_name: String,
@@ -310,7 +415,8 @@ pub(crate) enum BuildEvent {
 pub(crate) struct TestRef {
     /// The target triple.
     pub target: crate::ids::Triple,
-    /// The package's name.
+    pub package_id: PackageId,
+    /// The package's name, for people (unique in a workspace).
     pub package: String,
     pub binary: BinaryId,
     pub test: String,

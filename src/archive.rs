@@ -436,15 +436,30 @@ fn confined(path: &Path) -> bool {
         })
 }
 
+/// Why an archive's manifest is refused: nothing of the archive is run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refused {
+    #[error("malformed manifest")]
+    Malformed(#[source] serde_json::Error),
+    #[error("a `{0}` archive; this cargo-xtest reads `{SCHEMA}`")]
+    Schema(String),
+    #[error("the manifest names `{0}` as its target, which is not a target triple")]
+    NotATriple(String),
+    #[error("the manifest names `{path}`, which is not a {kind} inside the archive: refused")]
+    NotInside { path: String, kind: &'static str },
+    #[error("`{file}` is {found}, not an executable for {triple} as the manifest says: refused")]
+    WrongExecutable {
+        file: String,
+        found: String,
+        triple: String,
+    },
+}
+
 /// Parses and checks a manifest (its schema and triple); paths are checked by [`extract`].
-pub(crate) fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, String> {
-    let manifest: Manifest =
-        serde_json::from_slice(text).map_err(|e| format!("malformed manifest: {e}"))?;
+pub(crate) fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, Refused> {
+    let manifest: Manifest = serde_json::from_slice(text).map_err(Refused::Malformed)?;
     if manifest.schema != SCHEMA {
-        return Err(format!(
-            "a `{}` archive; this cargo-xtest reads `{SCHEMA}`",
-            manifest.schema
-        ));
+        return Err(Refused::Schema(manifest.schema));
     }
     let t = &manifest.triple;
     let plausible = t.split('-').count() >= 2
@@ -452,17 +467,14 @@ pub(crate) fn parse_manifest(text: &[u8]) -> std::result::Result<Manifest, Strin
         && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
     if !plausible {
-        return Err(format!(
-            "the manifest names `{}` as its target, which is not a target triple",
-            t.escape_debug()
-        ));
+        return Err(Refused::NotATriple(t.escape_debug().to_string()));
     }
     Ok(manifest)
 }
 
 /// Every path the manifest names lies inside `dir` and is what it should be; every binary is an
 /// executable for the manifest's triple.
-fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), String> {
+fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Refused> {
     let inside = |rel: &str, want_dir: bool| {
         let p = Path::new(rel);
         let meta = confined(p)
@@ -470,11 +482,10 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
             .flatten();
         match meta {
             Some(m) if (want_dir && m.is_dir()) || (!want_dir && m.is_file()) => Ok(dir.join(p)),
-            _ => Err(format!(
-                "the manifest names `{}`, which is not a {} inside the archive: refused",
-                rel.escape_debug(),
-                if want_dir { "directory" } else { "file" }
-            )),
+            _ => Err(Refused::NotInside {
+                path: rel.escape_debug().to_string(),
+                kind: if want_dir { "directory" } else { "file" },
+            }),
         }
     };
     for lib in &manifest.sysroot_libs {
@@ -488,10 +499,11 @@ fn check_files(manifest: &Manifest, dir: &Path) -> std::result::Result<(), Strin
                 inside(d, true)?;
             }
             if let Some(found) = crate::targets::executable_mismatch(&path, &manifest.triple) {
-                return Err(format!(
-                    "`{}` is {found}, not an executable for {} as the manifest says: refused",
-                    b.file, manifest.triple
-                ));
+                return Err(Refused::WrongExecutable {
+                    file: b.file.clone(),
+                    found,
+                    triple: manifest.triple.to_string(),
+                });
             }
         }
     }

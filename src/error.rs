@@ -93,8 +93,11 @@ impl Error {
     pub(crate) fn render(&self) -> String {
         let (Error::BadInput { message, fix, .. } | Error::Internal { message, fix, .. }) = self;
         let mut line = message.clone();
-        if let Some(source) = std::error::Error::source(self) {
-            line.push_str(&format!(": {source}"));
+        // The whole chain, each link once: a source never repeats its own source's text.
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            line.push_str(&format!(": {e}"));
+            source = e.source();
         }
         if let Some(fix) = fix {
             line.push_str(&format!("; {fix}"));
@@ -155,5 +158,13 @@ mod tests {
         assert_eq!(source.to_string(), "no such file");
         assert!(source.downcast_ref::<std::io::Error>().is_some());
         assert!(std::error::Error::source(&Error::internal("plain")).is_none());
+        // A source with a source of its own: the whole chain, each text once.
+        #[derive(Debug, thiserror::Error)]
+        #[error("malformed manifest")]
+        struct Malformed(#[source] std::io::Error);
+        let nested: std::result::Result<(), Malformed> =
+            Err(Malformed(std::io::Error::other("EOF at line 1")));
+        let e = nested.or_bad_input(|| "a.tar.gz".to_owned()).unwrap_err();
+        assert_eq!(e.render(), "a.tar.gz: malformed manifest: EOF at line 1");
     }
 }

@@ -56,33 +56,32 @@ pub(crate) fn write_error(what: &str, path: &Path, e: &std::io::Error) -> String
 
 /// Checks, before any work starts, that a file can be written at `path`: its directory exists
 /// and is writable, and the path is not a directory. The error names the problem and the fix.
-pub(crate) fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+pub(crate) fn check_writable(path: &Path, what: &str) -> crate::error::Result<()> {
+    use crate::error::Error;
     if path.is_dir() {
-        return Err(format!(
+        return Err(Error::bad_input(format!(
             "cannot write the {what} to {}: it is a directory; name a file",
             path.display()
-        ));
+        )));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(format!(
+        return Err(Error::bad_input(format!(
             "cannot write the {what} to {}: the directory {} does not exist; create it first",
             path.display(),
             dir.display()
-        ));
+        )));
     }
     tempfile::Builder::new()
         .prefix(".cargo-xtest-check.")
         .tempfile_in(dir)
         .map(drop)
         .map_err(|e| {
-            format!(
-                "cannot write the {what} to {}: {e}; choose a writable directory",
-                path.display()
-            )
+            Error::bad_input_from(format!("cannot write the {what} to {}", path.display()), e)
+                .with_fix("choose a writable directory")
         })
 }
 
@@ -101,11 +100,12 @@ mod tests {
         assert_eq!(leftovers, 1, "no temporary file is left behind");
         assert!(check_writable(&p, "report").is_ok());
         let missing = dir.path().join("no/such/r.json");
-        let e = check_writable(&missing, "report").unwrap_err();
+        let e = check_writable(&missing, "report").unwrap_err().render();
         assert!(e.contains("does not exist"), "{e}");
         assert!(
             check_writable(dir.path(), "report")
                 .unwrap_err()
+                .render()
                 .contains("is a directory")
         );
         assert!(write_atomic(&missing, b"x").is_err());

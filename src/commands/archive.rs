@@ -15,7 +15,7 @@ pub(super) fn archive(args: &cli::ArchiveArgs) -> Result<i32> {
             "archive needs exactly one --target (one archive per target)",
         ));
     }
-    fsutil::check_writable(&args.output, "archive").map_err(Error::bad_input)?;
+    fsutil::check_writable(&args.output, "archive")?;
     let mut common = args.common.clone();
     common.level = Some(level::Level::BuildTests);
     let (discovery, plan, cargo) = prepare(&common)?;

@@ -126,7 +126,7 @@ pub(crate) fn check_outputs(out: &cli::OutputArgs) -> Result<()> {
         (&out.markdown, "Markdown report"),
     ] {
         if let Some(p) = path {
-            fsutil::check_writable(p, what).map_err(Error::bad_input)?;
+            fsutil::check_writable(p, what)?;
         }
     }
     Ok(())

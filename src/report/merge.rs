@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{PackageOutcome, Report, SCHEMA, TestReport};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::ids::TestKey;
 use crate::run::TestOutcome;
 
@@ -17,18 +17,23 @@ use crate::run::TestOutcome;
 pub(crate) fn read(path: &PathBuf) -> Result<Report> {
     let text =
         std::fs::read(path).or_bad_input(|| format!("cannot read report {}", path.display()))?;
-    parse(&text).map_err(|e| Error::bad_input(format!("{}{e}", path.display())))
+    parse(&text).or_bad_input(|| path.display().to_string())
 }
 
-/// A report from its JSON text; the error follows the report's name.
-pub(crate) fn parse(text: &[u8]) -> std::result::Result<Report, String> {
-    let report: Report =
-        serde_json::from_slice(text).map_err(|e| format!(" is not a cargo-xtest report: {e}"))?;
+/// Why a file is not a report this cargo-xtest merges.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotAReport {
+    #[error("not a cargo-xtest report")]
+    Malformed(#[source] serde_json::Error),
+    #[error("schema `{0}`; this cargo-xtest reads `{SCHEMA}`")]
+    Schema(String),
+}
+
+/// A report from its JSON text.
+pub(crate) fn parse(text: &[u8]) -> std::result::Result<Report, NotAReport> {
+    let report: Report = serde_json::from_slice(text).map_err(NotAReport::Malformed)?;
     if report.schema != SCHEMA {
-        return Err(format!(
-            " has schema `{}`; this cargo-xtest reads `{SCHEMA}`",
-            report.schema
-        ));
+        return Err(NotAReport::Schema(report.schema));
     }
     Ok(report)
 }

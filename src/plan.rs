@@ -431,6 +431,17 @@ pub(crate) fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, V
             lift.to_owned(),
             None,
         ),
+        None if let Some(targets::LinkVia::Zig(zig_target)) = tc.info.map(|i| i.link) => step(
+            Level::Check,
+            Cause::LinkerMissing,
+            format!(
+                "no linker for {}: none is configured and `{}` is not on PATH (zig links it as {zig_target}); executables cannot be linked",
+                tc.triple,
+                targets::ZIG_DRIVER
+            ),
+            fixer.linker_fix(tc),
+            None,
+        ),
         None => step(
             Level::Check,
             Cause::LinkerMissing,

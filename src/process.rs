@@ -623,29 +623,25 @@ mod tests {
     #[test]
     fn a_leaked_descendant_writing_without_end_is_left_after_a_bounded_amount() {
         let start = Instant::now();
-        let mut p = Supervised::spawn(
-            Command::new("sh").args(["-c", "setsid yes & echo $!; sleep 0.3; exit 0"]),
-            true,
-        )
-        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {}; exec yes' & sleep 0.3; exit 0",
+            pid_file.display()
+        );
+        let mut p = Supervised::spawn(Command::new("sh").args(["-c", &script]), true).unwrap();
         let mut got = 0u64;
-        let mut first = Vec::new();
         loop {
             match p.next(Duration::from_millis(50)) {
-                Next::Data(_, d) => {
-                    got += d.len() as u64;
-                    if first.len() < 64 {
-                        first.extend_from_slice(&d);
-                    }
-                }
+                Next::Data(_, d) => got += d.len() as u64,
                 Next::Idle => {}
                 Next::Done => break,
             }
         }
-        let pid: i32 = String::from_utf8_lossy(&first)
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
             .expect("the descendant's pid");
         // SAFETY: kill(2) of the descendant this test started.
         unsafe { libc::kill(pid, libc::SIGKILL) };

@@ -21,6 +21,10 @@ pub enum LinkVia {
     Gcc,
     /// With the linker rustc ships (`rust-lld`): nothing to install.
     Bundled,
+    /// With zig's C compiler for this zig target (`x86_64-macos-none`), which ships the target's
+    /// libc stubs, through cargo-zigbuild's `zig cc` (it fixes the arguments rustc passes):
+    /// both from PyPI ([`zig_install`]).
+    Zig(&'static str),
     /// Nothing a Linux distro ships links them; the text says what would.
     Unavailable(&'static str),
 }
@@ -432,20 +436,23 @@ pub(crate) const KNOWN: &[TargetInfo] = &[
     },
     wasi("wasm32-wasip1"),
     wasi("wasm32-wasip2"),
-    unreachable_here(
+    linked_by_zig(
         "x86_64-apple-darwin",
         "x86_64",
-        "linking needs Apple's SDK and linker, which no Linux distro ships: verify it at `test` on a macOS machine (e.g. a `macos-13` CI runner running `cargo xtest`)",
+        "x86_64-macos-none",
+        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-13` CI runner running `cargo xtest`)",
     ),
-    unreachable_here(
+    linked_by_zig(
         "aarch64-apple-darwin",
         "aarch64",
-        "linking needs Apple's SDK and linker, which no Linux distro ships: verify it at `test` on a macOS machine (e.g. a `macos-14` CI runner running `cargo xtest`)",
+        "aarch64-macos-none",
+        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-14` CI runner running `cargo xtest`)",
     ),
-    unreachable_here(
+    linked_by_zig(
         "x86_64-unknown-freebsd",
         "x86_64",
-        "linking needs a FreeBSD sysroot (its libc and crt objects), which Debian and Ubuntu do not package: verify it at `test` on a FreeBSD machine or VM running `cargo xtest`",
+        "x86_64-freebsd",
+        "nothing on Linux runs FreeBSD executables: run them at `test` on a FreeBSD machine or VM running `cargo xtest`",
     ),
     unreachable_here(
         "aarch64-linux-android",
@@ -492,6 +499,37 @@ const fn wasi(triple: &'static str) -> TargetInfo {
         ..NOT_QEMU
     }
 }
+
+/// A target no Linux distro links for, whose libc zig ships: linked by zig, run nowhere here.
+const fn linked_by_zig(
+    triple: &'static str,
+    arch: &'static str,
+    zig_target: &'static str,
+    run_lift: &'static str,
+) -> TargetInfo {
+    TargetInfo {
+        link: LinkVia::Zig(zig_target),
+        ..unreachable_here(triple, arch, run_lift)
+    }
+}
+
+/// The command that installs zig and cargo-zigbuild (whose `zig cc` links for zig's targets),
+/// both from PyPI: `ziglang` is the zig toolchain packaged for pip.
+pub(crate) fn zig_install() -> Vec<String> {
+    [
+        "python3",
+        "-m",
+        "pip",
+        "install",
+        "ziglang",
+        "cargo-zigbuild",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// The program whose `zig cc` links for [`LinkVia::Zig`] targets.
+pub(crate) const ZIG_DRIVER: &str = "cargo-zigbuild";
 
 /// A target with a standard library but no linker a Linux distro ships: `check` here.
 const fn unreachable_here(
@@ -700,8 +738,9 @@ mod tests {
                     t.triple
                 );
             }
+            // What nothing here links, nothing here runs; zig links some that nothing runs.
             assert_eq!(
-                matches!(t.link, LinkVia::Unavailable(_)),
+                matches!(t.link, LinkVia::Unavailable(_) | LinkVia::Zig(_)),
                 matches!(t.run, RunVia::Unavailable(_)),
                 "{}",
                 t.triple

@@ -215,7 +215,12 @@ fn doctor_covers_wine_mingw_wasmtime_and_the_targets_no_distro_can_link() {
     if !toolchains_present(&[WINDOWS_GNU, WASIP1, "x86_64-apple-darwin"]) {
         return;
     }
-    let path = PathWithout::new(&["wine*", "x86_64-w64-mingw32-*", "wasmtime"]);
+    let path = PathWithout::new(&[
+        "wine*",
+        "x86_64-w64-mingw32-*",
+        "wasmtime",
+        "cargo-zigbuild",
+    ]);
     let out = xtest()
         .args([
             "doctor",
@@ -255,7 +260,16 @@ fn doctor_covers_wine_mingw_wasmtime_and_the_targets_no_distro_can_link() {
             .any(|l| l.starts_with("cargo install --locked wasmtime-cli@")),
         "{stdout}"
     );
-    // Apple: nothing to install; what would lift it is said once, by hand.
+    // Apple: zig links it, from PyPI; nothing runs it, which is said once, by hand.
+    assert!(
+        component(&stdout, "x86_64-apple-darwin", "linker")
+            .contains("`cargo-zigbuild` not on PATH"),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"python3 -m pip install ziglang cargo-zigbuild"),
+        "{stdout}"
+    );
     let darwin: Vec<&&str> = lines
         .iter()
         .filter(|l| l.starts_with("x86_64-apple-darwin:") && l.contains("macOS"))

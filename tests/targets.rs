@@ -277,10 +277,7 @@ fn targets_no_linux_distro_can_link_build_libraries_and_say_what_would_lift_them
         assert_eq!(last["cause"], "not-available-here", "{t}");
         let fix = last["fix"].as_str().unwrap();
         assert!(
-            fix.contains("macOS")
-                || fix.contains("FreeBSD")
-                || fix.contains("Android NDK")
-                || fix.contains("Windows machine"),
+            fix.contains("Android NDK") || fix.contains("Windows machine"),
             "{t}: {fix}"
         );
         for pkg in [
@@ -307,11 +304,84 @@ fn targets_no_linux_distro_can_link_build_libraries_and_say_what_would_lift_them
     // A workspace with a binary cannot build without a linker: it stays at `check`.
     let fid = Fixture::new("fidelity");
     let out = fid
-        .xtest(&["plan", "--target", SDK_ONLY[2], "--format", "json"])
+        .xtest(&["plan", "--target", SDK_ONLY[1], "--format", "json"])
         .output()
         .unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["targets"][0]["level"], "check", "{plan}");
+}
+
+/// macOS and FreeBSD: zig (cargo-zigbuild's `zig cc`) links every test executable and compiles
+/// the C of a build script, so they reach `build-tests` (nothing on Linux runs them), where no
+/// Linux distro's linker would take them past `build`; without cargo-zigbuild, the plan says
+/// how to install it.
+#[test]
+fn zig_links_macos_and_freebsd_test_executables_to_build_tests() {
+    if !toolchains_present(ZIG_LINKED) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    // `zig` is a group in the example's policy.
+    let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "zig"]);
+    // simd-sum's x86 intrinsics are planted for aarch64: its build-tests fail there.
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    for t in ZIG_LINKED {
+        let target = r.target(t);
+        assert_eq!(target["level"], "build-tests", "{t}");
+        let last = target["downgrades"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["to"], "build-tests", "{t}");
+        assert_eq!(last["cause"], "not-available-here", "{t}");
+        assert!(
+            target["linker"].as_str().unwrap().contains("zig-cc-"),
+            "{t}: {target}"
+        );
+        // c-checksum's build script compiled its C for the target with zig too.
+        for pkg in ["c-checksum", "endian-codec", "text-paths", "wire"] {
+            let p = r.package(t, pkg);
+            assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
+            assert_eq!(p["level"], "build-tests", "{pkg} on {t}");
+            // Linked for the target: Mach-O for Apple, ELF branded FreeBSD.
+            let exe = p["executables"]["lib"].as_str().unwrap();
+            let bytes = std::fs::read(exe).unwrap();
+            if t.contains("apple") {
+                assert_eq!(&bytes[..4], &[0xcf, 0xfa, 0xed, 0xfe], "{exe}");
+            } else {
+                assert_eq!(&bytes[..4], b"\x7fELF", "{exe}");
+                // Branded by its ABI note (`FreeBSD` with the OS version), as FreeBSD's own
+                // linker does it.
+                assert!(
+                    bytes.windows(8).any(|w| w == b"FreeBSD\0"),
+                    "{exe}: no FreeBSD ABI note"
+                );
+            }
+        }
+    }
+    let simd = r.package("aarch64-apple-darwin", "simd-sum");
+    assert_eq!(simd["outcome"], "failed");
+    // Without cargo-zigbuild on PATH: `check`, and the install command from PyPI.
+    let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .filter(|d| !d.join("cargo-zigbuild").exists())
+        .collect();
+    let out = fx
+        .xtest(&["plan", "--target", ZIG_LINKED[0], "--format", "json"])
+        .env("PATH", std::env::join_paths(path).unwrap())
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &plan["targets"][0];
+    assert_eq!(target["level"], "check", "{plan}");
+    let fixes: Vec<&str> = target["downgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["fix"].as_str())
+        .collect();
+    assert!(
+        fixes
+            .iter()
+            .any(|f| f.contains("pip install ziglang cargo-zigbuild")),
+        "{fixes:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::runner::{Launcher, RunnerKind};
 use crate::targets::{self, LinkVia, RunVia, TargetInfo};
 
 /// A program (linker, C compiler) that was configured or found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Tool {
     pub program: String,
     pub source: Source,
@@ -157,7 +157,7 @@ impl TargetToolchain {
             binfmt,
             sysroot: sysroot.as_deref(),
         };
-        let linker = find_linker(host, config, triple, info, native);
+        let linker = find_linker(host, config, triple, info, native, state);
         Ok(TargetToolchain {
             triple: triple.into(),
             info,
@@ -203,6 +203,20 @@ impl TargetToolchain {
                 targets::cargo_env_var(&self.triple, "linker"),
                 l.program.clone(),
             ));
+            // Build scripts compiling C (the `cc` crate) use zig for the target too, and its
+            // archiver: the host's `ar` does not index Mach-O objects.
+            if self.info.is_some_and(|i| matches!(i.link, LinkVia::Zig(_)))
+                && self.c_compiler.as_ref() == Some(l)
+                && let Some(ar) = l
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.parent())
+                    .map(|d| d.join(format!("zig-ar-{}", self.triple)))
+            {
+                let var = self.triple.replace('-', "_");
+                env.push((format!("CC_{var}"), l.program.clone()));
+                env.push((format!("AR_{var}"), ar.display().to_string()));
+            }
         }
         if let Ok(Runner::Command {
             argv,
@@ -232,6 +246,7 @@ fn find_linker(
     triple: &str,
     info: Option<&TargetInfo>,
     native: bool,
+    state: &Path,
 ) -> Option<Tool> {
     if let Some(Configured { argv, source }) = config.target_program(triple, TargetKey::Linker) {
         let program = argv[0].clone();
@@ -264,6 +279,7 @@ fn find_linker(
                 path: lld.is_file().then_some(lld),
             });
         }
+        LinkVia::Zig(zig_target) => return zig_linker(triple, zig_target, state),
         LinkVia::Unavailable(_) => return None,
     }
     info.linkers.iter().find_map(|name| {
@@ -272,6 +288,45 @@ fn find_linker(
             source: Source::AutoDetected,
             path: Some(path),
         })
+    })
+}
+
+/// The zig wrappers cargo-xtest keeps for `triple` under its state directory: `zig-cc-<triple>`
+/// (the linker, and the C compiler build scripts use) and `zig-ar-<triple>`, each running
+/// cargo-zigbuild's `zig cc`/`zig ar`, which fix the arguments rustc and the `cc` crate pass.
+pub(crate) fn zig_wrappers(state: &Path, triple: &str) -> (PathBuf, PathBuf) {
+    let dir = state.join("zig");
+    (
+        dir.join(format!("zig-cc-{triple}")),
+        dir.join(format!("zig-ar-{triple}")),
+    )
+}
+
+/// A zig-linked target's linker: the wrapper around cargo-zigbuild's `zig cc` for `zig_target`,
+/// written (or rewritten when cargo-zigbuild moved) when cargo-zigbuild is on PATH.
+fn zig_linker(triple: &str, zig_target: &str, state: &Path) -> Option<Tool> {
+    let driver = which::which(targets::ZIG_DRIVER).ok()?;
+    let (cc, ar) = zig_wrappers(state, triple);
+    let quoted = format!("'{}'", driver.display().to_string().replace('\'', r"'\''"));
+    let scripts = [
+        (
+            &cc,
+            format!("#!/bin/sh\nexec {quoted} zig cc -- -g -target {zig_target} \"$@\"\n"),
+        ),
+        (&ar, format!("#!/bin/sh\nexec {quoted} zig ar \"$@\"\n")),
+    ];
+    for (path, text) in scripts {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(path.parent()?).ok()?;
+            crate::fsutil::write_atomic(path, text.as_bytes()).ok()?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).ok()?;
+        }
+    }
+    Some(Tool {
+        program: cc.display().to_string(),
+        source: Source::AutoDetected,
+        path: Some(cc),
     })
 }
 
@@ -324,7 +379,15 @@ fn find_c_compiler(
             });
         }
     }
-    if !native && let Some(l) = linker.filter(|l| l.program.ends_with("-gcc") && l.path.is_some()) {
+    // A cross gcc compiles C for its target too; so does the zig wrapper that links it.
+    if !native
+        && let Some(l) = linker.filter(|l| {
+            l.path.is_some()
+                && (l.program.ends_with("-gcc")
+                    || (info.is_some_and(|i| matches!(i.link, LinkVia::Zig(_)))
+                        && l.source == Source::AutoDetected))
+        })
+    {
         return Some(l.clone());
     }
     let (name, source) = if native {

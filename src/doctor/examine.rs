@@ -89,6 +89,17 @@ pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
                 packages: Vec::new(),
                 advice: Some(lift.to_owned()),
             },
+            Some(targets::LinkVia::Zig(zig_target)) if tc.linker.is_none() => Component {
+                name: "linker",
+                status: Status::Missing,
+                detail: format!(
+                    "`{}` not on PATH (zig links {} as {zig_target})",
+                    targets::ZIG_DRIVER,
+                    tc.triple
+                ),
+                packages: Vec::new(),
+                advice: None,
+            },
             _ => tool("linker", &tc.linker, tc, expected),
         },
         match tc.info.map(|i| i.link) {
@@ -108,11 +119,19 @@ pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
         c_library(tc),
     ];
     // wasmtime has no distro package: the command that installs it, when it is missing.
-    let commands = if run_via == targets::RunVia::Wasmtime && tc.runner.is_err() {
+    // Nor have zig and cargo-zigbuild (PyPI).
+    let mut commands = if run_via == targets::RunVia::Wasmtime && tc.runner.is_err() {
         vec![targets::wasmtime_install()]
     } else {
         Vec::new()
     };
+    if tc
+        .info
+        .is_some_and(|i| matches!(i.link, targets::LinkVia::Zig(_)))
+        && tc.linker.is_none()
+    {
+        commands.push(targets::zig_install());
+    }
     let (emulator, sysroot) = if !native && run_via != targets::RunVia::Qemu {
         let not_needed = Component {
             name: "sysroot",
@@ -131,7 +150,11 @@ pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
             ),
             // Said once: under the linker when that is missing for the same reason.
             targets::RunVia::Unavailable(lift) => {
-                ("", Vec::new(), tc.linker.is_some().then(|| lift.to_owned()))
+                let said = tc.linker.is_none()
+                    && tc
+                        .info
+                        .is_some_and(|i| matches!(i.link, targets::LinkVia::Unavailable(_)));
+                ("", Vec::new(), (!said).then(|| lift.to_owned()))
             }
             targets::RunVia::Wasmtime => ("wasmtime", Vec::new(), None),
             targets::RunVia::Qemu => unreachable!("QEMU targets are handled below"),

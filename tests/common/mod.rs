@@ -24,12 +24,12 @@ pub const WINDOWS_GNU: &str = "x86_64-pc-windows-gnu";
 pub const WASIP1: &str = "wasm32-wasip1";
 pub const WASIP2: &str = "wasm32-wasip2";
 /// Targets with a standard library but no linker any Linux distro ships: `check` here.
-pub const SDK_ONLY: &[&str] = &[
+pub const SDK_ONLY: &[&str] = &["aarch64-linux-android", "x86_64-pc-windows-msvc"];
+/// Linked by zig (cargo-zigbuild's `zig cc`, from PyPI); nothing on Linux runs them.
+pub const ZIG_LINKED: &[&str] = &[
     "x86_64-apple-darwin",
     "aarch64-apple-darwin",
     "x86_64-unknown-freebsd",
-    "aarch64-linux-android",
-    "x86_64-pc-windows-msvc",
 ];
 
 /// Fails (in CI, `CI=true`) or skips (elsewhere, returning `false`) when a cross toolchain the
@@ -64,6 +64,7 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
             WASIP1 | WASIP2 => ("cc", "wasmtime"),
             // Checked at `check`: the standard library is all they need.
             t if SDK_ONLY.contains(&t) => ("cc", "cc"),
+            t if ZIG_LINKED.contains(&t) => ("cargo-zigbuild", "cc"),
             other => panic!("no toolchain check for {other}"),
         };
         for tool in [arch.0, arch.1] {

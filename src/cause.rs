@@ -53,6 +53,14 @@ pub(crate) enum Cause {
     /// The linker skipped a native library built for another architecture (a build script's
     /// output compiled for the host, or a library installed for another architecture).
     ForeignNativeLibrary,
+    /// Miri (nightly's `miri` and `rust-src`) is not installed, or cannot interpret a minimal
+    /// test for the target (`--miri`).
+    MiriMissing,
+    /// Miri found undefined behaviour in a test (its report is the evidence).
+    UndefinedBehavior,
+    /// Miri cannot interpret what a test does (a foreign C function, an unsupported system call
+    /// or shim, inline assembly): neither a pass nor a failure of the test.
+    MiriUnsupported,
     Unknown,
 }
 
@@ -84,6 +92,9 @@ impl Cause {
             Cause::DylibStd => "dylib-std",
             Cause::SharedLibraryMissing => "shared-library-missing",
             Cause::ForeignNativeLibrary => "foreign-native-library",
+            Cause::MiriMissing => "miri-missing",
+            Cause::UndefinedBehavior => "undefined-behavior",
+            Cause::MiriUnsupported => "miri-unsupported",
             Cause::Unknown => "unknown",
         }
     }

@@ -221,6 +221,10 @@ pub(crate) struct HostArgs {
     /// Probe every target's toolchain again instead of reusing the cached probe results.
     #[arg(long)]
     pub reprobe: bool,
+    /// Examine Miri for each target (what `--miri` interprets the tests with) instead of its
+    /// linker and runner.
+    #[arg(long)]
+    pub miri: bool,
 }
 
 #[derive(Debug, Args)]
@@ -406,6 +410,11 @@ pub(crate) struct CommonArgs {
     /// The highest level to attempt.
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<Level>,
+    /// Build the tests with cargo-miri and interpret them with Miri (nightly's `miri` and
+    /// `rust-src`) on every selected target, instead of linking and running them: what
+    /// `cargo +nightly miri test` does, in parallel batches, with undefined behaviour reported.
+    #[arg(long)]
+    pub miri: bool,
     /// Probe every target's toolchain again instead of reusing the cached probe results.
     #[arg(long)]
     pub reprobe: bool,

@@ -170,6 +170,11 @@ impl Diagnoser {
                 ),
             );
         }
+        if e.stage == Level::Test
+            && let Some(found) = miri_problem(&text)
+        {
+            return found;
+        }
         if let Some(found) = target_os_problem(triple, &text) {
             return found;
         }
@@ -472,6 +477,9 @@ impl Diagnoser {
         if let Some(d) = self.emulator_problem(t.triple, t.output) {
             return d;
         }
+        if let Some(d) = miri_problem(t.output) {
+            return d;
+        }
         if let Some(d) = target_os_problem(t.triple, t.output) {
             return d;
         }
@@ -621,6 +629,26 @@ fn foreign_native_library(triple: &str, text: &str) -> Option<Diagnosis> {
         evidence: line.trim().trim_start_matches("= note:").trim().to_owned(),
         fix,
     })
+}
+
+/// What Miri reported when it stopped a test (`--miri`): undefined behaviour, or an operation
+/// it cannot interpret.
+pub(crate) fn miri_problem(output: &str) -> Option<Diagnosis> {
+    if let Some(l) = find(output, &["error: Undefined Behavior"]) {
+        return Some(Diagnosis {
+            cause: Cause::UndefinedBehavior,
+            evidence: l.trim().to_owned(),
+            fix: "Miri caught undefined behaviour in this test's code (unsafe code, or what it calls): its report in the test's output says where the invalid access happened and where the memory came from; fix the code (`MIRIFLAGS=-Zmiri-backtrace=full` for the whole stack)".to_owned(),
+        });
+    }
+    if let Some(l) = find(output, &["error: unsupported operation"]) {
+        return Some(Diagnosis {
+            cause: Cause::MiriUnsupported,
+            evidence: l.trim().to_owned(),
+            fix: "Miri cannot interpret this (a foreign C function, a system call or shim it does not support, inline assembly): not a failure of the test; mark it #[cfg_attr(miri, ignore)] to leave it out, and verify it on a machine of the target".to_owned(),
+        });
+    }
+    None
 }
 
 /// Failures only some operating systems produce, named from the test's literal output: WASI's

@@ -186,6 +186,13 @@ impl Fixer {
                 format!("nothing on a Linux host runs {} executables", tc.triple),
                 (*lift).to_owned(),
             ),
+            RunnerProblem::MiriMissing { what } => (
+                format!(
+                    "--miri: Miri cannot interpret {} tests: {what} is not installed",
+                    tc.triple
+                ),
+                crate::discover::toolchain::Miri::install().join(" "),
+            ),
             RunnerProblem::Unknown => (
                 format!(
                     "no runner for {}: nothing is configured and no emulator is known for it",

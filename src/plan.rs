@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, Source, TargetCfg, TargetToolchain,
-    Tool,
+    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, RunnerProblem, Source, TargetCfg,
+    TargetToolchain, Tool,
 };
 use crate::fixes::Fixer;
 use crate::ids::PackageId;
@@ -400,6 +400,44 @@ pub(crate) fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, V
                 level = to;
             }
         };
+    // `--miri`: cargo-miri builds the tests (`build-tests`, no linker) and Miri interprets them
+    // (`test`); nothing else is built, so without Miri nothing is verified.
+    if tc.miri.is_some() || matches!(tc.runner, Err(RunnerProblem::MiriMissing { .. })) {
+        if cap < Level::Test {
+            step(
+                Level::BuildTests.min(cap),
+                Cause::Unknown,
+                format!("--level {cap}: the tests are built, not interpreted"),
+                "raise --level to test".to_owned(),
+                None,
+            );
+        }
+        match &tc.runner {
+            Err(problem) => {
+                let (reason, fix) = fixer.runner_problem(tc, problem);
+                step(Level::None, problem.cause(), reason, fix, None);
+            }
+            Ok(_) => {
+                if let Some(p) = tc.probes.run.as_ref().filter(|p| !p.ok) {
+                    step(
+                        Level::None,
+                        Cause::MiriMissing,
+                        format!(
+                            "Miri could not build and interpret a one-test crate for {}",
+                            tc.triple
+                        ),
+                        format!(
+                            "run `{}` by hand in a new crate to see why (`rustup component add miri rust-src --toolchain {}` repairs a partial install)",
+                            p.command,
+                            crate::discover::toolchain::MIRI_TOOLCHAIN
+                        ),
+                        Some(p),
+                    );
+                }
+            }
+        }
+        return (level, downgrades);
+    }
     if let Err(problem) = &tc.runner {
         let (reason, fix) = fixer.runner_problem(tc, problem);
         step(Level::BuildTests, problem.cause(), reason, fix, None);
@@ -566,6 +604,10 @@ pub(crate) fn runner_spec(r: &Runner) -> RunnerSpec {
     RunnerSpec {
         launcher: r.launcher(),
         description: match r {
+            Runner::Command {
+                kind: RunnerKind::Miri,
+                ..
+            } => format!("Miri, interpreted ({})", r.describe()),
             Runner::Command { source, .. } if *source != Source::AutoDetected => {
                 format!("{} ({source})", r.describe())
             }
@@ -636,6 +678,7 @@ mod tests {
             sysroot: Some("/usr/s390x-linux-gnu".into()),
             runner,
             probes: Default::default(),
+            miri: None,
         }
     }
 
@@ -667,6 +710,56 @@ mod tests {
             "CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER".into(),
             "s390x-linux-gnu-gcc".into()
         )));
+    }
+
+    /// `--miri`: no linker, std or emulator is asked for; without Miri nothing is verified,
+    /// and the fix installs it; with it, the probe's verdict decides.
+    #[test]
+    fn under_miri_only_miri_and_its_probe_decide() {
+        let mut tc = toolchain(false, false, qemu());
+        tc.interpret(&Err(RunnerProblem::MiriMissing {
+            what: "nightly with the miri component".into(),
+        }));
+        let (level, steps) = ladder(&host(), &tc, Level::Test);
+        assert_eq!(level, Level::None);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert_eq!(steps[0].cause, Cause::MiriMissing);
+        assert!(
+            steps[0].fix.contains("-c miri,rust-src"),
+            "{}",
+            steps[0].fix
+        );
+        let miri = crate::discover::toolchain::Miri {
+            cargo_miri: "/n/bin/cargo-miri".into(),
+            cargo: "/n/bin/cargo".into(),
+            sysroot: "/c/miri".into(),
+        };
+        tc.interpret(&Ok(miri));
+        assert_eq!(ladder(&host(), &tc, Level::Test), (Level::Test, Vec::new()));
+        let runner = plan_target(&host(), &tc, Level::Test, Default::default())
+            .runner
+            .unwrap();
+        assert_eq!(runner.kind(), RunnerKind::Miri);
+        assert_eq!(runner.launcher.argv, ["/n/bin/cargo-miri", "runner"]);
+        assert!(
+            runner
+                .launcher
+                .env
+                .contains(&("MIRI_SYSROOT".into(), "/c/miri".into()))
+        );
+        tc.probes.run = Some(ProbeResult {
+            kind: ProbeKind::Run,
+            ok: false,
+            command: "cargo-miri miri test".into(),
+            output: "error[E0463]: can't find crate for `std`".into(),
+            cause: None,
+            timed_out: false,
+            millis: 0,
+            cached: false,
+        });
+        let (level, steps) = ladder(&host(), &tc, Level::Test);
+        assert_eq!(level, Level::None);
+        assert_eq!(steps[0].cause, Cause::MiriMissing);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) enum RunnerKind {
     Wine,
     /// By wasmtime.
     Wasmtime,
+    /// Interpreted by Miri (`cargo-miri runner`, `--miri`): the test executable is the file
+    /// cargo-miri wrote in its place, naming the crate to interpret.
+    Miri,
     /// By any other command (a runner from cargo's configuration).
     Custom,
 }
@@ -46,6 +49,7 @@ impl RunnerKind {
             n if n.starts_with("qemu-") => RunnerKind::Qemu,
             "wine" | "wine64" => RunnerKind::Wine,
             "wasmtime" => RunnerKind::Wasmtime,
+            "cargo-miri" => RunnerKind::Miri,
             _ => RunnerKind::Custom,
         }
     }
@@ -57,6 +61,7 @@ impl RunnerKind {
             RunnerKind::Qemu => "qemu",
             RunnerKind::Wine => "wine",
             RunnerKind::Wasmtime => "wasmtime",
+            RunnerKind::Miri => "miri",
             RunnerKind::Custom => "custom",
         }
     }

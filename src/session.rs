@@ -94,14 +94,22 @@ impl Session {
 
     /// Each target's toolchain, discovered and then proved by the probes (cached under the
     /// workspace's target directory when there is one).
+    /// With `miri`, every target's tests are interpreted by Miri ([`discover::toolchain::Miri`]).
     pub(crate) fn toolchains(
         &self,
         max_level: crate::level::Level,
         reprobe: bool,
+        miri: bool,
     ) -> Result<Vec<discover::TargetToolchain>> {
         let target_dir = self.workspace.as_ref().map(|ws| ws.target_dir.as_path());
         let mut toolchains =
             Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
+        if miri {
+            let found = discover::toolchain::Miri::find();
+            for tc in &mut toolchains {
+                tc.interpret(&found);
+            }
+        }
         let probes = discover::probe::probe_all(
             &self.host,
             &toolchains,

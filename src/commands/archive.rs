@@ -137,6 +137,7 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
                 sysroot: None,
                 runner: Err(problem.clone()),
                 probes: Default::default(),
+                miri: None,
             };
             let (reason, fix) = fixer.runner_problem(&tc, &problem);
             let cause = problem.cause();

@@ -18,7 +18,7 @@ fn examine_host(
         &args.targets,
         Needs::WorkspaceIfAny,
     )?;
-    let toolchains = session.toolchains(level::Level::Test, args.reprobe)?;
+    let toolchains = session.toolchains(level::Level::Test, args.reprobe, args.miri)?;
     Ok((session.host, toolchains, session.workspace))
 }
 

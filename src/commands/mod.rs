@@ -57,6 +57,7 @@ pub(crate) fn prepare(
     let targets = session.toolchains(
         request.max_level.unwrap_or(level::Level::Test),
         common.reprobe,
+        common.miri,
     )?;
     let host_needs_target = !session.config.build_targets().is_empty();
     let Session {
@@ -98,6 +99,7 @@ pub(crate) fn prepare(
         jobs: common.jobs,
         extra,
         stop: crate::process::StopToken::signals(),
+        miri: discovery.targets.iter().find_map(|t| t.miri.clone()),
     };
     Ok((discovery, plan, cargo))
 }

@@ -36,7 +36,11 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         doctests: !args.no_doctests,
         partition: args.partition,
         cargo: cargo.clone(),
-        sysroot: Some(discovery.host.sysroot.clone()),
+        // Under --miri, a proc-macro's tests run natively, built by nightly.
+        sysroot: Some(match &cargo.miri {
+            Some(m) => m.toolchain_sysroot(),
+            None => discovery.host.sysroot.clone(),
+        }),
         config_env: discovery.config_env.clone(),
         full_output: args.tests.full_output.clone(),
         target_dir: discovery.workspace.target_dir.clone(),

@@ -148,7 +148,11 @@ pub(crate) fn probe_all(
         let running: Vec<_> = targets
             .iter()
             .map(|tc| {
-                let dir = dir.join(&tc.triple);
+                // Miri's probes are kept apart: switching `--miri` on and off reprobes nothing.
+                let dir = match tc.miri {
+                    Some(_) => dir.join(format!("{}-miri", tc.triple)),
+                    None => dir.join(&tc.triple),
+                };
                 scope.spawn(move || probe_target(host, tc, &dir, options.max_level, cache, store))
             })
             .collect();
@@ -169,6 +173,14 @@ fn cache_key(host: &Host, tc: &TargetToolchain) -> String {
     add(PROBE_FORMAT);
     add(&host.rustc_version);
     add(&tc.triple);
+    // Under `--miri` the probe is cargo-miri's build and Miri's run, with nightly's cargo.
+    if let Some(m) = &tc.miri {
+        add("miri");
+        add(&stamp(&m.cargo_miri));
+        for (k, v) in m.env() {
+            add(&format!("{k}={v}"));
+        }
+    }
     add(&stamp(
         &host
             .sysroot
@@ -311,7 +323,13 @@ fn probe_target(
         return p;
     }
     let mut probes = Probes::default();
-    if max_level >= Level::Build
+    if let Some(miri) = &tc.miri {
+        if max_level >= Level::Test
+            && let Ok(runner) = &tc.runner
+        {
+            probes.run = Some(miri_probe(miri, runner, &tc.triple, dir));
+        }
+    } else if max_level >= Level::Build
         && tc.std_installed
         && let Some(linker) = &tc.linker
         && linker.path.is_some()
@@ -411,6 +429,78 @@ fn link_probe(host: &Host, tc: &TargetToolchain, dir: &Path, exe: &Path) -> Prob
     run(ProbeKind::Link, &mut cmd, |_| true)
 }
 
+/// How long cargo-miri may take to build the probe, the first time with the target's Miri
+/// sysroot (from `rust-src`: 25–45 s per target on 2 cores, more when several build at once).
+const MIRI_SETUP_LIMIT: Duration = Duration::from_secs(900);
+
+/// `--miri`: cargo-miri builds a one-test crate for `triple` (building Miri's sysroot for it the
+/// first time), and the run's own command interprets its test.
+fn miri_probe(
+    miri: &super::toolchain::Miri,
+    runner: &Runner,
+    triple: &str,
+    dir: &Path,
+) -> ProbeResult {
+    let krate = dir.join("crate");
+    let mut build = miri.cargo_command("test");
+    build
+        .args(["--no-run", "--message-format", "json", "--target", triple])
+        .arg("--manifest-path")
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .current_dir(&krate);
+    let written = std::fs::create_dir_all(krate.join("src"))
+        .and_then(|()| {
+            std::fs::write(
+                krate.join("Cargo.toml"),
+                "[package]\nname = \"xtest-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
+            )
+        })
+        .and_then(|()| std::fs::write(krate.join("src/lib.rs"), RUST_PROBE));
+    if let Err(e) = written {
+        return io_failure(ProbeKind::Run, &build, &e);
+    }
+    let built = run_within(ProbeKind::Run, &mut build, MIRI_SETUP_LIMIT, |out| {
+        out.contains("\"executable\":\"")
+    });
+    if !built.ok {
+        return built;
+    }
+    // The file cargo-miri wrote in the test executable's place (the last one cargo reported).
+    let exe = std::process::Command::new(&miri.cargo_miri)
+        .args([
+            "miri",
+            "test",
+            "--no-run",
+            "--message-format",
+            "json",
+            "--target",
+            triple,
+        ])
+        .arg("--manifest-path")
+        .arg(krate.join("Cargo.toml"))
+        .envs(miri.env())
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .current_dir(&krate)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .next_back()
+        });
+    match exe {
+        Some(exe) => run_probe(runner, &exe),
+        None => ProbeResult {
+            output: "cargo-miri reported no test executable".to_owned(),
+            ok: false,
+            ..built
+        },
+    }
+}
+
 /// What a runner needs before its first start: Wine's prefix (see [`super::wine`]).
 fn prepare_runner(tc: &TargetToolchain, runner: &Runner) -> Result<(), (String, String)> {
     // Only the Wine runner discovery set up (with cargo-xtest's own WINEPREFIX), never a
@@ -493,9 +583,18 @@ fn io_failure(kind: ProbeKind, cmd: &Command, e: &std::io::Error) -> ProbeResult
 
 /// Runs one probe: it passes when the command exits 0 and `check` accepts its stdout.
 fn run(kind: ProbeKind, cmd: &mut Command, check: impl Fn(&str) -> bool) -> ProbeResult {
+    run_within(kind, cmd, PROBE_LIMIT, check)
+}
+
+fn run_within(
+    kind: ProbeKind,
+    cmd: &mut Command,
+    limit: Duration,
+    check: impl Fn(&str) -> bool,
+) -> ProbeResult {
     let command = describe(cmd);
     let start = Instant::now();
-    let result = crate::process::run_bounded(cmd, PROBE_LIMIT, KEEP_OUTPUT);
+    let result = crate::process::run_bounded(cmd, limit, KEEP_OUTPUT);
     let millis = start.elapsed().as_millis() as u64;
     let (ok, output, timed_out) = match result {
         Err(e) => (false, format!("cannot start `{command}`: {e}"), false),
@@ -508,7 +607,7 @@ fn run(kind: ProbeKind, cmd: &mut Command, check: impl Fn(&str) -> bool) -> Prob
             match b.status {
                 None => (
                     false,
-                    format!("killed after {}s\n{both}", PROBE_LIMIT.as_secs()),
+                    format!("killed after {}s\n{both}", limit.as_secs()),
                     true,
                 ),
                 Some(st) if st.success() && check(&b.stdout) => (true, String::new(), false),

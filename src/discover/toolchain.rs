@@ -85,6 +85,8 @@ pub(crate) enum RunnerProblem {
     Unavailable { lift: &'static str },
     /// This tool does not know how to emulate the target, and nothing is configured.
     Unknown,
+    /// `--miri`: Miri is not installed (`what` is missing).
+    MiriMissing { what: String },
 }
 
 impl RunnerProblem {
@@ -94,6 +96,7 @@ impl RunnerProblem {
         match self {
             RunnerProblem::NoSysroot { .. } => Cause::EmulatorSysrootMissing,
             RunnerProblem::Unavailable { .. } => Cause::NotAvailableHere,
+            RunnerProblem::MiriMissing { .. } => Cause::MiriMissing,
             _ => Cause::EmulatorMissing,
         }
     }
@@ -137,6 +140,121 @@ pub(crate) struct TargetToolchain {
     pub runner: Result<Runner, RunnerProblem>,
     /// What the probes proved ([`super::probe::probe_all`] returns them; empty before).
     pub probes: super::probe::Probes,
+    /// `--miri`: the tests are built by cargo-miri and interpreted by Miri (the runner), which
+    /// needs no linker, C library or emulator.
+    pub miri: Option<Miri>,
+}
+
+/// Nightly's Miri, as `cargo miri test` uses it: `cargo-miri` (the rustc wrapper, the runner),
+/// the nightly cargo it drives, and the Miri sysroot it builds once per target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Miri {
+    pub cargo_miri: PathBuf,
+    pub cargo: PathBuf,
+    pub sysroot: PathBuf,
+}
+
+/// The toolchain Miri is taken from.
+pub(crate) const MIRI_TOOLCHAIN: &str = "nightly";
+
+impl Miri {
+    /// The nightly toolchain's sysroot: the host libraries (libstd's `.so`) of what cargo-miri
+    /// builds natively, a proc-macro's tests.
+    pub(crate) fn toolchain_sysroot(&self) -> PathBuf {
+        self.cargo
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The command that installs it.
+    pub(crate) fn install() -> Vec<String> {
+        [
+            "rustup",
+            "toolchain",
+            "install",
+            MIRI_TOOLCHAIN,
+            "--profile",
+            "minimal",
+            "-c",
+            "miri,rust-src",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// Nightly's cargo-miri with `rust-src` beside it (Miri builds its sysroot from it), or
+    /// what is missing. The sysroot is `MIRI_SYSROOT` when set, else Miri's own default
+    /// (`$XDG_CACHE_HOME/miri`), shared by every workspace.
+    pub(crate) fn find() -> Result<Miri, RunnerProblem> {
+        let missing = |what: &str| RunnerProblem::MiriMissing {
+            what: what.to_owned(),
+        };
+        let out = std::process::Command::new("rustup")
+            .args(["which", "--toolchain", MIRI_TOOLCHAIN, "cargo-miri"])
+            .output()
+            .map_err(|_| missing("rustup"))?;
+        if !out.status.success() {
+            return Err(missing(&format!(
+                "{MIRI_TOOLCHAIN} with the miri component"
+            )));
+        }
+        let cargo_miri = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let bin = cargo_miri.parent().ok_or_else(|| missing("cargo-miri"))?;
+        let src = bin.join("../lib/rustlib/src/rust/library");
+        if !src.is_dir() {
+            return Err(missing(&format!(
+                "the rust-src component of {MIRI_TOOLCHAIN}"
+            )));
+        }
+        let sysroot = std::env::var_os("MIRI_SYSROOT")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+                    .map(|c| c.join("miri"))
+            })
+            .ok_or_else(|| missing("a cache directory (HOME) for Miri's sysroot"))?;
+        Ok(Miri {
+            cargo: bin.join("cargo"),
+            cargo_miri,
+            sysroot,
+        })
+    }
+
+    /// The environment every cargo-miri invocation gets: nightly's cargo and rustc. (Not
+    /// `MIRI_SYSROOT`: set, cargo-miri takes it as complete and builds no target's sysroot.)
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("CARGO".to_owned(), self.cargo.display().to_string()),
+            ("RUSTUP_TOOLCHAIN".to_owned(), MIRI_TOOLCHAIN.to_owned()),
+        ]
+    }
+
+    /// The runner: `cargo-miri runner <file> <args>` interprets the crate the file names, with
+    /// the sysroot the build set up (cargo-miri hands it to the runners it starts itself).
+    pub(crate) fn runner(&self) -> Runner {
+        let mut env = self.env();
+        env.push((
+            "MIRI_SYSROOT".to_owned(),
+            self.sysroot.display().to_string(),
+        ));
+        Runner::Command {
+            argv: vec![self.cargo_miri.display().to_string(), "runner".to_owned()],
+            env,
+            source: Source::Default,
+            kind: RunnerKind::Miri,
+        }
+    }
+
+    /// `cargo-miri miri <subcommand>` (what `cargo +nightly miri <subcommand>` runs).
+    pub(crate) fn cargo_command(&self, subcommand: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.cargo_miri);
+        cmd.args(["miri", subcommand]).envs(self.env());
+        cmd
+    }
 }
 
 impl TargetToolchain {
@@ -170,7 +288,19 @@ impl TargetToolchain {
             sysroot,
             cfg,
             probes: Default::default(),
+            miri: None,
         })
+    }
+
+    /// Makes it a target whose tests Miri interprets (`--miri`), or says why it cannot be.
+    pub(crate) fn interpret(&mut self, miri: &Result<Miri, RunnerProblem>) {
+        match miri {
+            Ok(m) => {
+                self.runner = Ok(m.runner());
+                self.miri = Some(m.clone());
+            }
+            Err(problem) => self.runner = Err(problem.clone()),
+        }
     }
 
     /// How `triple`'s executables run here, for a machine with no Rust toolchain (an archive

@@ -60,8 +60,78 @@ fn tool(
     }
 }
 
+/// A probe as a component: what it proved (and how long it took), or its evidence.
+fn probe(name: &'static str, p: &Option<ProbeResult>, what: &str) -> Option<Component> {
+    p.as_ref().map(|p| Component {
+        name,
+        status: if p.ok { Status::Found } else { Status::Failed },
+        detail: if p.ok {
+            format!(
+                "{what} ({})",
+                if p.cached {
+                    "cached".to_owned()
+                } else {
+                    format!("{:.2} s", p.millis as f64 / 1000.0)
+                }
+            )
+        } else {
+            p.evidence()
+        },
+        packages: Vec::new(),
+        advice: None,
+    })
+}
+
+/// `--miri`: what interprets the target's tests (nightly's Miri, its sysroot) and what its
+/// probe proved; no linker, C library or emulator takes part.
+fn examine_miri(host: &Host, tc: &TargetToolchain) -> Examination {
+    use crate::discover::toolchain::Miri;
+    let mut components = Vec::new();
+    let mut commands = Vec::new();
+    match (&tc.miri, &tc.runner) {
+        (Some(m), _) => {
+            components.push(found("miri", m.cargo_miri.display().to_string()));
+            components.push(found(
+                "sysroot",
+                format!(
+                    "{} (built once per target from rust-src)",
+                    m.sysroot.display()
+                ),
+            ));
+        }
+        (None, Err(RunnerProblem::MiriMissing { what })) => {
+            components.push(Component {
+                name: "miri",
+                status: Status::Missing,
+                detail: format!("{what} is not installed"),
+                packages: Vec::new(),
+                advice: None,
+            });
+            commands.push(Miri::install());
+        }
+        _ => {}
+    }
+    components.extend(probe(
+        "miri probe",
+        &tc.probes.run,
+        &format!("interpreted a one-test crate for {}", tc.triple),
+    ));
+    let (level, downgrades) = crate::plan::ladder(host, tc, Level::Test);
+    Examination {
+        triple: tc.triple.clone(),
+        commands,
+        std_missing: false,
+        components,
+        level,
+        downgrades,
+    }
+}
+
 /// Examines one target's toolchain, component by component, with what its probes proved.
 pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
+    if tc.miri.is_some() || matches!(tc.runner, Err(RunnerProblem::MiriMissing { .. })) {
+        return examine_miri(host, tc);
+    }
     let native = matches!(tc.runner, Ok(Runner::Native));
     let expected = tc.info.and_then(|i| i.linkers.first().copied());
     let run_via = tc.info.map(|i| i.run).unwrap_or(targets::RunVia::Qemu);
@@ -248,26 +318,6 @@ pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
             advice: None,
         },
     });
-    let probe = |name, p: &Option<ProbeResult>, what: &str| {
-        p.as_ref().map(|p| Component {
-            name,
-            status: if p.ok { Status::Found } else { Status::Failed },
-            detail: if p.ok {
-                format!(
-                    "{what} ({})",
-                    if p.cached {
-                        "cached".to_owned()
-                    } else {
-                        format!("{:.2} s", p.millis as f64 / 1000.0)
-                    }
-                )
-            } else {
-                p.evidence()
-            },
-            packages: Vec::new(),
-            advice: None,
-        })
-    };
     components.extend(probe(
         "link probe",
         &tc.probes.link,

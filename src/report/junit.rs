@@ -35,7 +35,9 @@ pub(crate) fn render(report: &Report) -> Result<String> {
             for x in &p.tests {
                 let mut status = match x.outcome {
                     TestOutcome::Passed => TestCaseStatus::success(),
-                    TestOutcome::Ignored | TestOutcome::Skipped => TestCaseStatus::skipped(),
+                    TestOutcome::Ignored | TestOutcome::Skipped | TestOutcome::Unsupported => {
+                        TestCaseStatus::skipped()
+                    }
                     TestOutcome::Failed | TestOutcome::TimedOut => {
                         TestCaseStatus::non_success(NonSuccessKind::Failure)
                     }
@@ -59,6 +61,8 @@ pub(crate) fn render(report: &Report) -> Result<String> {
                     status.set_message(r.clone());
                 } else if let (TestOutcome::Skipped, Some(r)) = (x.outcome, &x.reason) {
                     status.set_message(format!("skipped by policy: {r}"));
+                } else if let (TestOutcome::Unsupported, Some(r)) = (x.outcome, &x.reason) {
+                    status.set_message(format!("Miri cannot interpret it: {r}"));
                 }
                 let mut case = TestCase::new(format!("{}::{}", x.binary, x.name), status);
                 if x.cached {

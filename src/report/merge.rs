@@ -40,7 +40,7 @@ pub(crate) fn parse(text: &[u8]) -> std::result::Result<Report, NotAReport> {
 
 fn rank(o: TestOutcome) -> u8 {
     match o {
-        TestOutcome::Ignored | TestOutcome::Skipped => 0,
+        TestOutcome::Ignored | TestOutcome::Skipped | TestOutcome::Unsupported => 0,
         TestOutcome::Passed => 1,
         TestOutcome::Failed => 2,
         TestOutcome::TimedOut => 3,

@@ -332,7 +332,12 @@ impl Report {
             .iter()
             .flat_map(|t| &t.packages)
             .flat_map(|p| &p.tests)
-            .any(|x| !matches!(x.outcome, TestOutcome::Ignored | TestOutcome::Skipped));
+            .any(|x| {
+                !matches!(
+                    x.outcome,
+                    TestOutcome::Ignored | TestOutcome::Skipped | TestOutcome::Unsupported
+                )
+            });
         if !wanted || ran || self.partition.is_some() || self.interrupted {
             return None;
         }

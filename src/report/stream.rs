@@ -100,6 +100,7 @@ struct Counts {
     timed_out: usize,
     ignored: usize,
     skipped: usize,
+    unsupported: usize,
     cached: usize,
 }
 
@@ -111,6 +112,7 @@ impl Counts {
             TestOutcome::TimedOut => self.timed_out += 1,
             TestOutcome::Ignored => self.ignored += 1,
             TestOutcome::Skipped => self.skipped += 1,
+            TestOutcome::Unsupported => self.unsupported += 1,
         }
         self.cached += usize::from(cached);
     }

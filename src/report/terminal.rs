@@ -141,7 +141,12 @@ pub(crate) fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Styl
     let ran = p
         .tests
         .iter()
-        .filter(|x| !matches!(x.outcome, TestOutcome::Ignored | TestOutcome::Skipped))
+        .filter(|x| {
+            !matches!(
+                x.outcome,
+                TestOutcome::Ignored | TestOutcome::Skipped | TestOutcome::Unsupported
+            )
+        })
         .count();
     let cached = p.tests.iter().filter(|x| x.cached).count();
     let counts = if p.level >= Level::BuildTests && t.level == Level::Test {
@@ -150,7 +155,14 @@ pub(crate) fn cell(t: &TargetReport, p: Option<&PackageReport>) -> (String, Styl
         } else {
             String::new()
         };
-        format!(" {}/{ran}{replayed}", count(TestOutcome::Passed))
+        let unsupported = match count(TestOutcome::Unsupported) {
+            0 => String::new(),
+            n => format!(", {n} unsupported"),
+        };
+        format!(
+            " {}/{ran}{unsupported}{replayed}",
+            count(TestOutcome::Passed)
+        )
     } else {
         String::new()
     };
@@ -466,6 +478,7 @@ fn differential(out: &mut String, report: &Report) {
                 Some(TestOutcome::TimedOut) => ("TIMEOUT", BAD),
                 Some(TestOutcome::Ignored) => ("ignored", DIM),
                 Some(TestOutcome::Skipped) => ("skipped", DIM),
+                Some(TestOutcome::Unsupported) => ("unsupported", DIM),
                 None => ("-", DIM),
             };
             let _ = write!(out, "{style}{}{style:#}", pad(text, *w));
@@ -505,7 +518,7 @@ fn leaked(out: &mut String, report: &Report) {
 }
 
 fn verdict(out: &mut String, report: &Report) {
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     let mut failed_pkgs = 0;
     let (mut unfinished, mut not_run, mut cached) = (0, 0, 0);
     for t in &report.targets {
@@ -519,7 +532,7 @@ fn verdict(out: &mut String, report: &Report) {
             }
         }
     }
-    let [passed, failed, ignored, timed_out, skipped] = counts;
+    let [passed, failed, ignored, timed_out, skipped, unsupported] = counts;
     let (word, style) = if report.interrupted {
         ("INTERRUPTED", BAD)
     } else if report.passed() {
@@ -546,10 +559,11 @@ fn verdict(out: &mut String, report: &Report) {
         } else {
             String::new()
         },
-        if skipped > 0 {
-            format!(", {skipped} skipped by policy")
-        } else {
-            String::new()
+        match (skipped, unsupported) {
+            (0, 0) => String::new(),
+            (s, 0) => format!(", {s} skipped by policy"),
+            (0, u) => format!(", {u} Miri cannot interpret"),
+            (s, u) => format!(", {s} skipped by policy, {u} Miri cannot interpret"),
         }
     );
 }

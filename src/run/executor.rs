@@ -327,6 +327,26 @@ fn runner_display(job: &BinaryJob) -> String {
     test_command(job, &[]).program()
 }
 
+/// Miri's line saying it cannot interpret what the test did (`unsupported operation: can't call
+/// foreign function …`), if it stopped for that.
+pub(crate) fn miri_unsupported(output: &str) -> Option<String> {
+    output
+        .lines()
+        .find(|l| l.contains("error: unsupported operation"))
+        .map(|l| l.trim().to_owned())
+}
+
+/// A test Miri stopped because it cannot interpret what it did is neither passed nor failed.
+fn miri_verdict(t: &mut TestResult) {
+    if t.outcome == TestOutcome::Failed
+        && let Some(line) = t.output.as_deref().and_then(miri_unsupported)
+    {
+        t.outcome = TestOutcome::Unsupported;
+        t.reason = Some(line);
+        t.status = None;
+    }
+}
+
 fn cannot_start(job: &BinaryJob, e: &std::io::Error) -> RunFailure {
     RunFailure::CannotStart {
         command: runner_display(job),
@@ -794,7 +814,10 @@ fn attempt_all(
             .finished
             .iter()
             .map(|(name, raw, d)| {
-                let t = result_of(name, raw, *d, &attempt.parser, job.panic_abort);
+                let mut t = result_of(name, raw, *d, &attempt.parser, job.panic_abort);
+                if job.runner.kind() == crate::runner::RunnerKind::Miri {
+                    miri_verdict(&mut t);
+                }
                 (name.clone(), t)
             })
             .collect();
@@ -848,12 +871,16 @@ fn attempt_all(
             };
             // A process that aborted (panic = "abort" targets such as WASI) never printed the
             // panic libtest captured: run that test alone with --nocapture to get its message.
+            // Miri's own report (undefined behaviour, an unsupported operation) is in the
+            // output already.
+            let miri = job.runner.kind() == crate::runner::RunnerKind::Miri;
             let panic = match timed_out {
-                false if !attempt.output.contains("panicked at") => {
+                false if !miri && !attempt.output.contains("panicked at") => {
                     panic_message(job, name, watch.clone())
                 }
                 _ => None,
             };
+            let unsupported = miri.then(|| miri_unsupported(&attempt.output)).flatten();
             done.insert(
                 name.clone(),
                 TestResult {
@@ -863,8 +890,17 @@ fn attempt_all(
                         tail(&attempt.output)
                     )),
                     output_bytes: Some(attempt.total_bytes),
-                    status: Some(status),
-                    ..TestResult::new(name.clone(), outcome, *duration)
+                    status: unsupported.is_none().then_some(status),
+                    reason: unsupported.clone(),
+                    ..TestResult::new(
+                        name.clone(),
+                        if unsupported.is_some() {
+                            TestOutcome::Unsupported
+                        } else {
+                            outcome
+                        },
+                        *duration,
+                    )
                 },
             );
         }
@@ -1040,6 +1076,10 @@ pub(crate) fn run_doctests(
                     if t.outcome == TestOutcome::Failed && t.output.is_none() {
                         t.output = a.parser.failure_output(&t.name);
                         t.output_bytes = a.parser.failure_output_size(&t.name);
+                    }
+                    // Known only now, from the failure's output (the live line said failed).
+                    if opts.cargo.miri.is_some() {
+                        miri_verdict(t);
                     }
                     if t.failed() {
                         attach_log(t, &a);

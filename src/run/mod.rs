@@ -39,6 +39,9 @@ pub(crate) enum TestOutcome {
     TimedOut,
     /// Not run on this target because the policy skips it (`reason` says why).
     Skipped,
+    /// Miri could not interpret what it does (a foreign C function, an unsupported system call
+    /// or shim, inline assembly): neither passed nor failed (`reason` has Miri's line).
+    Unsupported,
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,42 @@ pub const ZIG_LINKED: &[&str] = &[
     "x86_64-unknown-freebsd",
 ];
 
+/// `true` when nothing is missing; else fails in CI (which installs everything, so a skip would
+/// hide a bug) and skips elsewhere, saying what is missing.
+fn present(missing: &[String]) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "missing toolchain pieces: {} (run `bash .ci/run` or see README)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+/// Fails (in CI) or skips (elsewhere) when nightly's Miri (`miri`, `rust-src`) is missing.
+pub fn miri_present() -> bool {
+    let mut missing = Vec::new();
+    let which = Command::new("rustup")
+        .args(["which", "--toolchain", "nightly", "cargo-miri"])
+        .output();
+    match which {
+        Ok(o) if o.status.success() => {
+            let exe = std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            let toolchain = exe.parent().and_then(std::path::Path::parent);
+            if !toolchain.is_some_and(|t| t.join("lib/rustlib/src/rust/library").is_dir()) {
+                missing.push("rust-src on nightly".to_owned());
+            }
+        }
+        _ => missing.push("nightly with miri".to_owned()),
+    }
+    present(&missing)
+}
+
 /// Fails (in CI, `CI=true`) or skips (elsewhere, returning `false`) when a cross toolchain the
 /// test needs is missing. CI installs them all in `.ci/run`, so there a skip would hide a bug.
 pub fn toolchains_present(triples: &[&str]) -> bool {
@@ -84,18 +120,7 @@ pub fn toolchains_present(triples: &[&str]) -> bool {
             }
         }
     }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "missing toolchain pieces: {} (run `bash .ci/run` or see README)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
+    present(&missing)
 }
 
 fn which(tool: &str) -> Option<PathBuf> {

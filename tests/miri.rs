@@ -1,0 +1,143 @@
+//! `--miri`: cargo-miri builds each target's tests and Miri interprets them, in cargo-xtest's
+//! parallel batches, on targets nothing on Linux runs (Windows MSVC, macOS, FreeBSD) as on the
+//! host. Real nightly Miri, real cargo-miri, the real example.
+
+mod common;
+
+use common::*;
+
+const MSVC: &str = "x86_64-pc-windows-msvc";
+const MAC_ARM: &str = "aarch64-apple-darwin";
+const FREEBSD: &str = "x86_64-unknown-freebsd";
+
+/// The example's planted failures, found by interpretation where nothing here runs the target:
+/// the Windows path assumption fails under MSVC with the same cause as under Wine, the C
+/// library is `unsupported` (never failed, never passed), the x86 intrinsics do not compile for
+/// Apple's aarch64, and the portable code passes everywhere.
+#[test]
+fn miri_interprets_the_tests_of_targets_nothing_here_runs() {
+    // The example's C compiles for macOS and FreeBSD with zig.
+    if !miri_present() || !toolchains_present(ZIG_LINKED) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let r = fx.verify(&[
+        "--miri",
+        "--no-fail-fast",
+        "--target",
+        "host",
+        "--target",
+        MSVC,
+        "--target",
+        MAC_ARM,
+        "--target",
+        FREEBSD,
+    ]);
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    for t in [HOST, MSVC, MAC_ARM, FREEBSD] {
+        let target = r.target(t);
+        assert_eq!(target["level"], "test", "{t}");
+        assert!(
+            target["runner"].as_str().unwrap().contains("Miri"),
+            "{t}: {target}"
+        );
+        for pkg in ["endian-codec", "file-offsets", "plain-utils", "wire"] {
+            let p = r.package(t, pkg);
+            assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
+            assert!(!p["tests"].as_array().unwrap().is_empty(), "{pkg} on {t}");
+        }
+    }
+    // Windows: `\` separators and `\r\n`, as under Wine.
+    for name in [
+        "tests::config_file_is_under_conf",
+        "tests::text_ends_lines_with_newline",
+    ] {
+        let test = r.test(MSVC, "text-paths", name);
+        assert_eq!(test["outcome"], "failed", "{test}");
+        assert_eq!(test["cause"], "arch-assumption", "{test}");
+        assert_eq!(r.test(HOST, "text-paths", name)["outcome"], "passed");
+    }
+    // C: Miri cannot call it. Unsupported, with Miri's line; the package does not fail.
+    for t in [HOST, MAC_ARM, FREEBSD] {
+        let p = r.package(t, "c-checksum");
+        assert_eq!(p["outcome"], "passed", "{t}: {p}");
+        let tests = p["tests"].as_array().unwrap();
+        assert!(tests.len() >= 2, "{t}: {p}");
+        for x in tests {
+            assert_eq!(x["outcome"], "unsupported", "{t}: {x}");
+            assert!(
+                x["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("can't call foreign function"),
+                "{t}: {x}"
+            );
+        }
+    }
+    // x86 intrinsics: Miri compiles the test crate when it runs it, for aarch64.
+    let simd = r.package(MAC_ARM, "simd-sum");
+    assert_eq!(simd["outcome"], "failed");
+    assert_eq!(simd["errors"][0]["cause"], "arch-specific-code", "{simd}");
+    assert_eq!(r.package(FREEBSD, "simd-sum")["outcome"], "passed");
+    // The terminal says what Miri could not interpret.
+    assert!(r.stdout().contains("3 unsupported"), "{}", r.stdout());
+    assert!(
+        r.stdout().contains("Miri cannot interpret"),
+        "{}",
+        r.stdout()
+    );
+}
+
+/// Undefined behaviour is its own cause, with Miri's report; the rest of the binary's tests
+/// still run and pass.
+#[test]
+fn undefined_behaviour_is_named_and_the_other_tests_still_run() {
+    if !miri_present() {
+        return;
+    }
+    let fx = Fixture::new("loud");
+    fx.write(
+        "src/lib.rs",
+        r#"
+pub fn first(v: &[u8]) -> u8 {
+    v[0]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_before() {
+        assert_eq!(super::first(&[7]), 7);
+    }
+
+    #[test]
+    fn b_use_after_free() {
+        let v = vec![1u8];
+        let p = v.as_ptr();
+        drop(v);
+        assert_eq!(unsafe { *p }, 1);
+    }
+
+    #[test]
+    fn c_after() {
+        assert_eq!(super::first(&[9, 1]), 9);
+    }
+}
+"#,
+    );
+    let r = fx.verify(&["--miri", "--no-fail-fast", "--target", "host", "--no-cache"]);
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    let ub = r.test(HOST, "loud", "tests::b_use_after_free");
+    assert_eq!(ub["outcome"], "failed", "{ub}");
+    assert_eq!(ub["cause"], "undefined-behavior", "{ub}");
+    assert!(
+        ub["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("Undefined Behavior"),
+        "{ub}"
+    );
+    for name in ["tests::a_before", "tests::c_after"] {
+        assert_eq!(r.test(HOST, "loud", name)["outcome"], "passed", "{name}");
+    }
+}

@@ -113,9 +113,10 @@ impl Diagnoser {
     }
 
     fn facts(&self, triple: &str) -> Facts {
-        self.targets.get(triple).cloned().unwrap_or(Facts {
+        self.targets.get(triple).cloned().unwrap_or_else(|| Facts {
             info: targets::lookup(triple),
-            cfg: TargetCfg::default(),
+            // Not discovered (a merged report's target): what the knowledge base knows of it.
+            cfg: cfg_of(triple),
             emulated: false,
             runner: None,
         })
@@ -532,6 +533,14 @@ impl Diagnoser {
                 ),
                 "wasi" => format!(
                     "the operating system (wasi, host {}: no threads or processes, files only under preopened directories)",
+                    h.os
+                ),
+                "macos" => format!(
+                    "the operating system (macos, host {}: no /proc, case-insensitive file names by default, `libc` constants and errno values of its own, `.dylib` libraries, 16 KiB pages on Apple silicon)",
+                    h.os
+                ),
+                "freebsd" => format!(
+                    "the operating system (freebsd, host {}: no /proc by default, `libc` constants and errno values of its own, packages under /usr/local)",
                     h.os
                 ),
                 os => format!("the operating system ({os}, host {})", h.os),
@@ -986,6 +995,49 @@ mod tests {
         assert!(dx.fix.contains("big-endian"), "{}", dx.fix);
         assert!(dx.fix.contains("byte order"), "{}", dx.fix);
         assert!(!dx.fix.contains("pointer width ("), "{}", dx.fix);
+    }
+
+    /// macOS and FreeBSD (reached by Miri and zig) name what their systems do differently; Miri's
+    /// own reports are their causes, whatever the target.
+    #[test]
+    fn os_facts_of_macos_and_freebsd_and_miris_reports() {
+        let d = diagnoser();
+        for (triple, fact) in [
+            ("aarch64-apple-darwin", "case-insensitive file names"),
+            ("x86_64-unknown-freebsd", "/usr/local"),
+        ] {
+            let t = TestFailure {
+                triple,
+                timed_out: false,
+                status: Some(FailureStatus::Failed),
+                output: "thread 'x' panicked at src/lib.rs:3:9:",
+                passed_on_host: true,
+            };
+            let dx = d.test_failure(&t);
+            assert_eq!(dx.cause, Cause::ArchAssumption);
+            assert!(dx.fix.contains(fact), "{triple}: {}", dx.fix);
+        }
+        let ub = "running 1 test\nerror: Undefined Behavior: memory access failed: alloc1 has been freed\n --> src/lib.rs:6:9";
+        let t = TestFailure {
+            triple: "x86_64-pc-windows-msvc",
+            timed_out: false,
+            status: Some(FailureStatus::Exited { code: 1 }),
+            output: ub,
+            passed_on_host: true,
+        };
+        let dx = d.test_failure(&t);
+        assert_eq!(dx.cause, Cause::UndefinedBehavior);
+        assert!(
+            dx.evidence.starts_with("error: Undefined Behavior"),
+            "{}",
+            dx.evidence
+        );
+        let dx = miri_problem(
+            "error: unsupported operation: can't call foreign function `f` on OS `linux`",
+        )
+        .unwrap();
+        assert_eq!(dx.cause, Cause::MiriUnsupported);
+        assert!(miri_problem("thread 'x' panicked").is_none());
     }
 
     #[test]

@@ -28,7 +28,11 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         jobs: jobs(args.common.jobs),
         max_jobs: max_jobs(args.common.jobs),
         bind: !args.tests.no_cpu_binding,
-        test_timeout: args.tests.test_timeout,
+        // Interpreted tests take 10–1000× their native time: Miri's default budget.
+        test_timeout: args.tests.test_timeout.or(cargo
+            .miri
+            .as_ref()
+            .map(|_| crate::discover::toolchain::Miri::TEST_BUDGET)),
         slow_after: args.tests.slow_after(),
         retries: args.tests.retries,
         fail_fast: !args.tests.no_fail_fast,

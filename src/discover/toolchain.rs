@@ -158,6 +158,11 @@ pub(crate) struct Miri {
 pub(crate) const MIRI_TOOLCHAIN: &str = "nightly";
 
 impl Miri {
+    /// How long one interpreted test may run when `--test-timeout` is not given: Miri takes
+    /// 10–1000× a test's native time, so a test of a few seconds natively can take many
+    /// minutes; one that takes longer is reported `timed-out`.
+    pub(crate) const TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
+
     /// The nightly toolchain's sysroot: the host libraries (libstd's `.so`) of what cargo-miri
     /// builds natively, a proc-macro's tests.
     pub(crate) fn toolchain_sysroot(&self) -> PathBuf {

@@ -61,8 +61,9 @@ pub(crate) struct CargoOptions {
     pub extra: Vec<String>,
     /// Tripped to stop cargo (by default, by the signals that stop a run).
     pub stop: crate::process::StopToken,
-    /// `--miri`: cargo-miri builds the tests (`cargo miri test --no-run`) into
-    /// `<target-dir>/miri`, and Miri interprets them.
+    /// Miri, when some target is interpreted (`--miri`, the policy's `miri = true`): cargo-miri
+    /// builds those targets' tests (`cargo miri test --no-run`) into `<target-dir>/miri`, and
+    /// Miri interprets them. Every method taking `interpreted` builds for one or the other.
     pub miri: Option<crate::discover::toolchain::Miri>,
 }
 
@@ -70,28 +71,29 @@ impl CargoOptions {
     /// `--target TRIPLE`, except for the host: `cargo test` without `--target` builds into
     /// `target/<profile>/` with `RUSTFLAGS` applied to build scripts too, and those are the
     /// executables a user's `cargo test` runs.
-    pub(crate) fn target_args(&self, triple: &str) -> Vec<String> {
+    pub(crate) fn target_args(&self, triple: &str, interpreted: bool) -> Vec<String> {
         // cargo-miri always builds with `--target` (its own, the host's, when none is given).
-        if triple == self.host && !self.host_needs_target && self.miri.is_none() {
+        if triple == self.host && !self.host_needs_target && !interpreted {
             Vec::new()
         } else {
             vec!["--target".to_owned(), triple.to_owned()]
         }
     }
 
-    /// Where cargo puts what it builds for the targets: cargo-miri's `miri` directory under
-    /// `--miri`.
-    pub(crate) fn artifact_dir(&self, target_dir: &Path) -> PathBuf {
-        match self.miri {
-            Some(_) => target_dir.join("miri"),
-            None => target_dir.to_owned(),
+    /// Where cargo puts what it builds for the targets: cargo-miri's `miri` directory for the
+    /// interpreted ones.
+    pub(crate) fn artifact_dir(&self, target_dir: &Path, interpreted: bool) -> PathBuf {
+        if interpreted {
+            target_dir.join("miri")
+        } else {
+            target_dir.to_owned()
         }
     }
 
-    /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr
-    /// (under `--miri`, `cargo miri test`: cargo-miri runs no other subcommand).
-    pub(crate) fn command(&self, subcommand: &str) -> Command {
-        let mut cmd = match &self.miri {
+    /// A `cargo <subcommand>` command with the shared flags and a quiet, colourless stderr;
+    /// for interpreted targets `cargo miri test` (cargo-miri runs no other subcommand).
+    pub(crate) fn command_for(&self, subcommand: &str, interpreted: bool) -> Command {
+        let mut cmd = match self.miri.as_ref().filter(|_| interpreted) {
             Some(miri) => miri.cargo_command("test"),
             None => {
                 let mut cmd = Command::new(&self.cargo);
@@ -328,12 +330,16 @@ pub(crate) fn build(
             .filter(|t| t.level.min(Level::BuildTests) == stage)
             .collect();
         // Targets with the same exclusions share one cargo invocation; the host has its own,
-        // without `--target`, as `cargo test` builds it.
-        let mut groups: BTreeMap<(bool, BTreeSet<&String>), Vec<&crate::plan::TargetPlan>> =
-            BTreeMap::new();
+        // without `--target`, as `cargo test` builds it; interpreted targets, cargo-miri's.
+        type Group<'p> = (bool, bool, BTreeSet<&'p String>);
+        let mut groups: BTreeMap<Group, Vec<&crate::plan::TargetPlan>> = BTreeMap::new();
         for t in triples {
             groups
-                .entry((t.triple != opts.host, t.excluded.keys().collect()))
+                .entry((
+                    t.interpreted,
+                    t.triple != opts.host,
+                    t.excluded.keys().collect(),
+                ))
                 .or_default()
                 .push(t);
         }
@@ -371,6 +377,7 @@ pub(crate) fn build(
                 opts,
                 host: &plan.host,
                 stage,
+                interpreted: group[0].interpreted,
                 triples: &names,
                 packages: &packages,
                 env: &env,
@@ -385,7 +392,7 @@ pub(crate) fn build(
             }
             attribute_group(&mut result, &inv, out)?;
             // cargo-miri builds nothing but tests: there is no `build` rung to settle.
-            if stage == Level::BuildTests && !result.interrupted && opts.miri.is_none() {
+            if stage == Level::BuildTests && !result.interrupted && !inv.interpreted {
                 settle_build_rung(&mut result, &inv)?;
             }
             on_event(Event::Finished {
@@ -423,6 +430,8 @@ struct Invocation<'a> {
     opts: &'a CargoOptions,
     host: &'a str,
     stage: Level,
+    /// cargo-miri builds the tests, for Miri.
+    interpreted: bool,
     triples: &'a [Triple],
     packages: &'a [PackageId],
     env: &'a [(String, String)],
@@ -762,14 +771,17 @@ fn errors_for(
 }
 
 fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<CargoOutput> {
-    let mut cmd = inv.opts.command(if inv.stage == Level::Check {
-        "check"
-    } else {
-        "build"
-    });
+    let mut cmd = inv.opts.command_for(
+        if inv.stage == Level::Check {
+            "check"
+        } else {
+            "build"
+        },
+        inv.interpreted,
+    );
     match inv.stage {
         // cargo-miri writes, in each test executable's place, what Miri interprets.
-        Level::BuildTests if inv.opts.miri.is_some() => {
+        Level::BuildTests if inv.interpreted => {
             cmd.args(["--no-run", "--tests"]);
         }
         // Exactly what `cargo test --no-run` builds: the test units, with the `test` profile
@@ -799,27 +811,31 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
     }
     cmd.arg("--message-format=json");
     // `cargo test` has no `--keep-going`: `--no-fail-fast` keeps it building.
-    cmd.arg(if inv.opts.miri.is_some() {
+    cmd.arg(if inv.interpreted {
         "--no-fail-fast"
     } else {
         "--keep-going"
     });
     for t in inv.triples {
-        cmd.args(inv.opts.target_args(t));
+        cmd.args(inv.opts.target_args(t, inv.interpreted));
     }
     for p in inv.packages {
         cmd.arg("--package").arg(p);
     }
     cmd.envs(inv.env.iter().map(|(k, v)| (k, v)));
     // Built without `--target`: every unit but a proc-macro is the host's.
-    let plain = (inv.triples.len() == 1 && inv.opts.target_args(&inv.triples[0]).is_empty())
-        .then_some(inv.opts.host.as_str());
+    let plain = (inv.triples.len() == 1
+        && inv
+            .opts
+            .target_args(&inv.triples[0], inv.interpreted)
+            .is_empty())
+    .then_some(inv.opts.host.as_str());
     // Host units (a proc-macro's tests) come from an invocation that builds for the host: built
     // by one for another target they are not what `cargo test` builds (RUSTFLAGS do not reach
     // them there), and the host's own invocation reports the right ones.
     let keeps_host_units = inv.triples.contains(&inv.opts.host);
     let reader = Reader {
-        artifacts: inv.opts.artifact_dir(&inv.ws.target_dir),
+        artifacts: inv.opts.artifact_dir(&inv.ws.target_dir, inv.interpreted),
         triples: inv.triples,
         plain,
         keeps_host_units,

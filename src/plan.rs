@@ -104,6 +104,8 @@ pub(crate) struct TargetPlan {
     pub cfg: TargetCfg,
     /// What the probes proved on this host.
     pub probes: Probes,
+    /// Built by cargo-miri and interpreted by Miri (`--miri`, or the policy's `miri = true`).
+    pub interpreted: bool,
 }
 
 impl TargetPlan {
@@ -376,6 +378,7 @@ fn plan_target(
         skips: rules.skip,
         cfg: tc.cfg.clone(),
         probes: tc.probes.clone(),
+        interpreted: tc.miri.is_some(),
         level,
     }
 }

@@ -78,6 +78,9 @@ pub(crate) struct TargetPolicy {
     pub exclude: BTreeMap<String, String>,
     #[serde(default)]
     pub skip: BTreeMap<String, String>,
+    /// `true`: this target's tests are built by cargo-miri and interpreted by Miri, as under
+    /// `--miri` (which interprets every target's); `false`: never, even under `--miri`.
+    pub miri: Option<bool>,
 }
 
 impl Policy {
@@ -123,6 +126,7 @@ impl Policy {
             && let Some(h) = self.target.get("host")
         {
             rules.require = rules.require.or(h.require);
+            rules.miri = rules.miri.or(h.miri);
             rules.exclude.extend(h.exclude.clone());
             rules.skip.extend(h.skip.clone());
         }

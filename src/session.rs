@@ -104,9 +104,16 @@ impl Session {
         let target_dir = self.workspace.as_ref().map(|ws| ws.target_dir.as_path());
         let mut toolchains =
             Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
-        if miri {
+        // `--miri`, or the policy's `miri = true` for a target (its `false` wins over `--miri`).
+        let interpreted = |triple: &str| {
+            self.policy
+                .for_target(triple, &self.host.triple)
+                .miri
+                .unwrap_or(miri)
+        };
+        if toolchains.iter().any(|tc| interpreted(&tc.triple)) {
             let found = discover::toolchain::Miri::find();
-            for tc in &mut toolchains {
+            for tc in toolchains.iter_mut().filter(|tc| interpreted(&tc.triple)) {
                 tc.interpret(&found);
             }
         }

@@ -141,3 +141,55 @@ mod tests {
         assert_eq!(r.test(HOST, "loud", name)["outcome"], "passed", "{name}");
     }
 }
+
+/// The policy's `miri = true` interprets one target in an ordinary run: the host builds and runs
+/// natively (its C tests pass, its executables are cargo's own), MSVC is interpreted beside it;
+/// `miri = false` keeps a target native even under `--miri`.
+#[test]
+fn the_policy_interprets_one_target_beside_native_ones() {
+    if !miri_present() {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let manifest = std::fs::read_to_string(fx.path().join("Cargo.toml")).unwrap();
+    let table = format!("[workspace.metadata.xtest.target.{MSVC}]\n");
+    assert!(manifest.contains(&table));
+    fx.write(
+        "Cargo.toml",
+        &(manifest.replace(&table, &format!("{table}miri = true\n"))
+            + "\n[workspace.metadata.xtest.target.host]\nmiri = false\n"),
+    );
+    for extra in [&[][..], &["--miri"][..]] {
+        let mut args = vec!["--no-fail-fast", "--target", "host", "--target", MSVC];
+        args.extend_from_slice(extra);
+        let r = fx.verify(&args);
+        assert_eq!(r.code(), 1, "{extra:?}: {}\n{}", r.stdout(), r.stderr());
+        let host = r.target(HOST);
+        assert_eq!(host["runner"], "native", "{extra:?}");
+        let c = r.package(HOST, "c-checksum");
+        assert_eq!(c["outcome"], "passed", "{extra:?}: {c}");
+        assert!(
+            c["tests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["outcome"] == "passed"),
+            "{extra:?}: {c}"
+        );
+        let exe = r.package(HOST, "endian-codec")["executables"]["lib"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!exe.contains("/miri/"), "{exe}");
+        let msvc = r.target(MSVC);
+        assert_eq!(msvc["level"], "test", "{extra:?}");
+        assert!(msvc["runner"].as_str().unwrap().contains("Miri"), "{msvc}");
+        let t = r.test(MSVC, "text-paths", "tests::config_file_is_under_conf");
+        assert_eq!(t["outcome"], "failed");
+        assert_eq!(t["cause"], "arch-assumption");
+        assert_eq!(
+            r.test(HOST, "text-paths", "tests::config_file_is_under_conf")["outcome"],
+            "passed"
+        );
+    }
+}

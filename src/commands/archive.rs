@@ -166,6 +166,7 @@ pub(super) fn run_archive(args: &cli::RunArchiveArgs) -> Result<i32> {
             skips: manifest.skips.clone(),
             cfg: diagnose::cfg_of(&triple),
             probes: Default::default(),
+            interpreted: false,
         }],
         selection: plan::Selection::Packages,
         packages: manifest.packages.iter().map(|p| p.id.clone()).collect(),

@@ -28,11 +28,7 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         jobs: jobs(args.common.jobs),
         max_jobs: max_jobs(args.common.jobs),
         bind: !args.tests.no_cpu_binding,
-        // Interpreted tests take 10–1000× their native time: Miri's default budget.
-        test_timeout: args.tests.test_timeout.or(cargo
-            .miri
-            .as_ref()
-            .map(|_| crate::discover::toolchain::Miri::TEST_BUDGET)),
+        test_timeout: args.tests.test_timeout,
         slow_after: args.tests.slow_after(),
         retries: args.tests.retries,
         fail_fast: !args.tests.no_fail_fast,
@@ -40,11 +36,7 @@ pub(super) fn verify(args: &cli::VerifyArgs) -> Result<i32> {
         doctests: !args.no_doctests,
         partition: args.partition,
         cargo: cargo.clone(),
-        // Under --miri, a proc-macro's tests run natively, built by nightly.
-        sysroot: Some(match &cargo.miri {
-            Some(m) => m.toolchain_sysroot(),
-            None => discovery.host.sysroot.clone(),
-        }),
+        sysroot: Some(discovery.host.sysroot.clone()),
         config_env: discovery.config_env.clone(),
         full_output: args.tests.full_output.clone(),
         target_dir: discovery.workspace.target_dir.clone(),

@@ -651,7 +651,12 @@ impl Dispatcher<'_> {
             .filter(|d| d.starts_with(&profile_dir) && !profile_dir.as_os_str().is_empty())
             .cloned()
             .collect::<Vec<_>>();
-        let sysroot_libs = self.opts.sysroot.iter().flat_map(|s| {
+        // An interpreted target's native units (a proc-macro's tests) are nightly's.
+        let sysroot = match self.opts.cargo.miri.as_ref().filter(|_| target.interpreted) {
+            Some(m) => Some(m.toolchain_sysroot()),
+            None => self.opts.sysroot.clone(),
+        };
+        let sysroot_libs = sysroot.iter().flat_map(|s| {
             [
                 s.join("lib/rustlib").join(&b.triple).join("lib"),
                 s.join("lib"),
@@ -865,6 +870,7 @@ impl Dispatcher<'_> {
                     packages,
                     cargo_env,
                     skips: target.skips.clone(),
+                    interpreted: target.interpreted,
                 }));
             }
         }
@@ -1052,6 +1058,7 @@ mod tests {
                 skips: Default::default(),
                 cfg: Default::default(),
                 probes: Default::default(),
+                interpreted: false,
             }],
             selection: crate::plan::Selection::Workspace,
             packages: vec!["pkg-id".into()],

@@ -336,6 +336,13 @@ pub(crate) fn miri_unsupported(output: &str) -> Option<String> {
         .map(|l| l.trim().to_owned())
 }
 
+/// `--test-timeout`, else for a test Miri interprets its default budget
+/// ([`crate::discover::toolchain::Miri::TEST_BUDGET`]): it takes 10–1000× its native time.
+fn budget(opts: &RunOptions, interpreted: bool) -> Option<Duration> {
+    opts.test_timeout
+        .or(interpreted.then_some(crate::discover::toolchain::Miri::TEST_BUDGET))
+}
+
 /// A test Miri stopped because it cannot interpret what it did is neither passed nor failed.
 fn miri_verdict(t: &mut TestResult) {
     if t.outcome == TestOutcome::Failed
@@ -691,7 +698,7 @@ fn run_plain(job: &BinaryJob, opts: &RunOptions, events: &dyn Fn(RunEvent)) -> B
     let mut batch = Batch::default();
     events(RunEvent::TestStarted(test_ref(job, &name)));
     let watch = Watch {
-        idle: opts.test_timeout,
+        idle: budget(opts, job.runner.kind() == crate::runner::RunnerKind::Miri),
         stop: opts.stop.clone(),
         ..Default::default()
     };
@@ -764,7 +771,7 @@ fn attempt_all(
     }
     let mut batch = Batch::default();
     let watch = Watch {
-        timeout: opts.test_timeout,
+        timeout: budget(opts, job.runner.kind() == crate::runner::RunnerKind::Miri),
         slow: opts.slow_after,
         stop: opts.stop.clone(),
         ..Default::default()
@@ -1008,9 +1015,9 @@ pub(crate) fn run_doctests(
     opts: &RunOptions,
     events: &dyn Fn(RunEvent),
 ) -> Vec<BinaryRun> {
-    let mut cmd = opts.cargo.command("test");
+    let mut cmd = opts.cargo.command_for("test", job.interpreted);
     cmd.args(["--doc", "--no-fail-fast"])
-        .args(opts.cargo.target_args(&job.triple));
+        .args(opts.cargo.target_args(&job.triple, job.interpreted));
     for id in job.packages.iter().map(|p| &p.id) {
         cmd.arg("--package").arg(id);
     }
@@ -1033,7 +1040,7 @@ pub(crate) fn run_doctests(
     let mut current: Option<PackageId> = None;
     let mut suites = BTreeSet::new();
     let watch = Watch {
-        idle: opts.test_timeout,
+        idle: budget(opts, job.interpreted),
         stop: opts.stop.clone(),
         ..Default::default()
     };
@@ -1078,7 +1085,7 @@ pub(crate) fn run_doctests(
                         t.output_bytes = a.parser.failure_output_size(&t.name);
                     }
                     // Known only now, from the failure's output (the live line said failed).
-                    if opts.cargo.miri.is_some() {
+                    if job.interpreted {
                         miri_verdict(t);
                     }
                     if t.failed() {

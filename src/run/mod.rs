@@ -391,6 +391,8 @@ pub(crate) struct DoctestJob {
     pub packages: Vec<DoctestPackage>,
     pub cargo_env: Vec<(String, String)>,
     pub skips: BTreeMap<String, String>,
+    /// Built and interpreted by cargo-miri (`cargo miri test --doc`).
+    pub interpreted: bool,
 }
 
 /// One package of a [`DoctestJob`].

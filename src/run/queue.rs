@@ -232,6 +232,7 @@ mod tests {
             packages: Vec::new(),
             cargo_env: Vec::new(),
             skips: Default::default(),
+            interpreted: false,
         })
     }
 

@@ -21,7 +21,10 @@ fn miri_interprets_the_tests_of_targets_nothing_here_runs() {
         return;
     }
     let fx = Fixture::new("example");
+    let junit = fx.path().join("junit.xml");
     let r = fx.verify(&[
+        "--junit",
+        junit.to_str().unwrap(),
         "--miri",
         "--no-fail-fast",
         "--target",
@@ -41,6 +44,7 @@ fn miri_interprets_the_tests_of_targets_nothing_here_runs() {
             target["runner"].as_str().unwrap().contains("Miri"),
             "{t}: {target}"
         );
+        assert_eq!(target["interpreted_by"], "miri", "{t}");
         for pkg in ["endian-codec", "file-offsets", "plain-utils", "wire"] {
             let p = r.package(t, pkg);
             assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
@@ -79,7 +83,18 @@ fn miri_interprets_the_tests_of_targets_nothing_here_runs() {
     assert_eq!(simd["outcome"], "failed");
     assert_eq!(simd["errors"][0]["cause"], "arch-specific-code", "{simd}");
     assert_eq!(r.package(FREEBSD, "simd-sum")["outcome"], "passed");
-    // The terminal says what Miri could not interpret.
+    // Every column is marked interpreted, every JUnit suite too; the terminal says what Miri
+    // could not interpret.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"<property name="interpreted-by" value="miri"/>"#),
+        "{xml}"
+    );
+    assert!(
+        r.stdout().contains("x86_64-pc-windows-msvc (miri)"),
+        "{}",
+        r.stdout()
+    );
     assert!(r.stdout().contains("3 unsupported"), "{}", r.stdout());
     assert!(
         r.stdout().contains("Miri cannot interpret"),
@@ -166,6 +181,7 @@ fn the_policy_interprets_one_target_beside_native_ones() {
         assert_eq!(r.code(), 1, "{extra:?}: {}\n{}", r.stdout(), r.stderr());
         let host = r.target(HOST);
         assert_eq!(host["runner"], "native", "{extra:?}");
+        assert!(host.get("interpreted_by").is_none(), "{extra:?}");
         let c = r.package(HOST, "c-checksum");
         assert_eq!(c["outcome"], "passed", "{extra:?}: {c}");
         assert!(

@@ -16,6 +16,9 @@ pub(crate) fn render(report: &Report) -> Result<String> {
     for t in &report.targets {
         for p in &t.packages {
             let mut suite = TestSuite::new(format!("{}::{}", t.triple, p.name));
+            if let Some(by) = &t.interpreted_by {
+                suite.add_property(quick_junit::Property::new("interpreted-by", by.as_str()));
+            }
             for e in &p.errors {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let cause = e

@@ -24,12 +24,7 @@ pub(crate) fn render(report: &Report) -> String {
     let _ = writeln!(md, "## cargo-xtest: {verdict} (host `{}`)\n", report.host);
     let _ = write!(md, "| package |");
     for t in &report.targets {
-        let _ = write!(
-            md,
-            " `{}` ({}) |",
-            terminal::short_triple(&t.triple),
-            t.level
-        );
+        let _ = write!(md, " `{}` ({}) |", terminal::column(t), t.level);
     }
     let _ = write!(md, "\n|---|");
     for _ in &report.targets {

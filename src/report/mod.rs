@@ -57,6 +57,9 @@ pub(crate) struct TargetReport {
     pub required: Option<Level>,
     pub requirement_met: bool,
     pub runner: Option<String>,
+    /// `"miri"`: its tests were built by cargo-miri and interpreted by Miri, not linked and run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreted_by: Option<String>,
     pub linker: Option<String>,
     pub endian: String,
     pub pointer_width: u32,
@@ -244,6 +247,7 @@ impl Report {
                     required: t.required,
                     requirement_met: t.meets_requirement(),
                     runner: t.runner.as_ref().map(|r| r.description.clone()),
+                    interpreted_by: t.interpreted.then(|| "miri".to_owned()),
                     linker: t.linker.clone(),
                     endian: if t.cfg.big_endian { "big" } else { "little" }.to_owned(),
                     pointer_width: t.cfg.pointer_width,

@@ -18,8 +18,16 @@ use crate::shell::styles::{BAD, DIM, HEAD, OK, WARN};
 const EXCERPT_LINES: usize = 12;
 
 /// `aarch64-unknown-linux-gnu` → `aarch64-linux-gnu`, for column headers.
-pub(crate) fn short_triple(t: &str) -> String {
+fn short_triple(t: &str) -> String {
     t.replace("-unknown-", "-")
+}
+
+/// A target's column header: its short triple, marked when Miri interpreted its tests.
+pub(crate) fn column(t: &super::TargetReport) -> String {
+    match &t.interpreted_by {
+        Some(by) => format!("{} ({by})", short_triple(&t.triple)),
+        None => short_triple(&t.triple),
+    }
 }
 
 fn pad(s: &str, width: usize) -> String {
@@ -219,7 +227,7 @@ fn matrix(out: &mut String, report: &Report) {
             cells
                 .iter()
                 .map(|row| row[i].0.len())
-                .chain([short_triple(&t.triple).len()])
+                .chain([column(t).len()])
                 .max()
                 .unwrap_or(0)
                 + 2
@@ -227,7 +235,7 @@ fn matrix(out: &mut String, report: &Report) {
         .collect();
     let _ = write!(out, "\n{HEAD}{}", pad("PACKAGE", first));
     for (t, w) in report.targets.iter().zip(&widths) {
-        let _ = write!(out, "{}", pad(&short_triple(&t.triple), *w));
+        let _ = write!(out, "{}", pad(&column(t), *w));
     }
     let _ = writeln!(out, "{HEAD:#}");
     for (name, row) in names.iter().zip(&cells) {
@@ -463,10 +471,10 @@ fn differential(out: &mut String, report: &Report) {
     let widths: Vec<usize> = report
         .targets
         .iter()
-        .map(|t| short_triple(&t.triple).len().max(9) + 2)
+        .map(|t| column(t).len().max(9) + 2)
         .collect();
     for (t, w) in report.targets.iter().zip(&widths) {
-        let _ = write!(out, "{}", pad(&short_triple(&t.triple), *w));
+        let _ = write!(out, "{}", pad(&column(t), *w));
     }
     let _ = writeln!(out, "{HEAD:#}");
     for (name, cells) in rows {

@@ -247,6 +247,19 @@ fn matrix(out: &mut String, report: &Report) {
     }
 }
 
+/// The detail shown under a failure, less its opening line when that line is the evidence
+/// already printed above it (blank lines before it go too).
+fn after_evidence<'a>(detail: &'a str, evidence: &str) -> &'a str {
+    let detail = detail.trim_end();
+    let body = detail.trim_start_matches(['\n', '\r']);
+    let (first, rest) = body.split_once('\n').unwrap_or((body, ""));
+    if !evidence.is_empty() && first.trim() == evidence.trim() {
+        rest
+    } else {
+        detail
+    }
+}
+
 /// How many characters of one line of evidence or output the terminal shows.
 const LINE_CHARS: usize = 300;
 /// Failures shown with their output's excerpt; those after them get one line each.
@@ -390,7 +403,7 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                 let _ = writeln!(out, "      evidence: {}", clip(i.evidence));
             }
             if let Some(d) = i.detail.filter(|_| shown <= DETAILED) {
-                out.push_str(&excerpt(d.trim_end(), "      | "));
+                out.push_str(&excerpt(after_evidence(d, i.evidence), "      | "));
             }
             if let Some(f) = i.full_output {
                 let _ = writeln!(out, "      full output: {}", f.display());
@@ -627,4 +640,27 @@ pub(crate) fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Worksp
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_evidence;
+
+    #[test]
+    fn the_evidence_line_is_not_shown_twice() {
+        let detail = "\nthe test binary ended (killed by signal 6 (SIGABRT))\nrunning 1 test\n";
+        assert_eq!(
+            after_evidence(
+                detail,
+                "the test binary ended (killed by signal 6 (SIGABRT))"
+            ),
+            "running 1 test"
+        );
+        // Evidence found further down (or not at all) leaves the detail whole.
+        assert_eq!(
+            after_evidence("running 1 test\npanicked\n", "panicked"),
+            "running 1 test\npanicked"
+        );
+        assert_eq!(after_evidence("a\nb", ""), "a\nb");
+    }
 }

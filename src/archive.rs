@@ -99,7 +99,7 @@ pub(crate) fn create(
     let target = plan
         .targets
         .iter()
-        .find(|t| t.triple == triple)
+        .find(|t| t.triple == triple && !t.interpreted)
         .expect("planned");
     // Written beside `out` and renamed over it when complete: a failed or killed run leaves
     // no half archive where a good one was.
@@ -116,7 +116,9 @@ pub(crate) fn create(
         if target.excluded.contains_key(&pkg.name) {
             continue;
         }
-        let built = build.packages.get(&(triple.into(), id.clone()));
+        let built = build
+            .packages
+            .get(&(crate::ids::Lane::native(triple), id.clone()));
         let dir = format!("packages/{}", pkg.name);
         add_dir(&mut tar, &pkg.manifest_dir, Path::new(&dir))?;
         let mut binaries = Vec::new();
@@ -124,7 +126,7 @@ pub(crate) fn create(
         for b in build
             .binaries
             .iter()
-            .filter(|b| b.triple == triple && b.package_id == *id)
+            .filter(|b| b.triple == triple && !b.interpreted && b.package_id == *id)
         {
             if !seen.insert(b.id.clone()) {
                 continue;
@@ -538,7 +540,10 @@ pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
     let mut result = BuildResult::default();
     for p in &manifest.packages {
         result.packages.insert(
-            (manifest.triple.clone(), p.id.clone()),
+            (
+                crate::ids::Lane::native(manifest.triple.clone()),
+                p.id.clone(),
+            ),
             PackageBuild {
                 reached: p.reached,
                 failed: p.failed,
@@ -549,6 +554,7 @@ pub(crate) fn build_result(manifest: &Manifest, dir: &Path) -> BuildResult {
             let path: PathBuf = dir.join(&b.file);
             result.binaries.push(TestBinary {
                 triple: manifest.triple.clone(),
+                interpreted: false,
                 package_id: p.id.clone(),
                 id: b.id.clone(),
                 path,

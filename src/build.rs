@@ -26,7 +26,7 @@ use crate::capture::LineBuffer;
 use crate::discover::workspace::unit_kind;
 use crate::discover::{FeatureArgs, Package, UnitKind, Workspace};
 use crate::error::{Context, Result};
-use crate::ids::{BinaryId, PackageId, Triple};
+use crate::ids::{BinaryId, Lane, PackageId, Triple};
 use crate::level::Level;
 use crate::plan::Plan;
 use crate::process::{Next, Stream, Supervised};
@@ -192,6 +192,8 @@ pub(crate) enum Event {
     Started {
         stage: Level,
         triples: Vec<Triple>,
+        /// cargo-miri builds them, for their interpreted lanes.
+        interpreted: bool,
         packages: usize,
     },
     /// A test executable was linked: its tests can start while the rest compiles.
@@ -206,6 +208,7 @@ pub(crate) enum Event {
     Finished {
         stage: Level,
         triples: Vec<Triple>,
+        interpreted: bool,
         elapsed: Duration,
     },
 }
@@ -214,6 +217,8 @@ pub(crate) enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TestBinary {
     pub triple: crate::ids::Triple,
+    /// Built by cargo-miri, for Miri: the target's interpreted lane.
+    pub interpreted: bool,
     pub package_id: PackageId,
     pub id: BinaryId,
     pub path: PathBuf,
@@ -231,11 +236,23 @@ pub(crate) struct TestBinary {
 /// One test executable in cargo's output, with what the build scripts reported before it.
 #[derive(Debug, Clone)]
 struct Executable {
+    interpreted: bool,
     package_id: PackageId,
     unit: Unit,
     path: PathBuf,
     script_env: Vec<(String, String)>,
     link_dirs: Vec<PathBuf>,
+}
+
+impl TestBinary {
+    pub(crate) fn key(&self) -> crate::ids::BinaryKey {
+        crate::ids::BinaryKey {
+            triple: self.triple.clone(),
+            interpreted: self.interpreted,
+            package_id: self.package_id.clone(),
+            binary: self.id.clone(),
+        }
+    }
 }
 
 impl Executable {
@@ -249,6 +266,7 @@ impl Executable {
         });
         Some(TestBinary {
             triple,
+            interpreted: self.interpreted,
             package_id: self.package_id.clone(),
             id,
             path: self.path.clone(),
@@ -263,7 +281,7 @@ impl Executable {
 pub(crate) struct BuildResult {
     /// Keyed by (triple, package id), for every selected, non-excluded package of every target
     /// planned at `check` or above.
-    pub packages: BTreeMap<(Triple, PackageId), PackageBuild>,
+    pub packages: BTreeMap<(Lane, PackageId), PackageBuild>,
     pub binaries: Vec<TestBinary>,
     pub interrupted: bool,
 }
@@ -310,9 +328,9 @@ pub(crate) fn build(
         if target.level < Level::Check {
             continue;
         }
-        for id in selected(plan, ws, &target.triple) {
+        for id in selected(plan, ws, target) {
             result.packages.insert(
-                (target.triple.clone(), id.clone()),
+                (target.lane(), id.clone()),
                 PackageBuild {
                     reached: Level::None,
                     failed: None,
@@ -350,13 +368,13 @@ pub(crate) fn build(
             }
             let names: Vec<Triple> = group.iter().map(|t| t.triple.clone()).collect();
             // Packages that already failed on every triple of the group are not built again.
-            let packages: Vec<PackageId> = selected(plan, ws, &names[0])
+            let packages: Vec<PackageId> = selected(plan, ws, group[0])
                 .into_iter()
                 .filter(|id| {
-                    names.iter().any(|t| {
+                    group.iter().any(|t| {
                         result
                             .packages
-                            .get(&(t.clone(), id.clone()))
+                            .get(&(t.lane(), id.clone()))
                             .is_some_and(|p| p.failed.is_none())
                     })
                 })
@@ -369,6 +387,7 @@ pub(crate) fn build(
             on_event(Event::Started {
                 stage,
                 triples: names.clone(),
+                interpreted: group[0].interpreted,
                 packages: packages.len(),
             });
             let started = Instant::now();
@@ -397,6 +416,7 @@ pub(crate) fn build(
             }
             on_event(Event::Finished {
                 stage,
+                interpreted: inv.interpreted,
                 triples: names,
                 elapsed: started.elapsed(),
             });
@@ -405,19 +425,11 @@ pub(crate) fn build(
     Ok(result)
 }
 
-/// Selected, non-excluded member ids for `triple`.
-fn selected(plan: &Plan, ws: &Workspace, triple: &str) -> Vec<PackageId> {
-    let excluded = plan
-        .targets
-        .iter()
-        .find(|t| t.triple == triple)
-        .map(|t| &t.excluded);
+/// Selected, non-excluded member ids for `target`.
+fn selected(plan: &Plan, ws: &Workspace, target: &crate::plan::TargetPlan) -> Vec<PackageId> {
     plan.packages
         .iter()
-        .filter(|id| {
-            let name = ws.package_name(id);
-            excluded.is_none_or(|e| !e.contains_key(name))
-        })
+        .filter(|id| !target.excluded.contains_key(ws.package_name(id)))
         .cloned()
         .collect()
 }
@@ -436,6 +448,16 @@ struct Invocation<'a> {
     packages: &'a [PackageId],
     env: &'a [(String, String)],
     on_event: &'a dyn Fn(Event),
+}
+
+impl Invocation<'_> {
+    /// `triple`'s lane in this invocation.
+    fn lane(&self, triple: &Triple) -> Lane {
+        Lane {
+            triple: triple.clone(),
+            interpreted: self.interpreted,
+        }
+    }
 }
 
 fn attribute_group(result: &mut BuildResult, inv: &Invocation, out: CargoOutput) -> Result<()> {
@@ -466,7 +488,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
     let mut failing: BTreeMap<&Triple, Vec<PackageId>> = BTreeMap::new();
     for triple in triples {
         for id in packages {
-            let Some(pb) = result.packages.get(&(triple.clone(), id.clone())) else {
+            let Some(pb) = result.packages.get(&(inv.lane(triple), id.clone())) else {
                 continue;
             };
             if pb.failed.is_some() {
@@ -476,7 +498,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
             let (reached, failed) = progress(pkg, stage, triple, &opts.features, &out.artifacts);
             let pb = result
                 .packages
-                .get_mut(&(triple.clone(), id.clone()))
+                .get_mut(&(inv.lane(triple), id.clone()))
                 .expect("present");
             pb.reached = reached;
             if failed.is_some() {
@@ -511,7 +533,7 @@ fn attribute_failures(result: &mut BuildResult, inv: &Invocation, out: CargoOutp
             let errors = errors_for(ws, failed_stage, &id, &missing, source);
             let pb = result
                 .packages
-                .get_mut(&(triple.clone(), id.clone()))
+                .get_mut(&(inv.lane(triple), id.clone()))
                 .expect("present");
             pb.failed = Some(failed_stage);
             pb.errors = errors;
@@ -533,9 +555,9 @@ fn settle_build_rung(result: &mut BuildResult, inv: &Invocation) -> Result<()> {
         packages,
         ..
     } = *inv;
-    let unsure: Vec<(Triple, PackageId)> = triples
+    let unsure: Vec<(Lane, PackageId)> = triples
         .iter()
-        .flat_map(|t| packages.iter().map(move |id| (t.clone(), id.clone())))
+        .flat_map(|t| packages.iter().map(move |id| (inv.lane(t), id.clone())))
         .filter(|key| {
             let Some(pb) = result.packages.get(key) else {
                 return false;
@@ -840,6 +862,7 @@ fn run_cargo(inv: &Invocation, on_executable: &dyn Fn(&Executable)) -> Result<Ca
         plain,
         keeps_host_units,
         stage: inv.stage,
+        interpreted: inv.interpreted,
     };
     let mut child = Supervised::spawn(&mut cmd, false)
         .or_bad_input(|| format!("cannot run cargo ({})", inv.opts.cargo.display()))?;
@@ -894,6 +917,7 @@ pub(crate) fn read_cargo_output(
         plain: (triples == [host]).then_some(host),
         keeps_host_units: triples.iter().any(|t| t == host),
         stage: Level::BuildTests,
+        interpreted: false,
     };
     for line in stdout.lines() {
         reader.message(line, &mut out);
@@ -915,6 +939,8 @@ struct Reader<'a> {
     /// The invocation builds for the host: its host units' test executables are kept.
     keeps_host_units: bool,
     stage: Level,
+    /// cargo-miri builds: the executables are the interpreted lane's.
+    interpreted: bool,
 }
 
 impl Reader<'_> {
@@ -955,6 +981,7 @@ impl Reader<'_> {
                         .cloned()
                         .unwrap_or_default();
                     out.executables.push(Executable {
+                        interpreted: self.interpreted,
                         package_id: pkg.clone(),
                         unit: unit.clone(),
                         path: exe.into_std_path_buf(),

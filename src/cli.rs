@@ -410,11 +410,15 @@ pub(crate) struct CommonArgs {
     /// The highest level to attempt.
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<Level>,
-    /// Build the tests with cargo-miri and interpret them with Miri (nightly's `miri` and
-    /// `rust-src`) on every selected target, instead of linking and running them: what
-    /// `cargo +nightly miri test` does, in parallel batches, with undefined behaviour reported.
-    #[arg(long)]
+    /// Also interpret every selected target's tests with Miri (nightly's `miri` and
+    /// `rust-src`), beside its native verification: what `cargo +nightly miri test` does, in
+    /// parallel batches, with undefined behaviour reported. A target's policy `miri = false`
+    /// keeps it native only
+    #[arg(long, conflicts_with = "miri_only")]
     pub miri: bool,
+    /// Like `--miri`, without the native verification: only the interpreted lanes
+    #[arg(long)]
+    pub miri_only: bool,
     /// Probe every target's toolchain again instead of reusing the cached probe results.
     #[arg(long)]
     pub reprobe: bool,
@@ -448,6 +452,16 @@ impl CommonArgs {
             .filter(|f| !f.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+
+    /// Which targets get an interpreted lane.
+    pub(crate) fn interpret(&self) -> crate::session::Interpret {
+        use crate::session::Interpret;
+        match (self.miri, self.miri_only) {
+            (_, true) => Interpret::Only,
+            (true, false) => Interpret::Beside,
+            (false, false) => Interpret::AsThePolicySays,
+        }
     }
 }
 

@@ -161,22 +161,62 @@ impl BinaryId {
     }
 }
 
+/// One way a run verifies a target: natively (built for it, run by its runner) or interpreted
+/// (built by cargo-miri, run by Miri). A run can verify one triple both ways, side by side.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Lane {
+    pub triple: Triple,
+    pub interpreted: bool,
+}
+
+impl Lane {
+    pub(crate) fn native(triple: impl Into<Triple>) -> Self {
+        Lane {
+            triple: triple.into(),
+            interpreted: false,
+        }
+    }
+}
+
+/// The triple, followed by ` (miri)` for the interpreted lane.
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.triple)?;
+        if self.interpreted {
+            f.write_str(" (miri)")?;
+        }
+        Ok(())
+    }
+}
+
 /// One test executable on one target: what results, caches, durations and "not run" are kept
 /// by in the run stage.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct BinaryKey {
     pub triple: Triple,
+    /// Built by cargo-miri and interpreted by Miri: the interpreted lane of `triple`, which a
+    /// run can verify beside its native one.
+    pub interpreted: bool,
     pub package_id: PackageId,
     pub binary: BinaryId,
 }
 
 /// Written `TRIPLE PACKAGE-ID BINARY` (a package id of cargo's old form holds spaces, a triple
-/// and a binary id none), as the scheduling history keeps it.
+/// and a binary id none), as the scheduling history keeps it; an interpreted lane's triple is
+/// written `TRIPLE+miri`.
 impl fmt::Display for BinaryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.triple, self.package_id, self.binary)
+        let lane = if self.interpreted { MIRI_LANE } else { "" };
+        write!(
+            f,
+            "{}{lane} {} {}",
+            self.triple, self.package_id, self.binary
+        )
     }
 }
+
+/// What follows the triple of an interpreted lane in a [`BinaryKey`]'s text.
+const MIRI_LANE: &str = "+miri";
 
 impl FromStr for BinaryKey {
     type Err = String;
@@ -185,11 +225,16 @@ impl FromStr for BinaryKey {
         let bad = || format!("`{s}` is not `TRIPLE PACKAGE-ID BINARY`");
         let (triple, rest) = s.split_once(' ').ok_or_else(bad)?;
         let (package_id, binary) = rest.rsplit_once(' ').ok_or_else(bad)?;
+        let (triple, interpreted) = match triple.strip_suffix(MIRI_LANE) {
+            Some(t) => (t, true),
+            None => (triple, false),
+        };
         if triple.is_empty() || package_id.is_empty() {
             return Err(bad());
         }
         Ok(BinaryKey {
             triple: triple.into(),
+            interpreted,
             package_id: package_id.into(),
             binary: binary.parse()?,
         })
@@ -341,17 +386,20 @@ mod tests {
     #[test]
     fn binary_keys_round_trip_as_the_historys_text() {
         for text in [
-            "x86_64-unknown-linux-gnu path+file:///w/a#0.1.0 test/it",
+            "s390x-unknown-linux-gnu path+file:///w/a#0.1.0 test/it",
             "s390x-unknown-linux-gnu a 0.1.0 (path+file:///w/a) lib",
+            "s390x-unknown-linux-gnu+miri a 0.1.0 (path+file:///w/a) lib",
         ] {
             let key: BinaryKey = text.parse().unwrap();
+            assert_eq!(key.interpreted, text.contains("+miri"));
+            assert_eq!(key.triple, "s390x-unknown-linux-gnu", "{text}");
             assert_eq!(key.to_string(), text);
             assert_eq!(serde_json::to_string(&key).unwrap(), format!("\"{text}\""));
         }
         let key: BinaryKey = "t a 0.1.0 (p) bin/x".parse().unwrap();
         assert_eq!(key.package_id, "a 0.1.0 (p)");
         assert_eq!(key.binary, BinaryId::Bin("x".into()));
-        for bad in ["", "t lib", "t p nope", " p lib"] {
+        for bad in ["", "t lib", "t p nope", " p lib", "+miri p lib"] {
             assert!(bad.parse::<BinaryKey>().is_err(), "{bad}");
         }
     }

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::discover::{
-    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, RunnerProblem, Source, TargetCfg,
-    TargetToolchain, Tool,
+    Discovery, Host, ProbeKind, ProbeResult, Probes, Runner, Source, TargetCfg, TargetToolchain,
+    Tool,
 };
 use crate::fixes::Fixer;
 use crate::ids::PackageId;
@@ -109,6 +109,14 @@ pub(crate) struct TargetPlan {
 }
 
 impl TargetPlan {
+    /// Which of its triple's lanes this target is.
+    pub(crate) fn lane(&self) -> crate::ids::Lane {
+        crate::ids::Lane {
+            triple: self.triple.clone(),
+            interpreted: self.interpreted,
+        }
+    }
+
     pub(crate) fn meets_requirement(&self) -> bool {
         self.required.is_none_or(|r| self.level >= r)
     }
@@ -378,7 +386,7 @@ fn plan_target(
         skips: rules.skip,
         cfg: tc.cfg.clone(),
         probes: tc.probes.clone(),
-        interpreted: tc.miri.is_some(),
+        interpreted: tc.interpreted(),
         level,
     }
 }
@@ -405,7 +413,7 @@ pub(crate) fn ladder(host: &Host, tc: &TargetToolchain, cap: Level) -> (Level, V
         };
     // `--miri`: cargo-miri builds the tests (`build-tests`, no linker) and Miri interprets them
     // (`test`); nothing else is built, so without Miri nothing is verified.
-    if tc.miri.is_some() || matches!(tc.runner, Err(RunnerProblem::MiriMissing { .. })) {
+    if tc.interpreted() {
         if cap < Level::Test {
             step(
                 Level::BuildTests.min(cap),

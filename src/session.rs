@@ -10,6 +10,18 @@ use crate::error::Result;
 use crate::plan;
 use crate::policy::Policy;
 
+/// Which targets get an interpreted lane (their tests built by cargo-miri and run by Miri).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interpret {
+    /// Those whose policy says `miri = true`, beside their native lane.
+    AsThePolicySays,
+    /// Every target but those whose policy says `miri = false`, beside its native lane
+    /// (`--miri`).
+    Beside,
+    /// The same targets, interpreted only: no native lane (`--miri-only`, `doctor --miri`).
+    Only,
+}
+
 pub(crate) struct Session {
     pub host: Host,
     /// `None` only where a command works outside a workspace (`doctor`, `setup`).
@@ -92,52 +104,79 @@ impl Session {
             .expect("a session that needs a workspace has one")
     }
 
-    /// Each target's toolchain, discovered and then proved by the probes (cached under the
-    /// workspace's target directory when there is one).
-    /// With `miri`, every target's tests are interpreted by Miri ([`discover::toolchain::Miri`]).
+    /// Each target lane's toolchain, discovered and then proved by the probes (cached under
+    /// the workspace's target directory when there is one): a target's native lane, and beside
+    /// it its interpreted lane where `miri` or the policy asks for one
+    /// ([`discover::toolchain::Miri`]).
     pub(crate) fn toolchains(
         &self,
         max_level: crate::level::Level,
         reprobe: bool,
-        miri: bool,
+        miri: Interpret,
     ) -> Result<Vec<discover::TargetToolchain>> {
         let target_dir = self.workspace.as_ref().map(|ws| ws.target_dir.as_path());
-        let mut toolchains =
-            Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
-        // `--miri`, or the policy's `miri = true` for a target (its `false` wins over `--miri`).
-        let interpreted = |triple: &str| {
-            self.policy
-                .for_target(triple, &self.host.triple)
-                .miri
-                .unwrap_or(miri)
+        let mut native = Discovery::targets(&self.host, &self.config, &self.triples, target_dir)?;
+        let options = discover::ProbeOptions {
+            dir: self
+                .workspace
+                .as_ref()
+                .map(|ws| ws.target_dir.join("xtest").join("probes")),
+            max_level,
+            reprobe,
         };
-        if toolchains.iter().any(|tc| interpreted(&tc.triple)) {
-            let found = discover::toolchain::Miri::find();
-            for tc in toolchains.iter_mut().filter(|tc| interpreted(&tc.triple)) {
-                tc.interpret(&found);
+        let probe = |lanes: &mut [discover::TargetToolchain]| -> Result<()> {
+            let probes = discover::probe::probe_all(&self.host, lanes, &options)?;
+            for (tc, proved) in lanes.iter_mut().zip(probes) {
+                tc.probes = proved;
             }
-        }
-        let probes = discover::probe::probe_all(
-            &self.host,
-            &toolchains,
-            &discover::ProbeOptions {
-                dir: self
-                    .workspace
-                    .as_ref()
-                    .map(|ws| ws.target_dir.join("xtest").join("probes")),
-                max_level,
-                reprobe,
-            },
-        )?;
-        for (tc, proved) in toolchains.iter_mut().zip(probes) {
-            tc.probes = proved;
-        }
+            Ok(())
+        };
+        // `--target all`: the targets whose native lane reaches `test` here, each with its
+        // interpreted lane where there is one (Miri alone puts no target in `all`).
         if self.all {
-            toolchains.retain(|tc| {
+            probe(&mut native)?;
+            native.retain(|tc| {
                 tc.triple == self.host.triple
                     || plan::ladder(&self.host, tc, crate::level::Level::Test).0
                         == crate::level::Level::Test
             });
+        }
+        // The policy's `miri = true` for a target, or `--miri`; its `false` wins over `--miri`.
+        let interpreted = |triple: &str| {
+            self.policy
+                .for_target(triple, &self.host.triple)
+                .miri
+                .unwrap_or(miri != Interpret::AsThePolicySays)
+        };
+        let found = native
+            .iter()
+            .any(|tc| interpreted(&tc.triple))
+            .then(discover::toolchain::Miri::find);
+        let mut toolchains = Vec::with_capacity(native.len());
+        for tc in native {
+            let lane = found.as_ref().filter(|_| interpreted(&tc.triple)).map(|m| {
+                let mut lane = tc.clone();
+                lane.interpret(m);
+                lane
+            });
+            if lane.is_none() || miri != Interpret::Only {
+                toolchains.push(tc);
+            }
+            toolchains.extend(lane);
+        }
+        if self.all {
+            let mut lanes: Vec<_> = toolchains.extract_if(.., |tc| tc.interpreted()).collect();
+            probe(&mut lanes)?;
+            // Back beside their native lanes.
+            for lane in lanes {
+                let at = toolchains
+                    .iter()
+                    .position(|tc| tc.triple == lane.triple)
+                    .map_or(toolchains.len(), |i| i + 1);
+                toolchains.insert(at, lane);
+            }
+        } else {
+            probe(&mut toolchains)?;
         }
         Ok(toolchains)
     }

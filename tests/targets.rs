@@ -265,7 +265,24 @@ fn targets_no_linux_distro_can_link_build_libraries_and_say_what_would_lift_them
     // `sdk-only` is a group in the example's policy.
     let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "sdk-only"]);
     // A downgrade alone is not a failure: the host passes, the rest is verified below `test`.
-    assert_eq!(r.code(), 0, "{}\n{}", r.stdout(), r.stderr());
+    // The one failure is MSVC's interpreted lane (the example's policy asks for it): its
+    // Windows path assumption (`miri.rs`).
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    let failed: Vec<String> = r.report()["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| {
+            let lane = lane_of(t);
+            t["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["outcome"] == "failed")
+                .map(move |p| format!("{} on {lane}", p["name"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(failed, [format!("text-paths on {}", miri(SDK_ONLY[1]))]);
     for t in SDK_ONLY {
         let target = r.target(t);
         // Every selected package is a library that links nothing for the target (rlibs; the
@@ -311,53 +328,14 @@ fn targets_no_linux_distro_can_link_build_libraries_and_say_what_would_lift_them
     assert_eq!(plan["targets"][0]["level"], "check", "{plan}");
 }
 
-/// macOS and FreeBSD: zig (cargo-zigbuild's `zig cc`) links every test executable and compiles
-/// the C of a build script, so they reach `build-tests` (nothing on Linux runs them), where no
-/// Linux distro's linker would take them past `build`; without cargo-zigbuild, the plan says
-/// how to install it.
+/// macOS and FreeBSD without cargo-zigbuild: `check`, and the install command from PyPI (what
+/// zig links once it is there is in `miri.rs`, with the interpreted lanes beside).
 #[test]
-fn zig_links_macos_and_freebsd_test_executables_to_build_tests() {
+fn without_zig_macos_stays_at_check_with_the_install_command() {
     if !toolchains_present(ZIG_LINKED) {
         return;
     }
     let fx = Fixture::new("example");
-    // `zig` is a group in the example's policy.
-    let r = fx.verify(&["--no-fail-fast", "--target", "host", "--target", "zig"]);
-    // simd-sum's x86 intrinsics are planted for aarch64: its build-tests fail there.
-    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
-    for t in ZIG_LINKED {
-        let target = r.target(t);
-        assert_eq!(target["level"], "build-tests", "{t}");
-        let last = target["downgrades"].as_array().unwrap().last().unwrap();
-        assert_eq!(last["to"], "build-tests", "{t}");
-        assert_eq!(last["cause"], "not-available-here", "{t}");
-        assert!(
-            target["linker"].as_str().unwrap().contains("zig-cc-"),
-            "{t}: {target}"
-        );
-        // c-checksum's build script compiled its C for the target with zig too.
-        for pkg in ["c-checksum", "endian-codec", "text-paths", "wire"] {
-            let p = r.package(t, pkg);
-            assert_eq!(p["outcome"], "passed", "{pkg} on {t}");
-            assert_eq!(p["level"], "build-tests", "{pkg} on {t}");
-            // Linked for the target: Mach-O for Apple, ELF branded FreeBSD.
-            let exe = p["executables"]["lib"].as_str().unwrap();
-            let bytes = std::fs::read(exe).unwrap();
-            if t.contains("apple") {
-                assert_eq!(&bytes[..4], &[0xcf, 0xfa, 0xed, 0xfe], "{exe}");
-            } else {
-                assert_eq!(&bytes[..4], b"\x7fELF", "{exe}");
-                // Branded by its ABI note (`FreeBSD` with the OS version), as FreeBSD's own
-                // linker does it.
-                assert!(
-                    bytes.windows(8).any(|w| w == b"FreeBSD\0"),
-                    "{exe}: no FreeBSD ABI note"
-                );
-            }
-        }
-    }
-    let simd = r.package("aarch64-apple-darwin", "simd-sum");
-    assert_eq!(simd["outcome"], "failed");
     // Without cargo-zigbuild on PATH: `check`, and the install command from PyPI.
     let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
         .filter(|d| !d.join("cargo-zigbuild").exists())

@@ -18,7 +18,12 @@ fn examine_host(
         &args.targets,
         Needs::WorkspaceIfAny,
     )?;
-    let toolchains = session.toolchains(level::Level::Test, args.reprobe, args.miri)?;
+    let interpret = if args.miri {
+        crate::session::Interpret::Only
+    } else {
+        crate::session::Interpret::AsThePolicySays
+    };
+    let toolchains = session.toolchains(level::Level::Test, args.reprobe, interpret)?;
     Ok((session.host, toolchains, session.workspace))
 }
 

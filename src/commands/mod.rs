@@ -57,7 +57,7 @@ pub(crate) fn prepare(
     let targets = session.toolchains(
         request.max_level.unwrap_or(level::Level::Test),
         common.reprobe,
-        common.miri,
+        common.interpret(),
     )?;
     let host_needs_target = !session.config.build_targets().is_empty();
     let Session {

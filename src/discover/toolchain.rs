@@ -298,6 +298,12 @@ impl TargetToolchain {
     }
 
     /// Makes it a target whose tests Miri interprets (`--miri`), or says why it cannot be.
+    /// The target's interpreted lane: its tests built by cargo-miri and run by Miri (or Miri
+    /// missing, which that lane then says).
+    pub(crate) fn interpreted(&self) -> bool {
+        self.miri.is_some() || matches!(self.runner, Err(RunnerProblem::MiriMissing { .. }))
+    }
+
     pub(crate) fn interpret(&mut self, miri: &Result<Miri, RunnerProblem>) {
         match miri {
             Ok(m) => {

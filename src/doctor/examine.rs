@@ -129,7 +129,7 @@ fn examine_miri(host: &Host, tc: &TargetToolchain) -> Examination {
 
 /// Examines one target's toolchain, component by component, with what its probes proved.
 pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
-    if tc.miri.is_some() || matches!(tc.runner, Err(RunnerProblem::MiriMissing { .. })) {
+    if tc.interpreted() {
         return examine_miri(host, tc);
     }
     let native = matches!(tc.runner, Ok(Runner::Native));

@@ -15,7 +15,7 @@ pub(crate) fn render(report: &Report) -> Result<String> {
     let mut junit = quick_junit::Report::new("cargo-xtest");
     for t in &report.targets {
         for p in &t.packages {
-            let mut suite = TestSuite::new(format!("{}::{}", t.triple, p.name));
+            let mut suite = TestSuite::new(format!("{}::{}", t.lane(), p.name));
             if let Some(by) = &t.interpreted_by {
                 suite.add_property(quick_junit::Property::new("interpreted-by", by.as_str()));
             }

@@ -56,6 +56,17 @@ impl Live {
         if let Some(s) = &self.stream {
             s.plan(plan);
         }
+        // An interpreted lane gets a progress line of its own, beside its triple's.
+        if let Some(d) = &self.display {
+            let mut bars = lock(&d.bars);
+            for lane in plan.targets.iter().map(crate::plan::TargetPlan::lane) {
+                let name = lane.to_string();
+                if let std::collections::btree_map::Entry::Vacant(e) = bars.entry(name) {
+                    let bar = progress_line(&d.multi, e.key());
+                    e.insert((bar, Counts::default()));
+                }
+            }
+        }
     }
 
     fn new(triples: &[String], draw: bool) -> Live {
@@ -66,18 +77,9 @@ impl Live {
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        let style = ProgressStyle::with_template("{spinner:.green} {prefix:<30} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         let bars = triples
             .iter()
-            .map(|t| {
-                let bar = multi.add(ProgressBar::new_spinner());
-                bar.set_style(style.clone());
-                bar.set_prefix(t.clone());
-                bar.set_message("building");
-                bar.enable_steady_tick(Duration::from_millis(120));
-                (t.clone(), (bar, Counts::default()))
-            })
+            .map(|t| (t.clone(), (progress_line(&multi, t), Counts::default())))
             .collect();
         Live {
             display: Some(Display {
@@ -96,10 +98,15 @@ impl Live {
             build::Event::Started {
                 stage,
                 triples,
+                interpreted,
                 packages,
             } => self.line(shell::status_line(
                 "Building",
-                format!("{stage} for {} ({packages} packages)", triples.join(", ")),
+                format!(
+                    "{stage}{} for {} ({packages} packages)",
+                    by_miri(*interpreted),
+                    triples.join(", ")
+                ),
             )),
             build::Event::Attributing { triple, failures } => self.line(shell::status_line(
                 "Attributing",
@@ -108,11 +115,13 @@ impl Live {
             build::Event::Finished {
                 stage,
                 triples,
+                interpreted,
                 elapsed,
             } => self.line(shell::status_line(
                 "Built",
                 format!(
-                    "{stage} for {} in {:.1}s",
+                    "{stage}{} for {} in {:.1}s",
+                    by_miri(*interpreted),
                     triples.join(", "),
                     elapsed.as_secs_f64()
                 ),
@@ -127,10 +136,10 @@ impl Live {
             s.run(event);
         }
         match event {
-            run::Event::Queued { triple } => self.update(triple, |c| c.built += 1),
+            run::Event::Queued { lane } => self.update(lane, |c| c.built += 1),
             run::Event::TestStarted(_) => {}
             run::Event::TestFinished { test, result } => {
-                self.update(&test.target, |c| {
+                self.update(&test.lane(), |c| {
                     if result.failed() {
                         c.failed += 1;
                     } else if result.outcome == TestOutcome::Passed {
@@ -161,7 +170,7 @@ impl Live {
                 elapsed.as_secs_f64()
             )))),
             run::Event::BinaryFinished { package, run } => {
-                self.update(&run.triple, |c| {
+                self.update(&run.lane(), |c| {
                     c.finished += 1;
                     for t in run.tests.iter().filter(|t| t.cached) {
                         c.cached += 1;
@@ -194,10 +203,10 @@ impl Live {
         }
     }
 
-    fn update(&self, triple: &str, f: impl FnOnce(&mut Counts)) {
+    fn update(&self, lane: &crate::ids::Lane, f: impl FnOnce(&mut Counts)) {
         let Some(d) = &self.display else { return };
         let mut bars = lock(&d.bars);
-        if let Some((bar, counts)) = bars.get_mut(triple) {
+        if let Some((bar, counts)) = bars.get_mut(&lane.to_string()) {
             f(counts);
             bar.set_message(format!(
                 "{} binaries built, {} done · {} passed · {} failed · {} cached",
@@ -205,6 +214,23 @@ impl Live {
             ));
         }
     }
+}
+
+/// One target lane's progress line.
+fn progress_line(multi: &MultiProgress, name: &str) -> ProgressBar {
+    let style = ProgressStyle::with_template("{spinner:.green} {prefix:<30} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar = multi.add(ProgressBar::new_spinner());
+    bar.set_style(style);
+    bar.set_prefix(name.to_owned());
+    bar.set_message("building");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Said after the stage of a cargo-miri build.
+fn by_miri(interpreted: bool) -> &'static str {
+    if interpreted { " (cargo-miri)" } else { "" }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -235,7 +261,7 @@ fn binary_line(package: &str, run: &BinaryRun) -> String {
         .sum();
     let what = format!(
         "{} {package} {}: {passed} passed, {failed} failed, {ignored} ignored{}{}{} ({:.2}s)",
-        run.triple,
+        run.lane(),
         run.binary,
         if skipped > 0 {
             format!(", {skipped} skipped")

@@ -54,7 +54,7 @@ pub(crate) fn render(report: &Report) -> String {
                 format!(
                     "{} on {} [{}]: {}",
                     code(&p.name),
-                    code(&t.triple),
+                    code(&t.lane().to_string()),
                     e.error.stage,
                     text(&e.error.message)
                 ),
@@ -64,7 +64,7 @@ pub(crate) fn render(report: &Report) -> String {
                 format!(
                     "{} on {}: {} {:?}",
                     code(&p.name),
-                    code(&t.triple),
+                    code(&t.lane().to_string()),
                     code(&format!("{} {}", x.binary, x.name)),
                     x.outcome
                 ),
@@ -96,7 +96,7 @@ pub(crate) fn render(report: &Report) -> String {
             t.downgrades.iter().map(move |d| {
                 format!(
                     "- {}: {} → {}: {} — fix: {}",
-                    code(&t.triple),
+                    code(&t.lane().to_string()),
                     d.from,
                     d.to,
                     text(&d.reason),

@@ -126,7 +126,8 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
     for (path, r) in inputs {
         let from = name(&path);
         for t in r.targets {
-            let ti = match merged.targets.iter().position(|m| m.triple == t.triple) {
+            let lane = t.lane().to_string();
+            let ti = match merged.targets.iter().position(|m| m.lane() == t.lane()) {
                 Some(i) => i,
                 None => {
                     let mut empty = t.clone();
@@ -182,7 +183,7 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
                     }
                 }
                 for x in p.tests {
-                    let key = (t.triple.to_string(), x.key(&p.name));
+                    let key = (lane.clone(), x.key(&p.name));
                     match seen.get(&key) {
                         None => {
                             seen.insert(key, from.clone());
@@ -197,7 +198,7 @@ fn combine(inputs: Vec<(PathBuf, Report)>) -> Report {
                             if prev.outcome != x.outcome {
                                 problems.push(format!(
                                     "{} {} {} {}: {:?} in {first}, {:?} in {from}",
-                                    t.triple, p.name, x.binary, x.name, prev.outcome, x.outcome
+                                    lane, p.name, x.binary, x.name, prev.outcome, x.outcome
                                 ));
                                 if rank(x.outcome) > rank(prev.outcome) {
                                     *prev = x;

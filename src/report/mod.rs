@@ -67,6 +67,21 @@ pub(crate) struct TargetReport {
     pub packages: Vec<PackageReport>,
 }
 
+impl TargetReport {
+    /// Which of its triple's lanes this target is.
+    pub(crate) fn lane(&self) -> crate::ids::Lane {
+        crate::ids::Lane {
+            triple: self.triple.clone(),
+            interpreted: self.interpreted_by.is_some(),
+        }
+    }
+
+    /// The host's own target, built and run natively: what other targets are compared with.
+    pub(crate) fn is_native_host(&self, host: &str) -> bool {
+        self.triple == host && self.interpreted_by.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum PackageOutcome {
@@ -223,7 +238,7 @@ impl Report {
                             });
                             continue;
                         }
-                        let mut report = package_report(name, &t.triple, id, t.level, build, run);
+                        let mut report = package_report(name, &t.lane(), id, t.level, build, run);
                         let proc_macro = planned
                             .and_then(|p| p.lib.as_ref())
                             .is_some_and(|l| l.proc_macro);
@@ -284,11 +299,11 @@ impl Report {
     /// Without the host among the targets, a failure the host could have told apart from an
     /// architecture assumption says so instead of claiming a cause.
     fn diagnose_tests(&mut self, diagnoser: &Diagnoser) {
-        let has_host = self.targets.iter().any(|t| t.triple == self.host);
+        let has_host = self.targets.iter().any(|t| t.is_native_host(&self.host));
         let passed_on_host: std::collections::BTreeSet<TestKey> = self
             .targets
             .iter()
-            .filter(|t| t.triple == self.host)
+            .filter(|t| t.is_native_host(&self.host))
             .flat_map(|t| &t.packages)
             .flat_map(|p| {
                 p.tests
@@ -435,13 +450,16 @@ pub(crate) fn printable(s: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
 
 fn package_report(
     name: String,
-    triple: &str,
+    lane: &crate::ids::Lane,
     id: &str,
     target_level: Level,
     build: &BuildResult,
     run: &RunResult,
 ) -> PackageReport {
-    let built = build.packages.get(&(triple.into(), id.into()));
+    let built = build.packages.get(&(lane.clone(), id.into()));
+    let ours = |triple: &str, interpreted: bool, package_id: &str| {
+        triple == lane.triple && interpreted == lane.interpreted && package_id == id
+    };
     let mut errors: Vec<BuildError> = built.map(|b| b.errors.clone()).unwrap_or_default();
     let mut failed_stage = built.and_then(|b| b.failed);
     let mut level = built.map(|b| b.reached).unwrap_or(Level::None);
@@ -449,14 +467,14 @@ fn package_report(
     let not_run: Vec<BinaryId> = run
         .not_run
         .iter()
-        .filter(|k| k.triple == triple && k.package_id == id)
+        .filter(|k| ours(&k.triple, k.interpreted, &k.package_id))
         .map(|k| k.binary.clone())
         .collect();
     let mut ran_everything = not_run.is_empty();
     for r in run
         .runs
         .iter()
-        .filter(|r| r.triple == triple && r.package_id == id)
+        .filter(|r| ours(&r.triple, r.interpreted, &r.package_id))
     {
         if let Some(e) = &r.error {
             failed_stage.get_or_insert(Level::Test);
@@ -517,7 +535,7 @@ fn package_report(
         executables: build
             .binaries
             .iter()
-            .filter(|b| b.triple == triple && b.package_id == id)
+            .filter(|b| ours(&b.triple, b.interpreted, &b.package_id))
             .map(|b| (b.id.clone(), b.path.clone()))
             .collect(),
         name,

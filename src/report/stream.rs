@@ -31,6 +31,8 @@ enum Line<'a> {
     BuildStarted {
         stage: Level,
         targets: &'a [crate::ids::Triple],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interpreted_by: Option<&'static str>,
         packages: usize,
     },
     Attributing {
@@ -40,10 +42,14 @@ enum Line<'a> {
     BuildFinished {
         stage: Level,
         targets: &'a [crate::ids::Triple],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interpreted_by: Option<&'static str>,
         seconds: f64,
     },
     BinaryQueued {
         target: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interpreted_by: Option<&'static str>,
     },
     TestStarted {
         #[serde(flatten)]
@@ -68,6 +74,8 @@ enum Line<'a> {
     },
     BinaryFinished {
         target: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interpreted_by: Option<&'static str>,
         package: &'a str,
         binary: &'a BinaryId,
         counts: Counts,
@@ -76,6 +84,8 @@ enum Line<'a> {
     },
     TargetFinished {
         target: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interpreted_by: Option<&'static str>,
         level: Level,
         failed_packages: Vec<&'a str>,
         counts: Counts,
@@ -88,6 +98,8 @@ enum Line<'a> {
 #[derive(Serialize)]
 struct PlannedTarget<'a> {
     triple: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interpreted_by: Option<&'static str>,
     level: Level,
     #[serde(skip_serializing_if = "Option::is_none")]
     runner: Option<&'static str>,
@@ -145,6 +157,7 @@ impl Stream {
                 .iter()
                 .map(|t| PlannedTarget {
                     triple: &t.triple,
+                    interpreted_by: run::interpreted_by(t.interpreted),
                     level: t.level,
                     runner: t.runner.as_ref().map(|r| r.kind().as_str()),
                 })
@@ -162,10 +175,12 @@ impl Stream {
             build::Event::Started {
                 stage,
                 triples,
+                interpreted,
                 packages,
             } => self.emit(&Line::BuildStarted {
                 stage: *stage,
                 targets: triples,
+                interpreted_by: run::interpreted_by(*interpreted),
                 packages: *packages,
             }),
             build::Event::Attributing { triple, failures } => self.emit(&Line::Attributing {
@@ -175,9 +190,11 @@ impl Stream {
             build::Event::Finished {
                 stage,
                 triples,
+                interpreted,
                 elapsed,
             } => self.emit(&Line::BuildFinished {
                 stage: *stage,
+                interpreted_by: run::interpreted_by(*interpreted),
                 targets: triples,
                 seconds: elapsed.as_secs_f64(),
             }),
@@ -187,7 +204,10 @@ impl Stream {
 
     pub(crate) fn run(&self, event: &run::Event) {
         match event {
-            run::Event::Queued { triple } => self.emit(&Line::BinaryQueued { target: triple }),
+            run::Event::Queued { lane } => self.emit(&Line::BinaryQueued {
+                target: &lane.triple,
+                interpreted_by: run::interpreted_by(lane.interpreted),
+            }),
             run::Event::TestStarted(test) => self.emit(&Line::TestStarted { test }),
             run::Event::TestFinished { test, result } => self.emit(&Line::TestFinished {
                 test,
@@ -208,6 +228,7 @@ impl Stream {
                 }
                 self.emit(&Line::BinaryFinished {
                     target: &run.triple,
+                    interpreted_by: run::interpreted_by(run.interpreted),
                     package,
                     binary: &run.binary,
                     counts,
@@ -226,6 +247,7 @@ impl Stream {
             }
             self.emit(&Line::TargetFinished {
                 target: &t.triple,
+                interpreted_by: t.interpreted_by.as_deref().and(Some("miri")),
                 level: t.level,
                 failed_packages: t
                     .packages

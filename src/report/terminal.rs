@@ -54,12 +54,8 @@ pub(crate) fn render(report: &Report) -> String {
 }
 
 /// Writes the `TARGET  LEVEL  <last>` header and returns the width of the triple column.
-fn target_header<'a>(
-    out: &mut String,
-    triples: impl Iterator<Item = &'a str>,
-    last: &str,
-) -> usize {
-    let w = triples.map(str::len).max().unwrap_or(6).max(6) + 2;
+fn target_header(out: &mut String, lanes: impl Iterator<Item = String>, last: &str) -> usize {
+    let w = lanes.map(|l| l.len()).max().unwrap_or(6).max(6) + 2;
     let _ = writeln!(
         out,
         "\n{HEAD}{}{}{last}{HEAD:#}",
@@ -72,7 +68,7 @@ fn target_header<'a>(
 fn targets_table(out: &mut String, report: &Report) {
     let w = target_header(
         out,
-        report.targets.iter().map(|t| t.triple.as_str()),
+        report.targets.iter().map(|t| t.lane().to_string()),
         "RUNNER",
     );
     for t in &report.targets {
@@ -85,7 +81,7 @@ fn targets_table(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "{}{level_style}{}{level_style:#}{}{req}",
-            pad(&t.triple, w),
+            pad(&t.lane().to_string(), w),
             pad(t.level.as_str(), 13),
             t.runner.as_deref().unwrap_or("-"),
         );
@@ -306,7 +302,8 @@ struct Item<'a> {
     detail: Option<&'a str>,
     /// `--full-output`: where the whole output of the test's process is.
     full_output: Option<&'a std::path::Path>,
-    triples: Vec<&'a str>,
+    /// The target lanes it failed on (`T`, or `T (miri)` for an interpreted one).
+    triples: Vec<String>,
 }
 
 fn failures<'a>(out: &mut String, report: &'a Report) {
@@ -335,7 +332,7 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     evidence,
                     detail: e.error.rendered.as_deref(),
                     full_output: None,
-                    triples: vec![&t.triple],
+                    triples: vec![t.lane().to_string()],
                 }
             }
             Failure::Test(x) => {
@@ -353,7 +350,7 @@ fn failures<'a>(out: &mut String, report: &'a Report) {
                     evidence,
                     detail: x.output.as_deref(),
                     full_output: x.output_file.as_deref(),
-                    triples: vec![&t.triple],
+                    triples: vec![t.lane().to_string()],
                 }
             }
         };
@@ -440,7 +437,11 @@ fn diagnosis(d: Option<&crate::diagnose::Diagnosis>) -> (String, &str, &str) {
 
 /// Tests that pass on the host and fail on another target, with their outcome on each target.
 fn differential(out: &mut String, report: &Report) {
-    let Some(host) = report.targets.iter().find(|t| t.triple == report.host) else {
+    let Some(host) = report
+        .targets
+        .iter()
+        .find(|t| t.is_native_host(&report.host))
+    else {
         return;
     };
     // Each target's outcomes indexed once: a workspace has thousands of tests.
@@ -604,21 +605,30 @@ pub(crate) fn render_plan(plan: &crate::plan::Plan, ws: &crate::discover::Worksp
     let _ = writeln!(out, "packages: {}", plan.selection);
     let w = target_header(
         &mut out,
-        plan.targets.iter().map(|t| t.triple.as_str()),
+        plan.targets.iter().map(|t| t.lane().to_string()),
         "LINKER / RUNNER",
     );
     for t in &plan.targets {
         let style = if t.level == Level::Test { OK } else { WARN };
+        let runner = t
+            .runner
+            .as_ref()
+            .map(|r| r.description.as_str())
+            .unwrap_or("none");
+        // An interpreted lane links nothing: cargo-miri builds, Miri runs.
+        let tools = if t.interpreted {
+            format!("runner: {runner}")
+        } else {
+            format!(
+                "linker: {}; runner: {runner}",
+                t.linker.as_deref().unwrap_or("none")
+            )
+        };
         let _ = writeln!(
             out,
-            "{}{style}{}{style:#}linker: {}; runner: {}",
-            pad(&t.triple, w),
+            "{}{style}{}{style:#}{tools}",
+            pad(&t.lane().to_string(), w),
             pad(t.level.as_str(), 13),
-            t.linker.as_deref().unwrap_or("none"),
-            t.runner
-                .as_ref()
-                .map(|r| r.description.as_str())
-                .unwrap_or("none"),
         );
         probes(&mut out, &t.probes);
         if let Some(r) = t.required {

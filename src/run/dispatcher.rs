@@ -31,7 +31,7 @@ use super::{
     TestOutcome, TestResult,
 };
 use crate::build::{BuildResult, TestBinary};
-use crate::ids::{BinaryId, BinaryKey, PackageId};
+use crate::ids::{BinaryId, BinaryKey, Lane, PackageId};
 use crate::level::Level;
 use crate::plan::Plan;
 
@@ -254,7 +254,7 @@ fn budget(plan: &Plan, history: &History, workers: usize) -> Duration {
             plan.members
                 .iter()
                 .filter(|(_, p)| !t.excluded.contains_key(&p.name))
-                .map(|(id, _)| history.package_total(&t.triple, id))
+                .map(|(id, _)| history.package_total(&t.lane(), id))
         })
         .sum();
     let native = tested(plan).all(|t| {
@@ -492,6 +492,7 @@ impl Dispatcher<'_> {
                 .not_run
                 .extend(d.packages.iter().map(|p| BinaryKey {
                     triple: d.triple.clone(),
+                    interpreted: d.interpreted,
                     package_id: p.id.clone(),
                     binary: BinaryId::Doc,
                 })),
@@ -600,20 +601,13 @@ impl Dispatcher<'_> {
     }
 
     fn add_binary(&mut self, b: TestBinary) {
-        let Some(target) = self
-            .plan
-            .targets
-            .iter()
-            .find(|t| t.triple == b.triple && t.level >= Level::Test)
-        else {
+        let Some(target) = self.plan.targets.iter().find(|t| {
+            t.triple == b.triple && t.interpreted == b.interpreted && t.level >= Level::Test
+        }) else {
             return;
         };
         let Some(runner) = &target.runner else { return };
-        if !self.seen.insert(BinaryKey {
-            triple: b.triple.clone(),
-            package_id: b.package_id.clone(),
-            binary: b.id.clone(),
-        }) {
+        if !self.seen.insert(b.key()) {
             return;
         }
         // Only the selected packages are in the plan.
@@ -664,6 +658,7 @@ impl Dispatcher<'_> {
         });
         let job = BinaryJob {
             triple: b.triple.clone(),
+            interpreted: b.interpreted,
             package_id: b.package_id.clone(),
             package_name: pkg.name.clone(),
             binary: b.id.clone(),
@@ -682,10 +677,13 @@ impl Dispatcher<'_> {
             cpu: None,
         };
         (self.on_event)(Event::Queued {
-            triple: job.triple.clone(),
+            lane: Lane {
+                triple: job.triple.clone(),
+                interpreted: job.interpreted,
+            },
         });
         self.binaries.push(Binary {
-            run: BinaryRun::new(&job.triple, &job.package_id, job.binary.clone()),
+            run: BinaryRun::new(job.key()),
             job,
             key: None,
             pending: 1,
@@ -759,7 +757,7 @@ impl Dispatcher<'_> {
             return;
         }
         b.done = true;
-        let fresh = BinaryRun::new(&b.run.triple, &b.run.package_id, b.run.binary.clone());
+        let fresh = BinaryRun::new(b.run.key());
         let run = std::mem::replace(&mut b.run, fresh);
         // Cut short by an interrupt: the tests that were running have no result.
         if b.interrupted && !self.result.not_run.contains(&run.key()) {
@@ -804,7 +802,7 @@ impl Dispatcher<'_> {
             let built = |id: &str| {
                 build
                     .packages
-                    .get(&(target.triple.clone(), id.into()))
+                    .get(&(target.lane(), id.into()))
                     .is_some_and(|p| p.failed.is_none() && p.reached >= Level::BuildTests)
             };
             let mut packages = Vec::new();
@@ -824,7 +822,7 @@ impl Dispatcher<'_> {
                     continue;
                 }
                 let key = self.doctest_key(
-                    &target.triple,
+                    &target.lane(),
                     target
                         .runner
                         .as_ref()
@@ -837,7 +835,12 @@ impl Dispatcher<'_> {
                 );
                 match self.cache.load(&key) {
                     Some(entries) if entries.iter().all(|e| e.outcome.is_some()) => {
-                        let mut run = BinaryRun::new(&target.triple, id, BinaryId::Doc);
+                        let mut run = BinaryRun::new(BinaryKey {
+                            triple: target.triple.clone(),
+                            interpreted: target.interpreted,
+                            package_id: id.clone(),
+                            binary: BinaryId::Doc,
+                        });
                         run.tests = entries
                             .into_iter()
                             .map(|e| TestResult {
@@ -880,7 +883,7 @@ impl Dispatcher<'_> {
     /// library and every dependency), the runner, the cargo flags and the skips.
     fn doctest_key(
         &self,
-        triple: &str,
+        lane: &Lane,
         runner: String,
         id: &str,
         pkg: &crate::plan::PlannedPackage,
@@ -889,7 +892,7 @@ impl Dispatcher<'_> {
     ) -> String {
         let mut parts = vec![
             "doc-v2".to_owned(),
-            triple.to_owned(),
+            lane.to_string(),
             runner,
             self.cache.source_hash(&pkg.dir),
             self.cache.workspace_hash(),
@@ -900,7 +903,8 @@ impl Dispatcher<'_> {
         let mut bins: Vec<&TestBinary> = build
             .binaries
             .iter()
-            .filter(|b| b.triple == triple && b.package_id == id)
+            .filter(|b| b.triple == lane.triple && b.interpreted == lane.interpreted)
+            .filter(|b| b.package_id == id)
             .collect();
         bins.sort_by(|a, b| a.id.cmp(&b.id));
         for b in bins {
@@ -1119,6 +1123,7 @@ mod tests {
         for id in ids {
             tx.send(BuildEvent::Binary(TestBinary {
                 triple: T.into(),
+                interpreted: false,
                 package_id: "pkg-id".into(),
                 id: id.clone(),
                 path: dir.join(id.to_string()),

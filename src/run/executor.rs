@@ -674,6 +674,7 @@ fn emit(job: &BinaryJob, events: &dyn Fn(RunEvent), t: &TestResult) {
 fn test_ref(job: &BinaryJob, test: &str) -> TestRef {
     TestRef {
         target: job.triple.clone(),
+        interpreted_by: super::interpreted_by(job.interpreted),
         package_id: job.package_id.clone(),
         package: job.package_name.clone(),
         binary: job.binary.clone(),
@@ -1061,6 +1062,7 @@ pub(crate) fn run_doctests(
             events(RunEvent::TestFinished {
                 test: TestRef {
                     target: job.triple.clone(),
+                    interpreted_by: super::interpreted_by(job.interpreted),
                     package_id: id.clone(),
                     package: package.map_or_else(|| id.to_string(), |p| p.name.clone()),
                     binary: BinaryId::Doc,
@@ -1069,7 +1071,7 @@ pub(crate) fn run_doctests(
                 result: result.clone(),
             });
             runs.entry(id.clone())
-                .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
+                .or_insert_with(|| BinaryRun::new(job.doc_key(id)))
                 .tests
                 .push(result);
         }
@@ -1095,7 +1097,7 @@ pub(crate) fn run_doctests(
             }
             if let (Some(idle), Some(id)) = (a.idle_killed, &current) {
                 runs.entry(id.clone())
-                    .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
+                    .or_insert_with(|| BinaryRun::new(job.doc_key(id)))
                     .error = Some(RunFailure::DoctestsTimedOut {
                     idle,
                     output: tail(&a.output),
@@ -1109,7 +1111,7 @@ pub(crate) fn run_doctests(
                     .filter(|id| !suites.contains(*id))
                 {
                     runs.entry(id.clone())
-                        .or_insert_with(|| BinaryRun::new(&job.triple, id, BinaryId::Doc))
+                        .or_insert_with(|| BinaryRun::new(job.doc_key(id)))
                         .error = Some(RunFailure::DoctestsNotRun {
                         status: a.status.to_string(),
                         output: tail(&a.output),
@@ -1119,7 +1121,7 @@ pub(crate) fn run_doctests(
         }
         Err(e) => {
             for id in job.packages.iter().map(|p| &p.id) {
-                let mut run = BinaryRun::new(&job.triple, id, BinaryId::Doc);
+                let mut run = BinaryRun::new(job.doc_key(id));
                 run.error = Some(RunFailure::CannotRunDoctests {
                     error: e.to_string(),
                 });
@@ -1179,6 +1181,7 @@ mod tests {
             let probe = crate::discover::probe::run_probe_command(&runner, exe);
             let job = BinaryJob {
                 triple: "s390x-unknown-linux-gnu".into(),
+                interpreted: false,
                 package_id: "p".into(),
                 package_name: "p".into(),
                 binary: BinaryId::Lib,

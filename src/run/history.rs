@@ -107,12 +107,16 @@ impl History {
     }
 
     /// What every test of a package's binaries on `triple` took last time, together.
-    pub(crate) fn package_total(&self, triple: &str, package_id: &str) -> Duration {
+    pub(crate) fn package_total(&self, lane: &crate::ids::Lane, package_id: &str) -> Duration {
         let map = self.map.lock().expect("history");
         let us: u64 = map
             .durations
             .iter()
-            .filter(|(k, _)| k.triple == triple && k.package_id == package_id)
+            .filter(|(k, _)| {
+                k.triple == lane.triple
+                    && k.interpreted == lane.interpreted
+                    && k.package_id == package_id
+            })
             .flat_map(|(_, tests)| tests.values())
             .sum();
         Duration::from_micros(us)
@@ -177,6 +181,7 @@ mod tests {
     fn lib_of(triple: &str) -> BinaryKey {
         BinaryKey {
             triple: triple.into(),
+            interpreted: false,
             package_id: "p 0.1.0".into(),
             binary: BinaryId::Lib,
         }
@@ -226,8 +231,49 @@ mod tests {
         let h = History::open(dir.path());
         assert_eq!(h.expected(&bin)["t7"], Duration::from_micros(95));
         assert_eq!(
-            h.package_total("x86_64-unknown-linux-gnu", "p 0.1.0"),
+            h.package_total(
+                &crate::ids::Lane::native("x86_64-unknown-linux-gnu"),
+                "p 0.1.0"
+            ),
             Duration::from_micros(95_000)
+        );
+    }
+
+    /// Miri takes 10-1000 times what a native run takes: a triple's interpreted lane keeps
+    /// its own durations, which plan neither its native lane's batches nor its budget.
+    #[test]
+    fn an_interpreted_lane_keeps_its_own_durations() {
+        let dir = tempfile::tempdir().unwrap();
+        let native = lib_of("x86_64-pc-windows-msvc");
+        let interpreted = BinaryKey {
+            interpreted: true,
+            ..native.clone()
+        };
+        let h = History::open(dir.path());
+        let ran = |ms| {
+            vec![TestResult::new(
+                "t".into(),
+                TestOutcome::Passed,
+                Duration::from_millis(ms),
+            )]
+        };
+        h.record(&native, &ran(2));
+        h.record(&interpreted, &ran(900));
+        h.save();
+        let h = History::open(dir.path());
+        assert_eq!(h.expected(&native)["t"], Duration::from_millis(2));
+        assert_eq!(h.expected(&interpreted)["t"], Duration::from_millis(900));
+        let lane = |interpreted| crate::ids::Lane {
+            triple: "x86_64-pc-windows-msvc".into(),
+            interpreted,
+        };
+        assert_eq!(
+            h.package_total(&lane(false), "p 0.1.0"),
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            h.package_total(&lane(true), "p 0.1.0"),
+            Duration::from_millis(900)
         );
     }
 

@@ -130,6 +130,8 @@ impl TestResult {
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryRun {
     pub triple: crate::ids::Triple,
+    /// Interpreted by Miri: the target's interpreted lane.
+    pub interpreted: bool,
     pub package_id: PackageId,
     pub binary: BinaryId,
     pub tests: Vec<TestResult>,
@@ -243,18 +245,33 @@ impl std::fmt::Display for RunFailure {
 }
 
 impl BinaryRun {
+    pub(crate) fn lane(&self) -> crate::ids::Lane {
+        crate::ids::Lane {
+            triple: self.triple.clone(),
+            interpreted: self.interpreted,
+        }
+    }
+
     pub(crate) fn key(&self) -> BinaryKey {
         BinaryKey {
             triple: self.triple.clone(),
+            interpreted: self.interpreted,
             package_id: self.package_id.clone(),
             binary: self.binary.clone(),
         }
     }
 
-    pub(crate) fn new(triple: &str, package_id: &str, binary: BinaryId) -> Self {
+    pub(crate) fn new(key: BinaryKey) -> Self {
+        let BinaryKey {
+            triple,
+            interpreted,
+            package_id,
+            binary,
+        } = key;
         BinaryRun {
-            triple: triple.into(),
-            package_id: package_id.into(),
+            triple,
+            interpreted,
+            package_id,
             binary,
             tests: Vec::new(),
             error: None,
@@ -352,6 +369,8 @@ pub(crate) struct RunOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct BinaryJob {
     pub triple: crate::ids::Triple,
+    /// Built by cargo-miri and interpreted by Miri: the target's interpreted lane.
+    pub interpreted: bool,
     pub package_id: PackageId,
     pub package_name: String,
     pub binary: BinaryId,
@@ -378,6 +397,7 @@ impl BinaryJob {
     pub(crate) fn key(&self) -> BinaryKey {
         BinaryKey {
             triple: self.triple.clone(),
+            interpreted: self.interpreted,
             package_id: self.package_id.clone(),
             binary: self.binary.clone(),
         }
@@ -393,6 +413,18 @@ pub(crate) struct DoctestJob {
     pub skips: BTreeMap<String, String>,
     /// Built and interpreted by cargo-miri (`cargo miri test --doc`).
     pub interpreted: bool,
+}
+
+impl DoctestJob {
+    /// The key of `package_id`'s doctests in this job.
+    pub(crate) fn doc_key(&self, package_id: &str) -> BinaryKey {
+        BinaryKey {
+            triple: self.triple.clone(),
+            interpreted: self.interpreted,
+            package_id: package_id.into(),
+            binary: BinaryId::Doc,
+        }
+    }
 }
 
 /// One package of a [`DoctestJob`].
@@ -420,6 +452,9 @@ pub(crate) enum BuildEvent {
 pub(crate) struct TestRef {
     /// The target triple.
     pub target: crate::ids::Triple,
+    /// `"miri"` for the target's interpreted lane.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreted_by: Option<&'static str>,
     pub package_id: PackageId,
     /// The package's name, for people (unique in a workspace).
     pub package: String,
@@ -427,21 +462,38 @@ pub(crate) struct TestRef {
     pub test: String,
 }
 
+impl TestRef {
+    pub(crate) fn lane(&self) -> crate::ids::Lane {
+        crate::ids::Lane {
+            triple: self.target.clone(),
+            interpreted: self.interpreted_by.is_some(),
+        }
+    }
+}
+
 impl std::fmt::Display for TestRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "{} {} {} {}",
-            self.target, self.package, self.binary, self.test
+            self.lane(),
+            self.package,
+            self.binary,
+            self.test
         )
     }
+}
+
+/// The name an interpreted lane carries in every output: `interpreted_by`.
+pub(crate) fn interpreted_by(interpreted: bool) -> Option<&'static str> {
+    interpreted.then_some("miri")
 }
 
 /// What the run stage tells as it goes; it never prints (the reporter renders these).
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
     /// A test binary was linked and is queued to run.
-    Queued { triple: crate::ids::Triple },
+    Queued { lane: crate::ids::Lane },
     /// A test started (libtest announced it).
     TestStarted(TestRef),
     /// A test ran to its end in this invocation (replayed ones come with their binary).

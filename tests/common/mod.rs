@@ -50,6 +50,20 @@ fn present(missing: &[String]) -> bool {
 }
 
 /// Fails (in CI) or skips (elsewhere) when nightly's Miri (`miri`, `rust-src`) is missing.
+/// The interpreted lane of `triple`, as [`Run::target`] and the terminal name it.
+pub fn miri(triple: &str) -> String {
+    format!("{triple} (miri)")
+}
+
+/// The lane a report's target entry is: its triple, or [`miri`] of it.
+pub fn lane_of(target: &Value) -> String {
+    let triple = target["triple"].as_str().unwrap();
+    match target.get("interpreted_by") {
+        Some(_) => miri(triple),
+        None => triple.to_owned(),
+    }
+}
+
 pub fn miri_present() -> bool {
     let mut missing = Vec::new();
     let which = Command::new("rustup")
@@ -309,13 +323,18 @@ impl Run {
         })
     }
 
-    pub fn target(&self, triple: &str) -> &Value {
+    /// A target lane of the report: `TRIPLE` (its native lane) or `TRIPLE (miri)` ([`miri`]).
+    pub fn target(&self, lane: &str) -> &Value {
+        let (triple, interpreted) = match lane.strip_suffix(" (miri)") {
+            Some(t) => (t, true),
+            None => (lane, false),
+        };
         self.report()["targets"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|t| t["triple"] == triple)
-            .unwrap_or_else(|| panic!("no target {triple} in report"))
+            .find(|t| t["triple"] == triple && t.get("interpreted_by").is_some() == interpreted)
+            .unwrap_or_else(|| panic!("no target {lane} in report"))
     }
 
     pub fn package(&self, triple: &str, name: &str) -> &Value {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: the example's tests interpreted by Miri, `cargo xtest --miri` against
+# Benchmark: the example's tests interpreted by Miri, `cargo xtest --miri-only` against
 # `cargo +nightly miri test` run for each target one after another (the same tests, doctests
 # included on both sides), measured in one run on this machine.
 #
@@ -42,8 +42,8 @@ PY
 xargs_targets=()
 for t in "${TARGETS[@]}"; do xargs_targets+=(--target "$t"); done
 # cargo-xtest's side; its first run also writes the zig wrappers the baseline's C needs.
-"$XTEST" xtest --miri --no-fail-fast --level build-tests "${xargs_targets[@]}" >/dev/null 2>&1 || true
-"$XTEST" xtest --miri --no-fail-fast --no-cache "${xargs_targets[@]}" >/dev/null 2>&1 || true
+"$XTEST" xtest --miri-only --no-fail-fast --level build-tests "${xargs_targets[@]}" >/dev/null 2>&1 || true
+"$XTEST" xtest --miri-only --no-fail-fast --no-cache "${xargs_targets[@]}" >/dev/null 2>&1 || true
 
 # The baseline: `cargo miri test` per target, with what cargo-xtest hands cargo (zig compiles
 # the example's C for macOS and FreeBSD), and without the package cargo-xtest's policy excludes
@@ -68,10 +68,10 @@ sh "$baseline" >/dev/null 2>&1 || true
 turns=()
 for ((i = 1; i <= RUNS; i++)); do
   read -r cw cc _ < <(timed sh "$baseline")
-  read -r xw xc xcode < <(timed "$XTEST" xtest --miri --no-fail-fast --no-cache "${xargs_targets[@]}")
+  read -r xw xc xcode < <(timed "$XTEST" xtest --miri-only --no-fail-fast --no-cache "${xargs_targets[@]}")
   # The example's planted failures end it with 1; anything else is a broken run, not a time.
   if [ "$xcode" != 1 ]; then
-    echo "error: cargo xtest --miri exited $xcode (expected 1: the example's planted failures)" >&2
+    echo "error: cargo xtest --miri-only exited $xcode (expected 1: the example's planted failures)" >&2
     exit 1
   fi
   turns+=("$cw $cc $xw $xc")
@@ -88,6 +88,17 @@ ut = lambda w, c: c / (w * cores)
 print(f"\ntargets: {targets}  ({len(turns)} turns, {cores} cores)")
 print(f"{'':24} {'wall s':>8} {'cpu s':>8} {'util':>6}")
 print(f"{'cargo miri test (seq.)':24} {cw:8.2f} {cc:8.2f} {ut(cw, cc):6.2f}")
-print(f"{'cargo xtest --miri':24} {xw:8.2f} {xc:8.2f} {ut(xw, xc):6.2f}")
+print(f"{'cargo xtest --miri-only':24} {xw:8.2f} {xc:8.2f} {ut(xw, xc):6.2f}")
 print(f"ratio {xw / cw:.3f} (per turn {min(ratios):.3f}-{max(ratios):.3f})")
 PY
+
+# One more turn of each side under process accounting (root only): where the CPU went, by
+# process kind (Miri is a rustc driver: its processes count as rustc).
+if [ "$(id -u)" = 0 ]; then
+  echo
+  echo "CPU by process kind (one accounted turn each):"
+  echo " cargo miri test (seq.):"
+  python3 "$ROOT/benches/acct.py" "$WORK/acct-baseline.json" -- sh "$baseline" || true
+  echo " cargo xtest --miri-only:"
+  python3 "$ROOT/benches/acct.py" "$WORK/acct-xtest.json" -- "$XTEST" xtest --miri-only --no-fail-fast --no-cache "${xargs_targets[@]}" || true
+fi

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""CPU accounting of one command by process kind, for the benchmarks.
+
+    python3 benches/acct.py OUT.json -- COMMAND [ARGS...]
+
+Runs COMMAND with the kernel's process accounting on (acct(2): every process that exits writes
+its user and system time; root only), then writes OUT.json:
+
+    {"wall": s, "exit": code, "cpu": {kind: s}, "processes": {kind: n}}
+
+and prints the same on stderr, one kind a line. Kinds come from the process name (15
+characters at most): rustc (with its `ctrl-c` helper name), rustdoc, linker (ld, lld, gcc's
+collect2, zig), c-compiler (cc1), emulator (qemu-*, wine*, wasmtime, miri), cargo (cargo,
+cargo-miri), cargo-xtest, and tests (everything else: the test executables themselves, shells).
+Accounting is machine-wide: run it on a quiet machine. Without root or kernel support it still
+runs COMMAND and says so, with no CPU split.
+"""
+import ctypes
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+AHZ = 100  # acct v3 times are in 1/100 s
+RECORD = struct.Struct("=BBHIIIIIIfHHHHHHHH16s")  # struct acct_v3, 64 bytes
+
+KINDS = [
+    ("rustdoc", lambda c: c == "rustdoc"),
+    ("rustc", lambda c: c in ("rustc", "ctrl-c") or c.startswith("rustc")),
+    ("linker", lambda c: c in ("ld", "ld.bfd", "ld.gold", "ld.lld", "lld", "rust-lld", "collect2", "zig", "cc", "gcc")
+        or c.endswith("-ld") or c.endswith("-gcc") or c.endswith("-ld.bfd")),
+    ("c-compiler", lambda c: c in ("cc1", "cc1plus", "as") or c.endswith("-as")),
+    ("emulator", lambda c: c.startswith("qemu-") or c.startswith("wine") or c in ("wasmtime", "miri")),
+    ("cargo", lambda c: c in ("cargo", "cargo-miri", "rustup")),
+    ("cargo-xtest", lambda c: c.startswith("cargo-xtest")),
+]
+
+
+def comp(v):
+    return (v & 0x1FFF) << (3 * ((v >> 13) & 7))
+
+
+def kind(comm):
+    for name, match in KINDS:
+        if match(comm):
+            return name
+    return "tests"
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        sys.exit("usage: acct.py OUT.json -- COMMAND [ARGS...]")
+    out, cmd = sys.argv[1], sys.argv[3:]
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd, path = tempfile.mkstemp(prefix="xtest-acct-")
+    os.close(fd)
+    on = libc.acct(path.encode()) == 0
+    if not on:
+        print(f"acct.py: process accounting unavailable ({os.strerror(ctypes.get_errno())}): no CPU split", file=sys.stderr)
+    start = time.monotonic()
+    try:
+        code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    finally:
+        wall = time.monotonic() - start
+        if on:
+            libc.acct(None)
+    cpu, procs = {}, {}
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    for i in range(0, len(data) - RECORD.size + 1, RECORD.size):
+        r = RECORD.unpack_from(data, i)
+        if r[1] & 0x0F != 3:  # ac_version: v3 only
+            continue
+        comm = r[18].split(b"\0", 1)[0].decode(errors="replace")
+        k = kind(comm)
+        cpu[k] = cpu.get(k, 0.0) + (comp(r[10]) + comp(r[11])) / AHZ
+        procs[k] = procs.get(k, 0) + 1
+    result = {"wall": round(wall, 2), "exit": code,
+              "cpu": {k: round(v, 2) for k, v in sorted(cpu.items())}, "processes": procs}
+    with open(out, "w") as f:
+        json.dump(result, f)
+    for k in sorted(cpu, key=cpu.get, reverse=True):
+        print(f"  {k:<12} {cpu[k]:8.2f} CPU-s  {procs[k]:5} processes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -129,6 +129,28 @@ impl Session {
             for (tc, proved) in lanes.iter_mut().zip(probes) {
                 tc.probes = proved;
             }
+            // A cross gcc linking with rust-lld that its probes refute links with GNU ld.
+            let (at, mut plain): (Vec<usize>, Vec<discover::TargetToolchain>) = lanes
+                .iter()
+                .enumerate()
+                .filter(|(_, tc)| {
+                    let refuted = [&tc.probes.link, &tc.probes.run]
+                        .into_iter()
+                        .flatten()
+                        .any(|p| !p.ok);
+                    tc.links_with_lld() && refuted
+                })
+                .filter_map(|(i, tc)| Some((i, tc.without_lld()?)))
+                .unzip();
+            if !plain.is_empty() {
+                let probes = discover::probe::probe_all(&self.host, &plain, &options)?;
+                for (tc, proved) in plain.iter_mut().zip(probes) {
+                    tc.probes = proved;
+                }
+                for (i, tc) in at.into_iter().zip(plain) {
+                    lanes[i] = tc;
+                }
+            }
             Ok(())
         };
         // `--target all`: the targets whose native lane reaches `test` here, each with its

@@ -297,6 +297,31 @@ impl TargetToolchain {
         })
     }
 
+    /// Links with rust-lld through an auto-detected cross gcc ([`lld_linker`])?
+    pub(crate) fn links_with_lld(&self) -> bool {
+        self.linker.as_ref().is_some_and(|l| {
+            l.source == Source::AutoDetected && l.program.ends_with(LLD_SUFFIX)
+        })
+    }
+
+    /// The same target linked by its cross gcc's own default linker (GNU ld): where the probes
+    /// refute rust-lld.
+    pub(crate) fn without_lld(&self) -> Option<Self> {
+        let wrapper = self.linker.as_ref().filter(|_| self.links_with_lld())?;
+        let name = Path::new(&wrapper.program)
+            .file_name()?
+            .to_str()?
+            .strip_suffix(LLD_SUFFIX)?;
+        let mut plain = self.clone();
+        plain.linker = Some(Tool {
+            program: name.to_owned(),
+            source: Source::AutoDetected,
+            path: Some(which::which(name).ok()?),
+        });
+        plain.probes = Default::default();
+        Some(plain)
+    }
+
     /// Makes it a target whose tests Miri interprets (`--miri`), or says why it cannot be.
     /// The target's interpreted lane: its tests built by cargo-miri and run by Miri (or Miri
     /// missing, which that lane then says).
@@ -423,13 +448,67 @@ fn find_linker(
         LinkVia::Zig(zig_target) => return zig_linker(triple, zig_target, state),
         LinkVia::Unavailable(_) => return None,
     }
-    info.linkers.iter().find_map(|name| {
+    let gcc = info.linkers.iter().find_map(|name| {
         which::which(name).ok().map(|path| Tool {
             program: (*name).to_owned(),
             source: Source::AutoDetected,
             path: Some(path),
         })
+    })?;
+    Some(lld_linker(host, &gcc, state).unwrap_or(gcc))
+}
+
+/// The directory of the `ld.lld` rustc ships for gcc's `-fuse-ld=lld` (a `gcc-ld` wrapper
+/// around its `rust-lld`), when this toolchain has it.
+fn bundled_gcc_ld(host: &Host) -> Option<PathBuf> {
+    let dir = host
+        .sysroot
+        .join("lib/rustlib")
+        .join(&host.triple)
+        .join("bin/gcc-ld");
+    dir.join("ld.lld").is_file().then_some(dir)
+}
+
+/// What an auto-detected cross gcc links with: the wrapper `lld/<gcc>+rust-lld` under the state
+/// directory, which runs the gcc with rustc's own lld (`-B<gcc-ld> -fuse-ld=lld`) in place of
+/// GNU ld. The linker is not part of cargo's unit hashes: the executables keep `cargo test`'s
+/// paths. The probes prove it links and runs; where it does not, the plain gcc is used
+/// ([`TargetToolchain::without_lld`]).
+fn lld_linker(host: &Host, gcc: &Tool, state: &Path) -> Option<Tool> {
+    let gcc_ld = bundled_gcc_ld(host)?;
+    let wrapper = state
+        .join("lld")
+        .join(format!("{}{LLD_SUFFIX}", gcc.program));
+    let text = format!(
+        "#!/bin/sh\nexec {} -B{} -fuse-ld=lld \"$@\"\n",
+        sh_quote(gcc.path.as_deref()?),
+        sh_quote(&gcc_ld)
+    );
+    write_script(&wrapper, &text)?;
+    Some(Tool {
+        program: wrapper.display().to_string(),
+        source: Source::AutoDetected,
+        path: Some(wrapper),
     })
+}
+
+/// The end of an lld wrapper's name: `aarch64-linux-gnu-gcc+rust-lld`.
+const LLD_SUFFIX: &str = "+rust-lld";
+
+/// `path` quoted for `sh`.
+fn sh_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+/// Writes an executable script unless it already holds `text`.
+fn write_script(path: &Path, text: &str) -> Option<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        crate::fsutil::write_atomic(path, text.as_bytes()).ok()?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).ok()?;
+    }
+    Some(())
 }
 
 /// The zig wrappers cargo-xtest keeps for `triple` under its state directory: `zig-cc-<triple>`
@@ -448,22 +527,12 @@ pub(crate) fn zig_wrappers(state: &Path, triple: &str) -> (PathBuf, PathBuf) {
 fn zig_linker(triple: &str, zig_target: &str, state: &Path) -> Option<Tool> {
     let driver = which::which(targets::ZIG_DRIVER).ok()?;
     let (cc, ar) = zig_wrappers(state, triple);
-    let quoted = format!("'{}'", driver.display().to_string().replace('\'', r"'\''"));
-    let scripts = [
-        (
-            &cc,
-            format!("#!/bin/sh\nexec {quoted} zig cc -- -g -target {zig_target} \"$@\"\n"),
-        ),
-        (&ar, format!("#!/bin/sh\nexec {quoted} zig ar \"$@\"\n")),
-    ];
-    for (path, text) in scripts {
-        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::create_dir_all(path.parent()?).ok()?;
-            crate::fsutil::write_atomic(path, text.as_bytes()).ok()?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).ok()?;
-        }
-    }
+    let quoted = sh_quote(&driver);
+    write_script(
+        &cc,
+        &format!("#!/bin/sh\nexec {quoted} zig cc -- -g -target {zig_target} \"$@\"\n"),
+    )?;
+    write_script(&ar, &format!("#!/bin/sh\nexec {quoted} zig ar \"$@\"\n"))?;
     Some(Tool {
         program: cc.display().to_string(),
         source: Source::AutoDetected,

@@ -9,9 +9,10 @@ its user and system time; root only), then writes OUT.json:
     {"wall": s, "exit": code, "cpu": {kind: s}, "processes": {kind: n}}
 
 and prints the same on stderr, one kind a line. Kinds come from the process name (15
-characters at most): rustc (with its `ctrl-c` helper name), rustdoc, linker (ld, lld, gcc's
-collect2, zig), c-compiler (cc1), emulator (qemu-*, wine*, wasmtime, miri), cargo (cargo,
-cargo-miri), cargo-xtest, and tests (everything else: the test executables themselves, shells).
+characters at most): rustc (with its `ctrl-c` helper name; Miri, a rustc driver, too), rustdoc,
+linker (GNU ld, lld, gcc's driver and collect2, zig), c-compiler (cc1, as), emulator (qemu-*,
+wine*, wasmtime), cargo (cargo, cargo-miri), cargo-xtest, and tests (everything else: the test
+executables themselves, shells).
 Accounting is machine-wide: run it on a quiet machine. Without root or kernel support it still
 runs COMMAND and says so, with no CPU split.
 """
@@ -30,8 +31,10 @@ RECORD = struct.Struct("=BBHIIIIIIfHHHHHHHH16s")  # struct acct_v3, 64 bytes
 KINDS = [
     ("rustdoc", lambda c: c == "rustdoc"),
     ("rustc", lambda c: c in ("rustc", "ctrl-c") or c.startswith("rustc")),
+    # A cross gcc's name is cut to 15 characters (`aarch64-linux-g`): its driver, which runs
+    # collect2 and the linker (or cc1 for C, counted apart).
     ("linker", lambda c: c in ("ld", "ld.bfd", "ld.gold", "ld.lld", "lld", "rust-lld", "collect2", "zig", "cc", "gcc")
-        or c.endswith("-ld") or c.endswith("-gcc") or c.endswith("-ld.bfd")),
+        or c.startswith("ld.") or c.endswith("-ld") or "-linux-" in c or "-w64-" in c),
     ("c-compiler", lambda c: c in ("cc1", "cc1plus", "as") or c.endswith("-as")),
     ("emulator", lambda c: c.startswith("qemu-") or c.startswith("wine") or c in ("wasmtime", "miri")),
     ("cargo", lambda c: c in ("cargo", "cargo-miri", "rustup")),

@@ -599,19 +599,24 @@ pub(crate) fn cfg_of(triple: &str) -> TargetCfg {
         .unwrap_or_default()
 }
 
-/// A native library the linker skipped as built for another architecture: one a build script
+/// A native library the linker refused as built for another architecture: one a build script
 /// wrote into its `OUT_DIR` (it compiled it for the host), or one installed for another
-/// architecture.
+/// architecture. GNU ld skips it (`skipping incompatible PATH when searching for -lNAME`), lld
+/// stops at it (`error: PATH is incompatible with EMULATION`).
 fn foreign_native_library(triple: &str, text: &str) -> Option<Diagnosis> {
-    let line = text
+    fn gnu(l: &str) -> Option<&str> {
+        let rest = l.split("skipping incompatible ").nth(1)?;
+        Some(rest.split(" when searching for").next()?.trim())
+    }
+    fn lld(l: &str) -> Option<&str> {
+        let (before, _) = l.split_once(" is incompatible with ")?;
+        let path = before.rsplit("error: ").next()?.trim();
+        let file = Path::new(path).file_name()?.to_str()?;
+        (file.starts_with("lib") && (file.ends_with(".a") || file.contains(".so"))).then_some(path)
+    }
+    let (line, path) = text
         .lines()
-        .find(|l| l.contains("skipping incompatible "))?;
-    let path = line
-        .split("skipping incompatible ")
-        .nth(1)?
-        .split(" when searching for")
-        .next()?
-        .trim();
+        .find_map(|l| Some((l, gnu(l).or_else(|| lld(l))?)))?;
     let file = Path::new(path)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -686,17 +691,28 @@ pub(crate) fn target_os_problem(triple: &str, output: &str) -> Option<Diagnosis>
             fix: "Wine cannot load a DLL the test executable imports: install the Wine that provides it (a newer Wine, or the library's Windows build in the Wine prefix's system32 under target/xtest/wine), or run the target on a Windows machine".to_owned(),
         });
     }
+    // glibc's symbols, as GNU ld (`undefined reference to `NAME'`) and lld (`undefined symbol:
+    // NAME`) name them.
+    let glibc_only: Vec<String> = [
+        "__isoc",
+        "__printf_chk",
+        "__memcpy_chk",
+        "__fprintf_chk",
+        "__sprintf_chk",
+        "__stack_chk_guard",
+        "gnu_get_libc_version",
+    ]
+    .iter()
+    .flat_map(|s| {
+        [
+            format!("undefined reference to `{s}"),
+            format!("undefined symbol: {s}"),
+        ]
+    })
+    .chain(["GLIBC_".to_owned()])
+    .collect();
     if triple.contains("musl")
-        && let Some(evidence) = line(&[
-            "undefined reference to `__isoc",
-            "undefined reference to `__printf_chk",
-            "undefined reference to `__memcpy_chk",
-            "undefined reference to `__fprintf_chk",
-            "undefined reference to `__sprintf_chk",
-            "undefined reference to `__stack_chk_guard",
-            "undefined reference to `gnu_get_libc_version",
-            "GLIBC_",
-        ])
+        && let Some(evidence) = line(&glibc_only.iter().map(String::as_str).collect::<Vec<_>>())
     {
         return Some(Diagnosis {
             cause: Cause::MuslGlibcMix,
@@ -759,6 +775,11 @@ mod tests {
         assert_eq!(d.cause, Cause::MuslGlibcMix);
         assert!(d.evidence.contains("__sprintf_chk"));
         assert!(target_os_problem("aarch64-unknown-linux-gnu", musl).is_none());
+        // The same through rust-lld (cargo-xtest's pick for an auto-detected cross gcc).
+        let lld = "  = note: rust-lld: error: undefined symbol: __sprintf_chk\n          >>> referenced by parse.c:6";
+        let d = target_os_problem("aarch64-unknown-linux-musl", lld).unwrap();
+        assert_eq!(d.cause, Cause::MuslGlibcMix);
+        assert!(d.evidence.contains("undefined symbol: __sprintf_chk"));
     }
 
     #[test]
@@ -827,7 +848,27 @@ mod tests {
             dx.fix.contains("install `libgreet.so` built for"),
             "{}",
             dx.fix
+        ); // rust-lld stops at the library instead of skipping it; a Rust object of the wrong
+        // architecture is not a native library (the wrong linker, diagnosed apart).
+        let lld = |path: &str| BuildError {
+            rendered: Some(format!(
+                "  = note: rust-lld: error: {path} is incompatible with elf64-s390\n          collect2: error: ld returned 1 exit status"
+            )),
+            ..link(path)
+        };
+        let dx = d.build_error(
+            S,
+            &lld("/w/target/s390x-unknown-linux-gnu/debug/build/nat-lib-0a1b2c/out/libgreet.so"),
         );
+        assert_eq!(dx.cause, Cause::ForeignNativeLibrary);
+        assert!(
+            dx.evidence.contains("is incompatible with"),
+            "{}",
+            dx.evidence
+        );
+        assert!(dx.fix.contains("build script of `nat-lib`"), "{}", dx.fix);
+        let dx = d.build_error(S, &lld("/w/target/s390x-unknown-linux-gnu/debug/deps/x.o"));
+        assert_ne!(dx.cause, Cause::ForeignNativeLibrary);
     }
 
     fn diagnoser() -> Diagnoser {

@@ -300,7 +300,8 @@ impl TargetToolchain {
     /// Links with rust-lld through an auto-detected cross gcc ([`lld_linker`])?
     pub(crate) fn links_with_lld(&self) -> bool {
         self.linker.as_ref().is_some_and(|l| {
-            l.source == Source::AutoDetected && l.program.ends_with(LLD_SUFFIX)
+            let dir = Path::new(&l.program).parent().and_then(Path::file_name);
+            l.source == Source::AutoDetected && dir.is_some_and(|d| d == LLD_DIR)
         })
     }
 
@@ -308,10 +309,7 @@ impl TargetToolchain {
     /// refute rust-lld.
     pub(crate) fn without_lld(&self) -> Option<Self> {
         let wrapper = self.linker.as_ref().filter(|_| self.links_with_lld())?;
-        let name = Path::new(&wrapper.program)
-            .file_name()?
-            .to_str()?
-            .strip_suffix(LLD_SUFFIX)?;
+        let name = Path::new(&wrapper.program).file_name()?.to_str()?;
         let mut plain = self.clone();
         plain.linker = Some(Tool {
             program: name.to_owned(),
@@ -382,6 +380,17 @@ impl TargetToolchain {
                 let var = self.triple.replace('-', "_");
                 env.push((format!("CC_{var}"), l.program.clone()));
                 env.push((format!("AR_{var}"), ar.display().to_string()));
+            }
+            // The `cc` crate names the archiver after the linker's prefix, which for the lld
+            // wrapper is its directory: the gcc's own binutils.
+            if self.links_with_lld()
+                && let Some(ar) = Path::new(&l.program)
+                    .file_name()
+                    .and_then(|n| n.to_str()?.strip_suffix("-gcc"))
+                    .map(|prefix| format!("{prefix}-ar"))
+                    .filter(|ar| which::which(ar).is_ok())
+            {
+                env.push((format!("AR_{}", self.triple.replace('-', "_")), ar));
             }
         }
         if let Ok(Runner::Command {
@@ -469,16 +478,16 @@ fn bundled_gcc_ld(host: &Host) -> Option<PathBuf> {
     dir.join("ld.lld").is_file().then_some(dir)
 }
 
-/// What an auto-detected cross gcc links with: the wrapper `lld/<gcc>+rust-lld` under the state
+/// What an auto-detected cross gcc links with: the wrapper `rust-lld/<gcc>` under the state
 /// directory, which runs the gcc with rustc's own lld (`-B<gcc-ld> -fuse-ld=lld`) in place of
-/// GNU ld. The linker is not part of cargo's unit hashes: the executables keep `cargo test`'s
-/// paths. The probes prove it links and runs; where it does not, the plain gcc is used
-/// ([`TargetToolchain::without_lld`]).
+/// GNU ld. It keeps the gcc's name, so that the `cc` crate still takes the compiler prefix from
+/// the linker (`RUSTC_LINKER`) as it does with the plain gcc; the archiver that prefix names is
+/// handed over beside it ([`TargetToolchain::cargo_env`]). The linker is not part of cargo's
+/// unit hashes: the executables keep `cargo test`'s paths. The probes prove it links and runs;
+/// where they do not, the plain gcc is used ([`TargetToolchain::without_lld`]).
 fn lld_linker(host: &Host, gcc: &Tool, state: &Path) -> Option<Tool> {
     let gcc_ld = bundled_gcc_ld(host)?;
-    let wrapper = state
-        .join("lld")
-        .join(format!("{}{LLD_SUFFIX}", gcc.program));
+    let wrapper = state.join(LLD_DIR).join(&gcc.program);
     let text = format!(
         "#!/bin/sh\nexec {} -B{} -fuse-ld=lld \"$@\"\n",
         sh_quote(gcc.path.as_deref()?),
@@ -492,8 +501,8 @@ fn lld_linker(host: &Host, gcc: &Tool, state: &Path) -> Option<Tool> {
     })
 }
 
-/// The end of an lld wrapper's name: `aarch64-linux-gnu-gcc+rust-lld`.
-const LLD_SUFFIX: &str = "+rust-lld";
+/// The directory of the lld wrappers under the state directory.
+const LLD_DIR: &str = "rust-lld";
 
 /// `path` quoted for `sh`.
 fn sh_quote(path: &Path) -> String {

@@ -311,11 +311,16 @@ impl TargetToolchain {
         let wrapper = self.linker.as_ref().filter(|_| self.links_with_lld())?;
         let name = Path::new(&wrapper.program).file_name()?.to_str()?;
         let mut plain = self.clone();
-        plain.linker = Some(Tool {
+        let gcc = Tool {
             program: name.to_owned(),
             source: Source::AutoDetected,
             path: Some(which::which(name).ok()?),
-        });
+        };
+        // The `cc` crate compiles C with the linker's gcc: the plain one now.
+        if plain.c_compiler.as_ref() == Some(wrapper) {
+            plain.c_compiler = Some(gcc.clone());
+        }
+        plain.linker = Some(gcc);
         plain.probes = Default::default();
         Some(plain)
     }

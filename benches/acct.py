@@ -6,7 +6,8 @@
 Runs COMMAND with the kernel's process accounting on (acct(2): every process that exits writes
 its user and system time; root only), then writes OUT.json:
 
-    {"wall": s, "exit": code, "cpu": {kind: s}, "processes": {kind: n}}
+    {"wall": s, "exit": code, "cpu": {kind: s}, "processes": {kind: n},
+     "by_name": {process name: s} (the 25 largest)}
 
 and prints the same on stderr, one kind a line. Kinds come from the process name (15
 characters at most): rustc (with its `ctrl-c` helper name; Miri, a rustc driver, too), rustdoc,
@@ -70,7 +71,7 @@ def main():
         wall = time.monotonic() - start
         if on:
             libc.acct(None)
-    cpu, procs = {}, {}
+    cpu, procs, comms = {}, {}, {}
     with open(path, "rb") as f:
         data = f.read()
     os.unlink(path)
@@ -82,8 +83,10 @@ def main():
         k = kind(comm)
         cpu[k] = cpu.get(k, 0.0) + (comp(r[10]) + comp(r[11])) / AHZ
         procs[k] = procs.get(k, 0) + 1
+        comms[comm] = comms.get(comm, 0.0) + (comp(r[10]) + comp(r[11])) / AHZ
     result = {"wall": round(wall, 2), "exit": code,
-              "cpu": {k: round(v, 2) for k, v in sorted(cpu.items())}, "processes": procs}
+              "cpu": {k: round(v, 2) for k, v in sorted(cpu.items())}, "processes": procs,
+              "by_name": {c: round(v, 2) for c, v in sorted(comms.items(), key=lambda x: -x[1])[:25]}}
     with open(out, "w") as f:
         json.dump(result, f)
     for k in sorted(cpu, key=cpu.get, reverse=True):

@@ -440,19 +440,19 @@ pub(crate) const KNOWN: &[TargetInfo] = &[
         "x86_64-apple-darwin",
         "x86_64",
         "x86_64-macos-none",
-        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-13` CI runner running `cargo xtest`)",
+        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-13` CI runner running `cargo xtest`); here, `--miri` (or the policy's `miri = true`) interprets its tests with Miri beside",
     ),
     linked_by_zig(
         "aarch64-apple-darwin",
         "aarch64",
         "aarch64-macos-none",
-        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-14` CI runner running `cargo xtest`)",
+        "nothing on Linux runs macOS executables: run them at `test` on a macOS machine (e.g. a `macos-14` CI runner running `cargo xtest`); here, `--miri` (or the policy's `miri = true`) interprets its tests with Miri beside",
     ),
     linked_by_zig(
         "x86_64-unknown-freebsd",
         "x86_64",
         "x86_64-freebsd",
-        "nothing on Linux runs FreeBSD executables: run them at `test` on a FreeBSD machine or VM running `cargo xtest`",
+        "nothing on Linux runs FreeBSD executables: run them at `test` on a FreeBSD machine or VM running `cargo xtest`; here, `--miri` (or the policy's `miri = true`) interprets its tests with Miri beside",
     ),
     unreachable_here(
         "aarch64-linux-android",
@@ -462,7 +462,7 @@ pub(crate) const KNOWN: &[TargetInfo] = &[
     unreachable_here(
         "x86_64-pc-windows-msvc",
         "x86_64",
-        "linking needs Microsoft's linker and Windows SDK: verify it at `test` on a Windows machine (e.g. a `windows-latest` CI runner running `cargo xtest`); x86_64-pc-windows-gnu reaches `test` here under Wine",
+        "linking needs Microsoft's linker and Windows SDK: verify it at `test` on a Windows machine (e.g. a `windows-latest` CI runner running `cargo xtest`); x86_64-pc-windows-gnu reaches `test` here under Wine, and `--miri` (or the policy's `miri = true`) interprets MSVC's tests with Miri beside",
     ),
 ];
 

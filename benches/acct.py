@@ -2,6 +2,7 @@
 """CPU accounting of one command by process kind, for the benchmarks.
 
     python3 benches/acct.py OUT.json -- COMMAND [ARGS...]
+    python3 benches/acct.py compare DIR RUNS NAME_A LABEL_A NAME_B LABEL_B
 
 Runs COMMAND with the kernel's process accounting on (acct(2): every process that exits writes
 its user and system time; root only), then writes OUT.json:
@@ -14,7 +15,9 @@ characters at most): rustc (with its `ctrl-c` helper name; Miri, a rustc driver,
 linker (GNU ld, lld, gcc's driver and collect2, zig), c-compiler (cc1, as), emulator (qemu-*,
 wine*, wasmtime), cargo (cargo, cargo-miri), cargo-xtest, and tests (everything else: the test
 executables themselves, shells).
-Accounting is machine-wide: run it on a quiet machine. Without root or kernel support it still
+`compare` reads DIR/NAME-1.json … DIR/NAME-RUNS.json of both sides and prints the medians of
+wall and of each kind's CPU, side by side, with B ÷ A. Accounting is machine-wide: run it on a
+quiet machine. Without root or kernel support it still
 runs COMMAND and says so, with no CPU split.
 """
 import ctypes
@@ -54,7 +57,26 @@ def kind(comm):
     return "tests"
 
 
+def compare(work, runs, a, label_a, b, label_b):
+    import statistics
+    load = lambda n: [json.load(open(f"{work}/{n}-{i}.json")) for i in range(1, int(runs) + 1)]
+    sides = load(a), load(b)
+    med = lambda rs, f: statistics.median(f(r) for r in rs)
+    rows = [("wall s", lambda r: r["wall"])]
+    for k in sorted({k for rs in sides for r in rs for k in r["cpu"]}):
+        rows.append((f"{k} CPU-s", lambda r, k=k: r["cpu"].get(k, 0.0)))
+    rows.append(("all CPU-s", lambda r: sum(r["cpu"].values())))
+    print(f"{'':18} {label_a:>12} {label_b:>12} {'ratio':>8}")
+    for name, f in rows:
+        x, y = med(sides[0], f), med(sides[1], f)
+        print(f"{name:18} {x:12.1f} {y:12.1f} {y / x if x else float('nan'):8.3f}")
+    exits = sorted({r["exit"] for rs in sides for r in rs})
+    print(f"exit codes: {exits}")
+
+
 def main():
+    if len(sys.argv) == 8 and sys.argv[1] == "compare":
+        return compare(*sys.argv[2:])
     if len(sys.argv) < 4 or sys.argv[2] != "--":
         sys.exit("usage: acct.py OUT.json -- COMMAND [ARGS...]")
     out, cmd = sys.argv[1], sys.argv[3:]

@@ -26,15 +26,11 @@ RUNS=${XTEST_BENCH_RUNS:-1}
 
 echo "==> building cargo-xtest (release)"
 cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml"
-rm -rf "$WORK" && mkdir -p "$WORK/fetch/src" "$WORK/ws"
+rm -rf "$WORK" && mkdir -p "$WORK/ws"
 echo "==> fetching bytes 1.12.2 and memchr 2.8.3 with cargo"
-printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\nbytes = "=1.12.2"\nmemchr = "=2.8.3"\n' > "$WORK/fetch/Cargo.toml"
-: > "$WORK/fetch/src/lib.rs"
-cargo metadata --quiet --format-version 1 --manifest-path "$WORK/fetch/Cargo.toml" |
-  python3 -c 'import json,sys,os
-for p in json.load(sys.stdin)["packages"]:
-    if p["name"] in ("bytes", "memchr"): print(p["name"], os.path.dirname(p["manifest_path"]))' |
-  while read -r name dir; do cp -r "$dir" "$WORK/ws/$name" && chmod -R u+w "$WORK/ws/$name"; done
+. "$ROOT/benches/common.sh"
+copy_crate bytes 1.12.2 "$WORK/ws/bytes" "$WORK/fetch"
+copy_crate memchr 2.8.3 "$WORK/ws/memchr" "$WORK/fetch"
 printf '[workspace]\nresolver = "2"\nmembers = ["bytes", "memchr"]\n' > "$WORK/ws/Cargo.toml"
 cargo fetch --quiet --manifest-path "$WORK/ws/Cargo.toml"
 
@@ -71,20 +67,7 @@ for ((i = 1; i <= RUNS; i++)); do
   side "xtest-$i"
 done
 
-python3 - "$WORK" "$RUNS" "host ${CROSS[*]}" <<'PY'
-import json, statistics, sys
-work, runs, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-load = lambda n: [json.load(open(f"{work}/{n}-{i}.json")) for i in range(1, runs + 1)]
-script, xtest = load("script"), load("xtest")
-med = lambda rs, f: statistics.median(f(r) for r in rs)
-total = lambda r: sum(r["cpu"].values())
-print(f"\nedit-and-rerun: bytes edited; targets: {targets}; {runs} turn(s)")
-print(f"{'':16} {'script':>9} {'cargo-xtest':>12}")
-print(f"{'wall s':16} {med(script, lambda r: r['wall']):9.1f} {med(xtest, lambda r: r['wall']):12.1f}")
-for k in sorted({k for r in script + xtest for k in r["cpu"]}):
-    print(f"{k + ' CPU-s':16} {med(script, lambda r: r['cpu'].get(k, 0)):9.1f} {med(xtest, lambda r: r['cpu'].get(k, 0)):12.1f}")
-print(f"{'all CPU-s':16} {med(script, total):9.1f} {med(xtest, total):12.1f}")
-ratios = [x["wall"] / s["wall"] for s, x in zip(script, xtest)]
-print(f"ratio {med(xtest, lambda r: r['wall']) / med(script, lambda r: r['wall']):.3f} "
-      f"(per turn {min(ratios):.3f}-{max(ratios):.3f}; goal <= 0.35)")
-PY
+echo
+echo "edit-and-rerun: bytes edited; targets: host ${CROSS[*]}; $RUNS turn(s)"
+python3 "$ROOT/benches/acct.py" compare "$WORK" "$RUNS" script "script" xtest "cargo-xtest"
+echo "goal (issue 30): the wall ratio <= 0.35"

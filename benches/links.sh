@@ -25,14 +25,8 @@ echo "==> building cargo-xtest (release)"
 cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml"
 mkdir -p "$WORK"
 echo "==> fetching bytes 1.12.2 with cargo"
-mkdir -p "$WORK/fetch/src"
-printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\nbytes = "=1.12.2"\n' > "$WORK/fetch/Cargo.toml"
-: > "$WORK/fetch/src/lib.rs"
-src=$(cargo metadata --quiet --format-version 1 --manifest-path "$WORK/fetch/Cargo.toml" |
-  python3 -c 'import json,sys; m=json.load(sys.stdin); print([p for p in m["packages"] if p["name"]=="bytes"][0]["manifest_path"])')
-rm -rf "$WORK/bytes" && cp -r "$(dirname "$src")" "$WORK/bytes" && chmod -R u+w "$WORK/bytes"
-printf '\n[workspace]\n' >> "$WORK/bytes/Cargo.toml"
-cargo fetch --quiet --manifest-path "$WORK/bytes/Cargo.toml"
+. "$ROOT/benches/common.sh"
+fetch_workspace bytes 1.12.2 "$WORK/bytes" "$WORK/fetch"
 
 args=(xtest --no-fail-fast --no-cache)
 gnu_env=()
@@ -55,25 +49,7 @@ for ((i = 1; i <= RUNS; i++)); do
   cold "gnu-$i" "${gnu_env[@]}"
 done
 
-python3 - "$WORK" "$RUNS" "${TARGETS[*]}" <<'PY'
-import json, statistics, sys
-work, runs, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-load = lambda n: [json.load(open(f"{work}/{n}-{i}.json")) for i in range(1, runs + 1)]
-lld, gnu = load("lld"), load("gnu")
-med = lambda rs, f: statistics.median(f(r) for r in rs)
-kinds = sorted({k for r in lld + gnu for k in r["cpu"]})
-print(f"\ntargets: {targets}  ({runs} turn(s) each, cold, bytes 1.12.2)")
-print(f"{'':14} {'rust-lld':>10} {'GNU ld':>10}")
-print(f"{'wall s':14} {med(lld, lambda r: r['wall']):10.1f} {med(gnu, lambda r: r['wall']):10.1f}")
-for k in kinds:
-    print(f"{k + ' CPU-s':14} {med(lld, lambda r: r['cpu'].get(k, 0)):10.1f} {med(gnu, lambda r: r['cpu'].get(k, 0)):10.1f}")
-total = lambda r: sum(r["cpu"].values())
-print(f"{'all CPU-s':14} {med(lld, total):10.1f} {med(gnu, total):10.1f}")
-link = lambda rs: med(rs, lambda r: r["cpu"].get("linker", 0))
-print(f"link CPU ratio {link(lld) / link(gnu):.3f} (goal <= 0.4); wall ratio "
-      f"{med(lld, lambda r: r['wall']) / med(gnu, lambda r: r['wall']):.3f}; all CPU ratio "
-      f"{med(lld, total) / med(gnu, total):.3f}")
-exits = {r["exit"] for r in lld + gnu}
-if exits != {0}:
-    print(f"note: exit codes {sorted(exits)} (bytes passes everywhere: anything else is a broken run)")
-PY
+echo
+echo "targets: ${TARGETS[*]}  ($RUNS turn(s) each, cold, bytes 1.12.2; bytes passes everywhere: exit 0)"
+python3 "$ROOT/benches/acct.py" compare "$WORK" "$RUNS" gnu "GNU ld" lld rust-lld
+echo "goal (issue 30): the linker CPU ratio <= 0.4"

@@ -64,19 +64,8 @@ print(f"{wall:.2f} {r.ru_utime + r.ru_stime:.2f} {code}")
 PY
 }
 
-fetch() {
-  local name=$1 version=${VERSION[$1]}
-  mkdir -p "$WORK/fetch/src"
-  printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\n%s = "=%s"\n' \
-    "$name" "$version" > "$WORK/fetch/Cargo.toml"
-  : > "$WORK/fetch/src/lib.rs"
-  local src
-  src=$(cargo metadata --quiet --format-version 1 --manifest-path "$WORK/fetch/Cargo.toml" |
-    python3 -c "import json,sys; m=json.load(sys.stdin); print([p for p in m['packages'] if p['name']=='$name'][0]['manifest_path'])")
-  rm -rf "${WORK:?}/$name" && cp -r "$(dirname "$src")" "$WORK/$name" && chmod -R u+w "$WORK/$name"
-  printf '\n[workspace]\n' >> "$WORK/$name/Cargo.toml"
-  cargo fetch --quiet --manifest-path "$WORK/$name/Cargo.toml"
-}
+. "$ROOT/benches/common.sh"
+fetch() { fetch_workspace "$1" "${VERSION[$1]}" "$WORK/$1" "$WORK/fetch"; }
 
 # The longest test in a cargo-xtest report, in seconds, and the number of tests. A test that had
 # a process of its own counts with its CPU time where that is shorter than its wall time: a long

@@ -111,7 +111,9 @@ pub(crate) fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Resul
         let mut wanted: Vec<(&str, String)> = Vec::new();
         // The cross gcc itself, not cargo-xtest's rust-lld wrapper of it under the target
         // directory: a configured linker is the user's, and is used as it is.
-        let linker = tc.without_lld().map_or_else(|| tc.linker.clone(), |plain| plain.linker);
+        let linker = tc
+            .without_lld()
+            .map_or_else(|| tc.linker.clone(), |plain| plain.linker);
         if let Some(Tool {
             program,
             source: Source::AutoDetected,

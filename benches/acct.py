@@ -8,21 +8,24 @@ Runs COMMAND with the kernel's process accounting on (acct(2): every process tha
 its user and system time; root only), then writes OUT.json:
 
     {"wall": s, "exit": code, "cpu": {kind: s}, "processes": {kind: n},
-     "by_name": {process name: s} (the 25 largest)}
+     "by_name": {process name: s} (the 25 largest), "rusage_cpu": s}
 
 and prints the same on stderr, one kind a line. Kinds come from the process name (15
 characters at most): rustc (with its `ctrl-c` helper name; Miri, a rustc driver, too), rustdoc,
 linker (GNU ld, lld, gcc's driver and collect2, zig), c-compiler (cc1, as), emulator (qemu-*,
 wine*, wasmtime), cargo (cargo, cargo-miri), cargo-xtest, and tests (everything else: the test
 executables themselves, shells).
+`rusage_cpu` is the user + system time of COMMAND and every process it waited for (getrusage),
+a check on the accounting's total that needs no root.
 `compare` reads DIR/NAME-1.json … DIR/NAME-RUNS.json of both sides and prints the medians of
-wall and of each kind's CPU, side by side, with B ÷ A. Accounting is machine-wide: run it on a
+wall and of each kind's CPU, side by side, with B ÷ A, and the per-run ratios of wall. Accounting is machine-wide: run it on a
 quiet machine. Without root or kernel support it still
 runs COMMAND and says so, with no CPU split.
 """
 import ctypes
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -66,10 +69,13 @@ def compare(work, runs, a, label_a, b, label_b):
     for k in sorted({k for rs in sides for r in rs for k in r["cpu"]}):
         rows.append((f"{k} CPU-s", lambda r, k=k: r["cpu"].get(k, 0.0)))
     rows.append(("all CPU-s", lambda r: sum(r["cpu"].values())))
+    rows.append(("rusage CPU-s", lambda r: r.get("rusage_cpu", 0.0)))
     print(f"{'':18} {label_a:>12} {label_b:>12} {'ratio':>8}")
     for name, f in rows:
         x, y = med(sides[0], f), med(sides[1], f)
         print(f"{name:18} {x:12.1f} {y:12.1f} {y / x if x else float('nan'):8.3f}")
+    turns = " ".join(f"{y['wall'] / x['wall']:.3f}" for x, y in zip(*sides))
+    print(f"wall ratio per run: {turns}")
     exits = sorted({r["exit"] for rs in sides for r in rs})
     print(f"exit codes: {exits}")
 
@@ -91,6 +97,7 @@ def main():
         code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     finally:
         wall = time.monotonic() - start
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         if on:
             libc.acct(None)
     cpu, procs, comms = {}, {}, {}
@@ -108,11 +115,13 @@ def main():
         comms[comm] = comms.get(comm, 0.0) + (comp(r[10]) + comp(r[11])) / AHZ
     result = {"wall": round(wall, 2), "exit": code,
               "cpu": {k: round(v, 2) for k, v in sorted(cpu.items())}, "processes": procs,
-              "by_name": {c: round(v, 2) for c, v in sorted(comms.items(), key=lambda x: -x[1])[:25]}}
+              "by_name": {c: round(v, 2) for c, v in sorted(comms.items(), key=lambda x: -x[1])[:25]},
+              "rusage_cpu": round(usage.ru_utime + usage.ru_stime, 2)}
     with open(out, "w") as f:
         json.dump(result, f)
     for k in sorted(cpu, key=cpu.get, reverse=True):
         print(f"  {k:<12} {cpu[k]:8.2f} CPU-s  {procs[k]:5} processes", file=sys.stderr)
+    print(f"  {wall:.1f} s wall, {result['rusage_cpu']:.1f} CPU-s (rusage), exit {code}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,14 @@
 #
 #   bash benches/matrix.sh            (needs the toolchains of scripts/install-toolchains.sh,
 #                                      and cargo-nextest for ratio 2b)
+#   XTEST_BENCH_PAIRS=1 bash benches/matrix.sh     (ratio 1's cold pairs; default 3)
 #
 # Workloads: `bytes` 1.12.2, fetched by cargo from crates.io (13 integration-test files plus unit
 # tests and doctests), and the example workspace. Prints wall and CPU seconds and the ratios
-#   1  cold full matrix (host + aarch64 + s390x + riscv64gc) vs the sequential `cargo test` script
+#   1  cold full matrix (host + aarch64 + s390x + riscv64gc) vs the sequential `cargo test` script,
+#      XTEST_BENCH_PAIRS cold pairs in alternating order, each run under benches/acct.py: CPU by
+#      process kind (rustc, rustdoc, linker, emulator, cargo-xtest, ...) when run as root, else
+#      wall and total CPU only; the medians of the pairs are compared
 #   2a emulated test phase alone (binaries built), s390x, vs `cargo test --target`
 #   2b the same without doctests vs `cargo nextest run --target`
 #   3  re-run with nothing changed vs the sequential script's re-run
@@ -56,10 +60,25 @@ cpu() { awk '{ print $2 }' "$WORK/$1.time"; }
 ratio() { awk -v a="$(wall "$1")" -v b="$(wall "$2")" 'BEGIN { printf "%.3f", a / b }'; }
 
 B="$WORK/bytes"
-echo "==> 1. cold full matrix on bytes"
-rm -rf "$WORK/t-seq" "$WORK/t-x"
-measure seq_cold "$B" "$WORK/t-seq" bash "$WORK/sequential.sh"
-measure x_cold "$B" "$WORK/t-x" "${AS_PICKED[@]}" "$XTEST" xtest --no-fail-fast
+PAIRS=${XTEST_BENCH_PAIRS:-3}
+# cold NAME TARGET_DIR CMD... : a cold run (empty target directory) under acct.py, into
+# $WORK/acct/NAME.json
+cold() {
+  local name=$1 tdir=$2; shift 2
+  rm -rf "$tdir"
+  (cd "$B" && CARGO_TARGET_DIR=$tdir python3 "$ROOT/benches/acct.py" "$WORK/acct/$name.json" -- "$@")
+}
+rm -rf "$WORK/acct" && mkdir -p "$WORK/acct"
+for ((i = 1; i <= PAIRS; i++)); do
+  echo "==> 1. cold full matrix on bytes, pair $i of $PAIRS"
+  if ((i % 2)); then
+    cold "seq-$i" "$WORK/t-seq" bash "$WORK/sequential.sh"
+    cold "x-$i" "$WORK/t-x" "${AS_PICKED[@]}" "$XTEST" xtest --no-fail-fast
+  else
+    cold "x-$i" "$WORK/t-x" "${AS_PICKED[@]}" "$XTEST" xtest --no-fail-fast
+    cold "seq-$i" "$WORK/t-seq" bash "$WORK/sequential.sh"
+  fi
+done
 
 echo "==> 2. emulated test phase alone (s390x, binaries already built)"
 measure seq_s390x "$B" "$WORK/t-seq" cargo test --no-fail-fast -q --target s390x-unknown-linux-gnu
@@ -102,7 +121,8 @@ echo
 echo "cargo-xtest benchmark on $(nproc) cores ($(date -u +%Y-%m-%d))"
 printf '%-44s %-22s %-22s %-7s %s\n' "" "baseline" "cargo-xtest" "ratio" "goal"
 row() { printf '%-44s %-22s %-22s %-7s %s\n' "$1" "$(wall "$2") s ($(cpu "$2") CPU-s)" "$(wall "$3") s ($(cpu "$3") CPU-s)" "$(ratio "$3" "$2")" "$4"; }
-row "1  cold matrix vs sequential cargo test" seq_cold x_cold "<= 0.75"
+echo "1  cold matrix vs sequential cargo test (goal <= 0.75; medians of $PAIRS pairs, CPU by process kind):"
+python3 "$ROOT/benches/acct.py" compare "$WORK/acct" "$PAIRS" seq "script" x "cargo-xtest" | sed 's/^/   /'
 row "2a s390x test phase vs cargo test --target" seq_s390x x_s390x "<= 0.60"
 if [ "$have_nextest" = 1 ]; then
   row "2b s390x, no doctests, vs cargo nextest run" nextest_s390x x_s390x_nodoc "<= 0.15"

@@ -39,7 +39,7 @@ pub(crate) type CfgMemo =
     std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, TargetCfg>>>;
 
 /// The `cfg` facts rustc reports for one target.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TargetCfg {
     pub arch: String,
     pub big_endian: bool,
@@ -53,18 +53,15 @@ impl Host {
     /// What rustc says of this host, driving `cargo` (found by [`find_cargo`]).
     pub(crate) fn discover_with(cargo: PathBuf) -> Result<Self> {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-        // Three independent questions to rustc, asked at once (each start costs tens of ms).
-        let (vv, sysroot, list) = std::thread::scope(|s| {
+        // Two rustc starts (each costs tens of ms), at once: `-vV` ends rustc before any
+        // `--print`, and the prints come in the order asked, the sysroot's one line first.
+        let (vv, prints) = std::thread::scope(|s| {
             let vv = s.spawn(|| run_rustc(&rustc, &["-vV"]));
-            let sysroot = s.spawn(|| run_rustc(&rustc, &["--print", "sysroot"]));
-            let list = run_rustc(&rustc, &["--print", "target-list"]);
-            (
-                vv.join().expect("rustc -vV"),
-                sysroot.join().expect("rustc --print sysroot"),
-                list,
-            )
+            let prints = run_rustc(&rustc, &["--print", "sysroot", "--print", "target-list"]);
+            (vv.join().expect("rustc -vV"), prints)
         });
-        let (vv, sysroot, list) = (vv?, sysroot?, list?);
+        let (vv, prints) = (vv?, prints?);
+        let (sysroot, list) = prints.split_once('\n').unwrap_or((&prints, ""));
         let triple = vv
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
@@ -142,6 +139,44 @@ impl Host {
         Ok(cfg)
     }
 
+    /// Fills the memo from `path`, the cfg facts an earlier run asked of this same rustc (a
+    /// target's `--print cfg` depends on nothing else: no flags are passed), so that a run
+    /// starts no rustc for them. A missing, unreadable or other compiler's file is no answer.
+    pub(crate) fn load_cfgs(&self, path: &Path) {
+        let Ok(text) = std::fs::read(path) else {
+            return;
+        };
+        let Ok(cache) = serde_json::from_slice::<CfgCache>(&text) else {
+            return;
+        };
+        if cache.rustc == self.rustc_version {
+            self.cfg_memo
+                .lock()
+                .expect("cfg memo")
+                .extend(cache.targets);
+        }
+    }
+
+    /// Writes what the memo holds to `path` for [`Host::load_cfgs`] when it has more than
+    /// `known` targets; a cache that cannot be written is only slower.
+    pub(crate) fn save_cfgs(&self, path: &Path, known: usize) {
+        let targets = self.cfg_memo.lock().expect("cfg memo").clone();
+        if targets.len() <= known {
+            return;
+        }
+        let cache = CfgCache {
+            rustc: self.rustc_version.clone(),
+            targets,
+        };
+        let Ok(bytes) = serde_json::to_vec(&cache) else {
+            return;
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = crate::fsutil::write_atomic(path, &bytes);
+    }
+
     /// Checks that rustc knows `triple`, suggesting the closest known one if it does not.
     pub(crate) fn validate_triple(&self, triple: &str) -> Result<()> {
         if self.known_triples.contains(triple) {
@@ -193,6 +228,13 @@ fn run_rustc(rustc: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The file behind [`Host::load_cfgs`]: the targets' cfg facts of one rustc (`rustc -vV`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CfgCache {
+    rustc: String,
+    targets: std::collections::BTreeMap<String, TargetCfg>,
+}
+
 fn parse_cfg(out: &str) -> TargetCfg {
     let mut cfg = TargetCfg::default();
     for line in out.lines() {
@@ -238,6 +280,38 @@ fn package_manager(os_release: &Path) -> PackageManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cfg_facts_are_read_back_only_for_the_same_rustc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xtest/rustc-cfg.json");
+        let mut host = Host::without_toolchain();
+        host.rustc_version = "rustc 1.95.0 (abc 2026-01-01)".to_owned();
+        let s390x = parse_cfg("target_arch=\"s390x\"\ntarget_endian=\"big\"\n");
+        host.cfg_memo
+            .lock()
+            .unwrap()
+            .insert("s390x-unknown-linux-gnu".to_owned(), s390x.clone());
+        // Nothing new since the load: nothing written.
+        host.save_cfgs(&path, 1);
+        assert!(!path.exists());
+        host.save_cfgs(&path, 0);
+
+        let mut same = Host::without_toolchain();
+        same.rustc_version = host.rustc_version.clone();
+        same.load_cfgs(&path);
+        assert_eq!(same.target_cfg("s390x-unknown-linux-gnu").unwrap(), s390x);
+
+        let mut other = Host::without_toolchain();
+        other.rustc_version = "rustc 1.96.0 (def 2026-02-01)".to_owned();
+        other.load_cfgs(&path);
+        assert!(other.cfg_memo.lock().unwrap().is_empty());
+
+        std::fs::write(&path, "{not json").unwrap();
+        same.cfg_memo.lock().unwrap().clear();
+        same.load_cfgs(&path);
+        assert!(same.cfg_memo.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn parses_rustc_cfg() {

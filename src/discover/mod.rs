@@ -46,8 +46,12 @@ impl Discovery {
         target_dir: Option<&std::path::Path>,
     ) -> Result<Vec<TargetToolchain>> {
         let state = toolchain::state_dir(target_dir);
-        // Each target's cfg comes from rustc: ask for all targets at once, and for the host's,
-        // which diagnosis compares them with, alongside (remembered by `host`).
+        // Each target's cfg comes from rustc: what an earlier run of this rustc asked is read
+        // back; the rest are asked at once, the host's alongside (diagnosis compares the
+        // targets with it), and remembered by `host`.
+        let cache = state.join("rustc-cfg.json");
+        host.load_cfgs(&cache);
+        let known = host.cfg_memo.lock().expect("cfg memo").len();
         let cfgs: Vec<Result<TargetCfg>> = std::thread::scope(|s| {
             if !triples.iter().any(|t| *t == host.triple) {
                 s.spawn(|| host.target_cfg(&host.triple));
@@ -61,6 +65,7 @@ impl Discovery {
                 .map(|h| h.join().expect("rustc --print cfg"))
                 .collect()
         });
+        host.save_cfgs(&cache, known);
         triples
             .iter()
             .zip(cfgs)

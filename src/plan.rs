@@ -376,10 +376,7 @@ fn plan_target(
             .ok()
             .map(runner_spec)
             .filter(|_| level >= Level::Test),
-        linker: tc
-            .linker
-            .as_ref()
-            .map(|l| format!("{} ({})", l.program, l.source)),
+        linker: tc.linker_label(),
         cargo_env: tc.cargo_env(),
         downgrades,
         excluded: rules.exclude,

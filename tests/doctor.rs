@@ -40,7 +40,9 @@ fn doctor_on_a_complete_host_finds_everything() {
     assert!(stdout.contains("Nothing is missing"), "{stdout}");
     let linker = component(&stdout, AARCH64, "linker");
     assert!(
-        linker.contains("ok") && linker.contains("aarch64-linux-gnu-gcc (auto-detected"),
+        linker.contains("ok")
+            && linker.contains("aarch64-linux-gnu-gcc with rust-lld (auto-detected: ")
+            && linker.contains("/rust-lld/aarch64-linux-gnu-gcc)"),
         "{linker}"
     );
     let runner = component(&stdout, S390X, "runner");

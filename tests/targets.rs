@@ -33,6 +33,20 @@ fn thirty_two_bit_and_big_endian_targets_reach_test_with_the_planted_failures_at
             r.target(t)["runner"].as_str().unwrap().starts_with("qemu-"),
             "{t}"
         );
+        // The cross gcc drives rustc's rust-lld where the probes prove it links and runs; on
+        // powerpc64 (ELFv1) they refute it and its gcc links with GNU ld.
+        let gcc = r.target(t)["runner"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        let linker = if t == POWERPC64 {
+            format!("{gcc}-gcc (auto-detected)")
+        } else {
+            format!("{gcc}-gcc with rust-lld (auto-detected)")
+        };
+        assert_eq!(r.target(t)["linker"], linker.as_str(), "{t}");
         // Portable crates pass everywhere, C built by the cross gcc included.
         for pkg in ["c-checksum", "plain-utils", "shapes", "wire", "text-paths"] {
             assert_eq!(r.package(t, pkg)["outcome"], "passed", "{pkg} on {t}");

@@ -305,6 +305,18 @@ impl TargetToolchain {
         })
     }
 
+    /// The linker as `plan` and `doctor` name it: the program and where it came from, and for
+    /// the rust-lld wrapper the gcc it drives and what it links with.
+    pub(crate) fn linker_label(&self) -> Option<String> {
+        let l = self.linker.as_ref()?;
+        Some(match Path::new(&l.program).file_name() {
+            Some(gcc) if self.links_with_lld() => {
+                format!("{} with rust-lld ({})", gcc.to_string_lossy(), l.source)
+            }
+            _ => format!("{} ({})", l.program, l.source),
+        })
+    }
+
     /// The same target linked by its cross gcc's own default linker (GNU ld): where the probes
     /// refute rust-lld.
     pub(crate) fn without_lld(&self) -> Option<Self> {

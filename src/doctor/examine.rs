@@ -170,6 +170,14 @@ pub(crate) fn examine(host: &Host, tc: &TargetToolchain) -> Examination {
                 packages: Vec::new(),
                 advice: None,
             },
+            // The rust-lld wrapper: named by the gcc it drives, the wrapper as the path.
+            _ if tc.links_with_lld() => Component {
+                detail: tc.linker_label().map_or_else(String::new, |label| {
+                    let wrapper = tc.linker.as_ref().map_or("", |l| l.program.as_str());
+                    format!("{}: {wrapper})", label.trim_end_matches(')'))
+                }),
+                ..tool("linker", &tc.linker, tc, expected)
+            },
             _ => tool("linker", &tc.linker, tc, expected),
         },
         match tc.info.map(|i| i.link) {

@@ -136,6 +136,44 @@ fn setup_prints_without_running_and_runs_nothing_when_nothing_is_missing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to install"));
 }
 
+/// zig links macOS through a wrapper under the target directory: `cargo clean` would leave a
+/// config naming it broken, so it is left out, with why. The example's policy gives macOS an
+/// interpreted lane too, which has no settings of its own.
+#[test]
+fn write_config_leaves_out_the_zig_wrapper_and_writes_each_target_once() {
+    let mac = "x86_64-apple-darwin";
+    if !toolchains_present(&[AARCH64, mac]) {
+        return;
+    }
+    let fx = Fixture::new("example");
+    let out = fx
+        .xtest(&[
+            "setup",
+            "--write-config",
+            "--target",
+            mac,
+            "--target",
+            AARCH64,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let written = std::fs::read_to_string(fx.path().join(".cargo/config.toml")).unwrap();
+    let parsed: toml::Table = written.parse().unwrap();
+    assert!(parsed["target"].get(mac).is_none(), "{written}");
+    assert_eq!(
+        parsed["target"][AARCH64]["linker"].as_str(),
+        Some("aarch64-linux-gnu-gcc")
+    );
+    assert!(
+        stderr.contains(&format!("Left out target.{mac}.linker: zig links it"))
+            && stderr.contains(&format!("`cargo zigbuild --target {mac}`")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Kept"), "{stderr}");
+}
+
 #[test]
 fn write_config_keeps_comments_and_user_settings_backs_up_and_is_idempotent() {
     if !toolchains_present(&[AARCH64, S390X]) {

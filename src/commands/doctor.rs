@@ -82,6 +82,9 @@ pub(super) fn setup(args: &cli::SetupArgs) -> Result<i32> {
                 format!("{k} (already set in {})", change.path.display()),
             );
         }
+        for why in &change.left_out {
+            shell::status("Left out", why);
+        }
         if let Some(b) = &change.backup {
             shell::status("Backup", b.display());
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::discover::{Host, PackageManager, Runner, Source, TargetToolchain, Tool};
 use crate::error::{Context, Error, Result};
 use crate::fixes::Fixer;
-use crate::targets::Packages;
+use crate::targets::{LinkVia, Packages};
 
 use super::{Examination, Status};
 
@@ -79,6 +79,8 @@ pub(crate) struct ConfigChange {
     pub backup: Option<PathBuf>,
     pub written: Vec<String>,
     pub kept: Vec<String>,
+    /// Settings left out, each with why: `target.T.linker: …`.
+    pub left_out: Vec<String>,
 }
 
 /// Writes auto-detected linkers and runners of foreign targets into `<root>/.cargo/config.toml`,
@@ -107,20 +109,36 @@ pub(crate) fn write_config(root: &Path, toolchains: &[TargetToolchain]) -> Resul
         path: path.clone(),
         ..Default::default()
     };
-    for tc in toolchains {
+    // An interpreted lane links nothing and runs under Miri: its target's settings are its
+    // native lane's.
+    for tc in toolchains.iter().filter(|tc| !tc.interpreted()) {
         let mut wanted: Vec<(&str, String)> = Vec::new();
         // The cross gcc itself, not cargo-xtest's rust-lld wrapper of it under the target
         // directory: a configured linker is the user's, and is used as it is.
         let linker = tc
             .without_lld()
             .map_or_else(|| tc.linker.clone(), |plain| plain.linker);
-        if let Some(Tool {
-            program,
-            source: Source::AutoDetected,
-            path: Some(_),
-        }) = &linker
-        {
-            wanted.push(("linker", program.clone()));
+        match &linker {
+            // zig links through cargo-xtest's wrapper under its state directory, which `cargo
+            // clean` removes: a config naming it would break every later build of that target.
+            Some(Tool {
+                source: Source::AutoDetected,
+                path: Some(_),
+                ..
+            }) if matches!(tc.info.map(|i| i.link), Some(LinkVia::Zig(_))) => {
+                change.left_out.push(format!(
+                    "target.{t}.linker: zig links it through cargo-xtest's wrapper under the \
+                     target directory, which `cargo clean` removes; `cargo xtest` links it, \
+                     and outside it `cargo zigbuild --target {t}`",
+                    t = tc.triple
+                ));
+            }
+            Some(Tool {
+                program,
+                source: Source::AutoDetected,
+                path: Some(_),
+            }) => wanted.push(("linker", program.clone())),
+            _ => {}
         }
         if let Ok(Runner::Command {
             argv,

@@ -356,6 +356,47 @@ fn a_daemonised_descendant_is_leaked_not_waited_for() {
     assert!(took < std::time::Duration::from_secs(25), "waited {took:?}");
 }
 
+/// Of tests that shared a process, only the one that left a daemon running is marked
+/// `leaked`: the daemon's start, from `/proc`, falls in its span, not its neighbours'. (It
+/// starts it 0.2 s in: `/proc` counts starts in 10 ms ticks, and a daemon started within the
+/// margin of a test's start also marks the test before; `blame`'s unit test has those edges.)
+#[test]
+fn a_daemon_is_blamed_on_the_test_that_started_it_not_its_neighbours() {
+    let fx = Fixture::new("misbehave");
+    fx.write("src/lib.rs", "");
+    let quiet = |name: &str| {
+        format!(
+            "#[test]\nfn {name}() {{\n    std::thread::sleep(std::time::Duration::from_millis(300));\n}}\n"
+        )
+    };
+    fx.write(
+        "tests/daemon.rs",
+        &format!(
+            "{}{}#[test]\nfn b_starts_a_daemon() {{\n    let marker = std::env::var(\"XTEST_MARKER\").unwrap();\n    std::process::Command::new(\"sh\").args([\"-c\", &format!(\"sleep 0.2; setsid sleep {{marker}} & echo $! > daemon.pid; sleep 0.3\")]).status().unwrap();\n}}\n",
+            quiet("a_before"),
+            quiet("c_after")
+        ),
+    );
+    let marker = "91240.4";
+    // One worker: the three tests share one process.
+    let r = fx.verify_with(&["--target", "host", "-j", "1", "--no-cache"], |c| {
+        c.env("XTEST_MARKER", marker);
+    });
+    let pid = std::fs::read_to_string(fx.path().join("daemon.pid")).unwrap_or_default();
+    if let Ok(pid) = pid.trim().parse::<i32>() {
+        // SAFETY: kill(2) of the daemon the test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let leaked = |name: &str| r.test(HOST, "misbehave", name).get("leaked").cloned();
+    assert_eq!(
+        leaked("b_starts_a_daemon"),
+        Some(serde_json::Value::Bool(true))
+    );
+    assert_eq!(leaked("a_before"), None, "{}", r.stdout());
+    assert_eq!(leaked("c_after"), None, "{}", r.stdout());
+}
+
 /// A write that fails (here a file-size limit, as `ulimit -f` sets; a full disk is the same
 /// error path) leaves the previous report as it was, prints the summary anyway, and ends with
 /// one line and exit 3. New files get ordinary permissions, not a temporary file's 0600.

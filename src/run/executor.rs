@@ -126,6 +126,9 @@ struct Attempt {
     interrupted: bool,
     /// It exited while a descendant outside its process group held its output open.
     leaked: bool,
+    /// Of a leaked process that ran several tests, those that were running when what it left
+    /// started ([`blame`]); `None` when that could not be placed (then all of them are marked).
+    leakers: Option<BTreeSet<String>>,
 }
 
 /// Runs `cmd`, streaming libtest events to `on_event`.
@@ -140,6 +143,9 @@ fn supervise(
     mut log: Option<Log>,
     mut on_event: impl FnMut(&Event, &Parser),
 ) -> std::io::Result<Attempt> {
+    // Only tests run one at a time have spans to place what a leaked process left behind
+    // (libtest prints a test's line as it starts only then).
+    let one_at_a_time = cmd.get_args().any(|a| a == "--test-threads=1");
     let mut child = Supervised::spawn(cmd, merge)?;
     let mut parser = Parser::default();
     // Bounded: whatever the process prints, only a head and a tail are held.
@@ -154,6 +160,7 @@ fn supervise(
     let mut was_interrupted = false;
     let mut slow_reported: Option<String> = None;
     let mut last_progress = Instant::now();
+    let mut starts: Vec<(String, Instant)> = Vec::new();
     loop {
         match child.next(Duration::from_millis(100)) {
             Next::Data(Stream::Stderr, data) => {
@@ -163,9 +170,13 @@ fn supervise(
             Next::Data(Stream::Stdout, data) => {
                 log.iter_mut().for_each(|l| l.write(&data));
                 output.push(&data);
-                for e in parser.feed(&data, Instant::now()) {
+                let now = Instant::now();
+                for e in parser.feed(&data, now) {
                     if note_finished(&e, &mut finished) {
                         last_progress = Instant::now();
+                    }
+                    if let Event::Started(name) = &e {
+                        starts.push((name.clone(), now));
                     }
                     on_event(&e, &parser);
                 }
@@ -212,6 +223,9 @@ fn supervise(
     }
     let cpu = child.cpu_time();
     let leaked = child.leaked();
+    let leakers = (leaked && one_at_a_time)
+        .then(|| blame(&starts, &child.leakers()))
+        .flatten();
     let status = child.finish();
     let cut_short = match timed_out {
         Some((name, d)) => Some((name, d, true)),
@@ -243,8 +257,34 @@ fn supervise(
         }),
         interrupted: was_interrupted,
         leaked,
+        leakers,
     })
 }
+
+/// The tests of a process run one at a time (`starts`: each test's start, in order) that were
+/// running when a process it left behind started (`left`): those whose span comes within
+/// [`BLAME_MARGIN`] of such a start. `None` when nothing can be placed.
+fn blame(starts: &[(String, Instant)], left: &[Instant]) -> Option<BTreeSet<String>> {
+    let mut blamed = BTreeSet::new();
+    for at in left {
+        let (from, to) = (
+            at.checked_sub(BLAME_MARGIN).unwrap_or(*at),
+            *at + BLAME_MARGIN,
+        );
+        for (i, (name, start)) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).map(|(_, next)| *next);
+            if *start <= to && end.is_none_or(|end| end >= from) {
+                blamed.insert(name.clone());
+            }
+        }
+    }
+    (!blamed.is_empty()).then_some(blamed)
+}
+
+/// How far a leftover process's start may be from where it is placed: `/proc` counts starts
+/// in clock ticks (10 ms), the process's own and the leftover's, and a test's start is when
+/// its line arrived.
+const BLAME_MARGIN: Duration = Duration::from_millis(25);
 
 /// Keeps a finished test's result; `true` when `e` was one.
 fn note_finished(e: &Event, finished: &mut Vec<(String, RawOutcome, Duration)>) -> bool {
@@ -915,8 +955,12 @@ fn attempt_all(
         for t in done.values_mut().filter(|t| t.failed()) {
             attach_log(t, &attempt);
         }
+        // Marked on the tests that were running when what it left started, where that can be
+        // placed; else on all of them: one of them started it.
         if attempt.leaked {
-            done.values_mut().for_each(|t| t.leaked = true);
+            done.values_mut()
+                .filter(|t| attempt.leakers.as_ref().is_none_or(|l| l.contains(&t.name)))
+                .for_each(|t| t.leaked = true);
         }
         // A process that ran one test: its CPU time is that test's.
         if done.len() == 1 {
@@ -1137,6 +1181,27 @@ mod tests {
     use super::*;
     use crate::discover::{Runner, Source};
     use crate::runner::RunnerKind;
+
+    #[test]
+    fn a_leftover_is_blamed_on_the_tests_running_when_it_started() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let starts: Vec<(String, Instant)> = [("a", 0), ("b", 100), ("c", 400), ("d", 410)]
+            .into_iter()
+            .map(|(n, at)| (n.to_owned(), ms(at)))
+            .collect();
+        let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+        // Well inside b's span.
+        assert_eq!(blame(&starts, &[ms(250)]), names(&["b"]));
+        // Within the margin of c's start: b or c; c (10 ms long) and d both within it of 430.
+        assert_eq!(blame(&starts, &[ms(380)]), names(&["b", "c"]));
+        assert_eq!(blame(&starts, &[ms(430)]), names(&["c", "d"]));
+        // The last test runs to the end; two leftovers blame two tests.
+        assert_eq!(blame(&starts, &[ms(5000), ms(50)]), names(&["a", "d"]));
+        // Nothing to place it by: unknown.
+        assert_eq!(blame(&starts, &[]), None);
+        assert_eq!(blame(&[], &[ms(50)]), None);
+    }
 
     /// The run probe proves the command the run uses: the same runner program, arguments and
     /// environment before the executable, from the same [`crate::runner::TestCommand`] builder.
